@@ -1,0 +1,2 @@
+DROP TABLE telemetry_series;
+DROP TABLE telemetry_samples;

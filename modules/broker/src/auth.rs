@@ -1,0 +1,72 @@
+//! The bridge from rumqttd's connection threads to the modules that check logins. The
+//! policy layer must decide inside a synchronous `read_mut`, so it waits (bounded) for the
+//! reply; devices and identity answer from memory in microseconds.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use actix::{ArbiterHandle, Message, Recipient};
+use plantd_contracts::devices::{AuthenticateDevice, DeviceAuth, DeviceExists};
+use plantd_contracts::identity::{AuthenticateToken, Principal};
+
+/// How long a connect may wait for a module's answer before it is refused as unavailable.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Clone)]
+pub struct Authenticator {
+    pub devices: Recipient<AuthenticateDevice>,
+    pub device_exists: Recipient<DeviceExists>,
+    pub tokens: Recipient<AuthenticateToken>,
+    pub arbiter: ArbiterHandle,
+}
+
+impl Authenticator {
+    /// `None` when the module did not answer in time.
+    pub fn device(&self, device_id: &str, secret: &str) -> Option<DeviceAuth> {
+        self.ask(
+            self.devices.clone(),
+            AuthenticateDevice {
+                device_id: device_id.to_owned(),
+                secret: secret.to_owned(),
+            },
+        )
+    }
+
+    /// `None` when the token is unknown, revoked, wrong, or the module did not answer.
+    pub fn token(&self, id: &str, secret: &str) -> Option<Principal> {
+        self.ask(
+            self.tokens.clone(),
+            AuthenticateToken {
+                id: id.to_owned(),
+                secret: secret.to_owned(),
+            },
+        )
+        .flatten()
+    }
+
+    /// Unknown answers count as "exists": the safe side for refusing a client id.
+    pub fn device_exists(&self, device_id: &str) -> bool {
+        self.ask(
+            self.device_exists.clone(),
+            DeviceExists {
+                device_id: device_id.to_owned(),
+            },
+        )
+        .unwrap_or(true)
+    }
+
+    fn ask<M>(&self, recipient: Recipient<M>, msg: M) -> Option<M::Result>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+    {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let spawned = self.arbiter.spawn(async move {
+            let _ = tx.send(recipient.send(msg).await.ok());
+        });
+        if !spawned {
+            return None;
+        }
+        rx.recv_timeout(ANSWER_TIMEOUT).ok().flatten()
+    }
+}

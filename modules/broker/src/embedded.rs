@@ -1,0 +1,153 @@
+//! Starting the embedded broker: rumqttd's router, one listener for MQTT 3.1.1 and 5
+//! behind the policy layer, the gateway link, and the event publisher.
+
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use actix::prelude::*;
+use plantd_contracts::devices::{
+    AuthenticateDevice, DeviceConnected, DeviceDisconnected, DeviceExists,
+};
+use plantd_contracts::identity::AuthenticateToken;
+use plantd_contracts::telemetry::IngestPayload;
+use rumqttd::local::LinkBuilder;
+use rumqttd::{ConnectionSettings, LinkType, Router, RouterConfig, Server, ServerSettings};
+
+use crate::auth::Authenticator;
+use crate::policy::{Policy, PolicyContext};
+use crate::publisher::EventPublisher;
+use crate::sessions::Sessions;
+use crate::{gateway, BrokerSettings};
+
+/// The recipients the broker talks to, wired in by the composition root.
+pub struct BrokerWiring {
+    pub authenticate_device: Recipient<AuthenticateDevice>,
+    pub device_exists: Recipient<DeviceExists>,
+    pub authenticate_token: Recipient<AuthenticateToken>,
+    pub device_connected: Recipient<DeviceConnected>,
+    pub device_disconnected: Recipient<DeviceDisconnected>,
+    pub telemetry: Recipient<IngestPayload>,
+}
+
+pub struct BrokerHandle {
+    pub publisher: Addr<EventPublisher>,
+    ctx: Arc<PolicyContext>,
+}
+
+impl BrokerHandle {
+    /// Refuse new logins and end live sessions at their next packet, so nothing more is
+    /// acknowledged while plantd flushes and stops.
+    pub fn drain(&self) {
+        self.ctx.draining.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Starts the broker; must run inside the actix system (the publisher is an actor).
+pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHandle, String> {
+    // Fail start-up with a clear line rather than a dead listener thread.
+    std::net::TcpListener::bind(settings.listen)
+        .map_err(|e| format!("cannot listen for MQTT on {}: {e}", settings.listen))?;
+
+    let router = Router::new(
+        0,
+        RouterConfig {
+            max_connections: settings.max_connections,
+            max_outgoing_packet_count: settings.max_outgoing_packets,
+            max_segment_size: settings.segment_size,
+            max_segment_count: settings.segment_count,
+            ..RouterConfig::default()
+        },
+    );
+    let router_tx = router.spawn();
+
+    let ctx = Arc::new(PolicyContext {
+        auth: Authenticator {
+            devices: wiring.authenticate_device,
+            device_exists: wiring.device_exists,
+            tokens: wiring.authenticate_token,
+            arbiter: Arbiter::current(),
+        },
+        connected: wiring.device_connected,
+        disconnected: wiring.device_disconnected,
+        sessions: Sessions::new(u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(1)),
+        stamp: hex::encode(rand::random::<[u8; 16]>()),
+        draining: AtomicBool::new(false),
+    });
+
+    let mut connections = ConnectionSettings {
+        connection_timeout_ms: settings.connect_timeout_ms,
+        max_payload_size: settings.max_packet_bytes,
+        max_inflight_count: settings.max_inflight,
+        auth: None,
+        external_auth: None,
+        // Publishes to topics nobody subscribes to are kept, as a plain broker does
+        // (rumqttd would otherwise disconnect the publisher).
+        dynamic_filters: true,
+    };
+    let stamp = ctx.stamp.clone();
+    connections.set_auth_handler(
+        move |_client_id: String, _username: String, password: String| {
+            let stamped = password == stamp;
+            async move { stamped }
+        },
+    );
+    let server_settings = ServerSettings {
+        name: "mqtt".to_owned(),
+        listen: settings.listen,
+        tls: None,
+        next_connection_delay_ms: 0,
+        connections,
+    };
+
+    let server_alive = Arc::new(AtomicBool::new(true));
+    let alive = server_alive.clone();
+    let policy = Policy::new(ctx.clone());
+    let tx = router_tx.clone();
+    thread::Builder::new()
+        .name("mqtt-server".to_owned())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(async move {
+                    let mut server = Server::new(server_settings, tx, policy);
+                    if let Err(e) = server.start(LinkType::Remote).await {
+                        tracing::error!(error = ?e, "MQTT listener stopped");
+                    }
+                }),
+                Err(e) => tracing::error!(error = %e, "cannot start the MQTT listener's runtime"),
+            }
+            alive.store(false, Ordering::Relaxed);
+        })
+        .map_err(|e| format!("cannot start the MQTT listener thread: {e}"))?;
+
+    let (mut link_tx, link_rx, _ack) = LinkBuilder::new("plantd.gateway", router_tx)
+        .dynamic_filters(true)
+        .build()
+        .map_err(|e| format!("cannot open the broker's gateway link: {e}"))?;
+    for filter in gateway::FILTERS {
+        link_tx
+            .subscribe(*filter)
+            .map_err(|e| format!("cannot subscribe the gateway to {filter}: {e}"))?;
+    }
+    let gateway_alive = Arc::new(AtomicBool::new(true));
+    let alive = gateway_alive.clone();
+    let telemetry = wiring.telemetry;
+    thread::Builder::new()
+        .name("mqtt-gateway".to_owned())
+        .spawn(move || gateway::run(link_rx, telemetry, alive))
+        .map_err(|e| format!("cannot start the MQTT gateway thread: {e}"))?;
+
+    let publisher = EventPublisher {
+        link: link_tx,
+        ctx: ctx.clone(),
+        server_alive,
+        gateway_alive,
+        next_pkid: AtomicU16::new(1),
+    }
+    .start();
+    tracing::info!(listen = %settings.listen, "MQTT broker listening (MQTT 3.1.1 and 5)");
+    Ok(BrokerHandle { publisher, ctx })
+}

@@ -1,0 +1,22 @@
+//! The embedded MQTT broker: rumqttd configured in code, a per-connection policy layer
+//! that enforces `mqtt-contract.md` (who may log in, which topics each may touch), the
+//! gateway that turns device messages into contract messages, and the publisher that
+//! carries domain events to `plantd/events/{type}`.
+//!
+//! It asks the devices and identity modules to check logins through recipients wired in
+//! at start, and knows nothing of their internals. Everything rumqttd-specific stays here,
+//! so an external broker can later take its place behind the same messages.
+
+mod auth;
+mod embedded;
+mod gateway;
+mod policy;
+mod principal;
+mod publisher;
+mod sessions;
+mod settings;
+mod sniff;
+
+pub use embedded::{start, BrokerHandle, BrokerWiring};
+pub use publisher::EventPublisher;
+pub use settings::BrokerSettings;

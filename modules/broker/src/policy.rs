@@ -1,0 +1,394 @@
+//! The per-connection policy layer. rumqttd clones its `Protocol` for every connection and
+//! drops it when the connection ends, so a wrapper around the v4/v5 codecs sees every
+//! packet of one client and can:
+//! - pick MQTT 3.1.1 or 5 from the CONNECT, so both share one port;
+//! - check the login with the devices/identity modules and refuse with a proper CONNACK
+//!   code (rumqttd itself would just close the socket);
+//! - treat keep-alive 0 as "no keep-alive" (rumqttd refuses it);
+//! - enforce the contract's topic rules on PUBLISH, SUBSCRIBE and the will message;
+//! - report `DeviceConnected` / `DeviceDisconnected`, and end a session on request.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix::Recipient;
+use bytes::{Bytes, BytesMut};
+use plantd_contracts::devices::{DeviceAuth, DeviceConnected, DeviceDisconnected};
+use plantd_contracts::identity::Scope;
+use plantd_contracts::ids::is_token_id;
+use plantd_contracts::DeviceId;
+use rumqttd::protocol::v4::V4;
+use rumqttd::protocol::v5::V5;
+use rumqttd::protocol::{
+    ConnectReturnCode, Error, LastWill, Login, Packet, Protocol, SubscribeReasonCode,
+};
+
+use crate::auth::Authenticator;
+use crate::principal::Principal;
+use crate::sessions::Sessions;
+use crate::sniff;
+
+/// Where a refused publish goes: a `$` topic nobody may subscribe to (payload emptied).
+const DENIED_TOPIC: &[u8] = b"$plantd/denied";
+/// What a refused subscription is swapped for: a filter nothing is ever published to.
+const VOID_FILTER: &str = "plantd/void";
+/// Client ids plantd keeps for its own local links.
+pub const RESERVED_CLIENT_PREFIX: &str = "plantd.";
+
+/// Shared by every connection's policy: the broker's own, never another module's state.
+pub struct PolicyContext {
+    pub auth: Authenticator,
+    pub connected: Recipient<DeviceConnected>,
+    pub disconnected: Recipient<DeviceDisconnected>,
+    pub sessions: Sessions,
+    /// Proof, per process, that a CONNECT went through this layer (rumqttd's auth hook
+    /// accepts nothing else).
+    pub stamp: String,
+    /// Set on shutdown: new logins are refused and live sessions end at their next packet.
+    pub draining: AtomicBool,
+}
+
+struct Live {
+    principal: Principal,
+    session: u64,
+    kill: Arc<AtomicBool>,
+}
+
+/// Why a login was refused: a CONNACK code and a reason for logs and metrics.
+enum Refusal {
+    NoCredentials,
+    BadCredentials,
+    NotAllowed(&'static str),
+    BadClientId(&'static str),
+    Unavailable(&'static str),
+}
+
+#[derive(Clone)]
+pub struct Policy {
+    ctx: Arc<PolicyContext>,
+    version: Option<u8>,
+    live: Option<Arc<Live>>,
+    refusal: Option<ConnectReturnCode>,
+    announced: Cell<bool>,
+    denied_subscriptions: RefCell<HashMap<u16, Vec<usize>>>,
+}
+
+impl Policy {
+    pub fn new(ctx: Arc<PolicyContext>) -> Self {
+        Policy {
+            ctx,
+            version: None,
+            live: None,
+            refusal: None,
+            announced: Cell::new(false),
+            denied_subscriptions: RefCell::new(HashMap::new()),
+        }
+    }
+
+    fn code(&self, refusal: &Refusal) -> ConnectReturnCode {
+        match refusal {
+            Refusal::NoCredentials | Refusal::NotAllowed(_) => ConnectReturnCode::NotAuthorized,
+            Refusal::BadCredentials => ConnectReturnCode::BadUserNamePassword,
+            Refusal::BadClientId(_) => ConnectReturnCode::ClientIdentifierNotValid,
+            Refusal::Unavailable(_) if self.version == Some(5) => {
+                ConnectReturnCode::ServerUnavailable
+            }
+            Refusal::Unavailable(_) => ConnectReturnCode::ServiceUnavailable,
+        }
+    }
+
+    fn authorize(&self, client_id: &str, login: Option<&Login>) -> Result<Principal, Refusal> {
+        if self.ctx.draining.load(Ordering::Relaxed) {
+            return Err(Refusal::Unavailable("shutting down"));
+        }
+        let Some(login) = login else {
+            return Err(Refusal::NoCredentials);
+        };
+        if is_token_id(&login.username) {
+            let principal = self
+                .ctx
+                .auth
+                .token(&login.username, &login.password)
+                .ok_or(Refusal::BadCredentials)?;
+            if !principal.has(Scope::Mqtt) {
+                return Err(Refusal::NotAllowed("token lacks the mqtt scope"));
+            }
+            if client_id.starts_with(RESERVED_CLIENT_PREFIX) {
+                return Err(Refusal::BadClientId("client id reserved for plantd"));
+            }
+            if !client_id.is_empty() && self.ctx.auth.device_exists(client_id) {
+                return Err(Refusal::BadClientId("client id belongs to a device"));
+            }
+            return Ok(Principal::Integration(login.username.clone()));
+        }
+        match self.ctx.auth.device(&login.username, &login.password) {
+            Some(DeviceAuth::Accepted) if client_id == login.username => {
+                Ok(Principal::Device(login.username.clone()))
+            }
+            Some(DeviceAuth::Accepted) => {
+                Err(Refusal::BadClientId("client id must equal the device id"))
+            }
+            Some(DeviceAuth::UnknownDevice) | Some(DeviceAuth::BadSecret) => {
+                Err(Refusal::BadCredentials)
+            }
+            Some(DeviceAuth::Disabled) => Err(Refusal::NotAllowed("device is disabled")),
+            None => Err(Refusal::Unavailable("devices module did not answer")),
+        }
+    }
+
+    fn on_connect(&mut self, packet: Packet) -> Result<Packet, Error> {
+        let Packet::Connect(mut connect, props, will, will_props, login) = packet else {
+            return Ok(packet);
+        };
+        let username = login
+            .as_ref()
+            .map(|l| l.username.clone())
+            .unwrap_or_default();
+        let span = tracing::info_span!("mqtt_connect", client_id = %connect.client_id, username = %username);
+        let _guard = span.enter();
+        match self.authorize(&connect.client_id, login.as_ref()) {
+            Ok(principal) => {
+                if connect.keep_alive == 0 {
+                    // MQTT: 0 turns keep-alive off; rumqttd refuses 0, so use its maximum.
+                    connect.keep_alive = u16::MAX;
+                }
+                let (will, will_props) = match &will {
+                    Some(w) if !principal.may_publish(topic_str(&w.topic)) => {
+                        metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "will")
+                            .increment(1);
+                        tracing::warn!(
+                            topic = topic_str(&w.topic),
+                            "will message outside the client's topics dropped"
+                        );
+                        (None, None)
+                    }
+                    _ => (will, will_props),
+                };
+                let session = self.ctx.sessions.next_session();
+                let kill = self.ctx.sessions.register(principal.username(), session);
+                let login = Some(Login {
+                    username: principal.username().to_owned(),
+                    password: self.ctx.stamp.clone(),
+                });
+                self.live = Some(Arc::new(Live {
+                    principal,
+                    session,
+                    kill,
+                }));
+                Ok(Packet::Connect(connect, props, will, will_props, login))
+            }
+            Err(refusal) => {
+                let reason = match &refusal {
+                    Refusal::NoCredentials => "no credentials",
+                    Refusal::BadCredentials => "bad username or password",
+                    Refusal::NotAllowed(r) | Refusal::BadClientId(r) | Refusal::Unavailable(r) => r,
+                };
+                metrics::counter!("plantd_mqtt_auth_failures_total", "reason" => reason)
+                    .increment(1);
+                tracing::warn!(reason, "MQTT login refused");
+                self.refusal = Some(self.code(&refusal));
+                // rumqttd writes a CONNACK only for an empty client id without a clean
+                // session; steer the refused CONNECT there and rewrite the code in `write`.
+                connect.client_id.clear();
+                connect.clean_session = false;
+                connect.keep_alive = connect.keep_alive.max(1);
+                let login = Some(Login {
+                    username: String::new(),
+                    password: self.ctx.stamp.clone(),
+                });
+                Ok(Packet::Connect(
+                    connect,
+                    props,
+                    None::<LastWill>,
+                    None,
+                    login,
+                ))
+            }
+        }
+    }
+
+    fn on_publish(&self, live: &Live, packet: Packet) -> Packet {
+        let Packet::Publish(mut publish, props) = packet else {
+            return packet;
+        };
+        metrics::counter!("plantd_mqtt_messages_in_total").increment(1);
+        let topic = topic_str(&publish.topic);
+        // An empty topic uses a v5 topic alias, set (and checked) by an earlier publish.
+        if !topic.is_empty() && !live.principal.may_publish(topic) {
+            metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "publish")
+                .increment(1);
+            tracing::warn!(
+                client = live.principal.username(),
+                topic,
+                "publish outside the client's topics dropped"
+            );
+            publish.topic = Bytes::from_static(DENIED_TOPIC);
+            publish.payload = Bytes::new();
+            publish.retain = false;
+        }
+        Packet::Publish(publish, props)
+    }
+
+    fn on_subscribe(&self, live: &Live, packet: Packet) -> Packet {
+        let Packet::Subscribe(mut subscribe, props) = packet else {
+            return packet;
+        };
+        let mut denied = Vec::new();
+        for (index, filter) in subscribe.filters.iter_mut().enumerate() {
+            if !live.principal.may_subscribe(&filter.path) {
+                metrics::counter!("plantd_mqtt_denied_subscriptions_total").increment(1);
+                tracing::warn!(client = live.principal.username(), filter = %filter.path, "subscription outside the client's topics refused");
+                filter.path = VOID_FILTER.to_owned();
+                denied.push(index);
+            }
+        }
+        if !denied.is_empty() {
+            self.denied_subscriptions
+                .borrow_mut()
+                .insert(subscribe.pkid, denied);
+        }
+        Packet::Subscribe(subscribe, props)
+    }
+
+    fn announce_connected(&self) {
+        let Some(live) = &self.live else { return };
+        self.announced.set(true);
+        metrics::counter!("plantd_mqtt_connects_total").increment(1);
+        match &live.principal {
+            Principal::Device(id) => {
+                metrics::gauge!("plantd_mqtt_connections", "kind" => "device").increment(1.0);
+                if let Ok(device_id) = DeviceId::parse(id) {
+                    self.ctx.connected.do_send(DeviceConnected {
+                        device_id,
+                        session: live.session,
+                        protocol_version: self.version.unwrap_or(4),
+                        at: chrono::Utc::now(),
+                    });
+                }
+            }
+            Principal::Integration(_) => {
+                metrics::gauge!("plantd_mqtt_connections", "kind" => "integration").increment(1.0);
+            }
+        }
+    }
+}
+
+fn topic_str(topic: &[u8]) -> &str {
+    std::str::from_utf8(topic).unwrap_or("")
+}
+
+impl Protocol for Policy {
+    fn read_mut(&mut self, stream: &mut BytesMut, max_size: usize) -> Result<Packet, Error> {
+        let version = match self.version {
+            Some(v) => v,
+            None => match sniff::connect_protocol_level(stream) {
+                Ok(Some(level)) => {
+                    let v = if level == 5 { 5 } else { 4 };
+                    self.version = Some(v);
+                    v
+                }
+                Ok(None) => return Err(Error::InsufficientBytes(1)),
+                // Not a CONNECT: let the v4 codec report it.
+                Err(()) => 4,
+            },
+        };
+        if let Some(live) = &self.live {
+            if live.kill.load(Ordering::Relaxed) || self.ctx.draining.load(Ordering::Relaxed) {
+                tracing::info!(
+                    client = live.principal.username(),
+                    "ending MQTT session on request"
+                );
+                return Err(Error::InvalidProtocol);
+            }
+        }
+        let packet = match version {
+            5 => V5.read_mut(stream, max_size),
+            _ => V4.read_mut(stream, max_size),
+        };
+        let packet = match packet {
+            Err(Error::PayloadSizeLimitExceeded(over)) => {
+                metrics::counter!("plantd_mqtt_oversized_packets_total").increment(1);
+                tracing::warn!(
+                    client = self
+                        .live
+                        .as_ref()
+                        .map(|l| l.principal.username())
+                        .unwrap_or(""),
+                    over_by = over,
+                    "MQTT packet over the size limit; closing the connection"
+                );
+                return Err(Error::PayloadSizeLimitExceeded(over));
+            }
+            other => other?,
+        };
+        match (&packet, self.live.clone()) {
+            (Packet::Connect(..), None) if self.refusal.is_none() => self.on_connect(packet),
+            (Packet::Connect(..), _) => Err(Error::InvalidProtocol),
+            (Packet::Publish(..), Some(live)) => Ok(self.on_publish(&live, packet)),
+            (Packet::Subscribe(..), Some(live)) => Ok(self.on_subscribe(&live, packet)),
+            (_, Some(_)) => Ok(packet),
+            (_, None) => Err(Error::InvalidProtocol),
+        }
+    }
+
+    fn write(&self, mut packet: Packet, write: &mut BytesMut) -> Result<usize, Error> {
+        match &mut packet {
+            Packet::ConnAck(ack, _) => {
+                if let Some(code) = self.refusal {
+                    ack.code = code;
+                    ack.session_present = false;
+                } else if ack.code == ConnectReturnCode::Success && !self.announced.get() {
+                    self.announce_connected();
+                }
+            }
+            Packet::SubAck(ack, _) => {
+                if let Some(denied) = self.denied_subscriptions.borrow_mut().remove(&ack.pkid) {
+                    let refused = if self.version == Some(5) {
+                        SubscribeReasonCode::NotAuthorized
+                    } else {
+                        SubscribeReasonCode::Failure
+                    };
+                    for index in denied {
+                        if let Some(code) = ack.return_codes.get_mut(index) {
+                            *code = refused;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        match self.version {
+            Some(5) => V5.write(packet, write),
+            _ => V4.write(packet, write),
+        }
+    }
+}
+
+impl Drop for Policy {
+    fn drop(&mut self) {
+        let Some(live) = self.live.take() else { return };
+        self.ctx
+            .sessions
+            .unregister(live.principal.username(), live.session);
+        if !self.announced.get() {
+            return;
+        }
+        match &live.principal {
+            Principal::Device(id) => {
+                metrics::gauge!("plantd_mqtt_connections", "kind" => "device").decrement(1.0);
+                if let Ok(device_id) = DeviceId::parse(id) {
+                    self.ctx.disconnected.do_send(DeviceDisconnected {
+                        device_id,
+                        session: live.session,
+                        at: chrono::Utc::now(),
+                    });
+                }
+            }
+            Principal::Integration(_) => {
+                metrics::gauge!("plantd_mqtt_connections", "kind" => "integration").decrement(1.0);
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Domain events: what happened, for anyone listening. The broker carries each to
+//! `plantd/events/{type}`; the payload uses CloudEvents attribute names.
+
+use actix::Message;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const DEVICE_CONNECTED: &str = "device.connected";
+pub const DEVICE_DISCONNECTED: &str = "device.disconnected";
+pub const DEVICE_PROVISIONED: &str = "device.provisioned";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct DomainEvent {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub time: DateTime<Utc>,
+    pub source: String,
+    pub data: serde_json::Value,
+}
+
+impl DomainEvent {
+    pub fn new(kind: &str, source: &str, data: serde_json::Value) -> Self {
+        DomainEvent {
+            id: Uuid::new_v4(),
+            kind: kind.to_owned(),
+            time: Utc::now(),
+            source: source.to_owned(),
+            data,
+        }
+    }
+
+    /// The MQTT topic this event is published on.
+    pub fn topic(&self) -> String {
+        format!("plantd/events/{}", self.kind)
+    }
+}

@@ -1,0 +1,19 @@
+//! plantd's shared contract: the one crate every module may depend on.
+//!
+//! Ids, commands, queries, replies and domain events as plain serde types, with actix
+//! `Message` derives so the composition root can wire modules together by message type.
+//! Everything here is serialisable, so a module can later move behind a transport.
+//! This crate does no I/O and knows nothing of the database or of HTTP.
+
+pub mod broker;
+pub mod devices;
+pub mod error;
+pub mod events;
+pub mod identity;
+pub mod ids;
+pub mod telemetry;
+pub mod time;
+
+pub use error::DomainError;
+pub use events::DomainEvent;
+pub use ids::DeviceId;

@@ -1,0 +1,58 @@
+//! Rows and queries of the device registry.
+
+use diesel::prelude::*;
+use plantd_contracts::time::Millis;
+use plantd_storage::{with_conn, DbConnection, DbError};
+
+use crate::schema::devices_devices;
+
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = devices_devices)]
+pub struct DeviceRow {
+    pub id: String,
+    pub name: String,
+    pub kind: Option<String>,
+    pub asset_id: Option<String>,
+    pub metadata: String,
+    pub secret_digest: String,
+    pub enabled: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub last_seen: Option<Millis>,
+    pub deleted_at: Option<Millis>,
+}
+
+/// Every device that is not deleted.
+pub fn load_live(conn: &mut DbConnection) -> Result<Vec<DeviceRow>, DbError> {
+    with_conn!(conn, |c| devices_devices::table
+        .filter(devices_devices::deleted_at.is_null())
+        .load::<DeviceRow>(c))
+    .map_err(DbError::from)
+}
+
+/// One live device by id.
+pub fn find_live(conn: &mut DbConnection, id: &str) -> Result<Option<DeviceRow>, DbError> {
+    with_conn!(conn, |c| devices_devices::table
+        .find(id)
+        .filter(devices_devices::deleted_at.is_null())
+        .first::<DeviceRow>(c)
+        .optional())
+    .map_err(DbError::from)
+}
+
+/// Inserts a new device; a duplicate id (live or deleted) is a unique violation.
+pub fn insert(conn: &mut DbConnection, row: &DeviceRow) -> Result<(), DbError> {
+    with_conn!(conn, |c| diesel::insert_into(devices_devices::table)
+        .values(row)
+        .execute(c))
+    .map(|_| ())
+    .map_err(DbError::from)
+}
+
+pub fn set_last_seen(conn: &mut DbConnection, id: &str, at: Millis) -> Result<(), DbError> {
+    with_conn!(conn, |c| diesel::update(devices_devices::table.find(id))
+        .set(devices_devices::last_seen.eq(Some(at)))
+        .execute(c))
+    .map(|_| ())
+    .map_err(DbError::from)
+}

@@ -1,0 +1,310 @@
+//! The identity actor: owns the token index and answers identity messages. Database work
+//! runs on the blocking pool through `Db::run`; the index changes only after a commit.
+
+use actix::prelude::*;
+use plantd_contracts::identity::*;
+use plantd_contracts::time::now_ms;
+use plantd_contracts::DomainError;
+use plantd_storage::{Db, DbError};
+
+use crate::passwords;
+use crate::sessions::{self, SessionRow, UserRow};
+use crate::tokens::{self, TokenIndex, TokenRow};
+use plantd_secrets as secrets;
+
+/// How long a web session lives without signing in again.
+const SESSION_TTL_MS: i64 = 12 * 60 * 60 * 1000;
+/// The id of the token made from `PLANTD_ADMIN_TOKEN` or generated on first start.
+const BOOTSTRAP_TOKEN_ID: &str = "tok.admin";
+
+pub struct Identity {
+    db: Db,
+    tokens: TokenIndex,
+}
+
+impl Identity {
+    /// Loads the active tokens; call once at start, before the actor serves anyone.
+    pub async fn load(db: Db) -> Result<Identity, DbError> {
+        let rows = db.run(|conn| tokens::load_active(conn)).await?;
+        let mut index = TokenIndex::default();
+        for row in rows {
+            index.insert(row);
+        }
+        Ok(Identity { db, tokens: index })
+    }
+}
+
+impl Actor for Identity {
+    type Context = Context<Self>;
+}
+
+type Reply<T> = ResponseActFuture<Identity, Result<T, DomainError>>;
+
+fn validate_token_request(msg: &CreateToken) -> Result<(), DomainError> {
+    if msg.name.trim().is_empty() || msg.name.len() > 100 {
+        return Err(DomainError::invalid(
+            "name",
+            "give the token a name of 1-100 characters",
+        ));
+    }
+    if msg.scopes.is_empty() {
+        return Err(DomainError::invalid(
+            "scopes",
+            "give at least one of read, write, admin, mqtt",
+        ));
+    }
+    Ok(())
+}
+
+fn new_token_row(id: String, name: String, scopes: &[Scope], secret: &str) -> TokenRow {
+    TokenRow {
+        id,
+        name,
+        scopes: tokens::encode_scopes(scopes),
+        secret_digest: secrets::digest(secret),
+        created_at: now_ms(),
+        revoked_at: None,
+    }
+}
+
+impl Handler<CreateToken> for Identity {
+    type Result = Reply<CreatedToken>;
+
+    fn handle(&mut self, msg: CreateToken, _: &mut Context<Self>) -> Self::Result {
+        if let Err(e) = validate_token_request(&msg) {
+            return Box::pin(fut::ready(Err(e)));
+        }
+        let secret = secrets::random_hex(20);
+        let row = new_token_row(
+            format!(
+                "{}{}",
+                plantd_contracts::ids::TOKEN_ID_PREFIX,
+                secrets::random_hex(6)
+            ),
+            msg.name.trim().to_owned(),
+            &msg.scopes,
+            &secret,
+        );
+        let stored = row.clone();
+        let db = self.db.clone();
+        Box::pin(
+            async move { db.run(move |conn| tokens::insert(conn, &stored)).await }
+                .into_actor(self)
+                .map(move |res, act, _| {
+                    res.map_err(DomainError::from)?;
+                    let token = row.view();
+                    act.tokens.insert(row);
+                    tracing::info!(token = %token.id, scopes = ?token.scopes, "API token created");
+                    Ok(CreatedToken { token, secret })
+                }),
+        )
+    }
+}
+
+impl Handler<ListTokens> for Identity {
+    type Result = Result<Vec<TokenView>, DomainError>;
+
+    fn handle(&mut self, _: ListTokens, _: &mut Context<Self>) -> Self::Result {
+        Ok(self.tokens.list())
+    }
+}
+
+impl Handler<RevokeToken> for Identity {
+    type Result = Reply<()>;
+
+    fn handle(&mut self, msg: RevokeToken, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        let id = msg.id.clone();
+        Box::pin(
+            async move {
+                db.run(move |conn| tokens::revoke(conn, &id, now_ms()))
+                    .await
+            }
+            .into_actor(self)
+            .map(move |res, act, _| match res.map_err(DomainError::from)? {
+                0 => Err(DomainError::NotFound(format!("token {}", msg.id))),
+                _ => {
+                    act.tokens.remove(&msg.id);
+                    tracing::info!(token = %msg.id, "API token revoked");
+                    Ok(())
+                }
+            }),
+        )
+    }
+}
+
+impl Handler<AuthenticateToken> for Identity {
+    type Result = Option<Principal>;
+
+    fn handle(&mut self, msg: AuthenticateToken, _: &mut Context<Self>) -> Self::Result {
+        if msg.id.is_empty() {
+            self.tokens.authenticate_bearer(&msg.secret)
+        } else {
+            self.tokens.authenticate(&msg.id, &msg.secret)
+        }
+    }
+}
+
+impl Handler<VerifyPassword> for Identity {
+    type Result = ResponseFuture<Result<Option<UserView>, DomainError>>;
+
+    fn handle(&mut self, msg: VerifyPassword, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            let found = db
+                .run(move |conn| {
+                    let user = sessions::find_user(conn, &msg.username)?;
+                    Ok(match user {
+                        Some(u) if passwords::verify(&msg.password, &u.password_hash) => Some(u),
+                        Some(_) => None,
+                        None => {
+                            passwords::verify_dummy(&msg.password);
+                            None
+                        }
+                    })
+                })
+                .await?;
+            Ok(found.and_then(|u| {
+                Role::parse(&u.role).map(|role| UserView {
+                    username: u.username,
+                    role,
+                })
+            }))
+        })
+    }
+}
+
+impl Handler<StartSession> for Identity {
+    type Result = ResponseFuture<Result<IssuedSession, DomainError>>;
+
+    fn handle(&mut self, msg: StartSession, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            let secret = secrets::random_hex(32);
+            let csrf_token = secrets::random_hex(32);
+            let now = now_ms();
+            let row = SessionRow {
+                digest: secrets::digest(&secret),
+                username: msg.username,
+                csrf_token: csrf_token.clone(),
+                created_at: now,
+                expires_at: now + SESSION_TTL_MS,
+            };
+            db.run(move |conn| {
+                sessions::delete_expired_sessions(conn, now)?;
+                sessions::insert_session(conn, &row)
+            })
+            .await?;
+            Ok(IssuedSession { secret, csrf_token })
+        })
+    }
+}
+
+impl Handler<ResolveSession> for Identity {
+    type Result = ResponseFuture<Option<SessionView>>;
+
+    fn handle(&mut self, msg: ResolveSession, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            let digest = secrets::digest(&msg.secret);
+            let found = db
+                .run(move |conn| sessions::find_session(conn, &digest, now_ms()))
+                .await;
+            match found {
+                Ok(Some((session, user))) => Role::parse(&user.role).map(|role| SessionView {
+                    username: user.username,
+                    role,
+                    csrf_token: session.csrf_token,
+                }),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot resolve a web session");
+                    None
+                }
+            }
+        })
+    }
+}
+
+impl Handler<EndSession> for Identity {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: EndSession, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            let digest = secrets::digest(&msg.secret);
+            if let Err(e) = db
+                .run(move |conn| sessions::delete_session(conn, &digest))
+                .await
+            {
+                tracing::warn!(error = %e, "cannot end a web session");
+            }
+        })
+    }
+}
+
+impl Handler<Bootstrap> for Identity {
+    type Result = Reply<BootstrapReport>;
+
+    fn handle(&mut self, msg: Bootstrap, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(
+            async move { db.run(move |conn| bootstrap(conn, msg)).await }
+                .into_actor(self)
+                .map(|res, act, _| {
+                    let (report, row) = res.map_err(DomainError::from)?;
+                    if let Some(row) = row {
+                        act.tokens.insert(row);
+                    }
+                    Ok(report)
+                }),
+        )
+    }
+}
+
+/// Creates the admin token when no token was ever made, and the `admin` user when it does
+/// not exist. Returns the new token row for the index.
+fn bootstrap(
+    conn: &mut plantd_storage::DbConnection,
+    msg: Bootstrap,
+) -> Result<(BootstrapReport, Option<TokenRow>), DbError> {
+    let mut report = BootstrapReport::default();
+    let mut new_row = None;
+    if tokens::count_all(conn)? == 0 {
+        let (secret, generated) = match msg.admin_token {
+            Some(s) if !s.is_empty() => (s, false),
+            _ => (secrets::random_hex(20), true),
+        };
+        let row = new_token_row(
+            BOOTSTRAP_TOKEN_ID.to_owned(),
+            "bootstrap admin".to_owned(),
+            &[Scope::Admin, Scope::Read, Scope::Write],
+            &secret,
+        );
+        tokens::insert(conn, &row)?;
+        report.admin_token = Some((row.id.clone(), secret));
+        report.token_was_generated = generated;
+        new_row = Some(row);
+    }
+    if sessions::find_user(conn, "admin")?.is_none() {
+        let (password, generated) = match msg.admin_password {
+            Some(p) if !p.is_empty() => (p, false),
+            _ => (passwords::generate(), true),
+        };
+        let hash = passwords::hash(&password).map_err(DbError::Pool)?;
+        sessions::insert_user(
+            conn,
+            &UserRow {
+                username: "admin".to_owned(),
+                password_hash: hash,
+                role: Role::Admin.as_str().to_owned(),
+                created_at: now_ms(),
+            },
+        )?;
+        report.admin_user_created = true;
+        if generated {
+            report.generated_password = Some(password);
+        }
+    }
+    Ok((report, new_row))
+}

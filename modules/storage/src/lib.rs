@@ -1,0 +1,24 @@
+//! Storage infrastructure shared by the domain modules: the connection type (SQLite or
+//! PostgreSQL, chosen at run time from the URL), the r2d2 pool, SQLite's pragmas, the
+//! embedded migrations of both backends, and the one way to run blocking diesel work off
+//! the async executor. It owns no tables: each module owns its own schema and queries.
+
+mod connection;
+mod error;
+mod migrate;
+
+pub use connection::{Backend, Db, DbConnection, PooledConn};
+pub use error::DbError;
+pub use migrate::run_migrations;
+
+/// Runs `$body` with `$c` bound to the concrete connection of either backend, so one query
+/// written once compiles for SQLite and for PostgreSQL.
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::DbConnection::Sqlite($c) => $body,
+            $crate::DbConnection::Pg($c) => $body,
+        }
+    };
+}

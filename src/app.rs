@@ -1,0 +1,207 @@
+//! Start-up and shutdown: open and migrate the database, start the modules and the
+//! broker, wire them by message type, bootstrap the first credentials, serve HTTP, and on
+//! SIGTERM/SIGINT stop taking data, flush telemetry and exit.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use plantd_broker::{BrokerHandle, BrokerWiring};
+use plantd_contracts::identity::Bootstrap;
+use plantd_contracts::telemetry::FlushTelemetry;
+use plantd_devices::Devices;
+use plantd_identity::Identity;
+use plantd_storage::Db;
+use plantd_telemetry::Telemetry;
+
+use crate::config::Settings;
+use crate::http::{self, AppState};
+
+/// Opens the database the settings name and applies pending migrations.
+pub async fn open_database(settings: &Settings) -> Result<(Db, Vec<String>), String> {
+    let url = settings.database_url();
+    let pool_size = settings.db_pool_size;
+    let opened = actix_web::rt::task::spawn_blocking(move || {
+        let db = Db::open(&url, pool_size)?;
+        let applied = plantd_storage::run_migrations(&db).map_err(|e| e.to_string())?;
+        Ok::<_, String>((db, applied))
+    })
+    .await
+    .map_err(|e| format!("database start-up failed: {e}"))?;
+    let (db, applied) = opened.map_err(|e| format!("PLANTD_DATABASE_URL: {e}"))?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), "database migrations applied");
+    }
+    Ok((db, applied))
+}
+
+pub async fn serve(settings: Settings) -> Result<(), String> {
+    let started = Instant::now();
+    raise_open_files_limit();
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        format!(
+            "PLANTD_DATA_DIR: cannot create {}: {e}",
+            settings.data_dir.display()
+        )
+    })?;
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("cannot start metrics: {e}"))?;
+    let (db, _) = open_database(&settings).await?;
+    tracing::info!(backend = db.backend().as_str(), "database ready");
+
+    let identity = Identity::load(db.clone())
+        .await
+        .map_err(|e| e.to_string())?
+        .start();
+    let telemetry = {
+        let loaded = Telemetry::load(db.clone(), settings.telemetry.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        Telemetry::start_in_arbiter(&Arbiter::new().handle(), move |_| loaded)
+    };
+    // The broker needs the devices actor's address and devices needs the broker's event
+    // publisher: create the devices mailbox first, start the actor once both exist.
+    let (devices_tx, devices_ctx) = {
+        let ctx = Context::<Devices>::new();
+        (ctx.address(), ctx)
+    };
+    let broker = plantd_broker::start(
+        &settings.broker,
+        BrokerWiring {
+            authenticate_device: devices_tx.clone().recipient(),
+            device_exists: devices_tx.clone().recipient(),
+            authenticate_token: identity.clone().recipient(),
+            device_connected: devices_tx.clone().recipient(),
+            device_disconnected: devices_tx.clone().recipient(),
+            telemetry: telemetry.clone().recipient(),
+        },
+    )?;
+    let devices_state = Devices::load(db.clone(), vec![broker.publisher.clone().recipient()])
+        .await
+        .map_err(|e| e.to_string())?;
+    let devices = devices_ctx.run(devices_state);
+    drop(devices_tx);
+
+    bootstrap(&identity, &settings).await?;
+
+    let state = AppState {
+        identity,
+        devices,
+        telemetry: telemetry.clone(),
+        broker: broker.publisher.clone(),
+        db: db.clone(),
+        metrics,
+        secure_cookies: settings.secure_cookies,
+        started_at: started,
+    };
+    let server = actix_web::HttpServer::new({
+        let state = state.clone();
+        move || actix_web::App::new().configure(|cfg| http::configure(cfg, state.clone()))
+    })
+    .workers(2)
+    .disable_signals()
+    .shutdown_timeout(10)
+    .bind(settings.http_addr)
+    .map_err(|e| {
+        format!(
+            "PLANTD_HTTP_ADDR: cannot listen on {}: {e}",
+            settings.http_addr
+        )
+    })?
+    .run();
+    let server_handle = server.handle();
+    let server_task = actix_web::rt::spawn(server);
+    tracing::info!(
+        http = %settings.http_addr,
+        mqtt = %settings.broker.listen,
+        data_dir = %settings.data_dir.display(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "plantd is running"
+    );
+
+    wait_for_stop_signal().await;
+    shutdown(&broker, &telemetry, server_handle).await;
+    let _ = server_task.await;
+    Ok(())
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Stop acknowledging MQTT data, let what was acknowledged reach telemetry, write it, stop.
+async fn shutdown(
+    broker: &BrokerHandle,
+    telemetry: &Addr<Telemetry>,
+    server: actix_web::dev::ServerHandle,
+) {
+    tracing::info!("stopping: refusing new MQTT data and flushing telemetry");
+    broker.drain();
+    // Messages the broker acknowledged before the drain are on their way through the
+    // gateway; give them a moment to reach the telemetry mailbox.
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    match telemetry.send(FlushTelemetry).await {
+        Ok(Ok(n)) => tracing::info!(samples = n, "telemetry flushed"),
+        Ok(Err(e)) => tracing::error!(error = %e, "telemetry could not be flushed"),
+        Err(e) => tracing::error!(error = %e, "telemetry is not running"),
+    }
+    server.stop(true).await;
+    tracing::info!("plantd stopped");
+}
+
+/// First start: the admin token and password, from the settings or generated and printed
+/// once (to the console, never to the log).
+async fn bootstrap(identity: &Addr<Identity>, settings: &Settings) -> Result<(), String> {
+    let report = identity
+        .send(Bootstrap {
+            admin_token: settings.admin_token.clone(),
+            admin_password: settings.admin_password.clone(),
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("bootstrap failed: {e}"))?;
+    if let Some((id, secret)) = &report.admin_token {
+        if report.token_was_generated {
+            println!("plantd: first start. Admin API token (shown only now, keep it safe):");
+            println!("    Authorization: Bearer {secret}");
+        }
+        tracing::info!(token = %id, generated = report.token_was_generated, "admin API token created");
+    }
+    if report.admin_user_created {
+        if let Some(password) = &report.generated_password {
+            println!("plantd: first start. Web UI sign-in (shown only now): user admin, password {password}");
+        }
+        tracing::info!(
+            generated = report.generated_password.is_some(),
+            "web UI user admin created"
+        );
+    }
+    Ok(())
+}
+
+/// Thousands of devices need thousands of sockets: lift the soft limit to the hard one.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
+    }
+}

@@ -1,0 +1,193 @@
+//! Page handlers: sign-in, sign-out, dashboard, static files.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use plantd_contracts::devices::ListDevices;
+use plantd_contracts::identity::{EndSession, StartSession, VerifyPassword};
+use plantd_contracts::telemetry::LatestValues;
+use plantd_contracts::time::format_ms;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::session::{self, LOGIN_CSRF_COOKIE};
+use super::views::{render, DashboardPage, DeviceRow, LoginPage};
+use crate::http::{AppState, SESSION_COOKIE};
+
+fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+fn random_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+fn same(a: &str, b: &str) -> bool {
+    !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+pub async fn login_form(state: web::Data<AppState>) -> HttpResponse {
+    let csrf_token = random_token();
+    let mut response = render(&LoginPage {
+        csrf_token: csrf_token.clone(),
+        error: None,
+    });
+    let _ = response.add_cookie(&session::cookie(
+        LOGIN_CSRF_COOKIE,
+        csrf_token,
+        state.secure_cookies,
+    ));
+    response
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    csrf_token: String,
+}
+
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    let expected = req
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if !same(&form.csrf_token, &expected) {
+        return HttpResponse::Forbidden()
+            .body("the sign-in form expired; reload the page and try again");
+    }
+    let verified = state
+        .identity
+        .send(VerifyPassword {
+            username: form.username.clone(),
+            password: form.password.clone(),
+        })
+        .await;
+    let user = match verified {
+        Ok(Ok(Some(user))) => user,
+        Ok(Ok(None)) => {
+            metrics::counter!("plantd_http_auth_failures_total").increment(1);
+            tracing::warn!(username = %form.username, "UI sign-in refused");
+            let mut page = render(&LoginPage {
+                csrf_token: expected,
+                error: Some("Wrong user name or password.".to_owned()),
+            });
+            *page.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
+            return page;
+        }
+        _ => return HttpResponse::ServiceUnavailable().body("sign-in is not available right now"),
+    };
+    match state
+        .identity
+        .send(StartSession {
+            username: user.username.clone(),
+        })
+        .await
+    {
+        Ok(Ok(issued)) => {
+            tracing::info!(username = %user.username, "UI sign-in");
+            let mut response = redirect("/");
+            let _ = response.add_cookie(&session::cookie(
+                SESSION_COOKIE,
+                issued.secret,
+                state.secure_cookies,
+            ));
+            let _ = response.add_removal_cookie(&session::removal(LOGIN_CSRF_COOKIE));
+            response
+        }
+        _ => HttpResponse::ServiceUnavailable().body("sign-in is not available right now"),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    csrf_token: String,
+}
+
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LogoutForm>,
+) -> HttpResponse {
+    if let Some((secret, current)) = session::current(&req, &state).await {
+        if !same(&form.csrf_token, &current.csrf_token) {
+            return HttpResponse::Forbidden()
+                .body("the form expired; reload the page and try again");
+        }
+        state.identity.do_send(EndSession { secret });
+    }
+    let mut response = redirect("/login");
+    let _ = response.add_removal_cookie(&session::removal(SESSION_COOKIE));
+    response
+}
+
+pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some((_, current)) = session::current(&req, &state).await else {
+        return redirect("/login");
+    };
+    let (devices, latest) = match (
+        state.devices.send(ListDevices).await,
+        state.telemetry.send(LatestValues { devices: None }).await,
+    ) {
+        (Ok(Ok(devices)), Ok(Ok(latest))) => (devices, latest),
+        _ => {
+            return HttpResponse::ServiceUnavailable()
+                .body("plantd is not ready; try again in a moment")
+        }
+    };
+    let online = devices.iter().filter(|d| d.online).count();
+    let rows = devices
+        .into_iter()
+        .map(|d| DeviceRow {
+            values: latest
+                .get(&d.id)
+                .map(|values| {
+                    values
+                        .iter()
+                        .map(|v| (v.metric.clone(), format_value(v.value)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            id: d.id.to_string(),
+            name: d.name,
+            kind: d.kind.unwrap_or_default(),
+            online: d.online,
+            last_seen: d
+                .last_seen
+                .map(|t| format_ms(t.timestamp_millis()))
+                .unwrap_or_else(|| "never".to_owned()),
+        })
+        .collect();
+    render(&DashboardPage {
+        username: current.username,
+        role: current.role.as_str().to_owned(),
+        csrf_token: current.csrf_token,
+        devices: rows,
+        online,
+    })
+}
+
+fn format_value(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.3}").trim_end_matches('0').to_owned()
+    }
+}
+
+const CSS: &str = include_str!("../../static/plantd.css");
+
+pub async fn static_file(file: web::Path<String>) -> HttpResponse {
+    match file.as_str() {
+        "plantd.css" => HttpResponse::Ok()
+            .content_type("text/css; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+            .body(CSS),
+        _ => HttpResponse::NotFound().finish(),
+    }
+}

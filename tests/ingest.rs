@@ -1,0 +1,265 @@
+//! Telemetry end to end: provision over the API, publish over MQTT, read back over the API,
+//! across a restart; bad payloads rejected and counted; SIGTERM loses nothing.
+
+use std::time::Duration;
+
+use rumqttc::QoS;
+use serde_json::json;
+
+use crate::support::http::{api, metric, points, provision};
+use crate::support::mqtt::device;
+use crate::support::{eventually, Server};
+
+#[test]
+fn samples_published_over_mqtt_come_back_from_the_api_and_survive_a_restart() {
+    let mut server = Server::start();
+    let password = provision(&server, "press-1");
+    let mut mqtt = device(&server, "press-1", &password);
+
+    mqtt.publish(
+        "devices/press-1/telemetry",
+        r#"{"ts": "2026-11-24T06:00:00.250Z", "values": {"vibration_rms_mm_s": 2.8, "running": true}}"#,
+        QoS::AtLeastOnce,
+    );
+    let batch = json!([
+        {"ts": 1795500001000i64, "values": {"vibration_rms_mm_s": 3.1}},
+        {"ts": "2026-11-24T06:00:02Z", "values": {"vibration_rms_mm_s": 3.4, "temperature_c": 61.5}}
+    ]);
+    mqtt.publish(
+        "devices/press-1/telemetry",
+        batch.to_string(),
+        QoS::AtLeastOnce,
+    );
+
+    let vibration = eventually(Duration::from_secs(10), "3 vibration points", || {
+        let p = points(&server, "press-1", "vibration_rms_mm_s");
+        (p.len() == 3).then_some(p)
+    });
+    assert_eq!(
+        vibration,
+        vec![
+            ("2026-11-24T06:00:00.250Z".to_owned(), 2.8),
+            ("2026-11-24T06:00:01Z".to_owned(), 3.1),
+            ("2026-11-24T06:00:02Z".to_owned(), 3.4),
+        ]
+    );
+    assert_eq!(
+        points(&server, "press-1", "running"),
+        vec![("2026-11-24T06:00:00.250Z".to_owned(), 1.0)]
+    );
+
+    let (status, device_view) = api(&server).get("/api/v1/devices/press-1");
+    assert_eq!(status, 200);
+    assert_eq!(device_view["online"], true, "{device_view}");
+    assert!(device_view["last_seen"].is_string());
+
+    let (status, latest) = api(&server).get("/api/v1/devices/press-1/metrics");
+    assert_eq!(status, 200);
+    let temperature = latest["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|m| m["metric"] == "temperature_c")
+        .cloned();
+    assert_eq!(temperature.expect("temperature")["value"], 61.5);
+
+    drop(mqtt);
+    server.restart();
+    assert_eq!(
+        points(&server, "press-1", "vibration_rms_mm_s").len(),
+        3,
+        "data survives a restart"
+    );
+    let (_, device_view) = api(&server).get("/api/v1/devices/press-1");
+    assert_eq!(
+        device_view["online"], false,
+        "nobody is connected after the restart"
+    );
+    assert!(
+        device_view["last_seen"].is_string(),
+        "last_seen is kept: {device_view}"
+    );
+    // The device logs in again with the same credentials after the restart.
+    let mut mqtt = device(&server, "press-1", &password);
+    mqtt.publish(
+        "devices/press-1/telemetry",
+        r#"{"ts": 1795500010000, "values": {"vibration_rms_mm_s": 3.9}}"#,
+        QoS::AtLeastOnce,
+    );
+    eventually(Duration::from_secs(10), "the fourth point", || {
+        (points(&server, "press-1", "vibration_rms_mm_s").len() == 4).then_some(())
+    });
+}
+
+#[test]
+fn bad_payloads_are_rejected_whole_counted_and_the_server_keeps_serving() {
+    let server = Server::start();
+    let password = provision(&server, "sensor-7");
+    let mut mqtt = device(&server, "sensor-7", &password);
+    let future = chrono_like_now_ms() + 10 * 60 * 1000;
+    let oversized = format!(
+        r#"{{"values": {{"a": 1}}, "pad": "{}"}}"#,
+        "x".repeat(300 * 1024)
+    );
+    let bad: Vec<(&str, String)> = vec![
+        ("malformed", "{not json".to_owned()),
+        ("bad_value", r#"{"values": {"temperature_c": "hot"}}"#.to_owned()),
+        ("bad_metric", r#"{"values": {"Temperature": 1}}"#.to_owned()),
+        ("future_timestamp", format!(r#"{{"ts": {future}, "values": {{"temperature_c": 1}}}}"#)),
+        // One bad sample rejects the whole array: nothing of it is stored.
+        ("bad_value", r#"[{"ts": 1000, "values": {"temperature_c": 1}}, {"ts": 2000, "values": {"temperature_c": null}}]"#.to_owned()),
+        ("too_large", oversized),
+    ];
+    for (_, payload) in &bad {
+        mqtt.publish(
+            "devices/sensor-7/telemetry",
+            payload.clone(),
+            QoS::AtLeastOnce,
+        );
+    }
+    mqtt.publish(
+        "devices/sensor-7/telemetry",
+        r#"{"ts": 5000, "values": {"temperature_c": 20.5}}"#,
+        QoS::AtLeastOnce,
+    );
+    eventually(Duration::from_secs(10), "the good sample", || {
+        (!points(&server, "sensor-7", "temperature_c").is_empty()).then_some(())
+    });
+    assert_eq!(
+        points(&server, "sensor-7", "temperature_c"),
+        vec![("1970-01-01T00:00:05Z".to_owned(), 20.5)],
+        "only the good sample is stored"
+    );
+    for reason in [
+        "malformed",
+        "bad_value",
+        "bad_metric",
+        "future_timestamp",
+        "too_large",
+    ] {
+        let expected = bad.iter().filter(|(r, _)| *r == reason).count() as f64;
+        assert_eq!(
+            metric(
+                &server,
+                "plantd_telemetry_payloads_rejected_total",
+                &format!("reason=\"{reason}\"")
+            ),
+            expected,
+            "rejections counted for {reason}"
+        );
+    }
+    let (status, latest) = api(&server).get("/api/v1/devices/sensor-7/metrics");
+    assert_eq!(status, 200);
+    assert_eq!(latest["ingest"]["payloads_rejected"], bad.len());
+    assert!(
+        latest["ingest"]["last_rejection"]
+            .as_str()
+            .expect("reason")
+            .contains("too large")
+            || latest["ingest"]["last_rejection"]
+                .as_str()
+                .expect("reason")
+                .contains("over the limit")
+    );
+
+    // The same rules over HTTP, with status codes.
+    let http = api(&server);
+    assert_eq!(
+        http.post_as_device(
+            "/api/v1/devices/sensor-7/telemetry",
+            "sensor-7",
+            &password,
+            b"{nope"
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        http.post_as_device(
+            "/api/v1/devices/sensor-7/telemetry",
+            "sensor-7",
+            &password,
+            br#"{"values": {"a": "x"}}"#
+        )
+        .0,
+        422
+    );
+    assert_eq!(
+        http.post_as_device(
+            "/api/v1/devices/sensor-7/telemetry",
+            "sensor-7",
+            &password,
+            format!(
+                r#"{{"values": {{"a": 1}}, "p": "{}"}}"#,
+                "x".repeat(300 * 1024)
+            )
+            .as_bytes()
+        )
+        .0,
+        413
+    );
+    assert_eq!(
+        http.post_as_device(
+            "/api/v1/devices/sensor-7/telemetry",
+            "sensor-7",
+            "wrong",
+            br#"{"values": {"a": 1}}"#
+        )
+        .0,
+        401
+    );
+    let (status, body) = http.post_as_device(
+        "/api/v1/devices/sensor-7/telemetry",
+        "sensor-7",
+        &password,
+        br#"{"ts": 6000, "values": {"temperature_c": 21}}"#,
+    );
+    assert_eq!((status, body["accepted"].as_u64()), (202, Some(1)));
+    eventually(Duration::from_secs(10), "the HTTP sample", || {
+        (points(&server, "sensor-7", "temperature_c").len() == 2).then_some(())
+    });
+    assert_eq!(api(&server).get("/healthz").0, 200);
+}
+
+#[test]
+fn sigterm_flushes_every_acknowledged_sample() {
+    // Batches that would wait a minute: only the shutdown flush can write them.
+    let mut server = Server::start_with(&[
+        ("PLANTD_TELEMETRY_BATCH_INTERVAL_MS", "60000"),
+        ("PLANTD_TELEMETRY_BATCH_SIZE", "100000"),
+    ]);
+    let password = provision(&server, "line-4");
+    let mut mqtt = device(&server, "line-4", &password);
+    const N: i64 = 500;
+    for i in 0..N {
+        mqtt.publish(
+            "devices/line-4/telemetry",
+            format!(
+                r#"{{"ts": {}, "values": {{"cycles": {i}}}}}"#,
+                1_000_000 + i
+            ),
+            QoS::AtLeastOnce,
+        );
+    }
+    assert!(
+        points(&server, "line-4", "cycles").is_empty(),
+        "nothing written yet: the batch is still open"
+    );
+    drop(mqtt);
+    let status = server.stop();
+    assert!(status.success(), "clean exit: {status}");
+    server.restart_stopped();
+    let stored = points(&server, "line-4", "cycles");
+    assert_eq!(
+        stored.len() as i64,
+        N,
+        "every acknowledged sample was written on SIGTERM"
+    );
+}
+
+fn chrono_like_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,15 @@
+//! plantd's integration tests: one test binary (fast to link) that starts the real
+//! `plantd` binary per test, on its own ports and data directory, and talks to it over real
+//! sockets: MQTT with rumqttc, HTTP with ureq, the UI with Chromium.
+//!
+//! `PLANTD_TEST_DATABASE_URL=postgres://user@host/` runs every test on PostgreSQL (each
+//! server gets a fresh database); without it each server uses its own SQLite file.
+
+mod support;
+
+mod api;
+mod auth;
+mod cli;
+mod ingest;
+mod topics;
+mod ui;
