@@ -46,6 +46,19 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| format!("cannot start metrics: {e}"))?;
+    plantd_broker::describe_metrics();
+    plantd_telemetry::describe_metrics();
+    metrics::describe_counter!(
+        "plantd_http_auth_failures_total",
+        "API calls and UI sign-ins with bad credentials"
+    );
+    metrics::describe_counter!(
+        "plantd_http_forbidden_total",
+        "API calls refused for a missing scope"
+    );
+    metrics::counter!("plantd_http_auth_failures_total").absolute(0);
+    metrics::counter!("plantd_http_forbidden_total").absolute(0);
+    metrics::gauge!("plantd_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     let (db, _) = open_database(&settings).await?;
     tracing::info!(backend = db.backend().as_str(), "database ready");
 

@@ -25,7 +25,7 @@ struct NewDevice {
 }
 
 pub fn device_id(raw: &str) -> Result<DeviceId, Problem> {
-    DeviceId::parse(raw).map_err(|e| Problem::from(e))
+    DeviceId::parse(raw).map_err(Problem::from)
 }
 
 async fn provision(

@@ -1,12 +1,14 @@
-//! Operations endpoints: `/healthz` (the process answers), `/readyz` (database and broker
-//! are up), `/metrics` (Prometheus text format). No authentication: they reveal counts,
-//! never data; put them behind the network's own controls.
+//! Operations endpoints: `/healthz` (the process answers) and `/readyz` (database and
+//! broker are up) are open, for probes, and reveal nothing but "ok"; `/metrics`
+//! (Prometheus text format) needs a token with the `read` scope.
 
 use actix_web::{web, HttpResponse};
 use plantd_contracts::broker::BrokerReady;
 use serde_json::json;
 
-use super::AppState;
+use plantd_contracts::identity::Scope;
+
+use super::{ApiResult, AppState, Caller};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
@@ -39,14 +41,15 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+async fn metrics(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    caller.require(Scope::Read)?;
     if let Some(rss) = resident_memory_bytes() {
         metrics::gauge!("plantd_process_resident_memory_bytes").set(rss as f64);
     }
     metrics::gauge!("plantd_uptime_seconds").set(state.started_at.elapsed().as_secs_f64());
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(state.metrics.render()))
 }
 
 /// Resident set size from `/proc/self/statm` (Linux; `None` elsewhere).

@@ -10,6 +10,7 @@
 mod auth;
 mod embedded;
 mod gateway;
+mod metrics;
 mod policy;
 mod principal;
 mod publisher;
@@ -18,5 +19,6 @@ mod settings;
 mod sniff;
 
 pub use embedded::{start, BrokerHandle, BrokerWiring};
+pub use metrics::describe as describe_metrics;
 pub use publisher::EventPublisher;
 pub use settings::BrokerSettings;

@@ -5,9 +5,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// A session number and the flag that ends it.
+type Live = (u64, Arc<AtomicBool>);
+
 pub struct Sessions {
     next: AtomicU64,
-    live: Mutex<HashMap<String, Vec<(u64, Arc<AtomicBool>)>>>,
+    live: Mutex<HashMap<String, Vec<Live>>>,
 }
 
 impl Sessions {

@@ -23,7 +23,7 @@ pub struct Devices {
 impl Devices {
     /// Loads the registry; call once at start, before the actor serves anyone.
     pub async fn load(db: Db, events: Vec<Recipient<DomainEvent>>) -> Result<Devices, DbError> {
-        let rows = db.run(|conn| store::load_live(conn)).await?;
+        let rows = db.run(store::load_live).await?;
         let mut registry = Registry::default();
         for row in rows {
             match DeviceId::parse(&row.id) {

@@ -25,7 +25,7 @@ pub struct Identity {
 impl Identity {
     /// Loads the active tokens; call once at start, before the actor serves anyone.
     pub async fn load(db: Db) -> Result<Identity, DbError> {
-        let rows = db.run(|conn| tokens::load_active(conn)).await?;
+        let rows = db.run(tokens::load_active).await?;
         let mut index = TokenIndex::default();
         for row in rows {
             index.insert(row);

@@ -60,7 +60,7 @@ pub struct Telemetry {
 impl Telemetry {
     /// Loads the series index; call once at start, before the actor serves anyone.
     pub async fn load(db: Db, settings: TelemetrySettings) -> Result<Telemetry, DbError> {
-        let rows = db.run(|conn| store::load_series(conn)).await?;
+        let rows = db.run(store::load_series).await?;
         Ok(Telemetry {
             db,
             settings,

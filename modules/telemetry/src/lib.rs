@@ -7,9 +7,11 @@
 //! whole, never half-stored.
 
 mod actor;
+mod metrics;
 mod schema;
 mod series;
 mod store;
 mod validate;
 
 pub use actor::{Telemetry, TelemetrySettings};
+pub use metrics::describe as describe_metrics;

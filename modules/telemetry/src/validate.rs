@@ -176,24 +176,31 @@ mod tests {
 
     #[test]
     fn rejects_whole_payloads_with_reasons() {
-        assert_eq!(parse("{nope").unwrap_err().code, "malformed");
+        assert_eq!(parse("{nope").expect_err("rejected").code, "malformed");
         assert_eq!(
-            parse(r#"{"values": {"a": "hot"}}"#).unwrap_err().code,
+            parse(r#"{"values": {"a": "hot"}}"#)
+                .expect_err("rejected")
+                .code,
             "bad_value"
         );
         assert_eq!(
-            parse(r#"{"values": {"Bad": 1}}"#).unwrap_err().code,
+            parse(r#"{"values": {"Bad": 1}}"#)
+                .expect_err("rejected")
+                .code,
             "bad_metric"
         );
-        assert_eq!(parse("[]").unwrap_err().code, "empty");
+        assert_eq!(parse("[]").expect_err("rejected").code, "empty");
         let future = format!(r#"{{"ts": {}, "values": {{"a": 1}}}}"#, NOW + 301_000);
-        assert_eq!(parse(&future).unwrap_err().code, "future_timestamp");
+        assert_eq!(
+            parse(&future).expect_err("rejected").code,
+            "future_timestamp"
+        );
         let near = format!(r#"{{"ts": {}, "values": {{"a": 1}}}}"#, NOW + 299_000);
         assert!(parse(&near).is_ok());
         let mixed = r#"[{"values": {"a": 1}}, {"values": {"a": null}}]"#;
-        let err = parse(mixed).unwrap_err();
+        let err = parse(mixed).expect_err("rejected");
         assert!(err.reason.starts_with("sample 1:"), "{}", err.reason);
         let big = format!(r#"{{"values": {{"a": 1}}, "pad": "{}"}}"#, "x".repeat(2000));
-        assert_eq!(parse(&big).unwrap_err().code, "too_large");
+        assert_eq!(parse(&big).expect_err("rejected").code, "too_large");
     }
 }

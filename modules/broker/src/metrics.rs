@@ -1,0 +1,61 @@
+//! The broker's metrics, described and set to zero at start so dashboards see every series
+//! before the first event.
+
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, Unit};
+    describe_counter!("plantd_mqtt_connects_total", "MQTT logins accepted");
+    describe_counter!(
+        "plantd_mqtt_auth_failures_total",
+        "MQTT logins refused, by reason"
+    );
+    describe_counter!(
+        "plantd_mqtt_messages_in_total",
+        "PUBLISH packets received from clients"
+    );
+    describe_counter!(
+        "plantd_mqtt_denied_publishes_total",
+        "publishes (and wills) outside the client's topics, dropped"
+    );
+    describe_counter!(
+        "plantd_mqtt_denied_subscriptions_total",
+        "subscriptions outside the client's topics, refused"
+    );
+    describe_counter!(
+        "plantd_mqtt_oversized_packets_total",
+        "packets over mqtt_max_packet_bytes (connection closed)"
+    );
+    describe_counter!(
+        "plantd_gateway_messages_total",
+        "device messages routed by the gateway to plantd's modules"
+    );
+    describe_counter!(
+        "plantd_events_published_total",
+        "domain events published to plantd/events/#"
+    );
+    describe_counter!(
+        "plantd_events_dropped_total",
+        "domain events not published (broker link backed up)"
+    );
+    describe_gauge!(
+        "plantd_mqtt_connections",
+        Unit::Count,
+        "live MQTT connections, by kind (device, integration)"
+    );
+    for name in [
+        "plantd_mqtt_connects_total",
+        "plantd_mqtt_messages_in_total",
+        "plantd_mqtt_denied_subscriptions_total",
+        "plantd_mqtt_oversized_packets_total",
+        "plantd_gateway_messages_total",
+        "plantd_events_published_total",
+        "plantd_events_dropped_total",
+    ] {
+        metrics::counter!(name).absolute(0);
+    }
+    metrics::counter!("plantd_mqtt_auth_failures_total", "reason" => "bad username or password")
+        .absolute(0);
+    metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "publish").absolute(0);
+    for kind in ["device", "integration"] {
+        metrics::gauge!("plantd_mqtt_connections", "kind" => kind).set(0.0);
+    }
+}
