@@ -5,6 +5,9 @@
 //! `PLANTD_TEST_DATABASE_URL=postgres://user@host/` runs every test on PostgreSQL (each
 //! server gets a fresh database); without it each server uses its own SQLite file.
 
+// rumqttc's ConnectionError is large; tests return it as is.
+#![allow(clippy::result_large_err)]
+
 mod support;
 
 mod api;

@@ -1,1 +1,417 @@
-//! (filled in below)
+//! The contract's topic rules: devices stay under `devices/{own id}/`, integrations read
+//! everything but publish nothing under `devices/` or `plantd/`, and use every other topic as
+//! a plain broker; domain events on `plantd/events/{type}`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rumqttc::{Packet, QoS, SubscribeFilter, SubscribeReasonCode};
+use serde_json::Value;
+
+use crate::support::http::{metric, points, provision, token};
+use crate::support::mqtt::{connect, device, Mqtt};
+use crate::support::{eventually, Server};
+
+const DENIED_PUBLISHES: &str = "plantd_mqtt_denied_publishes_total";
+const DENIED_SUBSCRIPTIONS: &str = "plantd_mqtt_denied_subscriptions_total";
+
+/// An integration session (token with the `mqtt` scope) under `client_id`.
+fn integration(server: &Server, client_id: &str) -> Mqtt {
+    let (id, secret) = token(server, &["mqtt"]);
+    connect(server, client_id, Some((&id, &secret)))
+        .unwrap_or_else(|e| panic!("integration {client_id} refused: {e}"))
+}
+
+/// Every PUBLISH received until one on `topic` arrives (included); panics after `timeout`.
+fn received_until(mqtt: &mut Mqtt, topic: &str, timeout: Duration) -> Vec<(String, Vec<u8>)> {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while Instant::now() < deadline {
+        out.extend(mqtt.received(Duration::from_millis(100)));
+        if out.iter().any(|(t, _)| t == topic) {
+            return out;
+        }
+    }
+    panic!("no message on {topic} within {timeout:?}; got {out:?}")
+}
+
+fn topics(messages: &[(String, Vec<u8>)]) -> Vec<&str> {
+    messages.iter().map(|(t, _)| t.as_str()).collect()
+}
+
+const FAILURE: SubscribeReasonCode = SubscribeReasonCode::Failure;
+const GRANTED_1: SubscribeReasonCode = SubscribeReasonCode::Success(QoS::AtLeastOnce);
+
+#[test]
+fn a_device_cannot_subscribe_outside_its_prefix_nor_read_another_devices_data() {
+    let server = Server::start();
+    let p1 = provision(&server, "press-1");
+    let p2 = provision(&server, "press-2");
+    let mut spy = integration(&server, "dashboard");
+    assert_eq!(spy.subscribe("devices/#"), vec![GRANTED_1]);
+
+    let mut press1 = device(&server, "press-1", &p1);
+    let refused = [
+        "#",
+        "devices/+/telemetry",
+        "devices/press-2/#",
+        "devices/#",
+        "plantd/events/#",
+        "$share/g/devices/press-2/#",
+    ];
+    for filter in refused {
+        assert_eq!(
+            press1.subscribe(filter),
+            vec![FAILURE],
+            "SUBACK for {filter}"
+        );
+    }
+    // One SUBSCRIBE with an allowed and a refused filter: each gets its own code.
+    press1
+        .client
+        .subscribe_many([
+            SubscribeFilter::new("devices/press-1/commands/+".to_owned(), QoS::AtLeastOnce),
+            SubscribeFilter::new("devices/press-2/telemetry".to_owned(), QoS::AtLeastOnce),
+        ])
+        .expect("subscribe");
+    match press1.expect(Duration::from_secs(10), "SUBACK", |p| {
+        matches!(p, Packet::SubAck(_))
+    }) {
+        Packet::SubAck(ack) => assert_eq!(ack.return_codes, vec![GRANTED_1, FAILURE]),
+        _ => unreachable!(),
+    }
+    assert_eq!(
+        metric(&server, DENIED_SUBSCRIPTIONS, ""),
+        (refused.len() + 1) as f64,
+        "every refused filter counted"
+    );
+
+    let mut press2 = device(&server, "press-2", &p2);
+    press2.publish(
+        "devices/press-2/telemetry",
+        r#"{"ts": 1000, "values": {"temperature_c": 40}}"#,
+        QoS::AtLeastOnce,
+    );
+    press2.publish(
+        "devices/press-2/state/reported",
+        r#"{"mode": "auto"}"#,
+        QoS::AtLeastOnce,
+    );
+    // Positive control: the integration sees press-2's messages ...
+    let seen = received_until(
+        &mut spy,
+        "devices/press-2/state/reported",
+        Duration::from_secs(5),
+    );
+    assert!(
+        topics(&seen).contains(&"devices/press-2/telemetry"),
+        "the integration did not get press-2's telemetry: {seen:?}"
+    );
+    // ... press-1 none of them.
+    let leaked = press1.received(Duration::from_secs(1));
+    assert!(leaked.is_empty(), "press-1 received {leaked:?}");
+
+    // press-1's allowed subscription works: its own command topic reaches it.
+    press1.publish(
+        "devices/press-1/commands/selftest",
+        "ping",
+        QoS::AtLeastOnce,
+    );
+    let own = press1.received(Duration::from_millis(500));
+    assert_eq!(
+        own,
+        vec![(
+            "devices/press-1/commands/selftest".to_owned(),
+            b"ping".to_vec()
+        )]
+    );
+}
+
+#[test]
+fn a_device_publishing_outside_its_prefix_is_dropped_and_counted() {
+    let server = Server::start();
+    let p1 = provision(&server, "press-1");
+    provision(&server, "press-2");
+    let mut spy = integration(&server, "dashboard");
+    assert_eq!(spy.subscribe("devices/#"), vec![GRANTED_1]);
+    assert_eq!(spy.subscribe("plantd/events/#"), vec![GRANTED_1]);
+    let denied_before = metric(&server, DENIED_PUBLISHES, "");
+
+    let mut press1 = device(&server, "press-1", &p1);
+    // Acknowledged (a QoS 1 PUBACK comes back) but dropped.
+    press1.publish(
+        "devices/press-2/telemetry",
+        r#"{"ts": 1000, "values": {"temperature_c": 99}}"#,
+        QoS::AtLeastOnce,
+    );
+    press1.publish(
+        "plantd/events/device.connected",
+        r#"{"forged": true}"#,
+        QoS::AtLeastOnce,
+    );
+    press1.publish_retained("devices/press-2/state/desired", r#"{"forged": true}"#);
+    // Its own telemetry, afterwards, goes through: the session was not harmed.
+    press1.publish(
+        "devices/press-1/telemetry",
+        r#"{"ts": 2000, "values": {"temperature_c": 21}}"#,
+        QoS::AtLeastOnce,
+    );
+    eventually(Duration::from_secs(10), "press-1's own sample", || {
+        (!points(&server, "press-1", "temperature_c").is_empty()).then_some(())
+    });
+    assert_eq!(
+        points(&server, "press-2", "temperature_c"),
+        vec![],
+        "press-1 wrote telemetry for press-2"
+    );
+    let mut seen = received_until(
+        &mut spy,
+        "devices/press-1/telemetry",
+        Duration::from_secs(5),
+    );
+    seen.extend(spy.received(Duration::from_millis(300)));
+    assert!(
+        seen.iter()
+            .all(|(t, p)| !t.starts_with("devices/press-2/")
+                && !p.windows(6).any(|w| w == b"forged")),
+        "a forged message was delivered: {seen:?}"
+    );
+    assert_eq!(
+        metric(&server, DENIED_PUBLISHES, ""),
+        denied_before + 3.0,
+        "each dropped publish counted"
+    );
+
+    // The forged retained message was not kept for press-2's subscribers either.
+    let mut late = integration(&server, "late");
+    assert_eq!(late.subscribe("devices/press-2/#"), vec![GRANTED_1]);
+    let retained = late.received(Duration::from_millis(500));
+    assert!(retained.is_empty(), "retained forgery kept: {retained:?}");
+}
+
+#[test]
+fn an_integration_cannot_publish_under_devices_or_plantd() {
+    let server = Server::start();
+    let password = provision(&server, "press-1");
+    let mut writer = integration(&server, "writer");
+    let mut watcher = integration(&server, "watcher");
+    assert_eq!(watcher.subscribe("#"), vec![GRANTED_1]);
+    let denied_before = metric(&server, DENIED_PUBLISHES, "");
+
+    writer.publish(
+        "devices/press-1/telemetry",
+        r#"{"ts": 1000, "values": {"temperature_c": 99}}"#,
+        QoS::AtLeastOnce,
+    );
+    writer.publish("plantd/events/x", r#"{"forged": true}"#, QoS::AtLeastOnce);
+    writer.publish("plant/marker", "done", QoS::AtLeastOnce);
+
+    let mut seen = received_until(&mut watcher, "plant/marker", Duration::from_secs(5));
+    seen.extend(watcher.received(Duration::from_millis(300)));
+    assert!(
+        !topics(&seen)
+            .iter()
+            .any(|t| *t == "devices/press-1/telemetry" || *t == "plantd/events/x"),
+        "an integration's publish under devices/ or plantd/ was delivered: {seen:?}"
+    );
+    assert!(
+        !topics(&seen).iter().any(|t| t.starts_with('$')),
+        "a $-topic reached a '#' subscriber: {seen:?}"
+    );
+    assert_eq!(
+        metric(&server, DENIED_PUBLISHES, ""),
+        denied_before + 2.0,
+        "both dropped publishes counted"
+    );
+
+    // The device's own sample, sent afterwards, is the only one stored.
+    let mut press1 = device(&server, "press-1", &password);
+    press1.publish(
+        "devices/press-1/telemetry",
+        r#"{"ts": 2000, "values": {"temperature_c": 21}}"#,
+        QoS::AtLeastOnce,
+    );
+    let stored = eventually(Duration::from_secs(10), "press-1's own sample", || {
+        let p = points(&server, "press-1", "temperature_c");
+        (!p.is_empty()).then_some(p)
+    });
+    assert_eq!(stored, vec![("1970-01-01T00:00:02Z".to_owned(), 21.0)]);
+}
+
+#[test]
+fn integrations_use_other_topics_as_a_plain_broker() {
+    let server = Server::start();
+    let mut a = integration(&server, "svc-a");
+    let mut b = integration(&server, "svc-b");
+
+    // QoS 1 between two integrations.
+    assert_eq!(b.subscribe("plant/line1/+"), vec![GRANTED_1]);
+    a.publish("plant/line1/orders", "order-17", QoS::AtLeastOnce);
+    match b.expect(Duration::from_secs(5), "the QoS 1 message", |p| {
+        matches!(p, Packet::Publish(_))
+    }) {
+        Packet::Publish(p) => {
+            assert_eq!(
+                (p.topic.as_str(), &p.payload[..], p.qos),
+                ("plant/line1/orders", &b"order-17"[..], QoS::AtLeastOnce)
+            );
+        }
+        _ => unreachable!(),
+    }
+
+    // QoS 2 end to end.
+    b.client
+        .subscribe("plant/exact", QoS::ExactlyOnce)
+        .expect("subscribe");
+    match b.expect(Duration::from_secs(5), "SUBACK", |p| {
+        matches!(p, Packet::SubAck(_))
+    }) {
+        Packet::SubAck(ack) => assert_eq!(
+            ack.return_codes,
+            vec![SubscribeReasonCode::Success(QoS::ExactlyOnce)]
+        ),
+        _ => unreachable!(),
+    }
+    a.client
+        .publish("plant/exact", QoS::ExactlyOnce, false, "once")
+        .expect("publish");
+    a.expect(Duration::from_secs(5), "PUBCOMP", |p| {
+        matches!(p, Packet::PubComp(_))
+    });
+    match b.expect(Duration::from_secs(5), "the QoS 2 message", |p| {
+        matches!(p, Packet::Publish(_))
+    }) {
+        Packet::Publish(p) => assert_eq!(
+            (p.topic.as_str(), &p.payload[..], p.qos),
+            ("plant/exact", &b"once"[..], QoS::ExactlyOnce)
+        ),
+        _ => unreachable!(),
+    }
+
+    // A retained message reaches a subscriber that comes later.
+    a.publish_retained("plant/config/recipe", "recipe-v3");
+    let mut late = integration(&server, "svc-late");
+    assert_eq!(late.subscribe("plant/config/#"), vec![GRANTED_1]);
+    match late.expect(Duration::from_secs(5), "the retained message", |p| {
+        matches!(p, Packet::Publish(_))
+    }) {
+        Packet::Publish(p) => {
+            assert_eq!(
+                (p.topic.as_str(), &p.payload[..]),
+                ("plant/config/recipe", &b"recipe-v3"[..])
+            );
+            assert!(p.retain, "delivered without the retain flag");
+        }
+        _ => unreachable!(),
+    }
+
+    // A shared subscription: each job goes to exactly one worker of the group.
+    let mut w1 = integration(&server, "worker-1");
+    let mut w2 = integration(&server, "worker-2");
+    assert_eq!(w1.subscribe("$share/workers/plant/jobs"), vec![GRANTED_1]);
+    assert_eq!(w2.subscribe("$share/workers/plant/jobs"), vec![GRANTED_1]);
+    const JOBS: usize = 10;
+    for i in 0..JOBS {
+        a.publish("plant/jobs", format!("job-{i}"), QoS::AtLeastOnce);
+    }
+    let mut got: BTreeMap<String, usize> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got.values().sum::<usize>() < JOBS && Instant::now() < deadline {
+        for w in [&mut w1, &mut w2] {
+            for (topic, payload) in w.received(Duration::from_millis(100)) {
+                assert_eq!(topic, "plant/jobs");
+                *got.entry(String::from_utf8(payload).expect("utf-8"))
+                    .or_default() += 1;
+            }
+        }
+    }
+    // Anything more (a duplicate) would show up in this window.
+    for w in [&mut w1, &mut w2] {
+        for (_, payload) in w.received(Duration::from_millis(300)) {
+            *got.entry(String::from_utf8(payload).expect("utf-8"))
+                .or_default() += 1;
+        }
+    }
+    let expected: BTreeMap<String, usize> = (0..JOBS).map(|i| (format!("job-{i}"), 1)).collect();
+    assert_eq!(
+        got, expected,
+        "each job delivered exactly once across the group"
+    );
+}
+
+/// Waits for the next event on `plantd/events/{kind}` and checks its CloudEvents-style shape.
+fn next_event(mqtt: &mut Mqtt, kind: &str) -> Value {
+    let topic = format!("plantd/events/{kind}");
+    let packet = mqtt.expect(
+        Duration::from_secs(10),
+        &topic,
+        |p| matches!(p, Packet::Publish(p) if p.topic == topic),
+    );
+    let Packet::Publish(publish) = packet else {
+        unreachable!()
+    };
+    assert_eq!(
+        publish.qos,
+        QoS::AtLeastOnce,
+        "events are published at QoS 1"
+    );
+    let event: Value = serde_json::from_slice(&publish.payload)
+        .unwrap_or_else(|e| panic!("event on {topic} is not JSON ({e}): {:?}", publish.payload));
+    assert_eq!(event["type"], kind, "{event}");
+    let id = event["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id: {event}"));
+    let groups: Vec<usize> = id.split('-').map(str::len).collect();
+    assert!(
+        groups == [8, 4, 4, 4, 12] && id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()),
+        "id is not a UUID: {event}"
+    );
+    let time = event["time"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no time: {event}"));
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(time).is_ok(),
+        "time is not RFC 3339: {event}"
+    );
+    assert!(
+        event["source"].as_str().is_some_and(|s| !s.is_empty()),
+        "no source: {event}"
+    );
+    assert!(event["data"].is_object(), "no data: {event}");
+    event
+}
+
+#[test]
+fn integrations_see_device_events_on_plantd_events() {
+    let server = Server::start();
+    let mut listener = integration(&server, "listener");
+    assert_eq!(listener.subscribe("plantd/events/#"), vec![GRANTED_1]);
+
+    let password = provision(&server, "press-1");
+    let provisioned = next_event(&mut listener, "device.provisioned");
+    assert_eq!(provisioned["data"]["device_id"], "press-1", "{provisioned}");
+
+    let press1 = device(&server, "press-1", &password);
+    let connected = next_event(&mut listener, "device.connected");
+    assert_eq!(connected["data"]["device_id"], "press-1", "{connected}");
+
+    press1.client.disconnect().expect("disconnect");
+    let disconnected = next_event(&mut listener, "device.disconnected");
+    assert_eq!(
+        disconnected["data"]["device_id"], "press-1",
+        "{disconnected}"
+    );
+
+    let ids = [&provisioned["id"], &connected["id"], &disconnected["id"]];
+    assert!(
+        ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
+        "event ids are not unique: {ids:?}"
+    );
+    let t_connected = chrono::DateTime::parse_from_rfc3339(connected["time"].as_str().unwrap());
+    let t_disconnected =
+        chrono::DateTime::parse_from_rfc3339(disconnected["time"].as_str().unwrap());
+    assert!(
+        t_connected.unwrap() <= t_disconnected.unwrap(),
+        "disconnected before connected: {connected} {disconnected}"
+    );
+}

@@ -135,6 +135,7 @@ pub fn points(server: &Server, device: &str, metric: &str) -> Vec<(String, f64)>
 /// The value of a Prometheus counter or gauge (summed over label sets that contain `labels`).
 pub fn metric(server: &Server, name: &str, labels: &str) -> f64 {
     let text = ureq::get(&server.url("/metrics"))
+        .set("Authorization", &format!("Bearer {ADMIN_TOKEN}"))
         .call()
         .expect("metrics")
         .into_string()
