@@ -1,19 +1,26 @@
 //! Who is calling: an API token (`Authorization: Bearer …`) or a signed-in person (the
-//! session cookie; unsafe methods then also need the session's `X-CSRF-Token`). Every
-//! handler takes a `Caller` and states the scope it needs.
+//! session cookie; unsafe methods then also need the session's `X-CSRF-Token`).
+//!
+//! `authenticate` runs as middleware on all of `/api/v1`, before any handler reads its
+//! body, so a bad credential is always 401 (never a validation error). Handlers take the
+//! resulting `Caller` and state the scope they need with `require`. Device HTTP ingest
+//! (Basic auth with the device's own secret) is checked by its handler instead.
 
-use actix_web::dev::Payload;
+use std::future::{ready, Ready};
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use plantd_contracts::identity::{AuthenticateToken, Principal, ResolveSession, Scope};
-use std::future::Future;
-use std::pin::Pin;
 
 use super::problem::Problem;
 use super::AppState;
 
 pub const SESSION_COOKIE: &str = "plantd_session";
 
+#[derive(Clone)]
 pub struct Caller {
     pub principal: Principal,
 }
@@ -31,64 +38,98 @@ impl Caller {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
-}
-
 impl FromRequest for Caller {
     type Error = Problem;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
+    type Future = Ready<Result<Self, Problem>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let bearer = bearer(req);
-        let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
-        let csrf = req
-            .headers()
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| Problem::unavailable("not configured"))?;
-            if let Some(secret) = bearer {
-                let principal = state
-                    .identity
-                    .send(AuthenticateToken {
-                        id: String::new(),
-                        secret,
-                    })
-                    .await?;
-                return match principal {
-                    Some(principal) => Ok(Caller { principal }),
-                    None => {
-                        metrics::counter!("plantd_http_auth_failures_total").increment(1);
-                        tracing::warn!("API call with an unknown or revoked token");
-                        Err(Problem::unauthorized())
-                    }
-                };
-            }
-            let Some(secret) = cookie else {
-                return Err(Problem::unauthorized());
-            };
-            let Some(session) = state.identity.send(ResolveSession { secret }).await? else {
-                return Err(Problem::unauthorized());
-            };
-            if unsafe_method && csrf.as_deref() != Some(session.csrf_token.as_str()) {
-                return Err(Problem::forbidden("missing or wrong X-CSRF-Token"));
-            }
-            Ok(Caller {
-                principal: Principal {
-                    name: format!("user:{}", session.username),
-                    scopes: session.role.scopes().to_vec(),
-                },
-            })
-        })
+        ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or_else(Problem::unauthorized),
+        )
     }
+}
+
+fn authorization(req: &ServiceRequest) -> Option<(String, String)> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, credential) = value.split_once(' ')?;
+    Some((scheme.to_ascii_lowercase(), credential.trim().to_owned()))
+}
+
+/// Middleware: resolves the caller or answers 401/403 before the handler runs.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let credential = authorization(&req);
+    if matches!(&credential, Some((scheme, _)) if scheme == "basic") {
+        // Device credentials: the ingest handler checks them against the devices module.
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    match resolve(&req, credential).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body)
+        }
+        Err(problem) => Ok(req.into_response(problem.error_response())),
+    }
+}
+
+async fn resolve(
+    req: &ServiceRequest,
+    credential: Option<(String, String)>,
+) -> Result<Caller, Problem> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| Problem::unavailable("not configured"))?;
+    if let Some((scheme, secret)) = credential {
+        if scheme != "bearer" {
+            return Err(Problem::unauthorized());
+        }
+        return match state
+            .identity
+            .send(AuthenticateToken {
+                id: String::new(),
+                secret,
+            })
+            .await?
+        {
+            Some(principal) => Ok(Caller { principal }),
+            None => {
+                metrics::counter!("plantd_http_auth_failures_total").increment(1);
+                tracing::warn!("API call with an unknown or revoked token");
+                Err(Problem::unauthorized())
+            }
+        };
+    }
+    let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+        return Err(Problem::unauthorized());
+    };
+    let Some(session) = state.identity.send(ResolveSession { secret }).await? else {
+        return Err(Problem::unauthorized());
+    };
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let csrf = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok());
+    if unsafe_method && csrf != Some(session.csrf_token.as_str()) {
+        return Err(Problem::forbidden("missing or wrong X-CSRF-Token"));
+    }
+    Ok(Caller {
+        principal: Principal {
+            name: format!("user:{}", session.username),
+            scopes: session.role.scopes().to_vec(),
+        },
+    })
 }
 
 /// Scopes a token may be given, parsed from the API's strings.

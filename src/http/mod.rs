@@ -54,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
         )
         .service(
             web::scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(auth::authenticate))
                 .configure(tokens::routes)
                 .configure(devices::routes)
                 .configure(telemetry::routes)

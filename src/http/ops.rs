@@ -13,7 +13,11 @@ use super::{ApiResult, AppState, Caller};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
+        .service(
+            web::resource("/metrics")
+                .wrap(actix_web::middleware::from_fn(super::auth::authenticate))
+                .route(web::get().to(metrics)),
+        );
 }
 
 async fn healthz() -> HttpResponse {

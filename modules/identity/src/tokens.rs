@@ -106,7 +106,8 @@ impl TokenIndex {
 
     pub fn list(&self) -> Vec<TokenView> {
         let mut views: Vec<TokenView> = self.by_id.values().map(TokenRow::view).collect();
-        views.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        // By id: the key the API pages by.
+        views.sort_by(|a, b| a.id.cmp(&b.id));
         views
     }
 
