@@ -1,1 +1,579 @@
-//! (filled in below)
+//! The REST API over real HTTP: tokens (secret shown once, scopes checked, revocation),
+//! authentication and scopes on every route, devices (provisioning, conflicts, validation,
+//! paging), telemetry range queries and their errors, and the operations endpoints.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::http::{anonymous, api, metric, provision, token};
+use crate::support::server::ADMIN_TOKEN;
+use crate::support::{eventually, Server};
+
+/// A raw call, for what the JSON helpers hide (headers): returns status, content type and
+/// body text. POSTs send `body` as JSON.
+fn raw_with(
+    server: &Server,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: &Value,
+) -> (u16, String, String) {
+    let mut req = ureq::request(method, &server.url(path)).timeout(Duration::from_secs(30));
+    if let Some(secret) = bearer {
+        req = req.set("Authorization", &format!("Bearer {secret}"));
+    }
+    let result = if method == "POST" {
+        req.send_json(body.clone())
+    } else {
+        req.call()
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("HTTP transport error: {e}"),
+    };
+    let status = response.status();
+    let content_type = response.header("content-type").unwrap_or("").to_owned();
+    (
+        status,
+        content_type,
+        response.into_string().unwrap_or_default(),
+    )
+}
+
+fn raw(server: &Server, method: &str, path: &str, bearer: Option<&str>) -> (u16, String, String) {
+    raw_with(server, method, path, bearer, &json!({}))
+}
+
+/// The field names of a problem's `errors`.
+fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A well-formed RFC 9457 problem with the given status.
+fn assert_problem(status: u16, body: &Value, expected: u16) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["status"], expected, "problem body: {body}");
+    assert!(body["title"].is_string(), "problem has a title: {body}");
+    assert!(body["detail"].is_string(), "problem has a detail: {body}");
+}
+
+#[test]
+fn tokens_show_their_secret_once_check_scopes_and_revoke_at_once() {
+    let server = Server::start();
+    let admin = api(&server);
+
+    let (status, created) = admin.post(
+        "/api/v1/tokens",
+        json!({ "name": "grafana", "scopes": ["read"] }),
+    );
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    assert!(
+        id.starts_with("tok."),
+        "token ids carry the tok. prefix: {id}"
+    );
+    assert!(secret.len() >= 32, "a long random secret: {secret}");
+    assert_eq!(created["name"], "grafana");
+    assert_eq!(created["scopes"], json!(["read"]));
+
+    // Listed, but never with its secret.
+    let (status, _, text) = raw(&server, "GET", "/api/v1/tokens", Some(ADMIN_TOKEN));
+    assert_eq!(status, 200);
+    assert!(
+        !text.contains(&secret),
+        "GET /tokens leaks a secret: {text}"
+    );
+    assert!(
+        !text.contains(ADMIN_TOKEN),
+        "GET /tokens leaks the admin secret: {text}"
+    );
+    let list: Value = serde_json::from_str(&text).expect("json");
+    let items = list["items"].as_array().expect("items");
+    let listed = items
+        .iter()
+        .find(|t| t["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("new token listed: {list}"));
+    assert_eq!(listed["name"], "grafana");
+    assert!(
+        items.iter().all(|t| t.get("secret").is_none()),
+        "no secret field in the list: {list}"
+    );
+    assert!(
+        items.iter().any(|t| t["id"] == "tok.admin"),
+        "the bootstrap token is listed: {list}"
+    );
+
+    // The new token works for what its scope allows.
+    assert_eq!(admin.with_token(&secret).get("/api/v1/devices").0, 200);
+
+    // Unknown scopes are a 400 problem naming the field.
+    let (status, problem) = admin.post(
+        "/api/v1/tokens",
+        json!({ "name": "bad", "scopes": ["read", "superuser"] }),
+    );
+    assert_problem(status, &problem, 400);
+    assert_eq!(error_fields(&problem), vec!["scopes"], "{problem}");
+    // No scopes at all is refused too, naming the field.
+    let (status, problem) = admin.post("/api/v1/tokens", json!({ "name": "none", "scopes": [] }));
+    assert!(status == 400 || status == 422, "{status} {problem}");
+    assert_eq!(error_fields(&problem), vec!["scopes"], "{problem}");
+    // Neither refused request created a token.
+    let (_, list) = admin.get("/api/v1/tokens");
+    assert_eq!(
+        list["items"].as_array().expect("items").len(),
+        2,
+        "only tok.admin and the new one: {list}"
+    );
+
+    // Revocation takes effect at once.
+    let (status, body) = admin.delete(&format!("/api/v1/tokens/{id}"));
+    assert_eq!(status, 204, "{body}");
+    let (status, problem) = admin.with_token(&secret).get("/api/v1/devices");
+    assert_problem(status, &problem, 401);
+    let (_, list) = admin.get("/api/v1/tokens");
+    assert!(
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|t| t["id"] != id.as_str()),
+        "a revoked token is no longer listed: {list}"
+    );
+
+    // Unknown ids, and revoking twice, are 404.
+    let (status, problem) = admin.delete("/api/v1/tokens/tok.doesnotexist");
+    assert_problem(status, &problem, 404);
+    let (status, problem) = admin.delete(&format!("/api/v1/tokens/{id}"));
+    assert_problem(status, &problem, 404);
+}
+
+#[test]
+fn token_list_pages_visit_every_token_exactly_once() {
+    let server = Server::start();
+    let mut expected: BTreeSet<String> = BTreeSet::from(["tok.admin".to_owned()]);
+    for _ in 0..7 {
+        expected.insert(token(&server, &["read"]).0);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/tokens?limit=3".to_owned();
+    for _ in 0..10 {
+        let (status, page) = api(&server).get(&path);
+        assert_eq!(status, 200, "{page}");
+        let items = page["items"].as_array().expect("items");
+        assert!(items.len() <= 3, "limit respected: {page}");
+        seen.extend(
+            items
+                .iter()
+                .map(|t| t["id"].as_str().expect("id").to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/tokens?limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    // Known product bug (see report): the list is sorted by creation time but the cursor
+    // filters by id, so tokens whose random id sorts below the cursor are skipped.
+    assert_eq!(
+        seen.len(),
+        expected.len(),
+        "every token once over all pages: {seen:?}"
+    );
+    assert_eq!(
+        seen.iter().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "pages cover exactly the tokens that exist"
+    );
+}
+
+#[test]
+fn every_route_needs_a_credential_and_checks_its_scope() {
+    let server = Server::start();
+    provision(&server, "pump-1");
+    // Well-formed requests: only the credential is wrong.
+    let routes: &[(&str, &str, Value)] = &[
+        ("GET", "/api/v1/tokens", json!(null)),
+        (
+            "POST",
+            "/api/v1/tokens",
+            json!({"name": "sneaky", "scopes": ["admin"]}),
+        ),
+        ("DELETE", "/api/v1/tokens/tok.admin", json!(null)),
+        ("GET", "/api/v1/devices", json!(null)),
+        ("POST", "/api/v1/devices", json!({"id": "pump-9"})),
+        ("GET", "/api/v1/devices/pump-1", json!(null)),
+        (
+            "GET",
+            "/api/v1/devices/pump-1/telemetry?metric=flow",
+            json!(null),
+        ),
+        ("GET", "/api/v1/devices/pump-1/metrics", json!(null)),
+        ("GET", "/metrics", json!(null)),
+    ];
+    for (method, path, request) in routes {
+        for bearer in [None, Some("not-a-real-token")] {
+            let (status, content_type, body) = raw_with(&server, method, path, bearer, request);
+            assert_eq!(status, 401, "{method} {path} with {bearer:?}: {body}");
+            assert!(
+                content_type.starts_with("application/problem+json"),
+                "{method} {path}: content type {content_type}"
+            );
+            let problem: Value = serde_json::from_str(&body).expect("problem json");
+            assert_eq!(problem["status"], 401, "{problem}");
+            assert_eq!(problem["title"], "Unauthorized", "{problem}");
+        }
+    }
+    // None of the refused calls changed anything.
+    let (status, tokens) = api(&server).get("/api/v1/tokens");
+    assert_eq!(status, 200, "the admin token was not revoked");
+    assert_eq!(
+        tokens["items"].as_array().expect("items").len(),
+        1,
+        "{tokens}"
+    );
+    assert_eq!(api(&server).get("/api/v1/devices/pump-9").0, 404);
+    assert_eq!(
+        metric(&server, "plantd_http_auth_failures_total", ""),
+        routes.len() as f64,
+        "each bad token counted once (missing ones are not failures of a credential)"
+    );
+
+    let (_, read_secret) = token(&server, &["read"]);
+    let reader = anonymous(&server).with_token(&read_secret);
+    let (status, list) = reader.get("/api/v1/devices");
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["items"][0]["id"], "pump-1");
+    assert_eq!(reader.get("/api/v1/devices/pump-1").0, 200);
+    assert_eq!(reader.get("/api/v1/devices/pump-1/metrics").0, 200);
+
+    let (status, problem) = reader.post("/api/v1/devices", json!({ "id": "pump-2" }));
+    assert_problem(status, &problem, 403);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("write"),
+        "names the missing scope: {problem}"
+    );
+    assert_eq!(
+        api(&server).get("/api/v1/devices/pump-2").0,
+        404,
+        "the refused POST created nothing"
+    );
+    // Token management needs admin.
+    let (status, problem) = reader.get("/api/v1/tokens");
+    assert_problem(status, &problem, 403);
+    let (status, problem) =
+        reader.post("/api/v1/tokens", json!({"name": "x", "scopes": ["admin"]}));
+    assert_problem(status, &problem, 403);
+    assert!(metric(&server, "plantd_http_forbidden_total", "") >= 3.0);
+
+    // A write token may provision.
+    let (_, write_secret) = token(&server, &["write"]);
+    let (status, body) = anonymous(&server)
+        .with_token(&write_secret)
+        .post("/api/v1/devices", json!({ "id": "pump-2" }));
+    assert_eq!(status, 201, "{body}");
+}
+
+#[test]
+fn a_bad_credential_is_401_even_when_the_body_is_also_wrong() {
+    let server = Server::start();
+    // Known product bug (see report): with an unknown bearer token and an invalid body,
+    // the JSON extractor's 422 wins over the Caller's 401, because the token check awaits
+    // the identity actor while the body error is ready at once. Without any token the
+    // Caller fails at once and 401 wins, so only this case leaks.
+    // It is a race, so ask several times: every answer must be 401.
+    for (path, body) in [
+        ("/api/v1/tokens", json!({})),
+        ("/api/v1/devices", json!({"unexpected": true})),
+    ] {
+        let statuses: Vec<u16> = (0..20)
+            .map(|_| {
+                let (status, content_type, _) =
+                    raw_with(&server, "POST", path, Some("not-a-real-token"), &body);
+                assert!(content_type.starts_with("application/problem+json"));
+                status
+            })
+            .collect();
+        assert!(
+            statuses.iter().all(|s| *s == 401),
+            "POST {path} {body} with an unknown token, 20 times: {statuses:?}"
+        );
+    }
+}
+
+#[test]
+fn devices_are_provisioned_once_validated_and_listed_in_pages() {
+    let server = Server::start();
+    let admin = api(&server);
+
+    let (status, created) = admin.post(
+        "/api/v1/devices",
+        json!({
+            "id": "press-1",
+            "name": "Press 1",
+            "kind": "vibration-sensor",
+            "metadata": { "line": 4 }
+        }),
+    );
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["id"], "press-1");
+    assert_eq!(created["name"], "Press 1");
+    assert_eq!(created["kind"], "vibration-sensor");
+    assert_eq!(created["metadata"]["line"], 4);
+    assert_eq!(created["online"], false);
+    assert_eq!(created["credentials"]["username"], "press-1");
+    let password = created["credentials"]["password"]
+        .as_str()
+        .expect("password");
+    assert!(password.len() >= 32, "a long random password: {password}");
+
+    // The credentials are shown once: the device view does not carry them.
+    let (status, _, text) = raw(&server, "GET", "/api/v1/devices/press-1", Some(ADMIN_TOKEN));
+    assert_eq!(status, 200);
+    assert!(!text.contains(password), "GET leaks the password: {text}");
+    let view: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(view["name"], "Press 1");
+    assert!(view.get("credentials").is_none(), "{view}");
+
+    // A second device with the same id is a conflict, and the first keeps its password.
+    let (status, problem) = admin.post("/api/v1/devices", json!({ "id": "press-1" }));
+    assert_problem(status, &problem, 409);
+    let (status, body) = admin.post_as_device(
+        "/api/v1/devices/press-1/telemetry",
+        "press-1",
+        password,
+        br#"{"values": {"a": 1}}"#,
+    );
+    assert_eq!(status, 202, "the original credentials still work: {body}");
+
+    // Ids that break the contract: a field error naming `id`.
+    for bad in ["Bad/Id", "Press-1", "-leading-dash", "", &"x".repeat(65)] {
+        let (status, problem) = admin.post("/api/v1/devices", json!({ "id": bad }));
+        assert!(
+            status == 400 || status == 422,
+            "id {bad:?}: {status} {problem}"
+        );
+        assert_eq!(error_fields(&problem), vec!["id"], "id {bad:?}: {problem}");
+    }
+    // Unknown fields are refused, not ignored.
+    let (status, problem) = admin.post(
+        "/api/v1/devices",
+        json!({ "id": "press-2", "colour": "red" }),
+    );
+    assert!(status == 400 || status == 422, "{status} {problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("colour"),
+        "names the unknown field: {problem}"
+    );
+    // Metadata must be an object.
+    let (status, problem) = admin.post(
+        "/api/v1/devices",
+        json!({ "id": "press-3", "metadata": [1, 2] }),
+    );
+    assert!(status == 400 || status == 422, "{status} {problem}");
+    assert_eq!(error_fields(&problem), vec!["metadata"], "{problem}");
+
+    let (status, problem) = admin.get("/api/v1/devices/nope");
+    assert_problem(status, &problem, 404);
+    for never in ["press-2", "press-3"] {
+        assert_eq!(
+            admin.get(&format!("/api/v1/devices/{never}")).0,
+            404,
+            "refused request created {never}"
+        );
+    }
+
+    // Paging: five devices, two at a time, in id order, each once.
+    for id in ["d-3", "d-1", "d-5", "d-2", "d-4"] {
+        provision(&server, id);
+    }
+    let mut pages = Vec::new();
+    let mut path = "/api/v1/devices?limit=2".to_owned();
+    loop {
+        let (status, page) = admin.get(&path);
+        assert_eq!(status, 200, "{page}");
+        let ids: Vec<String> = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|d| d["id"].as_str().expect("id").to_owned())
+            .collect();
+        pages.push(ids);
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/devices?limit=2&cursor={cursor}"),
+            None => {
+                assert!(page["next_cursor"].is_null(), "{page}");
+                break;
+            }
+        }
+        assert!(pages.len() < 10, "paging does not end: {pages:?}");
+    }
+    assert_eq!(
+        pages,
+        vec![
+            vec!["d-1", "d-2"],
+            vec!["d-3", "d-4"],
+            vec!["d-5", "press-1"]
+        ]
+    );
+    let (_, all) = admin.get("/api/v1/devices");
+    assert_eq!(all["items"].as_array().expect("items").len(), 6);
+    assert!(all["next_cursor"].is_null(), "{all}");
+    for bad_limit in ["0", "1001", "many"] {
+        let (status, problem) = admin.get(&format!("/api/v1/devices?limit={bad_limit}"));
+        assert_problem(status, &problem, 400);
+    }
+}
+
+#[test]
+fn telemetry_queries_take_rfc3339_or_epoch_ms_and_reject_bad_input() {
+    let server = Server::start();
+    let password = provision(&server, "oven-2");
+    // 2025-01-01T00:00:00Z and one sample a minute after it.
+    const BASE: i64 = 1_735_689_600_000;
+    let samples: Vec<Value> = (0..5)
+        .map(|i| json!({ "ts": BASE + i * 60_000, "values": { "temperature_c": 100 + i } }))
+        .collect();
+    let (status, body) = api(&server).post_as_device(
+        "/api/v1/devices/oven-2/telemetry",
+        "oven-2",
+        &password,
+        Value::Array(samples).to_string().as_bytes(),
+    );
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["accepted"], 5);
+
+    let query = |from: &str, to: &str| -> Vec<f64> {
+        let (status, body) = api(&server).get(&format!(
+            "/api/v1/devices/oven-2/telemetry?metric=temperature_c&from={from}&to={to}"
+        ));
+        assert_eq!(status, 200, "from={from} to={to}: {body}");
+        assert_eq!(body["metric"], "temperature_c");
+        body["points"]
+            .as_array()
+            .expect("points")
+            .iter()
+            .map(|p| p["value"].as_f64().expect("value"))
+            .collect()
+    };
+    eventually(Duration::from_secs(10), "all 5 samples stored", || {
+        (query("0", "4102444800000").len() == 5).then_some(())
+    });
+
+    // Minutes 1 to 3, both ends included, in each accepted form.
+    let rfc = query("2025-01-01T00:01:00Z", "2025-01-01T00:03:00Z");
+    assert_eq!(rfc, vec![101.0, 102.0, 103.0]);
+    let ms = query(&(BASE + 60_000).to_string(), &(BASE + 180_000).to_string());
+    assert_eq!(ms, rfc);
+    let offset = query("2025-01-01T01:01:00%2B01:00", "2025-01-01T00:03:00.000Z");
+    assert_eq!(offset, rfc, "an RFC 3339 offset is honoured");
+    let mixed = query("2025-01-01T00:03:30Z", &(BASE + 10 * 60_000).to_string());
+    assert_eq!(mixed, vec![104.0]);
+    assert!(query("2024-01-01T00:00:00Z", "2024-12-31T23:59:59Z").is_empty());
+
+    let (status, body) = api(&server)
+        .get("/api/v1/devices/oven-2/telemetry?metric=temperature_c&from=0&to=4102444800000");
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["points"][1]["ts"], "2025-01-01T00:01:00Z",
+        "timestamps come back as RFC 3339 UTC: {body}"
+    );
+
+    // Errors: a problem naming the parameter.
+    let bad: &[(&str, &str)] = &[
+        ("from=0&to=4102444800000", "metric"),
+        ("metric=&from=0", "metric"),
+        ("metric=temperature_c&from=yesterday", "from"),
+        ("metric=temperature_c&from=0&to=2025-13-45T00:00:00Z", "to"),
+    ];
+    for (params, field) in bad {
+        let (status, problem) =
+            api(&server).get(&format!("/api/v1/devices/oven-2/telemetry?{params}"));
+        assert_problem(status, &problem, 400);
+        assert_eq!(error_fields(&problem), vec![*field], "{params}: {problem}");
+    }
+    let (status, problem) =
+        api(&server).get("/api/v1/devices/ghost/telemetry?metric=temperature_c");
+    assert_problem(status, &problem, 404);
+}
+
+#[test]
+fn health_readiness_and_prometheus_metrics() {
+    let server = Server::start();
+    let (status, body) = anonymous(&server).get("/healthz");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ok");
+
+    let (status, body) = anonymous(&server).get("/readyz");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["database"], "ok", "{body}");
+    assert_eq!(body["broker"], "ok", "{body}");
+    assert_eq!(body["status"], "ready", "{body}");
+
+    // Something to count first: a forbidden call.
+    let (_, read_secret) = token(&server, &["read"]);
+    assert_eq!(
+        anonymous(&server)
+            .with_token(&read_secret)
+            .post("/api/v1/devices", json!({"id": "x"}))
+            .0,
+        403
+    );
+
+    // /metrics needs a read token (the counts are not for everyone).
+    let (status, content_type, _) = raw(&server, "GET", "/metrics", None);
+    assert_eq!(status, 401);
+    assert!(content_type.starts_with("application/problem+json"));
+    let (status, content_type, text) = raw(&server, "GET", "/metrics", Some(&read_secret));
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        content_type.starts_with("text/plain"),
+        "Prometheus text format: {content_type}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("# TYPE plantd_")),
+        "typed plantd_ metrics: {text}"
+    );
+    for name in [
+        "plantd_build_info",
+        "plantd_uptime_seconds",
+        "plantd_http_forbidden_total",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "{name} missing from:\n{text}"
+        );
+    }
+    assert!(
+        text.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))),
+        "build info carries the version"
+    );
+    assert_eq!(metric(&server, "plantd_http_forbidden_total", ""), 1.0);
+    // Every sample line is `name{labels} value` with a number.
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let value = line.rsplit(' ').next().expect("value");
+        assert!(
+            value.parse::<f64>().is_ok() || ["NaN", "+Inf", "-Inf"].contains(&value),
+            "not a sample line: {line}"
+        );
+    }
+}
