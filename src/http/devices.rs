@@ -1,7 +1,9 @@
 //! `/api/v1/devices`: provisioning and the registry (write to provision, read to look).
 
 use actix_web::{web, HttpResponse};
-use plantd_contracts::devices::{GetDevice, ListDevices, ProvisionDevice};
+use plantd_contracts::devices::{
+    DeviceView, GetDevice, ListDevices, ProvisionDevice, ProvisionedDevice,
+};
 use plantd_contracts::identity::Scope;
 use plantd_contracts::DeviceId;
 use serde::Deserialize;
@@ -14,9 +16,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/devices/{id}", web::get().to(get));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewDevice {
+pub struct NewDevice {
+    /// `[a-z0-9][a-z0-9_-]{0,63}`, never reused.
+    #[schema(example = "press-01")]
     id: String,
     name: Option<String>,
     kind: Option<String>,
@@ -28,7 +32,11 @@ pub fn device_id(raw: &str) -> Result<DeviceId, Problem> {
     DeviceId::parse(raw).map_err(Problem::from)
 }
 
-async fn provision(
+/// Provision a device; its MQTT password is shown only in this reply.
+#[utoipa::path(post, path = "/api/v1/devices", tag = "devices", request_body = NewDevice,
+    responses((status = 201, body = ProvisionedDevice), (status = 409, description = "id exists or was used"), (status = 422, description = "invalid field")),
+    security(("bearer" = [])))]
+pub async fn provision(
     caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<NewDevice>,
@@ -50,7 +58,10 @@ async fn provision(
     Ok(HttpResponse::Created().json(provisioned))
 }
 
-async fn list(
+/// The registry, in id order, with presence.
+#[utoipa::path(get, path = "/api/v1/devices", tag = "devices", params(Page),
+    responses((status = 200, description = "`{items: [Device], next_cursor}`")), security(("bearer" = [])))]
+pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
     page: web::Query<Page>,
@@ -60,7 +71,10 @@ async fn list(
     Ok(HttpResponse::Ok().json(page.apply(devices, |d| d.id.as_str())?))
 }
 
-async fn get(
+/// One device with `online` and `last_seen`.
+#[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices", params(("id" = String, Path)),
+    responses((status = 200, body = DeviceView), (status = 404)), security(("bearer" = [])))]
+pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,

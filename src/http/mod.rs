@@ -3,6 +3,7 @@
 
 mod auth;
 mod devices;
+mod openapi;
 mod ops;
 mod problem;
 mod telemetry;
@@ -52,6 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
             web::PathConfig::default()
                 .error_handler(|e, _req| Problem::bad_request("path", e.to_string()).into()),
         )
+        .configure(openapi::routes)
         .service(
             web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(auth::authenticate))
@@ -94,9 +96,12 @@ fn json_error(e: actix_web::error::JsonPayloadError) -> actix_web::Error {
 }
 
 /// `?limit=&cursor=` paging over items sorted by a string key.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// Items per page, 1-1000 (default 50).
     pub limit: Option<usize>,
+    /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 

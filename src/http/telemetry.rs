@@ -29,11 +29,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/devices/{id}/metrics", web::get().to(latest));
 }
 
-#[derive(Deserialize)]
-struct RangeQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RangeQuery {
+    /// The metric's name.
     metric: Option<String>,
+    /// RFC 3339 or epoch milliseconds; default: an hour before `to`.
     from: Option<String>,
+    /// RFC 3339 or epoch milliseconds; default: now.
     to: Option<String>,
+    /// Points at most (1-100000, default 10000), oldest first.
     limit: Option<usize>,
 }
 
@@ -49,7 +54,11 @@ fn time_param(name: &str, value: Option<&str>, default: i64) -> Result<i64, Prob
     }
 }
 
-async fn range(
+/// Raw points of one metric in a time range.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/telemetry", tag = "telemetry", params(("id" = String, Path), RangeQuery),
+    responses((status = 200, description = "`{device_id, metric, points: [Point]}`"), (status = 400), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn range(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -82,7 +91,11 @@ async fn range(
     Ok(HttpResponse::Ok().json(json!({ "device_id": id, "metric": metric, "points": points })))
 }
 
-async fn latest(
+/// The latest value of every metric of a device, and its ingest counters.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/metrics", tag = "telemetry", params(("id" = String, Path)),
+    responses((status = 200, description = "`{device_id, items: [LatestValue], ingest: TelemetryStatus}`"), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn latest(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -121,7 +134,12 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-async fn ingest(
+/// HTTP ingest: the MQTT telemetry payload, with the device's own credentials.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/telemetry", tag = "telemetry", params(("id" = String, Path)),
+    request_body(content = String, content_type = "application/json", description = "one sample or an array of samples"),
+    responses((status = 202, description = "`{accepted: n}`"), (status = 400), (status = 401), (status = 413), (status = 422), (status = 503)),
+    security(("device" = [])))]
+pub async fn ingest(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use plantd_contracts::broker::DisconnectClient;
-use plantd_contracts::identity::{CreateToken, ListTokens, RevokeToken, Scope};
+use plantd_contracts::identity::{CreateToken, CreatedToken, ListTokens, RevokeToken, Scope};
 use serde::Deserialize;
 
 use super::auth::parse_scopes;
@@ -14,13 +14,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tokens/{id}", web::delete().to(revoke));
 }
 
-#[derive(Deserialize)]
-struct NewToken {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewToken {
+    /// What the token is for, e.g. "grafana".
     name: String,
+    /// Any of read, write, admin, mqtt.
+    #[schema(example = json!(["read", "mqtt"]))]
     scopes: Vec<String>,
 }
 
-async fn create(
+/// Create an API token; its secret is shown only in this reply.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
+    responses((status = 201, body = CreatedToken), (status = 400, description = "unknown scope"), (status = 403, description = "needs admin")),
+    security(("bearer" = [])))]
+pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<NewToken>,
@@ -39,7 +46,10 @@ async fn create(
     Ok(HttpResponse::Created().json(created))
 }
 
-async fn list(
+/// List active tokens (never their secrets).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(Page),
+    responses((status = 200, description = "`{items: [Token], next_cursor}`")), security(("bearer" = [])))]
+pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
     page: web::Query<Page>,
@@ -49,7 +59,10 @@ async fn list(
     Ok(HttpResponse::Ok().json(page.apply(tokens, |t| t.id.as_str())?))
 }
 
-async fn revoke(
+/// Revoke a token now; its live MQTT sessions end at their next packet.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path)),
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+pub async fn revoke(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,

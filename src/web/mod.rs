@@ -6,6 +6,8 @@ mod pages;
 mod session;
 mod views;
 
+pub use views::render;
+
 use actix_web::web;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

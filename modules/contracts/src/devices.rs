@@ -18,12 +18,14 @@ pub struct ProvisionDevice {
 }
 
 /// MQTT credentials of a device; the password is shown once and stored only as a digest.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceCredentials {
     pub username: String,
     pub password: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProvisionedDevice {
     #[serde(flatten)]
@@ -32,6 +34,7 @@ pub struct ProvisionedDevice {
 }
 
 /// What the registry knows of a device, presence included.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceView {
     pub id: DeviceId,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::DomainError;
 
 /// What an API token may do. `mqtt` lets it log in to the broker as an integration.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
@@ -109,6 +110,7 @@ pub struct CreateToken {
 }
 
 /// A new token; `secret` is shown this once and stored only as a digest.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreatedToken {
     #[serde(flatten)]
@@ -116,6 +118,7 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenView {
     pub id: String,

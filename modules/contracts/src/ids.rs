@@ -9,6 +9,7 @@ use crate::DomainError;
 /// A device id as the MQTT contract defines it: `[a-z0-9][a-z0-9_-]{0,63}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", example = "press-01"))]
 pub struct DeviceId(String);
 
 impl DeviceId {

@@ -48,6 +48,7 @@ pub struct QueryRange {
     pub limit: usize,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     pub ts: DateTime<Utc>,
@@ -61,6 +62,7 @@ pub struct LatestValues {
     pub devices: Option<Vec<DeviceId>>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LatestValue {
     pub metric: String,
@@ -80,6 +82,7 @@ pub struct GetTelemetryStatus {
     pub device_id: DeviceId,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TelemetryStatus {
     pub payloads_accepted: u64,

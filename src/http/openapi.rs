@@ -1,0 +1,109 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations, at
+//! `/api/v1/openapi.json`, and a plain HTML rendering of it at `/api/docs` (no CDN, no
+//! JavaScript). Both are public: they describe the API, not the plant.
+
+use actix_web::{web, HttpResponse};
+use serde_json::Value;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{devices, telemetry, tokens};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "plantd API", description = "REST API of plantd. Errors are RFC 9457 application/problem+json."),
+    paths(
+        tokens::create, tokens::list, tokens::revoke,
+        devices::provision, devices::list, devices::get,
+        telemetry::range, telemetry::latest, telemetry::ingest,
+    ),
+    components(schemas(
+        plantd_contracts::devices::DeviceView,
+        plantd_contracts::devices::ProvisionedDevice,
+        plantd_contracts::devices::DeviceCredentials,
+        plantd_contracts::identity::TokenView,
+        plantd_contracts::identity::CreatedToken,
+        plantd_contracts::identity::Scope,
+        plantd_contracts::telemetry::Point,
+        plantd_contracts::telemetry::LatestValue,
+        plantd_contracts::telemetry::TelemetryStatus,
+    )),
+    modifiers(&Security)
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "device",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/openapi.json", web::get().to(document))
+        .route("/api/docs", web::get().to(docs));
+}
+
+async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+/// One operation of the document, as the docs page shows it.
+pub struct Operation {
+    pub method: String,
+    pub path: String,
+    pub summary: String,
+    pub parameters: String,
+    pub responses: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "api_docs.html")]
+struct DocsPage {
+    operations: Vec<Operation>,
+}
+
+/// Every operation as a table row: enough to read the API on a plant network with no
+/// internet (no Swagger UI assets to fetch).
+async fn docs() -> HttpResponse {
+    let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let op = &item[method];
+            if op.is_null() {
+                continue;
+            }
+            let names = |list: &Value, field: &str| -> Vec<String> {
+                list.as_array()
+                    .map(|items| {
+                        items
+                            .iter()
+                            .filter_map(|p| p[field].as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            operations.push(Operation {
+                method: method.to_uppercase(),
+                path: path.clone(),
+                summary: op["summary"].as_str().unwrap_or("").to_owned(),
+                parameters: names(&op["parameters"], "name").join(", "),
+                responses: op["responses"]
+                    .as_object()
+                    .map(|r| r.keys().cloned().collect::<Vec<_>>().join(" "))
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    crate::web::render(&DocsPage { operations })
+}
