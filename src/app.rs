@@ -161,14 +161,16 @@ async fn wait_for_stop_signal() {
     }
 }
 
-/// Stop acknowledging MQTT data, let what was acknowledged reach telemetry, write it, stop.
+/// Stop taking data (MQTT and HTTP), let what was acknowledged reach telemetry, write it.
 async fn shutdown(
     broker: &BrokerHandle,
     telemetry: &Addr<Telemetry>,
     server: actix_web::dev::ServerHandle,
 ) {
-    tracing::info!("stopping: refusing new MQTT data and flushing telemetry");
+    tracing::info!("stopping: refusing new data and flushing telemetry");
     broker.drain();
+    // HTTP stops accepting and finishes the requests in flight (ingest among them).
+    server.stop(true).await;
     // Messages the broker acknowledged before the drain are on their way through the
     // gateway; give them a moment to reach the telemetry mailbox.
     actix_web::rt::time::sleep(Duration::from_millis(300)).await;
@@ -177,7 +179,6 @@ async fn shutdown(
         Ok(Err(e)) => tracing::error!(error = %e, "telemetry could not be flushed"),
         Err(e) => tracing::error!(error = %e, "telemetry is not running"),
     }
-    server.stop(true).await;
     tracing::info!("plantd stopped");
 }
 

@@ -168,6 +168,7 @@ impl Settings {
                 settings.set(key, &value, Source::Env)?;
             }
         }
+        warn_unknown_env();
         for (key, value) in flags {
             settings.set(key, value, Source::Flag)?;
         }
@@ -266,6 +267,23 @@ impl Settings {
             _ => return Err(format!("{}: unknown setting", name())),
         }
         Ok(())
+    }
+}
+
+/// A misspelt variable would otherwise be ignored without a word.
+fn warn_unknown_env() {
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let Some(key) = name.strip_prefix("PLANTD_") else {
+            continue;
+        };
+        let key = key.to_lowercase();
+        if key != "config"
+            && !key.starts_with("test_")
+            && !SETTINGS.iter().any(|(k, _, _)| *k == key)
+        {
+            eprintln!("plantd: warning: {name} is not a plantd setting and is ignored");
+        }
     }
 }
 
