@@ -170,6 +170,24 @@ impl Drop for Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+        if let (Some(url), Ok(base)) = (
+            &self.database_url,
+            std::env::var("PLANTD_TEST_DATABASE_URL"),
+        ) {
+            drop_postgres_database(&base, url);
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn drop_postgres_database(base: &str, url: &str) {
+    let Some(db) = url.rsplit('/').next() else {
+        return;
+    };
+    let admin = format!("{}/postgres", base.trim_end_matches('/'));
+    if let Ok(mut conn) = PgConnection::establish(&admin) {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .execute(&mut conn);
     }
 }
 

@@ -101,7 +101,10 @@ impl Db {
         let manager = Manager { backend, target };
         let pool = Pool::builder()
             .max_size(max_connections)
-            .min_idle(Some(1))
+            // Connections are opened on demand only: no background thread is ever left
+            // half-way through a PostgreSQL handshake (OpenSSL) when the process exits,
+            // which crashed short commands like `plantd device add` at exit.
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| match e.to_string() {
