@@ -1,5 +1,10 @@
 //! The gateway: a local rumqttd link subscribed to the device topics plantd consumes,
 //! turning each message into a contract message for the module that owns it.
+//!
+//! rumqttd keeps each filter's messages in a bounded in-memory log and, when a slow reader
+//! falls behind a rotation, skips it forward: those messages, already acknowledged to their
+//! publishers, are gone. The log's offsets are consecutive, so the gateway sees every skip
+//! as a gap and counts it (`plantd_gateway_dropped_total`) and logs it; none is silent.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -15,11 +20,48 @@ use rumqttd::Notification;
 /// The filters the gateway subscribes to.
 pub const FILTERS: &[&str] = &["devices/+/telemetry"];
 
+/// The next offset expected in each filter's log (logs start at 0 with the broker).
+#[derive(Default)]
+struct Gaps {
+    next: [u64; FILTERS.len()],
+}
+
+impl Gaps {
+    /// Records a message at `offset` of the filter that matches `topic`; returns how many
+    /// messages the log skipped before it.
+    fn observe(&mut self, topic: &[u8], offset: u64) -> u64 {
+        let topic = std::str::from_utf8(topic).unwrap_or("");
+        let Some(index) = FILTERS
+            .iter()
+            .position(|f| rumqttd::protocol::matches(topic, f))
+        else {
+            return 0;
+        };
+        let skipped = offset.saturating_sub(self.next[index]);
+        self.next[index] = self.next[index].max(offset + 1);
+        skipped
+    }
+}
+
 /// Runs until the router goes away; `alive` turns false then.
 pub fn run(mut rx: LinkRx, telemetry: Recipient<IngestPayload>, alive: Arc<AtomicBool>) {
+    let mut gaps = Gaps::default();
     loop {
         match rx.recv() {
-            Ok(Some(Notification::Forward(forward))) => route(forward.publish, &telemetry),
+            Ok(Some(Notification::Forward(forward))) => {
+                if let Some((_, offset)) = forward.cursor {
+                    let skipped = gaps.observe(&forward.publish.topic, offset);
+                    if skipped > 0 {
+                        metrics::counter!("plantd_gateway_dropped_total").increment(skipped);
+                        tracing::error!(
+                            skipped,
+                            "broker log rotated past the gateway: acknowledged device messages were lost \
+                             (raise mqtt_segment_bytes / mqtt_segment_count)"
+                        );
+                    }
+                }
+                route(forward.publish, &telemetry)
+            }
             // The router pauses a link whose queue filled; it must be told to resume, or
             // ingest stalls for good.
             Ok(Some(Notification::Unschedule)) => {
@@ -59,5 +101,21 @@ fn route(publish: Publish, telemetry: &Recipient<IngestPayload>) {
             received_at: now_ms(),
             source: IngestSource::Mqtt,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_in_a_filter_log_are_counted_once() {
+        let mut gaps = Gaps::default();
+        let t = b"devices/a/telemetry";
+        assert_eq!(gaps.observe(t, 0), 0);
+        assert_eq!(gaps.observe(t, 1), 0);
+        assert_eq!(gaps.observe(t, 5), 3, "offsets 2, 3, 4 were skipped");
+        assert_eq!(gaps.observe(t, 6), 0);
+        assert_eq!(gaps.observe(b"plant/other", 100), 0, "not a gateway filter");
     }
 }

@@ -29,6 +29,10 @@ pub fn describe() {
         "device messages routed by the gateway to plantd's modules"
     );
     describe_counter!(
+        "plantd_gateway_dropped_total",
+        "acknowledged device messages lost because the broker's log rotated past the gateway"
+    );
+    describe_counter!(
         "plantd_events_published_total",
         "domain events published to plantd/events/#"
     );
@@ -47,6 +51,7 @@ pub fn describe() {
         "plantd_mqtt_denied_subscriptions_total",
         "plantd_mqtt_oversized_packets_total",
         "plantd_gateway_messages_total",
+        "plantd_gateway_dropped_total",
         "plantd_events_published_total",
         "plantd_events_dropped_total",
     ] {
