@@ -31,6 +31,22 @@ pub struct SeriesRow {
     pub last_value: f64,
 }
 
+/// Upserts series rows (one row or a slice): the latest value is whatever the caller
+/// merged; `first_seen` is kept from the first insert.
+macro_rules! upsert_series {
+    ($conn:expr, $rows:expr) => {
+        diesel::insert_into(telemetry_series::table)
+            .values($rows)
+            .on_conflict((telemetry_series::device_id, telemetry_series::metric))
+            .do_update()
+            .set((
+                telemetry_series::last_ts.eq(excluded(telemetry_series::last_ts)),
+                telemetry_series::last_value.eq(excluded(telemetry_series::last_value)),
+            ))
+            .execute($conn)?
+    };
+}
+
 /// Writes one batch in one transaction; returns the number of new sample rows.
 pub fn write_batch(
     conn: &mut DbConnection,
@@ -49,15 +65,7 @@ pub fn write_batch(
                     .execute(c)?;
             }
             for row in series {
-                diesel::insert_into(telemetry_series::table)
-                    .values(row)
-                    .on_conflict((telemetry_series::device_id, telemetry_series::metric))
-                    .do_update()
-                    .set((
-                        telemetry_series::last_ts.eq(excluded(telemetry_series::last_ts)),
-                        telemetry_series::last_value.eq(excluded(telemetry_series::last_value)),
-                    ))
-                    .execute(c)?;
+                upsert_series!(c, row);
             }
             Ok::<_, diesel::result::Error>(inserted)
         }),
@@ -70,15 +78,7 @@ pub fn write_batch(
                     .execute(c)?;
             }
             for chunk in series.chunks(ROWS_PER_STATEMENT) {
-                diesel::insert_into(telemetry_series::table)
-                    .values(chunk)
-                    .on_conflict((telemetry_series::device_id, telemetry_series::metric))
-                    .do_update()
-                    .set((
-                        telemetry_series::last_ts.eq(excluded(telemetry_series::last_ts)),
-                        telemetry_series::last_value.eq(excluded(telemetry_series::last_value)),
-                    ))
-                    .execute(c)?;
+                upsert_series!(c, chunk);
             }
             Ok::<_, diesel::result::Error>(inserted)
         }),
