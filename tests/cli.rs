@@ -92,7 +92,7 @@ fn a_bad_setting_exits_with_code_2_and_one_line_naming_it() {
     // ./plantd.toml is read without --config.
     let cwd = dir.join("cwd");
     std::fs::create_dir_all(&cwd).expect("cwd");
-    std::fs::write(cwd.join("plantd.toml"), "mqtt_max_inflight = \"lots\"\n").expect("write");
+    std::fs::write(cwd.join("plantd.toml"), "mqtt_segment_count = \"lots\"\n").expect("write");
     let bad_value = dir.join("bad-value.toml");
     std::fs::write(&bad_value, "telemetry_batch_size = 0\n").expect("write config");
 
@@ -142,7 +142,7 @@ fn a_bad_setting_exits_with_code_2_and_one_line_naming_it() {
                 cmd.env("PLANTD_DATA_DIR", &dir);
                 cmd
             },
-            "plantd: plantd.toml: mqtt_max_inflight: 'lots' is not a whole number".to_owned(),
+            "plantd: plantd.toml: mqtt_segment_count: 'lots' is not a whole number".to_owned(),
         ),
         (
             // Subcommands read the same settings.
@@ -268,9 +268,16 @@ fn device_add_prints_credentials_that_log_in_to_the_running_server() {
     let password = field("password:");
     assert!(password.len() >= 32, "a long random password: {password:?}");
 
-    // The running server knows the device, with what the CLI gave it.
-    let (status, view) = api(&server).get("/api/v1/devices/cli-press");
-    assert_eq!(status, 200, "{view}");
+    // The running server picks the device up (it polls for devices added by other
+    // processes), with what the CLI gave it.
+    let view = eventually(
+        Duration::from_secs(10),
+        "the server to know the CLI device",
+        || {
+            let (status, view) = api(&server).get("/api/v1/devices/cli-press");
+            (status == 200).then_some(view)
+        },
+    );
     assert_eq!(view["name"], "Press from the CLI");
     assert_eq!(view["kind"], "press");
 

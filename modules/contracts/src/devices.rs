@@ -102,3 +102,9 @@ pub struct DeviceDisconnected {
     pub session: u64,
     pub at: DateTime<Utc>,
 }
+
+/// Write presence (`last_seen`) now, e.g. before a shutdown; online devices are marked
+/// seen at this moment. Replies with the number of devices written.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<usize, DomainError>")]
+pub struct PersistPresence;

@@ -1,6 +1,9 @@
 //! The devices actor: owns the registry, answers registry and login messages, and turns
 //! the broker's connect/disconnect messages into presence and `device.*` events.
 
+use std::collections::HashMap;
+use std::time::Duration;
+
 use actix::prelude::*;
 use plantd_contracts::devices::*;
 use plantd_contracts::events::{self, DomainEvent};
@@ -13,31 +16,111 @@ use crate::registry::Registry;
 use crate::store::{self, DeviceRow};
 
 const SOURCE: &str = "devices";
+/// How often devices provisioned by another process (`plantd device add`) are picked up.
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
+/// How often changed `last_seen` values are written, in one transaction: a reconnect storm
+/// of thousands of devices becomes a few writes, not thousands.
+const PERSIST_EVERY: Duration = Duration::from_secs(5);
+/// Devices created this long before the newest one seen are looked at again, so a row
+/// committed late by another process with an older clock is not missed.
+const REFRESH_OVERLAP_MS: i64 = 10_000;
 
 pub struct Devices {
     db: Db,
     registry: Registry,
     events: Vec<Recipient<DomainEvent>>,
+    /// `created_at` of the newest device known.
+    newest: i64,
+    refreshing: bool,
+    /// `last_seen` values not yet written.
+    unsaved_seen: HashMap<DeviceId, i64>,
 }
 
 impl Devices {
     /// Loads the registry; call once at start, before the actor serves anyone.
     pub async fn load(db: Db, events: Vec<Recipient<DomainEvent>>) -> Result<Devices, DbError> {
         let rows = db.run(store::load_live).await?;
-        let mut registry = Registry::default();
+        let mut devices = Devices {
+            db,
+            registry: Registry::default(),
+            events,
+            newest: 0,
+            refreshing: false,
+            unsaved_seen: HashMap::new(),
+        };
+        devices.learn(rows);
+        Ok(devices)
+    }
+
+    /// Adds devices read from the database that memory does not know yet.
+    fn learn(&mut self, rows: Vec<DeviceRow>) {
         for row in rows {
+            self.newest = self.newest.max(row.created_at);
             match DeviceId::parse(&row.id) {
-                Ok(id) => registry.insert(id, row),
+                Ok(id) => self.registry.insert_if_absent(id, row),
                 Err(_) => {
                     tracing::warn!(device = %row.id, "skipping a stored device with an invalid id")
                 }
             }
         }
-        Ok(Devices {
-            db,
-            registry,
-            events,
-        })
+    }
+
+    /// Picks up devices another process added. Logins are answered from memory only, so a
+    /// flood of unknown ids or a database outage never stalls the broker.
+    fn refresh(&mut self, ctx: &mut Context<Self>) {
+        if self.refreshing {
+            return;
+        }
+        self.refreshing = true;
+        let db = self.db.clone();
+        let since = self.newest - REFRESH_OVERLAP_MS;
+        ctx.spawn(
+            async move {
+                db.run(move |conn| store::load_created_since(conn, since))
+                    .await
+            }
+            .into_actor(self)
+            .map(|rows, act, _| {
+                act.refreshing = false;
+                match rows {
+                    Ok(rows) => act.learn(rows),
+                    Err(e) => tracing::warn!(error = %e, "cannot look for new devices"),
+                }
+            }),
+        );
+    }
+
+    /// Writes the `last_seen` values changed since the last write; failed writes are kept.
+    fn persist_seen(&mut self) -> ResponseActFuture<Self, Result<usize, DomainError>> {
+        let seen: Vec<(String, i64)> = self
+            .unsaved_seen
+            .drain()
+            .map(|(id, at)| (id.to_string(), at))
+            .collect();
+        if seen.is_empty() {
+            return Box::pin(fut::ready(Ok(0)));
+        }
+        let db = self.db.clone();
+        Box::pin(
+            async move {
+                db.run_keeping(seen, |conn, seen| store::set_last_seen(conn, seen))
+                    .await
+            }
+            .into_actor(self)
+            .map(|result, act, _| match result {
+                Ok((seen, Ok(()))) => Ok(seen.len()),
+                Ok((seen, Err(e))) => {
+                    tracing::warn!(error = %e, devices = seen.len(), "cannot store last_seen; will retry");
+                    for (id, at) in seen {
+                        if let Ok(id) = DeviceId::parse(&id) {
+                            act.unsaved_seen.entry(id).or_insert(at);
+                        }
+                    }
+                    Err(e.into())
+                }
+                Err(e) => Err(e.into()),
+            }),
+        )
     }
 
     fn publish(&self, kind: &str, data: serde_json::Value) {
@@ -46,25 +129,17 @@ impl Devices {
             recipient.do_send(event.clone());
         }
     }
-
-    fn persist_last_seen(&self, ctx: &mut Context<Self>, id: DeviceId, at: i64) {
-        let db = self.db.clone();
-        ctx.spawn(
-            async move {
-                if let Err(e) = db
-                    .run(move |conn| store::set_last_seen(conn, id.as_str(), at))
-                    .await
-                {
-                    tracing::warn!(error = %e, "cannot store a device's last_seen");
-                }
-            }
-            .into_actor(self),
-        );
-    }
 }
 
 impl Actor for Devices {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(REFRESH_EVERY, |act, ctx| act.refresh(ctx));
+        ctx.run_interval(PERSIST_EVERY, |act, ctx| {
+            ctx.spawn(act.persist_seen().map(|_, _, _| ()));
+        });
+    }
 }
 
 fn validate(msg: &ProvisionDevice) -> Result<(), DomainError> {
@@ -138,37 +213,6 @@ impl Handler<ProvisionDevice> for Devices {
     }
 }
 
-impl Devices {
-    /// Looks a device up in the database when memory does not know it (it may have been
-    /// provisioned by another process), then answers from memory.
-    fn with_refreshed<T: 'static>(
-        &mut self,
-        id: &str,
-        answer: impl FnOnce(&mut Self) -> T + 'static,
-    ) -> ResponseActFuture<Self, T> {
-        let Ok(device_id) = DeviceId::parse(id) else {
-            return Box::pin(fut::ready(answer(self)));
-        };
-        if self.registry.contains(id) {
-            return Box::pin(fut::ready(answer(self)));
-        }
-        let db = self.db.clone();
-        let key = device_id.to_string();
-        Box::pin(
-            async move { db.run(move |conn| store::find_live(conn, &key)).await }
-                .into_actor(self)
-                .map(move |found, act, _| {
-                    match found {
-                        Ok(Some(row)) => act.registry.insert_if_absent(device_id, row),
-                        Ok(None) => {}
-                        Err(e) => tracing::warn!(error = %e, "cannot look a device up"),
-                    }
-                    answer(act)
-                }),
-        )
-    }
-}
-
 impl Handler<ListDevices> for Devices {
     type Result = ResponseActFuture<Self, Result<Vec<DeviceView>, DomainError>>;
 
@@ -190,42 +234,47 @@ impl Handler<ListDevices> for Devices {
 }
 
 impl Handler<GetDevice> for Devices {
-    type Result = ResponseActFuture<Self, Result<DeviceView, DomainError>>;
+    type Result = Result<DeviceView, DomainError>;
 
     fn handle(&mut self, msg: GetDevice, _: &mut Context<Self>) -> Self::Result {
-        let id = msg.id;
-        self.with_refreshed(&id.to_string(), move |act| {
-            act.registry
-                .view(&id)
-                .ok_or_else(|| DomainError::NotFound(format!("device {id}")))
-        })
+        self.registry
+            .view(&msg.id)
+            .ok_or_else(|| DomainError::NotFound(format!("device {}", msg.id)))
     }
 }
 
 impl Handler<AuthenticateDevice> for Devices {
-    type Result = ResponseActFuture<Self, DeviceAuth>;
+    type Result = MessageResult<AuthenticateDevice>;
 
     fn handle(&mut self, msg: AuthenticateDevice, _: &mut Context<Self>) -> Self::Result {
-        let id = msg.device_id.clone();
-        self.with_refreshed(&id, move |act| {
-            act.registry.authenticate(&msg.device_id, &msg.secret)
-        })
+        MessageResult(self.registry.authenticate(&msg.device_id, &msg.secret))
     }
 }
 
 impl Handler<DeviceExists> for Devices {
-    type Result = ResponseActFuture<Self, bool>;
+    type Result = bool;
 
-    fn handle(&mut self, msg: DeviceExists, _: &mut Context<Self>) -> Self::Result {
-        let id = msg.device_id.clone();
-        self.with_refreshed(&id, move |act| act.registry.contains(&msg.device_id))
+    fn handle(&mut self, msg: DeviceExists, _: &mut Context<Self>) -> bool {
+        self.registry.contains(&msg.device_id)
+    }
+}
+
+impl Handler<PersistPresence> for Devices {
+    type Result = ResponseActFuture<Self, Result<usize, DomainError>>;
+
+    fn handle(&mut self, _: PersistPresence, _: &mut Context<Self>) -> Self::Result {
+        let now = now_ms();
+        for id in self.registry.online_ids() {
+            self.unsaved_seen.insert(id, now);
+        }
+        self.persist_seen()
     }
 }
 
 impl Handler<DeviceConnected> for Devices {
     type Result = ();
 
-    fn handle(&mut self, msg: DeviceConnected, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: DeviceConnected, _: &mut Context<Self>) {
         let at = msg.at.timestamp_millis();
         if self.registry.connected(&msg.device_id, msg.session, at) {
             tracing::info!(device = %msg.device_id, session = msg.session, "device online");
@@ -233,7 +282,7 @@ impl Handler<DeviceConnected> for Devices {
                 events::DEVICE_CONNECTED,
                 json!({ "device_id": msg.device_id, "protocol_version": msg.protocol_version }),
             );
-            self.persist_last_seen(ctx, msg.device_id, at);
+            self.unsaved_seen.insert(msg.device_id, at);
         }
     }
 }
@@ -241,7 +290,7 @@ impl Handler<DeviceConnected> for Devices {
 impl Handler<DeviceDisconnected> for Devices {
     type Result = ();
 
-    fn handle(&mut self, msg: DeviceDisconnected, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: DeviceDisconnected, _: &mut Context<Self>) {
         let at = msg.at.timestamp_millis();
         if self.registry.disconnected(&msg.device_id, msg.session, at) {
             tracing::info!(device = %msg.device_id, session = msg.session, "device offline");
@@ -249,7 +298,7 @@ impl Handler<DeviceDisconnected> for Devices {
                 events::DEVICE_DISCONNECTED,
                 json!({ "device_id": msg.device_id }),
             );
-            self.persist_last_seen(ctx, msg.device_id, at);
+            self.unsaved_seen.insert(msg.device_id, at);
         }
     }
 }

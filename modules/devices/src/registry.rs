@@ -45,6 +45,15 @@ impl Registry {
         }
     }
 
+    /// The devices connected now.
+    pub fn online_ids(&self) -> Vec<DeviceId> {
+        self.devices
+            .iter()
+            .filter(|(_, e)| e.presence.session.is_some())
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     pub fn contains(&self, id: &str) -> bool {
         DeviceId::parse(id).is_ok_and(|id| self.devices.contains_key(&id))
     }

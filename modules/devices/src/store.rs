@@ -30,13 +30,15 @@ pub fn load_live(conn: &mut DbConnection) -> Result<Vec<DeviceRow>, DbError> {
     .map_err(DbError::from)
 }
 
-/// One live device by id.
-pub fn find_live(conn: &mut DbConnection, id: &str) -> Result<Option<DeviceRow>, DbError> {
+/// Live devices created at or after `since` (to pick up devices other processes added).
+pub fn load_created_since(
+    conn: &mut DbConnection,
+    since: Millis,
+) -> Result<Vec<DeviceRow>, DbError> {
     with_conn!(conn, |c| devices_devices::table
-        .find(id)
         .filter(devices_devices::deleted_at.is_null())
-        .first::<DeviceRow>(c)
-        .optional())
+        .filter(devices_devices::created_at.ge(since))
+        .load::<DeviceRow>(c))
     .map_err(DbError::from)
 }
 
@@ -49,10 +51,15 @@ pub fn insert(conn: &mut DbConnection, row: &DeviceRow) -> Result<(), DbError> {
     .map_err(DbError::from)
 }
 
-pub fn set_last_seen(conn: &mut DbConnection, id: &str, at: Millis) -> Result<(), DbError> {
-    with_conn!(conn, |c| diesel::update(devices_devices::table.find(id))
-        .set(devices_devices::last_seen.eq(Some(at)))
-        .execute(c))
-    .map(|_| ())
+/// Stores many devices' `last_seen` in one transaction.
+pub fn set_last_seen(conn: &mut DbConnection, seen: &[(String, Millis)]) -> Result<(), DbError> {
+    with_conn!(conn, |c| c.transaction(|c| {
+        for (id, at) in seen {
+            diesel::update(devices_devices::table.find(id))
+                .set(devices_devices::last_seen.eq(Some(*at)))
+                .execute(c)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    }))
     .map_err(DbError::from)
 }

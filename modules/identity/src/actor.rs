@@ -1,11 +1,14 @@
 //! The identity actor: owns the token index and answers identity messages. Database work
 //! runs on the blocking pool through `Db::run`; the index changes only after a commit.
 
+use std::sync::Arc;
+
 use actix::prelude::*;
 use plantd_contracts::identity::*;
 use plantd_contracts::time::now_ms;
 use plantd_contracts::DomainError;
 use plantd_storage::{Db, DbError};
+use tokio::sync::Semaphore;
 
 use crate::passwords;
 use crate::sessions::{self, SessionRow, UserRow};
@@ -20,6 +23,7 @@ const BOOTSTRAP_TOKEN_ID: &str = "tok.admin";
 pub struct Identity {
     db: Db,
     tokens: TokenIndex,
+    password_checks: Arc<Semaphore>,
 }
 
 impl Identity {
@@ -30,7 +34,11 @@ impl Identity {
         for row in rows {
             index.insert(row);
         }
-        Ok(Identity { db, tokens: index })
+        Ok(Identity {
+            db,
+            tokens: index,
+            password_checks: Arc::new(Semaphore::new(CONCURRENT_PASSWORD_CHECKS)),
+        })
     }
 }
 
@@ -145,26 +153,38 @@ impl Handler<AuthenticateToken> for Identity {
     }
 }
 
+/// Password checks running at once: argon2id takes ~19 MiB and tens of milliseconds each,
+/// so a burst of sign-in attempts must queue rather than take every core.
+const CONCURRENT_PASSWORD_CHECKS: usize = 2;
+
 impl Handler<VerifyPassword> for Identity {
     type Result = ResponseFuture<Result<Option<UserView>, DomainError>>;
 
     fn handle(&mut self, msg: VerifyPassword, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
+        let checks = self.password_checks.clone();
         Box::pin(async move {
-            let found = db
-                .run(move |conn| {
-                    let user = sessions::find_user(conn, &msg.username)?;
-                    Ok(match user {
-                        Some(u) if passwords::verify(&msg.password, &u.password_hash) => Some(u),
-                        Some(_) => None,
-                        None => {
-                            passwords::verify_dummy(&msg.password);
-                            None
-                        }
-                    })
-                })
+            // Read the hash, give the connection back, then hash: a slow argon2 check must
+            // never hold one of the pool's connections.
+            let username = msg.username.clone();
+            let user = db
+                .run(move |conn| sessions::find_user(conn, &username))
                 .await?;
-            Ok(found.and_then(|u| {
+            let _permit = checks
+                .acquire_owned()
+                .await
+                .map_err(|_| DomainError::Unavailable("shutting down".to_owned()))?;
+            let verified = tokio::task::spawn_blocking(move || match user {
+                Some(u) if passwords::verify(&msg.password, &u.password_hash) => Some(u),
+                Some(_) => None,
+                None => {
+                    passwords::verify_dummy(&msg.password);
+                    None
+                }
+            })
+            .await
+            .map_err(|e| DomainError::Unavailable(e.to_string()))?;
+            Ok(verified.and_then(|u| {
                 Role::parse(&u.role).map(|role| UserView {
                     username: u.username,
                     role,
