@@ -49,7 +49,8 @@ pub struct Telemetry {
     db: Db,
     settings: TelemetrySettings,
     buffer: Vec<SampleRow>,
-    in_flight: bool,
+    /// Samples in the batch being written (0: none in flight).
+    in_flight: usize,
     series: SeriesIndex,
     stats: HashMap<DeviceId, DeviceStats>,
     /// Callers of `FlushTelemetry` waiting for the buffer to be empty and committed.
@@ -65,7 +66,7 @@ impl Telemetry {
             db,
             settings,
             buffer: Vec::new(),
-            in_flight: false,
+            in_flight: 0,
             series: SeriesIndex::load(rows),
             stats: HashMap::new(),
             flush_waiters: Vec::new(),
@@ -75,17 +76,20 @@ impl Telemetry {
 
     /// Starts writing the buffer as one batch unless a batch is already in flight.
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight {
+        if self.in_flight > 0 {
             return;
         }
         if self.buffer.is_empty() {
             self.answer_flush_waiters(Ok(()));
             return;
         }
-        let batch = std::mem::take(&mut self.buffer);
+        // At most one batch per transaction, also when a backlog built up while the database
+        // was away: short transactions keep SQLite's write lock short.
+        let take = self.buffer.len().min(self.settings.batch_size);
+        let batch: Vec<SampleRow> = self.buffer.drain(..take).collect();
         let series = self.series.merged_rows(&batch);
-        self.in_flight = true;
-        metrics::gauge!("plantd_telemetry_buffered_samples").set(0.0);
+        self.in_flight = batch.len();
+        metrics::gauge!("plantd_telemetry_buffered_samples").set(self.buffer.len() as f64);
         let db = self.db.clone();
         let started = Instant::now();
         let work = async move {
@@ -97,7 +101,7 @@ impl Telemetry {
             (outcome, started.elapsed())
         };
         ctx.spawn(work.into_actor(self).map(|(outcome, elapsed), act, ctx| {
-            act.in_flight = false;
+            act.in_flight = 0;
             metrics::histogram!("plantd_telemetry_batch_seconds").record(elapsed.as_secs_f64());
             match outcome {
                 Ok(((batch, series), Ok(inserted))) => {
@@ -186,7 +190,7 @@ impl Handler<IngestPayload> for Telemetry {
                 });
             }
         };
-        if self.buffer.len() + samples.len() > self.settings.max_buffered_samples {
+        if self.in_flight + self.buffer.len() + samples.len() > self.settings.max_buffered_samples {
             let reason = "storage is behind; the payload was refused (not stored)";
             self.record_rejection(&msg.device_id, "overloaded", reason, msg.received_at);
             return Err(IngestError::Unavailable(reason.to_owned()));

@@ -48,7 +48,9 @@ impl SeriesIndex {
                         })
                 });
             entry.first_seen = entry.first_seen.min(s.ts);
-            if s.ts >= entry.last_ts {
+            // Strictly newer: a sample at the same time is a duplicate, and the store keeps
+            // the first one, so the latest value must too.
+            if s.ts > entry.last_ts {
                 entry.last_ts = s.ts;
                 entry.last_value = s.value;
             }

@@ -70,6 +70,21 @@ pub fn parse_payload(
             },
         })?;
     }
+    // The store keeps one value per (device, metric, ts); two in one payload would be half
+    // stored while reported as taken.
+    let mut seen = std::collections::HashSet::with_capacity(samples.len());
+    if let Some(dup) = samples
+        .iter()
+        .find(|s| !seen.insert((s.metric.as_str(), s.ts)))
+    {
+        return Err(reject(
+            "duplicate_sample",
+            format!(
+                "two values of '{}' at the same time {}; give each sample its own ts",
+                dup.metric, dup.ts
+            ),
+        ));
+    }
     Ok(samples)
 }
 
@@ -197,6 +212,12 @@ mod tests {
         );
         let near = format!(r#"{{"ts": {}, "values": {{"a": 1}}}}"#, NOW + 299_000);
         assert!(parse(&near).is_ok());
+        let same_time = r#"[{"values": {"a": 1}}, {"values": {"a": 2}}]"#;
+        assert_eq!(
+            parse(same_time).expect_err("rejected").code,
+            "duplicate_sample"
+        );
+        assert!(parse(r#"[{"values": {"a": 1}}, {"values": {"b": 2}}]"#).is_ok());
         let mixed = r#"[{"values": {"a": 1}}, {"values": {"a": null}}]"#;
         let err = parse(mixed).expect_err("rejected");
         assert!(err.reason.starts_with("sample 1:"), "{}", err.reason);
