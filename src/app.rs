@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use plantd_broker::{BrokerHandle, BrokerWiring};
+use plantd_contracts::devices::PersistPresence;
 use plantd_contracts::identity::Bootstrap;
 use plantd_contracts::telemetry::FlushTelemetry;
 use plantd_devices::Devices;
@@ -133,7 +134,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     );
 
     wait_for_stop_signal().await;
-    shutdown(&broker, &telemetry, server_handle).await;
+    shutdown(&broker, &telemetry, &state.devices, server_handle).await;
     let _ = server_task.await;
     Ok(())
 }
@@ -161,23 +162,45 @@ async fn wait_for_stop_signal() {
     }
 }
 
-/// Stop taking data (MQTT and HTTP), let what was acknowledged reach telemetry, write it.
+/// Stop taking data (MQTT and HTTP), let everything acknowledged reach telemetry, write
+/// it (retrying while the database is away, for a bounded time), and store presence.
 async fn shutdown(
     broker: &BrokerHandle,
     telemetry: &Addr<Telemetry>,
+    devices: &Addr<Devices>,
     server: actix_web::dev::ServerHandle,
 ) {
     tracing::info!("stopping: refusing new data and flushing telemetry");
-    broker.drain();
+    if let Err(e) = broker.drain(Duration::from_secs(10)).await {
+        tracing::error!(error = %e, "MQTT messages acknowledged just before the stop may be lost");
+    }
     // HTTP stops accepting and finishes the requests in flight (ingest among them).
     server.stop(true).await;
-    // Messages the broker acknowledged before the drain are on their way through the
-    // gateway; give them a moment to reach the telemetry mailbox.
-    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
-    match telemetry.send(FlushTelemetry).await {
-        Ok(Ok(n)) => tracing::info!(samples = n, "telemetry flushed"),
-        Ok(Err(e)) => tracing::error!(error = %e, "telemetry could not be flushed"),
-        Err(e) => tracing::error!(error = %e, "telemetry is not running"),
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match telemetry.send(FlushTelemetry).await {
+            Ok(Ok(n)) => {
+                tracing::info!(samples = n, "telemetry flushed");
+                break;
+            }
+            Ok(Err(e)) if Instant::now() < deadline => {
+                tracing::warn!(error = %e, "telemetry not flushed yet; retrying");
+                actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "telemetry could not be flushed; buffered samples are lost");
+                break;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "telemetry is not running");
+                break;
+            }
+        }
+    }
+    match devices.send(PersistPresence).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "device presence not stored"),
+        Err(e) => tracing::warn!(error = %e, "devices module is not running"),
     }
     tracing::info!("plantd stopped");
 }

@@ -88,19 +88,24 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "1048576",
     ),
     (
-        "mqtt_max_inflight",
-        "QoS 1/2 messages in flight per connection",
-        "100",
-    ),
-    (
         "mqtt_segment_bytes",
-        "size of one in-memory log segment per subscription filter",
-        "1048576",
+        "in-memory log segment of a subscription filter or unsubscribed topic",
+        "262144",
     ),
     (
         "mqtt_segment_count",
-        "log segments kept per subscription filter",
-        "4",
+        "log segments kept per filter or topic",
+        "2",
+    ),
+    (
+        "mqtt_gateway_segment_bytes",
+        "log segment of the filters plantd consumes (all device telemetry)",
+        "4194304",
+    ),
+    (
+        "mqtt_gateway_segment_count",
+        "log segments kept for those filters",
+        "8",
     ),
     (
         "mqtt_connect_timeout_ms",
@@ -245,9 +250,14 @@ impl Settings {
             "mqtt_max_packet_bytes" => {
                 self.broker.max_packet_bytes = number(value, 1024, 256 << 20, name)?
             }
-            "mqtt_max_inflight" => self.broker.max_inflight = number(value, 1, 65_535, name)?,
             "mqtt_segment_bytes" => self.broker.segment_size = number(value, 4096, 1 << 30, name)?,
             "mqtt_segment_count" => self.broker.segment_count = number(value, 1, 1000, name)?,
+            "mqtt_gateway_segment_bytes" => {
+                self.broker.gateway_segment_size = number(value, 4096, 1 << 30, name)?
+            }
+            "mqtt_gateway_segment_count" => {
+                self.broker.gateway_segment_count = number(value, 1, 1000, name)?
+            }
             "mqtt_connect_timeout_ms" => {
                 self.broker.connect_timeout_ms = number(value, 100, 60_000, name)?
             }

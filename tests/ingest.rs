@@ -269,8 +269,8 @@ fn every_acknowledged_sample_is_stored_or_counted_as_dropped() {
     // A deliberately tiny broker log (one 4 KiB segment): a burst overruns the gateway, and
     // rumqttd skips it forward. No message may vanish without being counted.
     let server = Server::start_with(&[
-        ("PLANTD_MQTT_SEGMENT_BYTES", "4096"),
-        ("PLANTD_MQTT_SEGMENT_COUNT", "1"),
+        ("PLANTD_MQTT_GATEWAY_SEGMENT_BYTES", "4096"),
+        ("PLANTD_MQTT_GATEWAY_SEGMENT_COUNT", "1"),
     ]);
     let password = provision(&server, "burst-1");
     let mut mqtt = device(&server, "burst-1", &password);
@@ -306,4 +306,76 @@ fn every_acknowledged_sample_is_stored_or_counted_as_dropped() {
         dropped > 0,
         "a 4 KiB log must overrun under this burst; the count was not exercised"
     );
+}
+
+#[test]
+fn sigterm_mid_load_loses_no_acknowledged_sample() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let mut server = Server::start();
+    let password = provision(&server, "loader-1");
+    let opts = crate::support::mqtt::options(&server, "loader-1", Some(("loader-1", &password)));
+    let (client, mut connection) = rumqttc::Client::new(opts, 100);
+    let acked = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    // Counts the PUBACKs the device saw until the server closes the connection.
+    let counter = {
+        let acked = acked.clone();
+        std::thread::spawn(move || {
+            for event in connection.iter() {
+                match event {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => {
+                        acked.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        })
+    };
+    // Publishes QoS 1 samples as fast as the in-flight window allows, until told to stop.
+    let publisher = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut sent = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                let payload = format!(
+                    r#"{{"ts": {}, "values": {{"seq": {sent}}}}}"#,
+                    2_000_000 + sent
+                );
+                if client
+                    .publish(
+                        "devices/loader-1/telemetry",
+                        QoS::AtLeastOnce,
+                        false,
+                        payload,
+                    )
+                    .is_err()
+                {
+                    break;
+                }
+                sent += 1;
+            }
+            sent
+        })
+    };
+    eventually(Duration::from_secs(10), "the load to be flowing", || {
+        (acked.load(Ordering::SeqCst) > 200).then_some(())
+    });
+    let status = server.stop();
+    assert!(status.success(), "clean exit under load: {status}");
+    stop.store(true, Ordering::SeqCst);
+    let _ = counter.join();
+    let sent = publisher.join().expect("publisher");
+    let acknowledged = acked.load(Ordering::SeqCst);
+    server.restart_stopped();
+    let stored = points(&server, "loader-1", "seq").len() as u64;
+    eprintln!("SIGTERM under load: {sent} sent, {acknowledged} acknowledged, {stored} stored");
+    assert!(acknowledged > 0);
+    assert!(
+        stored >= acknowledged,
+        "{acknowledged} acknowledged but only {stored} stored"
+    );
+    assert!(stored <= sent);
 }

@@ -6,7 +6,7 @@
 //! publishers, are gone. The log's offsets are consecutive, so the gateway sees every skip
 //! as a gap and counts it (`plantd_gateway_dropped_total`) and logs it; none is silent.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix::Recipient;
@@ -19,6 +19,11 @@ use rumqttd::Notification;
 
 /// The filters the gateway subscribes to.
 pub const FILTERS: &[&str] = &["devices/+/telemetry"];
+
+/// A topic of the telemetry filter that no device can have (`.` is not allowed in device
+/// ids): plantd publishes a marker there on shutdown, and once the gateway has seen it,
+/// every message acknowledged before it has been handed on.
+pub const DRAIN_TOPIC: &str = "devices/plantd.drain/telemetry";
 
 /// The next offset expected in each filter's log (logs start at 0 with the broker).
 #[derive(Default)]
@@ -44,7 +49,12 @@ impl Gaps {
 }
 
 /// Runs until the router goes away; `alive` turns false then.
-pub fn run(mut rx: LinkRx, telemetry: Recipient<IngestPayload>, alive: Arc<AtomicBool>) {
+pub fn run(
+    mut rx: LinkRx,
+    telemetry: Recipient<IngestPayload>,
+    alive: Arc<AtomicBool>,
+    drained: Arc<AtomicU64>,
+) {
     let mut gaps = Gaps::default();
     loop {
         match rx.recv() {
@@ -59,6 +69,14 @@ pub fn run(mut rx: LinkRx, telemetry: Recipient<IngestPayload>, alive: Arc<Atomi
                              (raise mqtt_segment_bytes / mqtt_segment_count)"
                         );
                     }
+                }
+                if forward.publish.topic == DRAIN_TOPIC.as_bytes() {
+                    let marker = std::str::from_utf8(&forward.publish.payload)
+                        .ok()
+                        .and_then(|p| p.parse::<u64>().ok())
+                        .unwrap_or(0);
+                    drained.fetch_max(marker, Ordering::SeqCst);
+                    continue;
                 }
                 route(forward.publish, &telemetry)
             }

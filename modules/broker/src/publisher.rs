@@ -19,6 +19,7 @@ pub struct EventPublisher {
     pub(crate) server_alive: Arc<AtomicBool>,
     pub(crate) gateway_alive: Arc<AtomicBool>,
     pub(crate) next_pkid: AtomicU16,
+    pub(crate) next_marker: u64,
 }
 
 impl Actor for EventPublisher {
@@ -71,6 +72,24 @@ impl Handler<DomainEvent> for EventPublisher {
 /// channel); poll it to completion on this thread.
 fn poll_to_end<F: std::future::Future>(future: F) -> F::Output {
     futures::executor::block_on(future)
+}
+
+/// Publishes the shutdown marker to [`crate::gateway::DRAIN_TOPIC`]; replies with its number.
+#[derive(Message)]
+#[rtype(result = "Result<u64, String>")]
+pub(crate) struct PublishDrainMarker;
+
+impl Handler<PublishDrainMarker> for EventPublisher {
+    type Result = Result<u64, String>;
+
+    fn handle(&mut self, _: PublishDrainMarker, _: &mut Context<Self>) -> Self::Result {
+        let marker = self.next_marker;
+        self.next_marker += 1;
+        self.link
+            .publish(crate::gateway::DRAIN_TOPIC, marker.to_string())
+            .map(|_| marker)
+            .map_err(|e| e.to_string())
+    }
 }
 
 impl Handler<DisconnectClient> for EventPublisher {

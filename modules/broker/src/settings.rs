@@ -1,6 +1,10 @@
 //! The broker's settings, sized on purpose for a small plant. rumqttd keeps an in-memory
-//! log per subscription filter of up to `segment_size × segment_count` bytes, so those two
-//! bound the memory of busy filters; idle connections cost only their own buffers.
+//! log per subscription filter (and per topic nobody subscribes to) of up to
+//! `segment_size × segment_count` bytes; the gateway's filters (all device telemetry flows
+//! through one) get their own, larger log so a burst — every device flushing its offline
+//! buffer after a power cut — does not rotate past the gateway. Idle connections cost
+//! rumqttd's fixed per-connection buffers (about 45 KiB each, measured), which no setting
+//! changes.
 
 use std::net::SocketAddr;
 
@@ -12,12 +16,16 @@ pub struct BrokerSettings {
     pub max_connections: usize,
     /// Packets larger than this close the connection (telemetry has its own, lower limit).
     pub max_packet_bytes: usize,
-    /// QoS 1/2 messages in flight per connection.
-    pub max_inflight: usize,
-    /// Bytes per log segment of a subscription filter.
+    /// Packets rumqttd reads from one socket per batch.
+    pub read_batch: usize,
+    /// Bytes per log segment of an ordinary filter or topic.
     pub segment_size: usize,
-    /// Segments kept per filter before the oldest is dropped.
+    /// Segments kept per ordinary filter before the oldest is dropped.
     pub segment_count: usize,
+    /// Bytes per log segment of a gateway filter (e.g. `devices/+/telemetry`).
+    pub gateway_segment_size: usize,
+    /// Segments kept per gateway filter.
+    pub gateway_segment_count: usize,
     /// How long a new TCP connection may take to send CONNECT.
     pub connect_timeout_ms: u16,
     /// Outgoing messages queued per connection before the router pauses it.
@@ -30,9 +38,11 @@ impl Default for BrokerSettings {
             listen: SocketAddr::from(([0, 0, 0, 0], 1883)),
             max_connections: 20_000,
             max_packet_bytes: 1024 * 1024,
-            max_inflight: 100,
-            segment_size: 1024 * 1024,
-            segment_count: 4,
+            read_batch: 100,
+            segment_size: 256 * 1024,
+            segment_count: 2,
+            gateway_segment_size: 4 * 1024 * 1024,
+            gateway_segment_count: 8,
             connect_timeout_ms: 10_000,
             max_outgoing_packets: 200,
         }
