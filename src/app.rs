@@ -83,7 +83,6 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         &settings.broker,
         BrokerWiring {
             authenticate_device: devices_tx.clone().recipient(),
-            device_exists: devices_tx.clone().recipient(),
             authenticate_token: identity.clone().recipient(),
             device_connected: devices_tx.clone().recipient(),
             device_disconnected: devices_tx.clone().recipient(),

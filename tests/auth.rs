@@ -70,14 +70,14 @@ fn refused_logins_get_the_exact_connack_code_and_are_counted() {
         ),
         (
             "token without the mqtt scope",
-            "dashboard-1",
+            "Dashboard.1",
             Some((read_only.as_str(), read_only_secret.as_str())),
             ConnectReturnCode::NotAuthorized,
             "token lacks the mqtt scope",
         ),
         (
             "mqtt token with a wrong secret",
-            "dashboard-1",
+            "Dashboard.1",
             Some((mqtt_token.as_str(), "not-the-secret")),
             ConnectReturnCode::BadUserNamePassword,
             "bad username or password",
@@ -95,7 +95,7 @@ fn refused_logins_get_the_exact_connack_code_and_are_counted() {
             "press-1",
             Some((mqtt_token.as_str(), mqtt_secret.as_str())),
             ConnectReturnCode::BadClientId,
-            "client id belongs to a device",
+            "integration client ids must not look like a device id",
         ),
     ];
     for (what, client_id, login, code, reason) in &cases {
@@ -136,9 +136,9 @@ fn an_mqtt_token_logs_in_and_revoking_it_cuts_the_session_and_refuses_new_logins
     let (kept, kept_secret) = token(&server, &["mqtt", "read"]);
     assert!(revoked.starts_with("tok."), "token id {revoked}");
 
-    let mut doomed = connect(&server, "dashboard-1", Some((&revoked, &revoked_secret)))
+    let mut doomed = connect(&server, "Dashboard.1", Some((&revoked, &revoked_secret)))
         .unwrap_or_else(|e| panic!("mqtt-scoped token refused: {e}"));
-    let mut watcher = connect(&server, "dashboard-2", Some((&kept, &kept_secret)))
+    let mut watcher = connect(&server, "Dashboard.2", Some((&kept, &kept_secret)))
         .unwrap_or_else(|e| panic!("mqtt-scoped token refused: {e}"));
     assert_eq!(
         watcher.subscribe("plant/#"),
@@ -172,7 +172,7 @@ fn an_mqtt_token_logs_in_and_revoking_it_cuts_the_session_and_refuses_new_logins
     assert_eq!(
         refusal(connect(
             &server,
-            "dashboard-3",
+            "Dashboard.3",
             Some((&revoked, &revoked_secret))
         )),
         ConnectReturnCode::BadUserNamePassword
@@ -190,6 +190,49 @@ fn an_mqtt_token_logs_in_and_revoking_it_cuts_the_session_and_refuses_new_logins
 }
 
 #[test]
+fn an_integration_may_not_take_a_client_id_shaped_like_a_device_id() {
+    let server = Server::start();
+    let (id, secret) = token(&server, &["mqtt"]);
+    let reason = "integration client ids must not look like a device id";
+    let persistent = |client_id: &str, login: (&str, &str)| {
+        let mut opts = options(&server, client_id, Some(login));
+        opts.set_clean_session(false);
+        connect_with(opts)
+    };
+
+    // `press-9` is no device yet; a persistent session under it would be handed to the
+    // device `press-9` once provisioned, with the integration's subscriptions.
+    let before = auth_failures(&server, reason);
+    assert_eq!(
+        refusal(persistent("press-9", (&id, &secret))),
+        ConnectReturnCode::BadClientId
+    );
+    assert_eq!(auth_failures(&server, reason), before + 1.0);
+    for client_id in ["Dashboard.1", "grafana.local"] {
+        let mut mqtt = persistent(client_id, (&id, &secret))
+            .unwrap_or_else(|e| panic!("integration {client_id} refused: {e}"));
+        assert_eq!(
+            mqtt.subscribe("devices/#"),
+            vec![SubscribeReasonCode::Success(QoS::AtLeastOnce)]
+        );
+    }
+
+    // The device, provisioned later, starts with a session of its own.
+    let p9 = provision(&server, "press-9");
+    let p1 = provision(&server, "press-1");
+    let mut press9 =
+        persistent("press-9", ("press-9", &p9)).unwrap_or_else(|e| panic!("press-9 refused: {e}"));
+    let mut press1 = device(&server, "press-1", &p1);
+    press1.publish(
+        "devices/press-1/telemetry",
+        r#"{"ts": 1000, "values": {"temperature_c": 20}}"#,
+        QoS::AtLeastOnce,
+    );
+    let leaked = press9.received(Duration::from_secs(1));
+    assert!(leaked.is_empty(), "press-9 received {leaked:?}");
+}
+
+#[test]
 fn keep_alive_zero_is_accepted_as_no_keep_alive() {
     let server = Server::start();
     let password = provision(&server, "pump-3");
@@ -198,7 +241,8 @@ fn keep_alive_zero_is_accepted_as_no_keep_alive() {
     opts.set_keep_alive(Duration::ZERO);
     let mut mqtt = connect_with(opts).unwrap_or_else(|e| panic!("keep-alive 0 refused: {e}"));
     // No PINGREQ will ever come; the session still works after a while.
-    std::thread::sleep(Duration::from_millis(1000));
+    // Longer than rumqttd's 1.5 x keep-alive timeout would be for keep-alive 1.
+    std::thread::sleep(Duration::from_millis(3000));
     mqtt.publish(
         "devices/pump-3/telemetry",
         r#"{"ts": 1000, "values": {"flow_l_min": 12.5}}"#,
@@ -397,7 +441,7 @@ fn mqtt5_refusals_use_the_mqtt5_reason_codes() {
         ),
         (
             "token without the mqtt scope",
-            "dashboard-1",
+            "Dashboard.1",
             Some((read_only.as_str(), read_only_secret.as_str())),
             v5::ConnectReturnCode::NotAuthorized,
             "token lacks the mqtt scope",

@@ -10,12 +10,14 @@ use serde_json::Value;
 
 use crate::support::http::{metric, points, provision, token};
 use crate::support::mqtt::{connect, device, Mqtt};
+use crate::support::raw_mqtt::RawMqtt;
 use crate::support::{eventually, Server};
 
 const DENIED_PUBLISHES: &str = "plantd_mqtt_denied_publishes_total";
 const DENIED_SUBSCRIPTIONS: &str = "plantd_mqtt_denied_subscriptions_total";
 
-/// An integration session (token with the `mqtt` scope) under `client_id`.
+/// An integration session (token with the `mqtt` scope) under `client_id`, which must not
+/// look like a device id (a '.' or an uppercase letter does it).
 fn integration(server: &Server, client_id: &str) -> Mqtt {
     let (id, secret) = token(server, &["mqtt"]);
     connect(server, client_id, Some((&id, &secret)))
@@ -47,7 +49,7 @@ fn a_device_cannot_subscribe_outside_its_prefix_nor_read_another_devices_data() 
     let server = Server::start();
     let p1 = provision(&server, "press-1");
     let p2 = provision(&server, "press-2");
-    let mut spy = integration(&server, "dashboard");
+    let mut spy = integration(&server, "Dashboard");
     assert_eq!(spy.subscribe("devices/#"), vec![GRANTED_1]);
 
     let mut press1 = device(&server, "press-1", &p1);
@@ -132,7 +134,7 @@ fn a_device_publishing_outside_its_prefix_is_dropped_and_counted() {
     let server = Server::start();
     let p1 = provision(&server, "press-1");
     provision(&server, "press-2");
-    let mut spy = integration(&server, "dashboard");
+    let mut spy = integration(&server, "Dashboard");
     assert_eq!(spy.subscribe("devices/#"), vec![GRANTED_1]);
     assert_eq!(spy.subscribe("plantd/events/#"), vec![GRANTED_1]);
     let denied_before = metric(&server, DENIED_PUBLISHES, "");
@@ -183,7 +185,7 @@ fn a_device_publishing_outside_its_prefix_is_dropped_and_counted() {
     );
 
     // The forged retained message was not kept for press-2's subscribers either.
-    let mut late = integration(&server, "late");
+    let mut late = integration(&server, "Late");
     assert_eq!(late.subscribe("devices/press-2/#"), vec![GRANTED_1]);
     let retained = late.received(Duration::from_millis(500));
     assert!(retained.is_empty(), "retained forgery kept: {retained:?}");
@@ -193,8 +195,8 @@ fn a_device_publishing_outside_its_prefix_is_dropped_and_counted() {
 fn an_integration_cannot_publish_under_devices_or_plantd() {
     let server = Server::start();
     let password = provision(&server, "press-1");
-    let mut writer = integration(&server, "writer");
-    let mut watcher = integration(&server, "watcher");
+    let mut writer = integration(&server, "Writer");
+    let mut watcher = integration(&server, "Watcher");
     assert_eq!(watcher.subscribe("#"), vec![GRANTED_1]);
     let denied_before = metric(&server, DENIED_PUBLISHES, "");
 
@@ -241,8 +243,8 @@ fn an_integration_cannot_publish_under_devices_or_plantd() {
 #[test]
 fn integrations_use_other_topics_as_a_plain_broker() {
     let server = Server::start();
-    let mut a = integration(&server, "svc-a");
-    let mut b = integration(&server, "svc-b");
+    let mut a = integration(&server, "svc.a");
+    let mut b = integration(&server, "svc.b");
 
     // QoS 1 between two integrations.
     assert_eq!(b.subscribe("plant/line1/+"), vec![GRANTED_1]);
@@ -290,7 +292,7 @@ fn integrations_use_other_topics_as_a_plain_broker() {
 
     // A retained message reaches a subscriber that comes later.
     a.publish_retained("plant/config/recipe", "recipe-v3");
-    let mut late = integration(&server, "svc-late");
+    let mut late = integration(&server, "svc.late");
     assert_eq!(late.subscribe("plant/config/#"), vec![GRANTED_1]);
     match late.expect(Duration::from_secs(5), "the retained message", |p| {
         matches!(p, Packet::Publish(_))
@@ -306,8 +308,8 @@ fn integrations_use_other_topics_as_a_plain_broker() {
     }
 
     // A shared subscription: each job goes to exactly one worker of the group.
-    let mut w1 = integration(&server, "worker-1");
-    let mut w2 = integration(&server, "worker-2");
+    let mut w1 = integration(&server, "worker.1");
+    let mut w2 = integration(&server, "worker.2");
     assert_eq!(w1.subscribe("$share/workers/plant/jobs"), vec![GRANTED_1]);
     assert_eq!(w2.subscribe("$share/workers/plant/jobs"), vec![GRANTED_1]);
     const JOBS: usize = 10;
@@ -384,7 +386,7 @@ fn next_event(mqtt: &mut Mqtt, kind: &str) -> Value {
 #[test]
 fn integrations_see_device_events_on_plantd_events() {
     let server = Server::start();
-    let mut listener = integration(&server, "listener");
+    let mut listener = integration(&server, "Listener");
     assert_eq!(listener.subscribe("plantd/events/#"), vec![GRANTED_1]);
 
     let password = provision(&server, "press-1");
@@ -414,4 +416,216 @@ fn integrations_see_device_events_on_plantd_events() {
         t_connected.unwrap() <= t_disconnected.unwrap(),
         "disconnected before connected: {connected} {disconnected}"
     );
+}
+
+/// True if any message carries `marker` in its payload.
+fn carries(messages: &[(String, Vec<u8>)], marker: &[u8]) -> bool {
+    messages
+        .iter()
+        .any(|(_, p)| p.windows(marker.len()).any(|w| w == marker))
+}
+
+#[test]
+fn empty_and_non_utf8_topics_are_dropped_and_counted() {
+    let server = Server::start();
+    let password = provision(&server, "press-1");
+    let mut watcher = integration(&server, "Watcher");
+    assert_eq!(watcher.subscribe("#"), vec![GRANTED_1]);
+    let denied = "kind=\"publish\"";
+    let denied_before = metric(&server, DENIED_PUBLISHES, denied);
+
+    // A raw 3.1.1 client: rumqttc cannot send a topic that is not UTF-8 (it takes topics
+    // as `String`). rumqttd routes an empty topic like any other, and `#` matches it.
+    let mut press1 = RawMqtt::connect(&server, "press-1", "press-1", &password);
+    let forged: [(&[u8], &[u8]); 2] = [
+        (b"", b"forged-empty"),
+        (b"devices/press-1/\xff\xfe", b"forged-utf8"),
+    ];
+    for (pkid, (topic, payload)) in (1..).step_by(2).zip(forged) {
+        // Acknowledged (retained, QoS 1), then dropped; the session goes on: its own
+        // message, afterwards, is delivered.
+        press1.publish(pkid, topic, payload, true);
+        press1.publish(pkid + 1, b"devices/press-1/state/reported", b"{}", false);
+        let mut seen = received_until(
+            &mut watcher,
+            "devices/press-1/state/reported",
+            Duration::from_secs(5),
+        );
+        seen.extend(watcher.received(Duration::from_millis(300)));
+        assert!(
+            !carries(&seen, b"forged"),
+            "a forged message was delivered on: {:?}",
+            topics(&seen)
+        );
+    }
+    assert_eq!(
+        metric(&server, DENIED_PUBLISHES, denied),
+        denied_before + 2.0,
+        "both dropped publishes counted"
+    );
+    // Neither was kept as a retained message.
+    let mut late = integration(&server, "Late");
+    assert_eq!(late.subscribe("#"), vec![GRANTED_1]);
+    let retained = late.received(Duration::from_millis(500));
+    assert!(
+        !carries(&retained, b"forged"),
+        "retained forgery kept: {retained:?}"
+    );
+}
+
+mod v5 {
+    pub use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
+    pub use rumqttc::v5::mqttbytes::QoS;
+    pub use rumqttc::v5::{Client, Connection, Event, MqttOptions};
+}
+
+/// An MQTT 5 session over rumqttc's v5 client, driven from the test's thread.
+struct Mqtt5 {
+    client: v5::Client,
+    connection: v5::Connection,
+}
+
+impl Mqtt5 {
+    /// A device's session (client id and username are the device id); waits for the CONNACK.
+    fn device(server: &Server, id: &str, password: &str) -> Mqtt5 {
+        let (host, port) = server.mqtt_addr();
+        let mut opts = v5::MqttOptions::new(id, host, port);
+        opts.set_keep_alive(Duration::from_secs(30));
+        opts.set_credentials(id, password);
+        let (client, connection) = v5::Client::new(opts, 10);
+        let mut mqtt = Mqtt5 { client, connection };
+        mqtt.expect("CONNACK", |p| matches!(p, v5::Packet::ConnAck(..)));
+        mqtt
+    }
+
+    /// Runs the connection until a packet matching `pred` comes in; panics after 10 s.
+    fn expect(&mut self, what: &str, pred: impl Fn(&v5::Packet) -> bool) -> v5::Packet {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.connection.recv_timeout(left) {
+                Ok(Ok(v5::Event::Incoming(p))) if pred(&p) => return p,
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => panic!("MQTT 5 connection failed while waiting for {what}: {e}"),
+                Err(_) => panic!("no {what} within 10 s"),
+            }
+        }
+    }
+
+    /// Publishes at QoS 1 with a topic alias and waits for the PUBACK.
+    fn publish_aliased(&mut self, topic: &str, alias: u16, payload: &str) {
+        let props = v5::PublishProperties {
+            topic_alias: Some(alias),
+            ..Default::default()
+        };
+        self.client
+            .publish_with_properties(
+                topic,
+                v5::QoS::AtLeastOnce,
+                false,
+                payload.to_owned(),
+                props,
+            )
+            .expect("publish");
+        self.expect("PUBACK", |p| matches!(p, v5::Packet::PubAck(..)));
+    }
+}
+
+#[test]
+fn an_mqtt5_topic_alias_reaches_only_the_topic_it_was_set_on() {
+    let server = Server::start();
+    let password = provision(&server, "mixer-5");
+    provision(&server, "mixer-6");
+    // An MQTT 3.1.1 subscriber: rumqttd forwards an MQTT 5 publish with its properties
+    // (here the alias), which a 3.1.1 connection must not get (rumqttd's v4 codec panics).
+    let mut watcher = integration(&server, "Watcher");
+    assert_eq!(watcher.subscribe("devices/#"), vec![GRANTED_1]);
+
+    let mut mixer5 = Mqtt5::device(&server, "mixer-5", &password);
+    // Alias 1 set on its own telemetry topic, then used with an empty topic.
+    mixer5.publish_aliased(
+        "devices/mixer-5/telemetry",
+        1,
+        r#"{"ts": 1000, "values": {"speed_rpm": 1450}}"#,
+    );
+    // Alias 2 set on another device's topic: that publish is dropped, and so is every
+    // later one through the alias.
+    mixer5.publish_aliased(
+        "devices/mixer-6/telemetry",
+        2,
+        r#"{"ts": 1000, "values": {"speed_rpm": 99, "forged": 1}}"#,
+    );
+    mixer5.publish_aliased(
+        "",
+        2,
+        r#"{"ts": 2000, "values": {"speed_rpm": 99, "forged": 1}}"#,
+    );
+    mixer5.publish_aliased("", 1, r#"{"ts": 2000, "values": {"speed_rpm": 1460}}"#);
+
+    let stored = eventually(Duration::from_secs(10), "both aliased samples", || {
+        let p = points(&server, "mixer-5", "speed_rpm");
+        (p.len() >= 2).then_some(p)
+    });
+    assert_eq!(
+        stored,
+        vec![
+            ("1970-01-01T00:00:01Z".to_owned(), 1450.0),
+            ("1970-01-01T00:00:02Z".to_owned(), 1460.0)
+        ]
+    );
+    assert_eq!(points(&server, "mixer-6", "speed_rpm"), vec![]);
+    let mut seen = watcher.received(Duration::from_millis(500));
+    seen.retain(|(t, _)| t.starts_with("devices/"));
+    assert_eq!(
+        topics(&seen),
+        vec!["devices/mixer-5/telemetry"; 2],
+        "the integration saw {seen:?}"
+    );
+    assert!(
+        !carries(&seen, b"forged"),
+        "a forged message was delivered: {seen:?}"
+    );
+}
+
+#[test]
+fn unsubscribing_a_refused_filter_gets_an_unsuback() {
+    let server = Server::start();
+    let password = provision(&server, "press-1");
+    let mut press1 = device(&server, "press-1", &password);
+    let unsubscribe = |mqtt: &mut Mqtt, filter: &str| {
+        mqtt.client.unsubscribe(filter).expect("unsubscribe");
+        mqtt.expect(
+            Duration::from_secs(5),
+            &format!("UNSUBACK for {filter}"),
+            |p| matches!(p, Packet::UnsubAck(_)),
+        );
+    };
+    // A refused filter, unsubscribed once and again; one never subscribed.
+    assert_eq!(press1.subscribe("devices/press-2/#"), vec![FAILURE]);
+    unsubscribe(&mut press1, "devices/press-2/#");
+    unsubscribe(&mut press1, "devices/press-2/#");
+    unsubscribe(&mut press1, "#");
+
+    // Allowed filters still subscribe and unsubscribe for real.
+    assert_eq!(
+        press1.subscribe("devices/press-1/commands/+"),
+        vec![GRANTED_1]
+    );
+    press1.publish("devices/press-1/commands/a", "1", QoS::AtLeastOnce);
+    assert_eq!(
+        topics(&press1.received(Duration::from_millis(500))),
+        vec!["devices/press-1/commands/a"]
+    );
+    unsubscribe(&mut press1, "devices/press-1/commands/+");
+    press1.publish("devices/press-1/commands/b", "2", QoS::AtLeastOnce);
+    assert_eq!(press1.received(Duration::from_millis(500)), vec![]);
+
+    // MQTT 5: one reason code per filter, and rumqttc's v5 client accepts only "success".
+    let password = provision(&server, "mixer-5");
+    let mut mixer5 = Mqtt5::device(&server, "mixer-5", &password);
+    mixer5.client.unsubscribe("devices/#").expect("unsubscribe");
+    match mixer5.expect("UNSUBACK", |p| matches!(p, v5::Packet::UnsubAck(..))) {
+        v5::Packet::UnsubAck(ack) => assert_eq!(ack.reasons.len(), 1, "{ack:?}"),
+        _ => unreachable!(),
+    }
 }

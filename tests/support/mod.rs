@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod mqtt;
+pub mod raw_mqtt;
 pub mod server;
 
 pub use server::Server;

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use actix::{ArbiterHandle, Message, Recipient};
-use plantd_contracts::devices::{AuthenticateDevice, DeviceAuth, DeviceExists};
+use plantd_contracts::devices::{AuthenticateDevice, DeviceAuth};
 use plantd_contracts::identity::{AuthenticateToken, Principal};
 
 /// How long a connect may wait for a module's answer before it is refused as unavailable.
@@ -15,7 +15,6 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Clone)]
 pub struct Authenticator {
     pub devices: Recipient<AuthenticateDevice>,
-    pub device_exists: Recipient<DeviceExists>,
     pub tokens: Recipient<AuthenticateToken>,
     pub arbiter: ArbiterHandle,
 }
@@ -42,17 +41,6 @@ impl Authenticator {
             },
         )
         .flatten()
-    }
-
-    /// Unknown answers count as "exists": the safe side for refusing a client id.
-    pub fn device_exists(&self, device_id: &str) -> bool {
-        self.ask(
-            self.device_exists.clone(),
-            DeviceExists {
-                device_id: device_id.to_owned(),
-            },
-        )
-        .unwrap_or(true)
     }
 
     fn ask<M>(&self, recipient: Recipient<M>, msg: M) -> Option<M::Result>

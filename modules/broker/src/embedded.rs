@@ -7,9 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use plantd_contracts::devices::{
-    AuthenticateDevice, DeviceConnected, DeviceDisconnected, DeviceExists,
-};
+use plantd_contracts::devices::{AuthenticateDevice, DeviceConnected, DeviceDisconnected};
 use plantd_contracts::identity::AuthenticateToken;
 use plantd_contracts::telemetry::IngestPayload;
 use rumqttd::local::LinkBuilder;
@@ -26,7 +24,6 @@ use crate::{gateway, BrokerSettings};
 /// The recipients the broker talks to, wired in by the composition root.
 pub struct BrokerWiring {
     pub authenticate_device: Recipient<AuthenticateDevice>,
-    pub device_exists: Recipient<DeviceExists>,
     pub authenticate_token: Recipient<AuthenticateToken>,
     pub device_connected: Recipient<DeviceConnected>,
     pub device_disconnected: Recipient<DeviceDisconnected>,
@@ -96,7 +93,6 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
     let ctx = Arc::new(PolicyContext {
         auth: Authenticator {
             devices: wiring.authenticate_device,
-            device_exists: wiring.device_exists,
             tokens: wiring.authenticate_token,
             arbiter: Arbiter::current(),
         },

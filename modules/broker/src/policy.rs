@@ -5,7 +5,8 @@
 //! - check the login with the devices/identity modules and refuse with a proper CONNACK
 //!   code (rumqttd itself would just close the socket);
 //! - treat keep-alive 0 as "no keep-alive" (rumqttd refuses it);
-//! - enforce the contract's topic rules on PUBLISH, SUBSCRIBE and the will message;
+//! - enforce the contract's topic rules on PUBLISH, SUBSCRIBE, UNSUBSCRIBE and the will;
+//! - keep MQTT 5 properties away from MQTT 3.1.1 clients;
 //! - report `DeviceConnected` / `DeviceDisconnected`, and end a session on request.
 
 use std::cell::{Cell, RefCell};
@@ -17,12 +18,13 @@ use actix::Recipient;
 use bytes::{Bytes, BytesMut};
 use plantd_contracts::devices::{DeviceAuth, DeviceConnected, DeviceDisconnected};
 use plantd_contracts::identity::Scope;
-use plantd_contracts::ids::is_token_id;
+use plantd_contracts::ids::{is_token_id, is_valid_device_id};
 use plantd_contracts::DeviceId;
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::v5::V5;
 use rumqttd::protocol::{
-    ConnectReturnCode, Error, LastWill, Login, Packet, Protocol, SubscribeReasonCode,
+    ConnectReturnCode, Error, Filter, LastWill, Login, Packet, Protocol, PublishProperties, QoS,
+    RetainForwardRule, SubAck, Subscribe, SubscribeReasonCode, UnsubAck, UnsubAckReason,
 };
 
 use crate::auth::Authenticator;
@@ -73,6 +75,9 @@ pub struct Policy {
     refusal: Option<ConnectReturnCode>,
     announced: Cell<bool>,
     denied_subscriptions: RefCell<HashMap<u16, Vec<usize>>>,
+    /// UNSUBSCRIBEs of refused filters only, sent on as a SUBSCRIBE of [`VOID_FILTER`]:
+    /// packet id → number of filters, for the UNSUBACK `write` makes of its SUBACK.
+    void_unsubscribes: RefCell<HashMap<u16, usize>>,
 }
 
 impl Policy {
@@ -84,6 +89,7 @@ impl Policy {
             refusal: None,
             announced: Cell::new(false),
             denied_subscriptions: RefCell::new(HashMap::new()),
+            void_unsubscribes: RefCell::new(HashMap::new()),
         }
     }
 
@@ -118,8 +124,15 @@ impl Policy {
             if client_id.starts_with(RESERVED_CLIENT_PREFIX) {
                 return Err(Refusal::BadClientId("client id reserved for plantd"));
             }
-            if !client_id.is_empty() && self.ctx.auth.device_exists(client_id) {
-                return Err(Refusal::BadClientId("client id belongs to a device"));
+            // rumqttd keys persistent sessions by client id alone: a session an integration
+            // left under a device's id, even one not provisioned yet, would be handed to that
+            // device at its login, subscriptions (`devices/#`) and queued messages included.
+            // A device's client id is its id, so integrations keep out of that shape. (An
+            // empty client id gets a random one from rumqttd, with a clean session.)
+            if is_valid_device_id(client_id) {
+                return Err(Refusal::BadClientId(
+                    "integration client ids must not look like a device id",
+                ));
             }
             return Ok(Principal::Integration(login.username.clone()));
         }
@@ -155,11 +168,11 @@ impl Policy {
                     connect.keep_alive = u16::MAX;
                 }
                 let (will, will_props) = match &will {
-                    Some(w) if !principal.may_publish(topic_str(&w.topic)) => {
+                    Some(w) if !topic_str(&w.topic).is_some_and(|t| principal.may_publish(t)) => {
                         metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "will")
                             .increment(1);
                         tracing::warn!(
-                            topic = topic_str(&w.topic),
+                            topic = %String::from_utf8_lossy(&w.topic),
                             "will message outside the client's topics dropped"
                         );
                         (None, None)
@@ -214,14 +227,12 @@ impl Policy {
             return packet;
         };
         metrics::counter!("plantd_mqtt_messages_in_total").increment(1);
-        let topic = topic_str(&publish.topic);
-        // An empty topic uses a v5 topic alias, set (and checked) by an earlier publish.
-        if !topic.is_empty() && !live.principal.may_publish(topic) {
+        if !self.may_publish(&live.principal, &publish.topic, props.as_ref()) {
             metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "publish")
                 .increment(1);
             tracing::warn!(
                 client = live.principal.username(),
-                topic,
+                topic = %String::from_utf8_lossy(&publish.topic),
                 "publish outside the client's topics dropped"
             );
             publish.topic = Bytes::from_static(DENIED_TOPIC);
@@ -229,6 +240,24 @@ impl Policy {
             publish.retain = false;
         }
         Packet::Publish(publish, props)
+    }
+
+    /// Whether `principal` may publish on `topic` (as it came in the PUBLISH).
+    fn may_publish(
+        &self,
+        principal: &Principal,
+        topic: &[u8],
+        props: Option<&PublishProperties>,
+    ) -> bool {
+        match topic_str(topic) {
+            // An empty topic names an MQTT 5 topic alias, which rumqttd resolves to the topic
+            // an earlier publish of this connection set it with; that publish was checked
+            // here (and a refused one set the alias to DENIED_TOPIC). Anything else with an
+            // empty topic, rumqttd routes as is, and `#` matches it.
+            Some("") => self.version == Some(5) && props.is_some_and(|p| p.topic_alias.is_some()),
+            Some(topic) => principal.may_publish(topic),
+            None => false,
+        }
     }
 
     fn on_subscribe(&self, live: &Live, packet: Packet) -> Packet {
@@ -250,6 +279,40 @@ impl Policy {
                 .insert(subscribe.pkid, denied);
         }
         Packet::Subscribe(subscribe, props)
+    }
+
+    /// A refused filter was never subscribed (it went to rumqttd as [`VOID_FILTER`]), and
+    /// rumqttd answers an UNSUBSCRIBE only for filters it holds: the client would wait for
+    /// its UNSUBACK forever. Refused filters are dropped from the packet; if none is left,
+    /// it goes on as a SUBSCRIBE of the inert void filter with the same packet id, which
+    /// rumqttd always acknowledges, and `write` turns that SUBACK into the UNSUBACK.
+    fn on_unsubscribe(&self, live: &Live, packet: Packet) -> Packet {
+        let Packet::Unsubscribe(mut unsubscribe, props) = packet else {
+            return packet;
+        };
+        let count = unsubscribe.filters.len();
+        unsubscribe
+            .filters
+            .retain(|f| live.principal.may_subscribe(f));
+        if !unsubscribe.filters.is_empty() {
+            return Packet::Unsubscribe(unsubscribe, props);
+        }
+        let pkid = unsubscribe.pkid;
+        self.void_unsubscribes.borrow_mut().insert(pkid, count);
+        let void = Filter {
+            path: VOID_FILTER.to_owned(),
+            qos: QoS::AtMostOnce,
+            nolocal: false,
+            preserve_retain: false,
+            retain_forward_rule: RetainForwardRule::Never,
+        };
+        Packet::Subscribe(
+            Subscribe {
+                pkid,
+                filters: vec![void],
+            },
+            None,
+        )
     }
 
     fn announce_connected(&self) {
@@ -275,8 +338,9 @@ impl Policy {
     }
 }
 
-fn topic_str(topic: &[u8]) -> &str {
-    std::str::from_utf8(topic).unwrap_or("")
+/// A topic as text; `None` for one that is not UTF-8 (which MQTT forbids: it is refused).
+fn topic_str(topic: &[u8]) -> Option<&str> {
+    std::str::from_utf8(topic).ok()
 }
 
 impl Protocol for Policy {
@@ -328,12 +392,21 @@ impl Protocol for Policy {
             (Packet::Connect(..), _) => Err(Error::InvalidProtocol),
             (Packet::Publish(..), Some(live)) => Ok(self.on_publish(&live, packet)),
             (Packet::Subscribe(..), Some(live)) => Ok(self.on_subscribe(&live, packet)),
+            (Packet::Unsubscribe(..), Some(live)) => Ok(self.on_unsubscribe(&live, packet)),
             (_, Some(_)) => Ok(packet),
             (_, None) => Err(Error::InvalidProtocol),
         }
     }
 
     fn write(&self, mut packet: Packet, write: &mut BytesMut) -> Result<usize, Error> {
+        if let Packet::SubAck(SubAck { pkid, .. }, _) = &packet {
+            let pkid = *pkid;
+            if let Some(count) = self.void_unsubscribes.borrow_mut().remove(&pkid) {
+                // MQTT 5 wants a reason per filter; nothing to remove is a success.
+                let reasons = vec![UnsubAckReason::Success; count];
+                packet = Packet::UnsubAck(UnsubAck { pkid, reasons }, None);
+            }
+        }
         match &mut packet {
             Packet::ConnAck(ack, _) => {
                 if let Some(code) = self.refusal {
@@ -357,6 +430,9 @@ impl Protocol for Policy {
                     }
                 }
             }
+            // rumqttd forwards a message with its publisher's MQTT 5 properties, and its v4
+            // codec panics on them, ending the subscriber's connection: MQTT 3.1.1 has none.
+            Packet::Publish(_, props) if self.version != Some(5) => *props = None,
             _ => {}
         }
         match self.version {

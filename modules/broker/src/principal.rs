@@ -18,8 +18,10 @@ impl Principal {
         }
     }
 
+    /// `topic` is a topic name: MQTT forbids an empty one (rumqttd would route it, and `#`
+    /// matches it) and wildcards.
     pub fn may_publish(&self, topic: &str) -> bool {
-        if topic.contains(['+', '#']) {
+        if topic.is_empty() || topic.contains(['+', '#']) {
             return false;
         }
         match self {
@@ -103,6 +105,8 @@ mod tests {
             "plantd/events/x",
             "plantd",
             "$plantd/x",
+            "",
+            "plant/+",
         ] {
             assert!(!i.may_publish(t), "{t}");
         }

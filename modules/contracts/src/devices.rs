@@ -76,14 +76,6 @@ pub enum DeviceAuth {
     Disabled,
 }
 
-/// Does a device with this id exist (enabled or not)? The broker uses it to keep
-/// integrations from taking over a device's MQTT client id.
-#[derive(Debug, Clone, Serialize, Deserialize, Message)]
-#[rtype(result = "bool")]
-pub struct DeviceExists {
-    pub device_id: String,
-}
-
 /// The broker accepted a device's connection. `session` orders the connections of one
 /// device: a disconnect of an older session never marks a newer one offline.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]

@@ -251,14 +251,6 @@ impl Handler<AuthenticateDevice> for Devices {
     }
 }
 
-impl Handler<DeviceExists> for Devices {
-    type Result = bool;
-
-    fn handle(&mut self, msg: DeviceExists, _: &mut Context<Self>) -> bool {
-        self.registry.contains(&msg.device_id)
-    }
-}
-
 impl Handler<PersistPresence> for Devices {
     type Result = ResponseActFuture<Self, Result<usize, DomainError>>;
 

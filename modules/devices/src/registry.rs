@@ -54,10 +54,6 @@ impl Registry {
             .collect()
     }
 
-    pub fn contains(&self, id: &str) -> bool {
-        DeviceId::parse(id).is_ok_and(|id| self.devices.contains_key(&id))
-    }
-
     pub fn views(&self) -> Vec<DeviceView> {
         self.devices.iter().map(|(id, e)| view(id, e)).collect()
     }
