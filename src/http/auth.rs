@@ -58,14 +58,25 @@ fn authorization(req: &ServiceRequest) -> Option<(String, String)> {
     Some((scheme.to_ascii_lowercase(), credential.trim().to_owned()))
 }
 
+/// `POST /api/v1/devices/{id}/telemetry`, the one route devices call with their own secret.
+fn is_device_ingest(req: &ServiceRequest) -> bool {
+    let path = req.path();
+    req.method() == Method::POST
+        && path
+            .strip_prefix("/api/v1/devices/")
+            .and_then(|rest| rest.strip_suffix("/telemetry"))
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
 /// Middleware: resolves the caller or answers 401/403 before the handler runs.
 pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let credential = authorization(&req);
-    if matches!(&credential, Some((scheme, _)) if scheme == "basic") {
-        // Device credentials: the ingest handler checks them against the devices module.
+    if matches!(&credential, Some((scheme, _)) if scheme == "basic") && is_device_ingest(&req) {
+        // Device credentials: the ingest handler checks them against the devices module
+        // before it reads the body. Basic auth is accepted nowhere else.
         return next
             .call(req)
             .await
@@ -120,8 +131,9 @@ async fn resolve(
     let csrf = req
         .headers()
         .get("x-csrf-token")
-        .and_then(|v| v.to_str().ok());
-    if unsafe_method && csrf != Some(session.csrf_token.as_str()) {
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if unsafe_method && !plantd_secrets::same_secret(csrf, &session.csrf_token) {
         return Err(Problem::forbidden("missing or wrong X-CSRF-Token"));
     }
     Ok(Caller {

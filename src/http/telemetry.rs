@@ -16,16 +16,12 @@ use serde_json::json;
 use super::devices::device_id;
 use super::{ApiResult, AppState, Caller, Problem};
 
-/// Bodies larger than this are not read at all; the telemetry limit applies below it.
+/// Bodies larger than this are refused unread (413); the telemetry limit applies below it.
 const INGEST_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/devices/{id}/telemetry", web::get().to(range))
-        .service(
-            web::resource("/devices/{id}/telemetry")
-                .app_data(web::PayloadConfig::new(INGEST_BODY_LIMIT))
-                .route(web::post().to(ingest)),
-        )
+        .route("/devices/{id}/telemetry", web::post().to(ingest))
         .route("/devices/{id}/metrics", web::get().to(latest));
 }
 
@@ -72,7 +68,7 @@ pub async fn range(
         .filter(|m| !m.is_empty())
         .ok_or_else(|| Problem::bad_request("metric", "name the metric: ?metric=…"))?;
     let to = time_param("to", q.to.as_deref(), now_ms())?;
-    let from = time_param("from", q.from.as_deref(), to - 3_600_000)?;
+    let from = time_param("from", q.from.as_deref(), to.saturating_sub(3_600_000))?;
     let limit = q.limit.unwrap_or(10_000);
     if !(1..=100_000).contains(&limit) {
         return Err(Problem::bad_request("limit", "limit is 1 to 100000"));
@@ -143,9 +139,10 @@ pub async fn ingest(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Bytes,
+    body: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let id = device_id(&id)?;
+    // Credentials first: the body is read only for a device that proved who it is.
     let Some((username, secret)) = basic_credentials(&req) else {
         return Err(Problem::unauthorized());
     };
@@ -165,6 +162,17 @@ pub async fn ingest(
             Problem::unauthorized()
         });
     }
+    let body = body
+        .to_bytes_limited(INGEST_BODY_LIMIT)
+        .await
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Payload too large",
+                format!("request bodies are limited to {INGEST_BODY_LIMIT} bytes"),
+            )
+        })?
+        .map_err(|e| Problem::bad_request("body", e.to_string()))?;
     let result = state
         .telemetry
         .send(IngestPayload {

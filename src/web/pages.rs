@@ -7,7 +7,6 @@ use plantd_contracts::identity::{EndSession, StartSession, VerifyPassword};
 use plantd_contracts::telemetry::LatestValues;
 use plantd_contracts::time::format_ms;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use super::session::{self, LOGIN_CSRF_COOKIE};
 use super::views::{render, DashboardPage, DeviceRow, LoginPage};
@@ -19,16 +18,8 @@ fn redirect(to: &str) -> HttpResponse {
         .finish()
 }
 
-fn random_token() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
-}
-
-fn same(a: &str, b: &str) -> bool {
-    !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
 pub async fn login_form(state: web::Data<AppState>) -> HttpResponse {
-    let csrf_token = random_token();
+    let csrf_token = plantd_secrets::random_hex(32);
     let mut response = render(&LoginPage {
         csrf_token: csrf_token.clone(),
         error: None,
@@ -57,7 +48,7 @@ pub async fn login(
         .cookie(LOGIN_CSRF_COOKIE)
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
-    if !same(&form.csrf_token, &expected) {
+    if !plantd_secrets::same_secret(&form.csrf_token, &expected) {
         return HttpResponse::Forbidden()
             .body("the sign-in form expired; reload the page and try again");
     }
@@ -72,7 +63,8 @@ pub async fn login(
         Ok(Ok(Some(user))) => user,
         Ok(Ok(None)) => {
             metrics::counter!("plantd_http_auth_failures_total").increment(1);
-            tracing::warn!(username = %form.username, "UI sign-in refused");
+            // Not the user name: a password typed into that field must not reach the log.
+            tracing::warn!("UI sign-in refused: wrong user name or password");
             let mut page = render(&LoginPage {
                 csrf_token: expected,
                 error: Some("Wrong user name or password.".to_owned()),
@@ -115,7 +107,7 @@ pub async fn logout(
     form: web::Form<LogoutForm>,
 ) -> HttpResponse {
     if let Some((secret, current)) = session::current(&req, &state).await {
-        if !same(&form.csrf_token, &current.csrf_token) {
+        if !plantd_secrets::same_secret(&form.csrf_token, &current.csrf_token) {
             return HttpResponse::Forbidden()
                 .body("the form expired; reload the page and try again");
         }

@@ -23,3 +23,9 @@ pub fn digest_matches(secret: &str, stored_digest: &str) -> bool {
         .ct_eq(stored_digest.as_bytes())
         .into()
 }
+
+/// Two secrets given in the clear (e.g. a CSRF token), compared in constant time; an empty
+/// one never matches.
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    !given.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
