@@ -21,16 +21,16 @@ const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// How often changed `last_seen` values are written, in one transaction: a reconnect storm
 /// of thousands of devices becomes a few writes, not thousands.
 const PERSIST_EVERY: Duration = Duration::from_secs(5);
-/// Devices created this long before the newest one seen are looked at again, so a row
-/// committed late by another process with an older clock is not missed.
-const REFRESH_OVERLAP_MS: i64 = 10_000;
+/// Each refresh also looks this far before the previous one started, so a row another
+/// process stamped just before it committed is not missed.
+const REFRESH_OVERLAP_MS: i64 = 2_000;
 
 pub struct Devices {
     db: Db,
     registry: Registry,
     events: Vec<Recipient<DomainEvent>>,
-    /// `created_at` of the newest device known.
-    newest: i64,
+    /// Devices created from this time on are read by the next refresh.
+    refresh_from: i64,
     refreshing: bool,
     /// `last_seen` values not yet written.
     unsaved_seen: HashMap<DeviceId, i64>,
@@ -44,7 +44,7 @@ impl Devices {
             db,
             registry: Registry::default(),
             events,
-            newest: 0,
+            refresh_from: now_ms() - REFRESH_OVERLAP_MS,
             refreshing: false,
             unsaved_seen: HashMap::new(),
         };
@@ -55,7 +55,6 @@ impl Devices {
     /// Adds devices read from the database that memory does not know yet.
     fn learn(&mut self, rows: Vec<DeviceRow>) {
         for row in rows {
-            self.newest = self.newest.max(row.created_at);
             match DeviceId::parse(&row.id) {
                 Ok(id) => self.registry.insert_if_absent(id, row),
                 Err(_) => {
@@ -73,7 +72,10 @@ impl Devices {
         }
         self.refreshing = true;
         let db = self.db.clone();
-        let since = self.newest - REFRESH_OVERLAP_MS;
+        // A window of wall-clock time, not "after the newest device": after a burst of
+        // provisioning, re-reading everything near the newest one would go on forever.
+        let since = self.refresh_from;
+        self.refresh_from = now_ms() - REFRESH_OVERLAP_MS;
         ctx.spawn(
             async move {
                 db.run(move |conn| store::load_created_since(conn, since))
