@@ -82,11 +82,15 @@ impl Devices {
                     .await
             }
             .into_actor(self)
-            .map(|rows, act, _| {
+            .map(move |rows, act, _| {
                 act.refreshing = false;
                 match rows {
                     Ok(rows) => act.learn(rows),
-                    Err(e) => tracing::warn!(error = %e, "cannot look for new devices"),
+                    Err(e) => {
+                        // Look at the same window again next time.
+                        act.refresh_from = act.refresh_from.min(since);
+                        tracing::warn!(error = %e, "cannot look for new devices")
+                    }
                 }
             }),
         );
