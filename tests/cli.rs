@@ -333,19 +333,10 @@ impl Running {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start plantd");
-        let mut running = Running { child: Some(child) };
         let url = format!("http://127.0.0.1:{http_port}/readyz");
-        eventually(Duration::from_secs(60), "plantd to be ready", || {
-            if let Some(Ok(Some(status))) = running.child.as_mut().map(|c| c.try_wait()) {
-                panic!("plantd exited during start-up: {status}");
-            }
-            ureq::get(&url)
-                .timeout(Duration::from_secs(2))
-                .call()
-                .ok()
-                .filter(|r| r.status() == 200)
-        });
-        running
+        Running {
+            child: Some(crate::support::server::wait_ready(child, &url)),
+        }
     }
 
     /// SIGTERM, wait, and what it printed on stdout.

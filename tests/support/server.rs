@@ -31,6 +31,21 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// Waits until the plantd `child` answers `/readyz` with 200; panics if it exits first.
+pub fn wait_ready(mut child: Child, readyz_url: &str) -> Child {
+    eventually(Duration::from_secs(60), "plantd to be ready", || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("plantd exited during start-up: {status}");
+        }
+        ureq::get(readyz_url)
+            .timeout(Duration::from_secs(2))
+            .call()
+            .ok()
+            .filter(|r| r.status() == 200)
+    });
+    child
+}
+
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef0123";
 pub const ADMIN_PASSWORD: &str = "test-admin-password";
 
@@ -106,20 +121,8 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start plantd");
-        self.child = Some(child);
         let url = self.url("/readyz");
-        eventually(Duration::from_secs(60), "plantd to be ready", || {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("plantd exited during start-up: {status}");
-                }
-            }
-            ureq::get(&url)
-                .timeout(Duration::from_secs(2))
-                .call()
-                .ok()
-                .filter(|r| r.status() == 200)
-        });
+        self.child = Some(wait_ready(child, &url));
     }
 
     pub fn url(&self, path: &str) -> String {
