@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{ConnectReturnCode, ConnectionError, QoS, SubscribeReasonCode};
 use serde_json::Value;
 
-use crate::support::http::{api, metric, points, provision, token};
+use crate::support::http::{api, metric, points, provision, stored_points, token};
 use crate::support::mqtt::{connect, connect_with, device, options, Mqtt};
 use crate::support::{eventually, Server};
 
@@ -248,10 +248,7 @@ fn keep_alive_zero_is_accepted_as_no_keep_alive() {
         r#"{"ts": 1000, "values": {"flow_l_min": 12.5}}"#,
         QoS::AtLeastOnce,
     );
-    let stored = eventually(Duration::from_secs(10), "the sample", || {
-        let p = points(&server, "pump-3", "flow_l_min");
-        (!p.is_empty()).then_some(p)
-    });
+    let stored = stored_points(&server, "pump-3", "flow_l_min", 1);
     assert_eq!(stored, vec![("1970-01-01T00:00:01Z".to_owned(), 12.5)]);
     assert_eq!(online(&server, "pump-3"), true);
 }
@@ -368,10 +365,7 @@ fn an_mqtt5_device_logs_in_on_the_same_port_and_its_telemetry_is_stored() {
         r#"{"ts": 2000, "values": {"speed_rpm": 900}}"#,
         QoS::AtLeastOnce,
     );
-    let stored = eventually(Duration::from_secs(10), "the MQTT 5 sample", || {
-        let p = points(&server, "mixer-5", "speed_rpm");
-        (!p.is_empty()).then_some(p)
-    });
+    let stored = stored_points(&server, "mixer-5", "speed_rpm", 1);
     assert_eq!(stored, vec![("1970-01-01T00:00:02Z".to_owned(), 1450.0)]);
     assert_eq!(
         points(&server, "mixer-5", "running"),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rumqttc::QoS;
 use serde_json::Value;
 
-use crate::support::http::{api, points};
+use crate::support::http::{api, stored_points};
 use crate::support::mqtt::device;
 use crate::support::server::free_port;
 use crate::support::{eventually, Server};
@@ -288,10 +288,7 @@ fn device_add_prints_credentials_that_log_in_to_the_running_server() {
         r#"{"ts": "2026-01-05T10:00:00Z", "values": {"force_kn": 412.5}}"#,
         QoS::AtLeastOnce,
     );
-    let stored = eventually(Duration::from_secs(10), "the CLI device's sample", || {
-        let p = points(&server, "cli-press", "force_kn");
-        (!p.is_empty()).then_some(p)
-    });
+    let stored = stored_points(&server, "cli-press", "force_kn", 1);
     assert_eq!(stored, vec![("2026-01-05T10:00:00Z".to_owned(), 412.5)]);
     let (_, view) = api(&server).get("/api/v1/devices/cli-press");
     assert_eq!(view["online"], true, "{view}");

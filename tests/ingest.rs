@@ -6,7 +6,7 @@ use std::time::Duration;
 use rumqttc::QoS;
 use serde_json::json;
 
-use crate::support::http::{api, metric, points, provision};
+use crate::support::http::{api, metric, points, provision, stored_points};
 use crate::support::mqtt::device;
 use crate::support::{eventually, Server};
 
@@ -31,10 +31,7 @@ fn samples_published_over_mqtt_come_back_from_the_api_and_survive_a_restart() {
         QoS::AtLeastOnce,
     );
 
-    let vibration = eventually(Duration::from_secs(10), "3 vibration points", || {
-        let p = points(&server, "press-1", "vibration_rms_mm_s");
-        (p.len() == 3).then_some(p)
-    });
+    let vibration = stored_points(&server, "press-1", "vibration_rms_mm_s", 3);
     assert_eq!(
         vibration,
         vec![

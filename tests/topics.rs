@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{Packet, QoS, SubscribeFilter, SubscribeReasonCode};
 use serde_json::Value;
 
-use crate::support::http::{metric, points, provision, token};
+use crate::support::http::{metric, points, provision, stored_points, token};
 use crate::support::mqtt::{connect, device, Mqtt};
 use crate::support::raw_mqtt::RawMqtt;
 use crate::support::{eventually, Server};
@@ -233,10 +233,7 @@ fn an_integration_cannot_publish_under_devices_or_plantd() {
         r#"{"ts": 2000, "values": {"temperature_c": 21}}"#,
         QoS::AtLeastOnce,
     );
-    let stored = eventually(Duration::from_secs(10), "press-1's own sample", || {
-        let p = points(&server, "press-1", "temperature_c");
-        (!p.is_empty()).then_some(p)
-    });
+    let stored = stored_points(&server, "press-1", "temperature_c", 1);
     assert_eq!(stored, vec![("1970-01-01T00:00:02Z".to_owned(), 21.0)]);
 }
 
@@ -562,10 +559,7 @@ fn an_mqtt5_topic_alias_reaches_only_the_topic_it_was_set_on() {
     );
     mixer5.publish_aliased("", 1, r#"{"ts": 2000, "values": {"speed_rpm": 1460}}"#);
 
-    let stored = eventually(Duration::from_secs(10), "both aliased samples", || {
-        let p = points(&server, "mixer-5", "speed_rpm");
-        (p.len() >= 2).then_some(p)
-    });
+    let stored = stored_points(&server, "mixer-5", "speed_rpm", 2);
     assert_eq!(
         stored,
         vec![

@@ -132,6 +132,23 @@ pub fn points(server: &Server, device: &str, metric: &str) -> Vec<(String, f64)>
         .collect()
 }
 
+/// Waits until at least `at_least` points of the metric are stored, and returns them all.
+pub fn stored_points(
+    server: &Server,
+    device: &str,
+    metric: &str,
+    at_least: usize,
+) -> Vec<(String, f64)> {
+    super::eventually(
+        std::time::Duration::from_secs(10),
+        &format!("{at_least} point(s) of {device}/{metric}"),
+        || {
+            let p = points(server, device, metric);
+            (p.len() >= at_least).then_some(p)
+        },
+    )
+}
+
 /// The value of a Prometheus counter or gauge (summed over label sets that contain `labels`).
 pub fn metric(server: &Server, name: &str, labels: &str) -> f64 {
     let text = ureq::get(&server.url("/metrics"))
