@@ -87,6 +87,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             device_connected: devices_tx.clone().recipient(),
             device_disconnected: devices_tx.clone().recipient(),
             telemetry: telemetry.clone().recipient(),
+            device_control: devices_tx.clone().recipient(),
+            firmware_status: devices_tx.clone().recipient(),
         },
     )?;
     let devices_state = Devices::load(db.clone(), vec![broker.publisher.clone().recipient()])

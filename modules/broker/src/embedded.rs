@@ -7,7 +7,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use plantd_contracts::devices::{AuthenticateDevice, DeviceConnected, DeviceDisconnected};
+use plantd_contracts::devices::{
+    AuthenticateDevice, DeviceConnected, DeviceDisconnected, DeviceMessage,
+};
 use plantd_contracts::identity::AuthenticateToken;
 use plantd_contracts::telemetry::IngestPayload;
 use rumqttd::local::LinkBuilder;
@@ -28,6 +30,10 @@ pub struct BrokerWiring {
     pub device_connected: Recipient<DeviceConnected>,
     pub device_disconnected: Recipient<DeviceDisconnected>,
     pub telemetry: Recipient<IngestPayload>,
+    /// Shadow reports and command results.
+    pub device_control: Recipient<DeviceMessage>,
+    /// Firmware progress reports.
+    pub firmware_status: Recipient<DeviceMessage>,
 }
 
 pub struct BrokerHandle {
@@ -166,10 +172,14 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
     let alive = gateway_alive.clone();
     let drained = Arc::new(AtomicU64::new(0));
     let seen = drained.clone();
-    let telemetry = wiring.telemetry;
+    let routes = gateway::Routes {
+        telemetry: wiring.telemetry,
+        control: wiring.device_control,
+        firmware: wiring.firmware_status,
+    };
     thread::Builder::new()
         .name("mqtt-gateway".to_owned())
-        .spawn(move || gateway::run(link_rx, telemetry, alive, seen))
+        .spawn(move || gateway::run(link_rx, routes, alive, seen))
         .map_err(|e| format!("cannot start the MQTT gateway thread: {e}"))?;
 
     let publisher = EventPublisher {

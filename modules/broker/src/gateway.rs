@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix::Recipient;
+use plantd_contracts::devices::DeviceMessage;
 use plantd_contracts::telemetry::{IngestPayload, IngestSource};
 use plantd_contracts::time::now_ms;
 use plantd_contracts::DeviceId;
@@ -17,8 +18,23 @@ use rumqttd::local::LinkRx;
 use rumqttd::protocol::Publish;
 use rumqttd::Notification;
 
-/// The filters the gateway subscribes to.
-pub const FILTERS: &[&str] = &["devices/+/telemetry"];
+/// The filters the gateway subscribes to: telemetry, and the control topics a device
+/// answers on (shadow reports, command results, firmware progress).
+pub const FILTERS: &[&str] = &[
+    "devices/+/telemetry",
+    "devices/+/state/reported",
+    "devices/+/commands/+/result",
+    "devices/+/firmware/status",
+];
+
+/// Where the gateway hands device messages on.
+pub struct Routes {
+    pub telemetry: Recipient<IngestPayload>,
+    /// `state/reported` and `commands/{cmd}/result`.
+    pub control: Recipient<DeviceMessage>,
+    /// `firmware/status`.
+    pub firmware: Recipient<DeviceMessage>,
+}
 
 /// A topic of the telemetry filter that no device can have (`.` is not allowed in device
 /// ids): plantd publishes a marker there on shutdown, and once the gateway has seen it,
@@ -49,12 +65,7 @@ impl Gaps {
 }
 
 /// Runs until the router goes away; `alive` turns false then.
-pub fn run(
-    mut rx: LinkRx,
-    telemetry: Recipient<IngestPayload>,
-    alive: Arc<AtomicBool>,
-    drained: Arc<AtomicU64>,
-) {
+pub fn run(mut rx: LinkRx, routes: Routes, alive: Arc<AtomicBool>, drained: Arc<AtomicU64>) {
     let mut gaps = Gaps::default();
     loop {
         match rx.recv() {
@@ -78,7 +89,7 @@ pub fn run(
                     drained.fetch_max(marker, Ordering::SeqCst);
                     continue;
                 }
-                route(forward.publish, &telemetry)
+                route(forward.publish, &routes)
             }
             // The router pauses a link whose queue filled; it must be told to resume, or
             // ingest stalls for good.
@@ -98,7 +109,7 @@ pub fn run(
     alive.store(false, Ordering::Relaxed);
 }
 
-fn route(publish: Publish, telemetry: &Recipient<IngestPayload>) {
+fn route(publish: Publish, routes: &Routes) {
     let Ok(topic) = std::str::from_utf8(&publish.topic) else {
         return;
     };
@@ -113,13 +124,25 @@ fn route(publish: Publish, telemetry: &Recipient<IngestPayload>) {
     let _guard = span.enter();
     metrics::counter!("plantd_gateway_messages_total").increment(1);
     if rest == "telemetry" {
-        telemetry.do_send(IngestPayload {
+        routes.telemetry.do_send(IngestPayload {
             device_id,
             payload: publish.payload.to_vec(),
             received_at: now_ms(),
             source: IngestSource::Mqtt,
         });
+        return;
     }
+    let to = if rest == "firmware/status" {
+        &routes.firmware
+    } else {
+        &routes.control
+    };
+    to.do_send(DeviceMessage {
+        device_id,
+        subtopic: rest.to_owned(),
+        payload: publish.payload.to_vec(),
+        received_at: now_ms(),
+    });
 }
 
 #[cfg(test)]

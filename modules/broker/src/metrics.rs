@@ -33,6 +33,14 @@ pub fn describe() {
         "acknowledged device messages lost because the broker's log rotated past the gateway"
     );
     describe_counter!(
+        "plantd_device_messages_published_total",
+        "messages plantd published to devices (shadow, commands, firmware notices)"
+    );
+    describe_counter!(
+        "plantd_device_messages_dropped_total",
+        "messages to devices not published because the broker link was backed up"
+    );
+    describe_counter!(
         "plantd_events_published_total",
         "domain events published to plantd/events/#"
     );

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use bytes::{BufMut, BytesMut};
-use plantd_contracts::broker::{BrokerReady, DisconnectClient};
+use plantd_contracts::broker::{BrokerReady, DisconnectClient, PublishToDevice};
 use plantd_contracts::DomainEvent;
 use rumqttd::local::LinkTx;
 use rumqttd::protocol::{Packet, Publish};
@@ -27,10 +27,10 @@ impl Actor for EventPublisher {
 }
 
 /// A QoS 1 publish. rumqttd's public constructor makes QoS 0 only; its own serial form
-/// (header, packet id, topic, payload) is public and sets the QoS.
-fn qos1_publish(topic: &str, payload: &[u8], pkid: u16) -> Publish {
+/// (header, packet id, topic, payload) is public and sets the QoS and the retain flag.
+fn qos1_publish(topic: &str, payload: &[u8], pkid: u16, retain: bool) -> Publish {
     let mut buf = BytesMut::with_capacity(5 + topic.len() + payload.len());
-    buf.put_u8(0b0011_0010);
+    buf.put_u8(0b0011_0010 | u8::from(retain));
     buf.put_u16(pkid);
     buf.put_u16(u16::try_from(topic.len()).unwrap_or(u16::MAX));
     buf.extend_from_slice(topic.as_bytes());
@@ -51,20 +51,45 @@ impl Handler<DomainEvent> for EventPublisher {
                 return;
             }
         };
+        match self.send_qos1(&event.topic(), &payload, false) {
+            Ok(()) => metrics::counter!("plantd_events_published_total").increment(1),
+            Err(e) => {
+                metrics::counter!("plantd_events_dropped_total").increment(1);
+                tracing::warn!(kind = %event.kind, error = %e, "event not published");
+            }
+        }
+    }
+}
+
+impl EventPublisher {
+    fn send_qos1(&mut self, topic: &str, payload: &[u8], retain: bool) -> Result<(), String> {
+        if self.link.buffer().len() > 10_000 {
+            return Err("the broker link is backed up".to_owned());
+        }
         let pkid = self.next_pkid.fetch_add(1, Ordering::Relaxed).max(1);
-        let publish = qos1_publish(&event.topic(), &payload, pkid);
-        let buffered = self.link.buffer().len();
-        if buffered > 10_000 {
-            metrics::counter!("plantd_events_dropped_total").increment(1);
-            tracing::warn!(kind = %event.kind, "event not published: broker link is backed up");
-            return;
+        let publish = qos1_publish(topic, payload, pkid, retain);
+        poll_to_end(self.link.send(Packet::Publish(publish, None)))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Handler<PublishToDevice> for EventPublisher {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, msg: PublishToDevice, _: &mut Context<Self>) -> Self::Result {
+        let topic = format!("devices/{}/{}", msg.device_id, msg.subtopic);
+        let span = tracing::debug_span!("device_out", topic = %topic, retain = msg.retain);
+        let _guard = span.enter();
+        let result = self.send_qos1(&topic, &msg.payload, msg.retain);
+        match &result {
+            Ok(()) => metrics::counter!("plantd_device_messages_published_total").increment(1),
+            Err(e) => {
+                metrics::counter!("plantd_device_messages_dropped_total").increment(1);
+                tracing::warn!(error = %e, "message to device not published");
+            }
         }
-        if let Err(e) = poll_to_end(self.link.send(Packet::Publish(publish, None))) {
-            metrics::counter!("plantd_events_dropped_total").increment(1);
-            tracing::warn!(error = %e, "event not published");
-            return;
-        }
-        metrics::counter!("plantd_events_published_total").increment(1);
+        result
     }
 }
 

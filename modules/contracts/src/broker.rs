@@ -15,3 +15,15 @@ pub struct DisconnectClient {
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "bool")]
 pub struct BrokerReady;
+
+/// Something plantd sends to one device, on `devices/{device_id}/{subtopic}` at QoS 1
+/// (the shadow's desired document and delta, commands, firmware notices). `retain` keeps it
+/// for late subscribers; a retained empty payload clears the topic, as MQTT says.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct PublishToDevice {
+    pub device_id: crate::DeviceId,
+    pub subtopic: String,
+    pub payload: Vec<u8>,
+    pub retain: bool,
+}

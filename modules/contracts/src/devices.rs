@@ -100,3 +100,15 @@ pub struct DeviceDisconnected {
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "Result<usize, DomainError>")]
 pub struct PersistPresence;
+
+/// A device published on one of its control topics, handed on as is by the gateway:
+/// `subtopic` is what follows `devices/{id}/` — `state/reported`, `commands/{cmd}/result`
+/// or `firmware/status`. The receiver parses and validates the payload.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct DeviceMessage {
+    pub device_id: DeviceId,
+    pub subtopic: String,
+    pub payload: Vec<u8>,
+    pub received_at: crate::time::Millis,
+}
