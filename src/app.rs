@@ -86,6 +86,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             authenticate_token: identity.clone().recipient(),
             device_connected: devices_tx.clone().recipient(),
             device_disconnected: devices_tx.clone().recipient(),
+            device_traffic: devices_tx.clone().recipient(),
             telemetry: telemetry.clone().recipient(),
             device_control: devices_tx.clone().recipient(),
             firmware_status: devices_tx.clone().recipient(),
@@ -93,7 +94,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     )?;
     let devices_state = Devices::load(db.clone(), vec![broker.publisher.clone().recipient()])
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .with_disconnect(broker.publisher.clone().recipient());
     let devices = devices_ctx.run(devices_state);
     drop(devices_tx);
 

@@ -43,6 +43,7 @@ pub async fn device_add(
             kind,
             asset_id: None,
             metadata: None,
+            labels: Vec::new(),
         })
         .await
         .map_err(|e| e.to_string())?

@@ -13,6 +13,7 @@ mod support;
 mod api;
 mod auth;
 mod cli;
+mod devices;
 mod ingest;
 mod topics;
 mod ui;

@@ -14,13 +14,17 @@ use super::{devices, telemetry, tokens};
     info(title = "plantd API", description = "REST API of plantd. Errors are RFC 9457 application/problem+json."),
     paths(
         tokens::create, tokens::list, tokens::revoke,
-        devices::provision, devices::list, devices::get,
+        devices::provision, devices::list, devices::get, devices::patch, devices::delete,
+        devices::rotate, devices::disable, devices::enable,
         telemetry::range, telemetry::latest, telemetry::ingest,
     ),
     components(schemas(
         plantd_contracts::devices::DeviceView,
         plantd_contracts::devices::ProvisionedDevice,
         plantd_contracts::devices::DeviceCredentials,
+        devices::NewDevice,
+        devices::DevicePatch,
+        devices::DeviceDetail,
         plantd_contracts::identity::TokenView,
         plantd_contracts::identity::CreatedToken,
         plantd_contracts::identity::Scope,

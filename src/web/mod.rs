@@ -2,6 +2,7 @@
 //! double-submit CSRF cookie; every later form carries the session's CSRF token. Templates
 //! and static files are compiled into the binary: one file to deploy, no CDN.
 
+mod devices;
 mod pages;
 mod session;
 mod views;
@@ -15,5 +16,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(pages::login_form))
         .route("/login", web::post().to(pages::login))
         .route("/logout", web::post().to(pages::logout))
+        .route("/devices", web::get().to(devices::list))
+        .route("/devices", web::post().to(devices::provision))
+        .route("/devices/{id}", web::get().to(devices::show))
+        .route("/devices/{id}/edit", web::post().to(devices::edit))
+        .route("/devices/{id}/credentials", web::post().to(devices::rotate))
+        .route("/devices/{id}/disable", web::post().to(devices::disable))
+        .route("/devices/{id}/enable", web::post().to(devices::enable))
+        .route("/devices/{id}/delete", web::post().to(devices::delete))
         .route("/static/{file}", web::get().to(pages::static_file));
 }

@@ -123,10 +123,10 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         return redirect("/login");
     };
     let (devices, latest) = match (
-        state.devices.send(ListDevices).await,
+        state.devices.send(ListDevices::default()).await,
         state.telemetry.send(LatestValues { devices: None }).await,
     ) {
-        (Ok(Ok(devices)), Ok(Ok(latest))) => (devices, latest),
+        (Ok(Ok(devices)), Ok(Ok(latest))) => (devices.items, latest),
         _ => {
             return HttpResponse::ServiceUnavailable()
                 .body("plantd is not ready; try again in a moment")

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use plantd_contracts::devices::{
-    AuthenticateDevice, DeviceConnected, DeviceDisconnected, DeviceMessage,
+    AuthenticateDevice, DeviceConnected, DeviceDisconnected, DeviceMessage, DeviceTraffic,
 };
 use plantd_contracts::identity::AuthenticateToken;
 use plantd_contracts::telemetry::IngestPayload;
@@ -29,6 +29,8 @@ pub struct BrokerWiring {
     pub authenticate_token: Recipient<AuthenticateToken>,
     pub device_connected: Recipient<DeviceConnected>,
     pub device_disconnected: Recipient<DeviceDisconnected>,
+    /// Per-device message counts, about once a second.
+    pub device_traffic: Recipient<DeviceTraffic>,
     pub telemetry: Recipient<IngestPayload>,
     /// Shadow reports and command results.
     pub device_control: Recipient<DeviceMessage>,
@@ -160,7 +162,7 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
         })
         .map_err(|e| format!("cannot start the MQTT listener thread: {e}"))?;
 
-    let (mut link_tx, link_rx, _ack) = LinkBuilder::new("plantd.gateway", router_tx)
+    let (mut link_tx, link_rx, _ack) = LinkBuilder::new("plantd.gateway", router_tx.clone())
         .build()
         .map_err(|e| format!("cannot open the broker's gateway link: {e}"))?;
     for filter in gateway::FILTERS {
@@ -182,7 +184,24 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
         .spawn(move || gateway::run(link_rx, routes, alive, seen))
         .map_err(|e| format!("cannot start the MQTT gateway thread: {e}"))?;
 
+    // Closes the live connection of a client id now: a local link with the same client id
+    // takes it over (MQTT's rule: the newer connection wins), and rumqttd drops the older
+    // one whether or not it is sending. The local link is a clean session and stays
+    // registered (no subscriptions, a few hundred bytes) until a client logs in with that
+    // id again and takes it over in turn; a persistent session of the cut one is not kept.
+    // (rumqttd's router event type is private, hence a closure over its sender.)
+    let takeover_tx = router_tx.clone();
+    let takeover = Box::new(move |client_id: &str| {
+        LinkBuilder::new(client_id, takeover_tx.clone())
+            .clean_session(true)
+            .build()
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    let traffic = wiring.device_traffic;
     let publisher = EventPublisher {
+        takeover,
+        traffic,
         link: link_tx,
         ctx: ctx.clone(),
         server_alive,

@@ -48,6 +48,10 @@ pub fn describe() {
         "plantd_events_dropped_total",
         "domain events not published (broker link backed up)"
     );
+    describe_counter!(
+        "plantd_mqtt_sessions_cut_total",
+        "MQTT sessions ended on request (credentials rotated or revoked, device disabled or deleted)"
+    );
     describe_gauge!(
         "plantd_mqtt_connections",
         Unit::Count,
@@ -62,6 +66,7 @@ pub fn describe() {
         "plantd_gateway_dropped_total",
         "plantd_events_published_total",
         "plantd_events_dropped_total",
+        "plantd_mqtt_sessions_cut_total",
     ] {
         metrics::counter!(name).absolute(0);
     }

@@ -7,7 +7,8 @@
 //! - treat keep-alive 0 as "no keep-alive" (rumqttd refuses it);
 //! - enforce the contract's topic rules on PUBLISH, SUBSCRIBE, UNSUBSCRIBE and the will;
 //! - keep MQTT 5 properties away from MQTT 3.1.1 clients;
-//! - report `DeviceConnected` / `DeviceDisconnected`, and end a session on request.
+//! - report `DeviceConnected` / `DeviceDisconnected`, count each session's messages (for
+//!   presence), and end a session on request.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -29,7 +30,7 @@ use rumqttd::protocol::{
 
 use crate::auth::Authenticator;
 use crate::principal::Principal;
-use crate::sessions::Sessions;
+use crate::sessions::{Sessions, Traffic};
 use crate::sniff;
 
 /// Where a refused publish goes: a `$` topic nobody may subscribe to (payload emptied).
@@ -56,6 +57,7 @@ struct Live {
     principal: Principal,
     session: u64,
     kill: Arc<AtomicBool>,
+    traffic: Arc<Traffic>,
 }
 
 /// Why a login was refused: a CONNACK code and a reason for logs and metrics.
@@ -180,7 +182,10 @@ impl Policy {
                     _ => (will, will_props),
                 };
                 let session = self.ctx.sessions.next_session();
-                let kill = self.ctx.sessions.register(principal.username(), session);
+                let (kill, traffic) =
+                    self.ctx
+                        .sessions
+                        .register(principal.username(), &connect.client_id, session);
                 let login = Some(Login {
                     username: principal.username().to_owned(),
                     password: self.ctx.stamp.clone(),
@@ -189,6 +194,7 @@ impl Policy {
                     principal,
                     session,
                     kill,
+                    traffic,
                 }));
                 Ok(Packet::Connect(connect, props, will, will_props, login))
             }
@@ -227,6 +233,7 @@ impl Policy {
             return packet;
         };
         metrics::counter!("plantd_mqtt_messages_in_total").increment(1);
+        live.traffic.record(chrono::Utc::now().timestamp_millis());
         if !self.may_publish(&live.principal, &publish.topic, props.as_ref()) {
             metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "publish")
                 .increment(1);
@@ -327,6 +334,8 @@ impl Policy {
                         device_id,
                         session: live.session,
                         protocol_version: self.version.unwrap_or(4),
+                        // rumqttd 0.20 does not give the policy layer the peer's address.
+                        client_address: None,
                         at: chrono::Utc::now(),
                     });
                 }

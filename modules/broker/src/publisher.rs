@@ -1,5 +1,6 @@
 //! The broker's actor face: publishes domain events to `plantd/events/{type}` (QoS 1)
-//! through a local link, ends sessions on request, and reports readiness.
+//! through a local link, ends sessions on request (at once, even idle ones), reports
+//! device traffic to the devices module every second, and reports readiness.
 
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::Arc;
@@ -7,11 +8,15 @@ use std::sync::Arc;
 use actix::prelude::*;
 use bytes::{BufMut, BytesMut};
 use plantd_contracts::broker::{BrokerReady, DisconnectClient, PublishToDevice};
-use plantd_contracts::DomainEvent;
+use plantd_contracts::devices::{DeviceTraffic, TrafficEntry};
+use plantd_contracts::{DeviceId, DomainEvent};
 use rumqttd::local::LinkTx;
 use rumqttd::protocol::{Packet, Publish};
 
 use crate::policy::PolicyContext;
+
+/// Closes the live connection of a client id (built in `embedded`, over rumqttd's router).
+pub(crate) type Takeover = Box<dyn Fn(&str) -> Result<(), String> + Send>;
 
 pub struct EventPublisher {
     pub(crate) link: LinkTx,
@@ -20,10 +25,20 @@ pub struct EventPublisher {
     pub(crate) gateway_alive: Arc<AtomicBool>,
     pub(crate) next_pkid: AtomicU16,
     pub(crate) next_marker: u64,
+    /// Takes over a client id in rumqttd's router, closing its connection (see `embedded`).
+    pub(crate) takeover: Takeover,
+    pub(crate) traffic: Recipient<DeviceTraffic>,
 }
+
+/// How often device traffic is reported to the devices module.
+const TRAFFIC_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Actor for EventPublisher {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(TRAFFIC_EVERY, |act, _| act.report_traffic());
+    }
 }
 
 /// A QoS 1 publish. rumqttd's public constructor makes QoS 0 only; its own serial form
@@ -62,6 +77,29 @@ impl Handler<DomainEvent> for EventPublisher {
 }
 
 impl EventPublisher {
+    /// Sends the devices' traffic since the last report, in one message.
+    fn report_traffic(&self) {
+        let entries: Vec<TrafficEntry> = self
+            .ctx
+            .sessions
+            .take_traffic()
+            .into_iter()
+            // Integrations (token ids) are not devices.
+            .filter_map(|(username, messages_in, last_message_at)| {
+                DeviceId::parse(&username)
+                    .ok()
+                    .map(|device_id| TrafficEntry {
+                        device_id,
+                        messages_in,
+                        last_message_at,
+                    })
+            })
+            .collect();
+        if !entries.is_empty() {
+            self.traffic.do_send(DeviceTraffic { entries });
+        }
+    }
+
     fn send_qos1(&mut self, topic: &str, payload: &[u8], retain: bool) -> Result<(), String> {
         if self.link.buffer().len() > 10_000 {
             return Err("the broker link is backed up".to_owned());
@@ -120,10 +158,29 @@ impl Handler<PublishDrainMarker> for EventPublisher {
 impl Handler<DisconnectClient> for EventPublisher {
     type Result = usize;
 
+    /// Flags the sessions (a flagged session ends at its next packet), then takes over
+    /// their client ids in the router, which closes an idle connection at once: the
+    /// policy layer only runs when a packet comes, and rumqttd has no "close" call.
     fn handle(&mut self, msg: DisconnectClient, _: &mut Context<Self>) -> usize {
-        let n = self.ctx.sessions.kill(&msg.username);
-        tracing::info!(username = %msg.username, sessions = n, "MQTT sessions told to end");
-        n
+        let span = tracing::info_span!("mqtt_disconnect", username = %msg.username);
+        let _guard = span.enter();
+        let client_ids = self.ctx.sessions.kill(&msg.username);
+        let mut cut = 0;
+        for client_id in client_ids.iter().filter(|c| !c.is_empty()) {
+            match (self.takeover)(client_id) {
+                Ok(()) => cut += 1,
+                Err(e) => {
+                    tracing::warn!(client_id = %client_id, error = %e, "cannot cut the session now; it ends at its next packet")
+                }
+            }
+        }
+        metrics::counter!("plantd_mqtt_sessions_cut_total").increment(client_ids.len() as u64);
+        tracing::info!(
+            sessions = client_ids.len(),
+            cut_now = cut,
+            "MQTT sessions told to end"
+        );
+        client_ids.len()
     }
 }
 

@@ -1,12 +1,42 @@
 //! Live MQTT sessions by username, each with a flag that ends it at its next packet
-//! (credential revoked, device disabled, shutting down). Private to the broker.
+//! (credential revoked, device disabled, shutting down), the client id rumqttd knows it by
+//! (so an idle session can be cut at once, see `publisher::cut`), and its traffic counters
+//! since the last report. Private to the broker.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// A session number and the flag that ends it.
-type Live = (u64, Arc<AtomicBool>);
+/// Messages a session received since the last report, and when the last one came.
+#[derive(Default)]
+pub struct Traffic {
+    messages: AtomicU64,
+    last_at: AtomicI64,
+}
+
+impl Traffic {
+    pub fn record(&self, at_ms: i64) {
+        self.messages.fetch_add(1, Ordering::Relaxed);
+        self.last_at.fetch_max(at_ms, Ordering::Relaxed);
+    }
+
+    /// The count since the last call, and the last message's time.
+    fn take(&self) -> (u64, i64) {
+        (
+            self.messages.swap(0, Ordering::Relaxed),
+            self.last_at.load(Ordering::Relaxed),
+        )
+    }
+}
+
+struct Live {
+    session: u64,
+    /// Empty when rumqttd assigned one (the client sent none): such a session ends at its
+    /// next packet only.
+    client_id: String,
+    kill: Arc<AtomicBool>,
+    traffic: Arc<Traffic>,
+}
 
 pub struct Sessions {
     next: AtomicU64,
@@ -26,20 +56,29 @@ impl Sessions {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub fn register(&self, username: &str, session: u64) -> Arc<AtomicBool> {
-        let flag = Arc::new(AtomicBool::new(false));
+    pub fn register(
+        &self,
+        username: &str,
+        client_id: &str,
+        session: u64,
+    ) -> (Arc<AtomicBool>, Arc<Traffic>) {
+        let kill = Arc::new(AtomicBool::new(false));
+        let traffic = Arc::new(Traffic::default());
         if let Ok(mut live) = self.live.lock() {
-            live.entry(username.to_owned())
-                .or_default()
-                .push((session, flag.clone()));
+            live.entry(username.to_owned()).or_default().push(Live {
+                session,
+                client_id: client_id.to_owned(),
+                kill: kill.clone(),
+                traffic: traffic.clone(),
+            });
         }
-        flag
+        (kill, traffic)
     }
 
     pub fn unregister(&self, username: &str, session: u64) {
         if let Ok(mut live) = self.live.lock() {
             if let Some(list) = live.get_mut(username) {
-                list.retain(|(s, _)| *s != session);
+                list.retain(|l| l.session != session);
                 if list.is_empty() {
                     live.remove(username);
                 }
@@ -47,20 +86,40 @@ impl Sessions {
         }
     }
 
-    /// Flags every session of `username` to end; returns how many there were.
-    pub fn kill(&self, username: &str) -> usize {
+    /// Flags every session of `username` to end; returns the client ids of those sessions
+    /// (an empty one where rumqttd assigned it), one per session.
+    pub fn kill(&self, username: &str) -> Vec<String> {
         self.live
             .lock()
             .ok()
             .and_then(|live| {
                 live.get(username).map(|list| {
-                    for (_, flag) in list {
-                        flag.store(true, Ordering::Relaxed);
-                    }
-                    list.len()
+                    list.iter()
+                        .map(|l| {
+                            l.kill.store(true, Ordering::Relaxed);
+                            l.client_id.clone()
+                        })
+                        .collect()
                 })
             })
-            .unwrap_or(0)
+            .unwrap_or_default()
+    }
+
+    /// Traffic since the last call, per username: (username, messages, last message time),
+    /// for usernames whose sessions received anything.
+    pub fn take_traffic(&self) -> Vec<(String, u64, i64)> {
+        let Ok(live) = self.live.lock() else {
+            return Vec::new();
+        };
+        live.iter()
+            .filter_map(|(username, list)| {
+                let (messages, last_at) = list
+                    .iter()
+                    .map(|l| l.traffic.take())
+                    .fold((0, 0), |(n, at), (m, a)| (n + m, at.max(a)));
+                (messages > 0).then(|| (username.clone(), messages, last_at))
+            })
+            .collect()
     }
 }
 
@@ -74,12 +133,23 @@ mod tests {
         let a = sessions.next_session();
         let b = sessions.next_session();
         assert!(b > a);
-        let fa = sessions.register("dev-a", a);
-        let fb = sessions.register("dev-b", b);
-        assert_eq!(sessions.kill("dev-a"), 1);
+        let (fa, _) = sessions.register("dev-a", "dev-a", a);
+        let (fb, _) = sessions.register("dev-b", "dev-b", b);
+        assert_eq!(sessions.kill("dev-a"), vec!["dev-a".to_owned()]);
         assert!(fa.load(Ordering::Relaxed));
         assert!(!fb.load(Ordering::Relaxed));
         sessions.unregister("dev-a", a);
-        assert_eq!(sessions.kill("dev-a"), 0);
+        assert!(sessions.kill("dev-a").is_empty());
+    }
+
+    #[test]
+    fn traffic_is_reported_once_per_message() {
+        let sessions = Sessions::new(1);
+        let (_, traffic) = sessions.register("dev-a", "dev-a", 1);
+        sessions.register("dev-b", "dev-b", 2);
+        traffic.record(10);
+        traffic.record(20);
+        assert_eq!(sessions.take_traffic(), vec![("dev-a".to_owned(), 2, 20)]);
+        assert!(sessions.take_traffic().is_empty());
     }
 }

@@ -15,6 +15,9 @@ pub struct ProvisionDevice {
     pub kind: Option<String>,
     pub asset_id: Option<String>,
     pub metadata: Option<serde_json::Value>,
+    /// Labels (`[a-z0-9][a-z0-9_.:-]{0,63}`, at most 32); stored sorted, without duplicates.
+    #[serde(default)]
+    pub labels: Vec<String>,
 }
 
 /// MQTT credentials of a device; the password is shown once and stored only as a digest.
@@ -42,16 +45,111 @@ pub struct DeviceView {
     pub kind: Option<String>,
     pub asset_id: Option<String>,
     pub metadata: serde_json::Value,
+    pub labels: Vec<String>,
     pub enabled: bool,
     pub online: bool,
     pub last_seen: Option<DateTime<Utc>>,
     pub connected_since: Option<DateTime<Utc>>,
+    /// The peer's address, when the broker can tell it (the embedded broker cannot yet).
+    pub client_address: Option<String>,
+    /// MQTT protocol level of the live (or last) session: 4 = 3.1.1, 5 = 5.
+    pub protocol_version: Option<u8>,
+    /// PUBLISH packets received from the device since plantd started.
+    pub messages_in: u64,
+    pub last_message_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
+/// A device's state as the list filter names it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceState {
+    /// Enabled and connected.
+    Online,
+    /// Enabled and not connected.
+    Offline,
+    Disabled,
+}
+
+impl DeviceState {
+    /// `online`, `offline` or `disabled`.
+    pub fn parse(raw: &str) -> Option<DeviceState> {
+        match raw {
+            "online" => Some(DeviceState::Online),
+            "offline" => Some(DeviceState::Offline),
+            "disabled" => Some(DeviceState::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// Devices in id order, filtered; `after` is the previous page's last id (the cursor) and
+/// `limit` the page size (`None`: all).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<DevicePage, DomainError>")]
+pub struct ListDevices {
+    pub state: Option<DeviceState>,
+    pub kind: Option<String>,
+    pub label: Option<String>,
+    pub after: Option<String>,
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DevicePage {
+    pub items: Vec<DeviceView>,
+    /// The id to pass as `after` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// How a patch changes the metadata object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum MetadataChange {
+    /// RFC 7396 JSON merge patch: members set to `null` are removed, objects merge.
+    Merge(serde_json::Value),
+    /// The whole object is replaced.
+    Replace(serde_json::Value),
+}
+
+/// Change a device's registry fields; `None` leaves a field as it is. For `kind` and
+/// `asset_id`, an empty string clears the field. `labels` replaces the whole set.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
-#[rtype(result = "Result<Vec<DeviceView>, DomainError>")]
-pub struct ListDevices;
+#[rtype(result = "Result<DeviceView, DomainError>")]
+pub struct PatchDevice {
+    pub id: DeviceId,
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub asset_id: Option<String>,
+    pub metadata: Option<MetadataChange>,
+    pub labels: Option<Vec<String>>,
+}
+
+/// Delete a device: its live session is cut, it can no longer log in, and its id is kept
+/// (as a tombstone) so it is never given to another device.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<(), DomainError>")]
+pub struct DeleteDevice {
+    pub id: DeviceId,
+}
+
+/// Give a device a new secret (returned once); the old one stops working at once and a
+/// live session of the device is cut.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<DeviceCredentials, DomainError>")]
+pub struct RotateCredentials {
+    pub id: DeviceId,
+}
+
+/// Disable (live session cut, logins refused with "not authorized") or enable a device.
+/// Setting the state it already has changes nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<DeviceView, DomainError>")]
+pub struct SetDeviceEnabled {
+    pub id: DeviceId,
+    pub enabled: bool,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "Result<DeviceView, DomainError>")]
@@ -84,6 +182,9 @@ pub struct DeviceConnected {
     pub device_id: DeviceId,
     pub session: u64,
     pub protocol_version: u8,
+    /// The peer's address, if the broker knows it.
+    #[serde(default)]
+    pub client_address: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -93,6 +194,22 @@ pub struct DeviceDisconnected {
     pub device_id: DeviceId,
     pub session: u64,
     pub at: DateTime<Utc>,
+}
+
+/// Traffic of device sessions since the previous report, sent by the broker about once a
+/// second: presence ("last seen") moves with traffic, not only with connects.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct DeviceTraffic {
+    pub entries: Vec<TrafficEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrafficEntry {
+    pub device_id: DeviceId,
+    /// PUBLISH packets received from the device.
+    pub messages_in: u64,
+    pub last_message_at: crate::time::Millis,
 }
 
 /// Write presence (`last_seen`) now, e.g. before a shutdown; online devices are marked

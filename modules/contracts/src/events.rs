@@ -9,6 +9,11 @@ use uuid::Uuid;
 pub const DEVICE_CONNECTED: &str = "device.connected";
 pub const DEVICE_DISCONNECTED: &str = "device.disconnected";
 pub const DEVICE_PROVISIONED: &str = "device.provisioned";
+pub const DEVICE_UPDATED: &str = "device.updated";
+pub const DEVICE_DELETED: &str = "device.deleted";
+pub const DEVICE_CREDENTIALS_ROTATED: &str = "device.credentials_rotated";
+pub const DEVICE_DISABLED: &str = "device.disabled";
+pub const DEVICE_ENABLED: &str = "device.enabled";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use actix::prelude::*;
+use plantd_contracts::broker::DisconnectClient;
 use plantd_contracts::devices::*;
 use plantd_contracts::events::{self, DomainEvent};
 use plantd_contracts::time::now_ms;
@@ -14,8 +15,9 @@ use serde_json::json;
 
 use crate::registry::Registry;
 use crate::store::{self, DeviceRow};
+use crate::validate;
 
-const SOURCE: &str = "devices";
+pub(crate) const SOURCE: &str = "devices";
 /// How often devices provisioned by another process (`plantd device add`) are picked up.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// How often changed `last_seen` values are written, in one transaction: a reconnect storm
@@ -26,14 +28,16 @@ const PERSIST_EVERY: Duration = Duration::from_secs(5);
 const REFRESH_OVERLAP_MS: i64 = 2_000;
 
 pub struct Devices {
-    db: Db,
-    registry: Registry,
+    pub(crate) db: Db,
+    pub(crate) registry: Registry,
     events: Vec<Recipient<DomainEvent>>,
+    /// Where to ask for a device's live MQTT session to be cut (rotate, disable, delete).
+    disconnect: Option<Recipient<DisconnectClient>>,
     /// Devices created from this time on are read by the next refresh.
     refresh_from: i64,
     refreshing: bool,
     /// `last_seen` values not yet written.
-    unsaved_seen: HashMap<DeviceId, i64>,
+    pub(crate) unsaved_seen: HashMap<DeviceId, i64>,
 }
 
 impl Devices {
@@ -44,12 +48,29 @@ impl Devices {
             db,
             registry: Registry::default(),
             events,
+            disconnect: None,
             refresh_from: now_ms() - REFRESH_OVERLAP_MS,
             refreshing: false,
             unsaved_seen: HashMap::new(),
         };
         devices.learn(rows);
         Ok(devices)
+    }
+
+    /// Wires the broker's session cutter (the CLI's short-lived actor has none).
+    pub fn with_disconnect(mut self, disconnect: Recipient<DisconnectClient>) -> Self {
+        self.disconnect = Some(disconnect);
+        self
+    }
+
+    /// Cuts the device's live MQTT session, if any. Called after memory changed, so a
+    /// reconnect is already judged by the new state.
+    pub(crate) fn cut_session(&self, id: &DeviceId) {
+        if let Some(disconnect) = &self.disconnect {
+            disconnect.do_send(DisconnectClient {
+                username: id.to_string(),
+            });
+        }
     }
 
     /// Adds devices read from the database that memory does not know yet.
@@ -129,7 +150,7 @@ impl Devices {
         )
     }
 
-    fn publish(&self, kind: &str, data: serde_json::Value) {
+    pub(crate) fn publish(&self, kind: &str, data: serde_json::Value) {
         let event = DomainEvent::new(kind, SOURCE, data);
         for recipient in &self.events {
             recipient.do_send(event.clone());
@@ -148,30 +169,38 @@ impl Actor for Devices {
     }
 }
 
-fn validate(msg: &ProvisionDevice) -> Result<(), DomainError> {
-    if msg.name.as_ref().is_some_and(|n| n.len() > 200) {
-        return Err(DomainError::invalid("name", "at most 200 characters"));
+/// Checks a provisioning request; returns its labels normalised.
+fn validate(msg: &ProvisionDevice) -> Result<Vec<String>, DomainError> {
+    if let Some(name) = &msg.name {
+        validate::name(name)?;
     }
-    if msg.metadata.as_ref().is_some_and(|m| !m.is_object()) {
-        return Err(DomainError::invalid("metadata", "must be a JSON object"));
+    if let Some(kind) = &msg.kind {
+        validate::short_text("kind", kind)?;
     }
-    Ok(())
+    if let Some(asset) = &msg.asset_id {
+        validate::short_text("asset_id", asset)?;
+    }
+    if let Some(metadata) = &msg.metadata {
+        validate::metadata(metadata)?;
+    }
+    validate::labels(msg.labels.clone())
 }
 
 impl Handler<ProvisionDevice> for Devices {
     type Result = ResponseActFuture<Self, Result<ProvisionedDevice, DomainError>>;
 
     fn handle(&mut self, msg: ProvisionDevice, _: &mut Context<Self>) -> Self::Result {
-        if let Err(e) = validate(&msg) {
-            return Box::pin(fut::ready(Err(e)));
-        }
+        let labels = match validate(&msg) {
+            Ok(labels) => labels,
+            Err(e) => return Box::pin(fut::ready(Err(e))),
+        };
         let secret = plantd_secrets::random_hex(20);
         let now = now_ms();
         let row = DeviceRow {
             id: msg.id.to_string(),
             name: msg.name.clone().unwrap_or_else(|| msg.id.to_string()),
-            kind: msg.kind.clone(),
-            asset_id: msg.asset_id.clone(),
+            kind: msg.kind.clone().filter(|k| !k.is_empty()),
+            asset_id: msg.asset_id.clone().filter(|a| !a.is_empty()),
             metadata: msg
                 .metadata
                 .clone()
@@ -183,6 +212,7 @@ impl Handler<ProvisionDevice> for Devices {
             updated_at: now,
             last_seen: None,
             deleted_at: None,
+            labels: serde_json::to_string(&labels).unwrap_or_else(|_| "[]".to_owned()),
         };
         let stored = row.clone();
         let db = self.db.clone();
@@ -220,20 +250,20 @@ impl Handler<ProvisionDevice> for Devices {
 }
 
 impl Handler<ListDevices> for Devices {
-    type Result = ResponseActFuture<Self, Result<Vec<DeviceView>, DomainError>>;
+    type Result = ResponseActFuture<Self, Result<DevicePage, DomainError>>;
 
-    fn handle(&mut self, _: ListDevices, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: ListDevices, _: &mut Context<Self>) -> Self::Result {
         let db = self.db.clone();
         Box::pin(
             async move { db.run(store::load_live).await }
                 .into_actor(self)
-                .map(|rows, act, _| {
+                .map(move |rows, act, _| {
                     for row in rows.map_err(DomainError::from)? {
                         if let Ok(id) = DeviceId::parse(&row.id) {
                             act.registry.insert_if_absent(id, row);
                         }
                     }
-                    Ok(act.registry.views())
+                    Ok(act.registry.page(&msg))
                 }),
         )
     }
@@ -274,7 +304,13 @@ impl Handler<DeviceConnected> for Devices {
 
     fn handle(&mut self, msg: DeviceConnected, _: &mut Context<Self>) {
         let at = msg.at.timestamp_millis();
-        if self.registry.connected(&msg.device_id, msg.session, at) {
+        if self.registry.connected(
+            &msg.device_id,
+            msg.session,
+            at,
+            msg.protocol_version,
+            msg.client_address.clone(),
+        ) {
             tracing::info!(device = %msg.device_id, session = msg.session, "device online");
             self.publish(
                 events::DEVICE_CONNECTED,
@@ -297,6 +333,27 @@ impl Handler<DeviceDisconnected> for Devices {
                 json!({ "device_id": msg.device_id }),
             );
             self.unsaved_seen.insert(msg.device_id, at);
+        }
+    }
+}
+
+impl Handler<DeviceTraffic> for Devices {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeviceTraffic, _: &mut Context<Self>) {
+        let span = tracing::trace_span!("device_traffic", devices = msg.entries.len());
+        let _guard = span.enter();
+        for entry in msg.entries {
+            if self
+                .registry
+                .traffic(&entry.device_id, entry.messages_in, entry.last_message_at)
+            {
+                let seen = self
+                    .unsaved_seen
+                    .entry(entry.device_id)
+                    .or_insert(entry.last_message_at);
+                *seen = (*seen).max(entry.last_message_at);
+            }
         }
     }
 }

@@ -1,9 +1,9 @@
 //! The in-memory registry: each live device's row and presence. The actor is its only
 //! owner; it changes only after the database has committed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use plantd_contracts::devices::{DeviceAuth, DeviceView};
+use plantd_contracts::devices::{DeviceAuth, DevicePage, DeviceState, DeviceView, ListDevices};
 use plantd_contracts::time::{to_datetime, Millis};
 use plantd_contracts::DeviceId;
 
@@ -15,6 +15,11 @@ pub struct Presence {
     pub session: Option<u64>,
     pub connected_since: Option<Millis>,
     pub last_seen: Option<Millis>,
+    pub client_address: Option<String>,
+    pub protocol_version: Option<u8>,
+    /// Since this process started (counters are not stored).
+    pub messages_in: u64,
+    pub last_message_at: Option<Millis>,
 }
 
 #[derive(Debug, Clone)]
@@ -26,6 +31,8 @@ pub struct Entry {
 #[derive(Default)]
 pub struct Registry {
     devices: BTreeMap<DeviceId, Entry>,
+    /// Deleted here: a database read that started before the delete must not bring one back.
+    deleted: HashSet<DeviceId>,
 }
 
 impl Registry {
@@ -40,9 +47,65 @@ impl Registry {
     /// Adds a device another process (e.g. `plantd device add`) wrote, keeping what is
     /// known of devices already here.
     pub fn insert_if_absent(&mut self, id: DeviceId, row: DeviceRow) {
-        if !self.devices.contains_key(&id) {
+        if !self.devices.contains_key(&id) && !self.deleted.contains(&id) {
             self.insert(id, row);
         }
+    }
+
+    /// The registry row of a live device, to change a copy of it.
+    pub fn row(&self, id: &DeviceId) -> Option<&DeviceRow> {
+        self.devices.get(id).map(|e| &e.row)
+    }
+
+    /// Replaces a device's row after the database committed the change; presence stays.
+    pub fn replace_row(&mut self, id: &DeviceId, row: DeviceRow) {
+        if let Some(e) = self.devices.get_mut(id) {
+            e.row = row;
+        }
+    }
+
+    pub fn remove(&mut self, id: &DeviceId) {
+        self.devices.remove(id);
+        self.deleted.insert(id.clone());
+    }
+
+    /// Counts a device's traffic; returns false for an unknown device.
+    pub fn traffic(&mut self, id: &DeviceId, messages: u64, last_at: Millis) -> bool {
+        match self.devices.get_mut(id) {
+            Some(e) => {
+                let p = &mut e.presence;
+                p.messages_in = p.messages_in.saturating_add(messages);
+                p.last_message_at = p.last_message_at.max(Some(last_at));
+                p.last_seen = p.last_seen.max(Some(last_at));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// One page of devices in id order that pass the filters.
+    pub fn page(&self, query: &ListDevices) -> DevicePage {
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let mut items = Vec::new();
+        let mut more = false;
+        let range = self
+            .devices
+            .iter()
+            .skip_while(|(id, _)| query.after.as_deref().is_some_and(|a| id.as_str() <= a))
+            .filter(|(_, e)| matches(e, query));
+        for (id, e) in range {
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(view(id, e));
+        }
+        let next_cursor = if more {
+            items.last().map(|d: &DeviceView| d.id.to_string())
+        } else {
+            None
+        };
+        DevicePage { items, next_cursor }
     }
 
     /// The devices connected now.
@@ -52,10 +115,6 @@ impl Registry {
             .filter(|(_, e)| e.presence.session.is_some())
             .map(|(id, _)| id.clone())
             .collect()
-    }
-
-    pub fn views(&self) -> Vec<DeviceView> {
-        self.devices.iter().map(|(id, e)| view(id, e)).collect()
     }
 
     pub fn view(&self, id: &DeviceId) -> Option<DeviceView> {
@@ -77,12 +136,21 @@ impl Registry {
     }
 
     /// Marks a session online; returns false for an unknown device.
-    pub fn connected(&mut self, id: &DeviceId, session: u64, at: Millis) -> bool {
+    pub fn connected(
+        &mut self,
+        id: &DeviceId,
+        session: u64,
+        at: Millis,
+        protocol_version: u8,
+        client_address: Option<String>,
+    ) -> bool {
         match self.devices.get_mut(id) {
             Some(e) => {
                 e.presence.session = Some(session);
                 e.presence.connected_since = Some(at);
                 e.presence.last_seen = Some(at);
+                e.presence.protocol_version = Some(protocol_version);
+                e.presence.client_address = client_address;
                 true
             }
             None => false,
@@ -104,6 +172,32 @@ impl Registry {
     }
 }
 
+fn state(e: &Entry) -> DeviceState {
+    if !e.row.enabled {
+        DeviceState::Disabled
+    } else if e.presence.session.is_some() {
+        DeviceState::Online
+    } else {
+        DeviceState::Offline
+    }
+}
+
+pub fn labels_of(row: &DeviceRow) -> Vec<String> {
+    serde_json::from_str(&row.labels).unwrap_or_default()
+}
+
+fn matches(e: &Entry, query: &ListDevices) -> bool {
+    query.state.is_none_or(|s| s == state(e))
+        && query
+            .kind
+            .as_deref()
+            .is_none_or(|k| e.row.kind.as_deref() == Some(k))
+        && query
+            .label
+            .as_deref()
+            .is_none_or(|l| labels_of(&e.row).iter().any(|have| have == l))
+}
+
 fn view(id: &DeviceId, e: &Entry) -> DeviceView {
     DeviceView {
         id: id.clone(),
@@ -111,10 +205,16 @@ fn view(id: &DeviceId, e: &Entry) -> DeviceView {
         kind: e.row.kind.clone(),
         asset_id: e.row.asset_id.clone(),
         metadata: serde_json::from_str(&e.row.metadata).unwrap_or(serde_json::Value::Null),
+        labels: labels_of(&e.row),
         enabled: e.row.enabled,
         online: e.presence.session.is_some(),
         last_seen: e.presence.last_seen.map(to_datetime),
         connected_since: e.presence.connected_since.map(to_datetime),
+        client_address: e.presence.client_address.clone(),
+        protocol_version: e.presence.protocol_version,
+        messages_in: e.presence.messages_in,
+        last_message_at: e.presence.last_message_at.map(to_datetime),
         created_at: to_datetime(e.row.created_at),
+        updated_at: to_datetime(e.row.updated_at),
     }
 }

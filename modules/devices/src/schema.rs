@@ -13,5 +13,6 @@ diesel::table! {
         updated_at -> BigInt,
         last_seen -> Nullable<BigInt>,
         deleted_at -> Nullable<BigInt>,
+        labels -> Text,
     }
 }

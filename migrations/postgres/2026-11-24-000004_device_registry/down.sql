@@ -1,0 +1,1 @@
+ALTER TABLE devices_devices DROP COLUMN labels;

@@ -1,0 +1,577 @@
+//! Device pages: the list (filters by state, kind, label; provision form) and one device's
+//! page (registry fields, presence and counters, latest values, edit, credentials, state,
+//! delete). Every form posts the session's CSRF token; admins and engineers may change,
+//! viewers read. Handlers only translate forms to devices messages and render replies.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use plantd_contracts::devices::{
+    DeleteDevice, DeviceCredentials, DeviceState, DeviceView, GetDevice, ListDevices,
+    MetadataChange, PatchDevice, ProvisionDevice, RotateCredentials, SetDeviceEnabled,
+};
+use plantd_contracts::identity::{Scope, SessionView};
+use plantd_contracts::telemetry::{GetTelemetryStatus, LatestValues, TelemetryStatus};
+use plantd_contracts::time::format_ms;
+use plantd_contracts::{DeviceId, DomainError};
+use serde::Deserialize;
+
+use super::session;
+use super::views::render;
+use crate::http::AppState;
+
+/// A device as the pages show it: times formatted, options flattened.
+pub struct DeviceItem {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub asset_id: String,
+    pub labels: Vec<String>,
+    pub enabled: bool,
+    pub online: bool,
+    pub state: &'static str,
+    pub last_seen: String,
+    pub connected_since: String,
+    pub client_address: String,
+    pub protocol: String,
+    pub messages_in: u64,
+    pub last_message_at: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub metadata_pretty: String,
+}
+
+/// A time for the page, or `none` when there is none.
+fn time<T: Into<Option<i64>>>(ms: T, none: &str) -> String {
+    ms.into().map(format_ms).unwrap_or_else(|| none.to_owned())
+}
+
+impl From<DeviceView> for DeviceItem {
+    fn from(d: DeviceView) -> Self {
+        DeviceItem {
+            state: match (d.enabled, d.online) {
+                (false, _) => "disabled",
+                (true, true) => "online",
+                (true, false) => "offline",
+            },
+            id: d.id.to_string(),
+            name: d.name,
+            kind: d.kind.unwrap_or_default(),
+            asset_id: d.asset_id.unwrap_or_default(),
+            labels: d.labels,
+            enabled: d.enabled,
+            online: d.online,
+            last_seen: time(d.last_seen.map(|t| t.timestamp_millis()), "never"),
+            connected_since: time(d.connected_since.map(|t| t.timestamp_millis()), "—"),
+            client_address: d.client_address.unwrap_or_else(|| "not known".to_owned()),
+            protocol: match d.protocol_version {
+                Some(5) => "MQTT 5".to_owned(),
+                Some(_) => "MQTT 3.1.1".to_owned(),
+                None => "—".to_owned(),
+            },
+            messages_in: d.messages_in,
+            last_message_at: time(d.last_message_at.map(|t| t.timestamp_millis()), "—"),
+            created_at: time(d.created_at.timestamp_millis(), ""),
+            updated_at: time(d.updated_at.timestamp_millis(), ""),
+            metadata_pretty: serde_json::to_string_pretty(&d.metadata)
+                .unwrap_or_else(|_| "{}".to_owned()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "devices.html")]
+pub struct DevicesPage {
+    pub username: String,
+    pub role: String,
+    pub csrf_token: String,
+    pub can_write: bool,
+    pub devices: Vec<DeviceItem>,
+    pub filter_state: String,
+    pub filter_kind: String,
+    pub filter_label: String,
+    pub next_cursor: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "device.html")]
+pub struct DevicePage {
+    pub username: String,
+    pub role: String,
+    pub csrf_token: String,
+    pub can_write: bool,
+    pub device: DeviceItem,
+    pub labels_text: String,
+    pub telemetry: TelemetryStatus,
+    pub last_rejection_at: String,
+    pub values: Vec<(String, String, String)>,
+    /// Credentials just issued (provisioned or rotated): shown in this response only.
+    pub credentials: Option<DeviceCredentials>,
+    pub error: Option<String>,
+}
+
+fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+fn can_write(current: &SessionView) -> bool {
+    current.role.scopes().contains(&Scope::Write)
+}
+
+fn status_of(e: &DomainError) -> StatusCode {
+    match e {
+        DomainError::NotFound(_) => StatusCode::NOT_FOUND,
+        DomainError::Conflict(_) => StatusCode::CONFLICT,
+        DomainError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable().body("plantd is not ready; try again in a moment")
+}
+
+/// The signed-in person allowed to change devices, after the form's CSRF check; or the
+/// response to send instead.
+async fn writer(
+    req: &HttpRequest,
+    state: &AppState,
+    csrf_token: &str,
+) -> Result<SessionView, HttpResponse> {
+    let Some((_, current)) = session::current(req, state).await else {
+        return Err(redirect("/login"));
+    };
+    if !plantd_secrets::same_secret(csrf_token, &current.csrf_token) {
+        return Err(
+            HttpResponse::Forbidden().body("the form expired; reload the page and try again")
+        );
+    }
+    if !can_write(&current) {
+        metrics::counter!("plantd_http_forbidden_total").increment(1);
+        return Err(HttpResponse::Forbidden().body("your role may only read devices"));
+    }
+    Ok(current)
+}
+
+/// Words separated by commas or spaces.
+fn split_labels(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+    kind: Option<String>,
+    label: Option<String>,
+    cursor: Option<String>,
+}
+
+const PAGE_SIZE: usize = 100;
+
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> HttpResponse {
+    let Some((_, current)) = session::current(&req, &state).await else {
+        return redirect("/login");
+    };
+    list_page(&state, current, query.into_inner(), None, StatusCode::OK).await
+}
+
+async fn list_page(
+    state: &AppState,
+    current: SessionView,
+    query: ListQuery,
+    error: Option<String>,
+    status: StatusCode,
+) -> HttpResponse {
+    let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    let (filter_state, filter_kind, filter_label) = (
+        nonempty(query.state),
+        nonempty(query.kind),
+        nonempty(query.label),
+    );
+    let device_state = match filter_state.as_deref() {
+        None => None,
+        Some(raw) => match DeviceState::parse(raw) {
+            Some(s) => Some(s),
+            None => return HttpResponse::BadRequest().body("state is online, offline or disabled"),
+        },
+    };
+    let page = match state
+        .devices
+        .send(ListDevices {
+            state: device_state,
+            kind: filter_kind.clone(),
+            label: filter_label.clone(),
+            after: query.cursor,
+            limit: Some(PAGE_SIZE),
+        })
+        .await
+    {
+        Ok(Ok(page)) => page,
+        _ => return unavailable(),
+    };
+    let filter_state = filter_state.unwrap_or_default();
+    let filter_kind = filter_kind.unwrap_or_default();
+    let filter_label = filter_label.unwrap_or_default();
+    let mut response = render(&DevicesPage {
+        username: current.username.clone(),
+        role: current.role.as_str().to_owned(),
+        can_write: can_write(&current),
+        csrf_token: current.csrf_token,
+        devices: page.items.into_iter().map(DeviceItem::from).collect(),
+        filter_state,
+        filter_kind,
+        filter_label,
+        next_cursor: page.next_cursor,
+        error,
+    });
+    if response.status() == StatusCode::OK {
+        *response.status_mut() = status;
+    }
+    response
+}
+
+#[derive(Deserialize)]
+pub struct NewDeviceForm {
+    csrf_token: String,
+    id: String,
+    name: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    asset_id: String,
+    #[serde(default)]
+    labels: String,
+}
+
+pub async fn provision(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<NewDeviceForm>,
+) -> HttpResponse {
+    let current = match writer(&req, &state, &form.csrf_token).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let form = form.into_inner();
+    let result = match DeviceId::parse(form.id.trim()) {
+        Err(e) => Err(e),
+        Ok(id) => {
+            let nonempty = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+            match state
+                .devices
+                .send(ProvisionDevice {
+                    id,
+                    name: nonempty(form.name),
+                    kind: nonempty(form.kind),
+                    asset_id: nonempty(form.asset_id),
+                    metadata: None,
+                    labels: split_labels(&form.labels),
+                })
+                .await
+            {
+                Ok(result) => result,
+                Err(_) => return unavailable(),
+            }
+        }
+    };
+    match result {
+        Ok(provisioned) => {
+            tracing::info!(by = %current.username, device = %provisioned.device.id, "device provisioned in the UI");
+            device_page(
+                &state,
+                current,
+                provisioned.device.id,
+                Some(provisioned.credentials),
+                None,
+            )
+            .await
+        }
+        Err(e) => {
+            let status = status_of(&e);
+            let query = ListQuery {
+                state: None,
+                kind: None,
+                label: None,
+                cursor: None,
+            };
+            list_page(&state, current, query, Some(e.to_string()), status).await
+        }
+    }
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let Some((_, current)) = session::current(&req, &state).await else {
+        return redirect("/login");
+    };
+    let Ok(id) = DeviceId::parse(&id) else {
+        return HttpResponse::NotFound().body("no such device");
+    };
+    device_page(&state, current, id, None, None).await
+}
+
+async fn device_page(
+    state: &AppState,
+    current: SessionView,
+    id: DeviceId,
+    credentials: Option<DeviceCredentials>,
+    error: Option<(StatusCode, String)>,
+) -> HttpResponse {
+    let device = match state.devices.send(GetDevice { id: id.clone() }).await {
+        Ok(Ok(device)) => device,
+        Ok(Err(DomainError::NotFound(_))) => {
+            return HttpResponse::NotFound().body("no such device")
+        }
+        _ => return unavailable(),
+    };
+    let (telemetry, latest) = match (
+        state
+            .telemetry
+            .send(GetTelemetryStatus {
+                device_id: id.clone(),
+            })
+            .await,
+        state
+            .telemetry
+            .send(LatestValues {
+                devices: Some(vec![id.clone()]),
+            })
+            .await,
+    ) {
+        (Ok(status), Ok(Ok(latest))) => (status, latest),
+        _ => return unavailable(),
+    };
+    let values = latest
+        .get(&id)
+        .map(|values| {
+            values
+                .iter()
+                .map(|v| {
+                    (
+                        v.metric.clone(),
+                        v.value.to_string(),
+                        format_ms(v.ts.timestamp_millis()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let (status, error) = match error {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
+    };
+    let mut response = render(&DevicePage {
+        username: current.username.clone(),
+        role: current.role.as_str().to_owned(),
+        can_write: can_write(&current),
+        csrf_token: current.csrf_token,
+        labels_text: device.labels.join(", "),
+        device: DeviceItem::from(device),
+        last_rejection_at: time(
+            telemetry.last_rejection_at.map(|t| t.timestamp_millis()),
+            "—",
+        ),
+        telemetry,
+        values,
+        credentials,
+        error,
+    });
+    if response.status() == StatusCode::OK {
+        *response.status_mut() = status;
+    }
+    // A page with a secret on it must not be kept by the browser or a proxy.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+#[derive(Deserialize)]
+pub struct EditForm {
+    csrf_token: String,
+    name: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    asset_id: String,
+    #[serde(default)]
+    labels: String,
+    #[serde(default)]
+    metadata: String,
+}
+
+pub async fn edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<EditForm>,
+) -> HttpResponse {
+    let current = match writer(&req, &state, &form.csrf_token).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let Ok(id) = DeviceId::parse(&id) else {
+        return HttpResponse::NotFound().body("no such device");
+    };
+    let form = form.into_inner();
+    let metadata = if form.metadata.trim().is_empty() {
+        serde_json::json!({})
+    } else {
+        match serde_json::from_str(&form.metadata) {
+            Ok(value) => value,
+            Err(e) => {
+                let message = format!("metadata is not JSON: {e}");
+                return device_page(
+                    &state,
+                    current,
+                    id,
+                    None,
+                    Some((StatusCode::UNPROCESSABLE_ENTITY, message)),
+                )
+                .await;
+            }
+        }
+    };
+    let result = state
+        .devices
+        .send(PatchDevice {
+            id: id.clone(),
+            name: Some(form.name.trim().to_owned()),
+            kind: Some(form.kind.trim().to_owned()),
+            asset_id: Some(form.asset_id.trim().to_owned()),
+            metadata: Some(MetadataChange::Replace(metadata)),
+            labels: Some(split_labels(&form.labels)),
+        })
+        .await;
+    after_change(&state, current, id, result.map(|r| r.map(|_| ()))).await
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf_token: String,
+}
+
+pub async fn rotate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let current = match writer(&req, &state, &form.csrf_token).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let Ok(id) = DeviceId::parse(&id) else {
+        return HttpResponse::NotFound().body("no such device");
+    };
+    match state
+        .devices
+        .send(RotateCredentials { id: id.clone() })
+        .await
+    {
+        Ok(Ok(credentials)) => {
+            tracing::info!(by = %current.username, device = %id, "device credentials rotated in the UI");
+            device_page(&state, current, id, Some(credentials), None).await
+        }
+        Ok(Err(e)) => after_change(&state, current, id, Ok(Err(e))).await,
+        Err(_) => unavailable(),
+    }
+}
+
+pub async fn disable(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    set_enabled(req, state, id, form, false).await
+}
+
+pub async fn enable(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    set_enabled(req, state, id, form, true).await
+}
+
+async fn set_enabled(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    enabled: bool,
+) -> HttpResponse {
+    let current = match writer(&req, &state, &form.csrf_token).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let Ok(id) = DeviceId::parse(&id) else {
+        return HttpResponse::NotFound().body("no such device");
+    };
+    let result = state
+        .devices
+        .send(SetDeviceEnabled {
+            id: id.clone(),
+            enabled,
+        })
+        .await;
+    after_change(&state, current, id, result.map(|r| r.map(|_| ()))).await
+}
+
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let current = match writer(&req, &state, &form.csrf_token).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let Ok(id) = DeviceId::parse(&id) else {
+        return HttpResponse::NotFound().body("no such device");
+    };
+    match state.devices.send(DeleteDevice { id: id.clone() }).await {
+        Ok(Ok(())) => {
+            tracing::info!(by = %current.username, device = %id, "device deleted in the UI");
+            redirect("/devices")
+        }
+        Ok(Err(e)) => after_change(&state, current, id, Ok(Err(e))).await,
+        Err(_) => unavailable(),
+    }
+}
+
+/// Back to the device's page: a redirect after success (reloading repeats nothing), the
+/// page with the error otherwise.
+async fn after_change(
+    state: &AppState,
+    current: SessionView,
+    id: DeviceId,
+    result: Result<Result<(), DomainError>, actix::MailboxError>,
+) -> HttpResponse {
+    match result {
+        Ok(Ok(())) => redirect(&format!("/devices/{id}")),
+        Ok(Err(DomainError::NotFound(_))) => HttpResponse::NotFound().body("no such device"),
+        Ok(Err(e)) => {
+            let status = status_of(&e);
+            device_page(state, current, id, None, Some((status, e.to_string()))).await
+        }
+        Err(_) => unavailable(),
+    }
+}
