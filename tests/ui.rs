@@ -504,3 +504,226 @@ fn sign_in_needs_the_csrf_pair_and_the_session_cookie_is_httponly_and_lax() {
         },
     );
 }
+
+#[test]
+fn browser_provisions_a_device_sees_it_online_and_rotates_its_credentials() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let server = Server::start();
+    provision(&server, "spare-1");
+    browser.goto(&server.url("/devices"));
+    browser.wait_for_path("/login");
+    browser.sign_in("admin", ADMIN_PASSWORD);
+    browser.wait_for_path("/");
+    browser.click("nav a[href='/devices']");
+    browser.wait_for_path("/devices");
+    assert_eq!(browser.text("main h1"), "Devices");
+
+    // Provision from the form: the device's page shows the credentials once.
+    browser.type_into("#provision input[name=id]", "press-9");
+    browser.type_into("#provision input[name=name]", "Press nine");
+    browser.type_into("#provision input[name=kind]", "press");
+    browser.type_into("#provision input[name=labels]", "line-2, site:north");
+    browser.click("#provision button[type=submit]");
+    let password = browser.text("#mqtt-password");
+    assert_eq!(browser.text("#mqtt-username"), "press-9");
+    assert!(password.len() >= 32, "password shown: {password:?}");
+    assert!(browser.text("#device-labels").contains("site:north"));
+
+    // The device logs in with them and the list shows it online.
+    let mut mqtt = device(&server, "press-9", &password);
+    mqtt.publish(
+        "devices/press-9/telemetry",
+        r#"{"values": {"temperature_c": 42}}"#,
+        QoS::AtLeastOnce,
+    );
+    eventually(
+        Duration::from_secs(10),
+        "press-9 online in the list",
+        || {
+            browser.goto(&server.url("/devices"));
+            (browser
+                .find_all("tr[data-device='press-9'] .dot.online")
+                .len()
+                == 1)
+                .then_some(())
+        },
+    );
+    assert_eq!(
+        browser
+            .find_all("tr[data-device='spare-1'] .dot.offline")
+            .len(),
+        1
+    );
+    assert_eq!(
+        browser.text("tr[data-device='spare-1'] .last-seen"),
+        "never"
+    );
+
+    // The label filter (a GET form) keeps only press-9.
+    browser.type_into("form.filters input[name=label]", "site:north");
+    browser.click("form.filters button[type=submit]");
+    eventually(Duration::from_secs(10), "the filtered list", || {
+        (browser.find_all("tr[data-device='spare-1']").is_empty()).then_some(())
+    });
+    assert_eq!(browser.find_all("tr[data-device='press-9']").len(), 1);
+
+    // Its page: presence and the latest value.
+    browser.click("tr[data-device='press-9'] a");
+    browser.wait_for_path("/devices/press-9");
+    assert_eq!(browser.text("#presence-online"), "yes");
+    eventually(
+        Duration::from_secs(10),
+        "the latest value on the page",
+        || {
+            browser.goto(&server.url("/devices/press-9"));
+            (browser
+                .find_all("#latest tr[data-metric='temperature_c']")
+                .len()
+                == 1)
+                .then_some(())
+        },
+    );
+
+    // Rotate: a new password shown once, the live session cut, only the new one works.
+    browser.click("#rotate");
+    let rotated = eventually(Duration::from_secs(10), "the new password", || {
+        browser
+            .find_all("#mqtt-password")
+            .first()
+            .map(|_| browser.text("#mqtt-password"))
+    });
+    assert_ne!(rotated, password);
+    assert!(
+        mqtt.closed_within(Duration::from_secs(5)).is_some(),
+        "the session with the old password was not cut"
+    );
+    assert!(
+        crate::support::mqtt::connect(&server, "press-9", Some(("press-9", &password))).is_err()
+    );
+    device(&server, "press-9", &rotated);
+    browser.goto(&server.url("/devices/press-9"));
+    assert!(
+        browser.find_all("#mqtt-password").is_empty(),
+        "the secret is shown only once"
+    );
+}
+
+#[test]
+fn device_forms_need_the_session_csrf_token() {
+    let server = Server::start();
+    provision(&server, "press-1");
+    let agent = ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(Duration::from_secs(30))
+        .build();
+    let form = status_of(agent.get(&server.url("/login")).call());
+    let csrf_pair = cookie_pair(set_cookie(&form, "plantd_login_csrf").expect("csrf cookie"));
+    let csrf = csrf_pair.split_once('=').expect("=").1.to_owned();
+    let signed_in = status_of(
+        agent
+            .post(&server.url("/login"))
+            .set("Cookie", &csrf_pair)
+            .send_form(&[
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+                ("csrf_token", &csrf),
+            ]),
+    );
+    let session = cookie_pair(set_cookie(&signed_in, "plantd_session").expect("session"));
+    // Signed out, the pages send you to sign in; forms do nothing.
+    let anonymous = status_of(agent.get(&server.url("/devices")).call());
+    assert_eq!(anonymous.status(), 303);
+    let anonymous = status_of(
+        agent
+            .post(&server.url("/devices/press-1/disable"))
+            .send_form(&[("csrf_token", "x")]),
+    );
+    assert_eq!(anonymous.status(), 303);
+    for path in [
+        "/devices/press-1/disable",
+        "/devices/press-1/credentials",
+        "/devices/press-1/delete",
+    ] {
+        let forged = status_of(
+            agent
+                .post(&server.url(path))
+                .set("Cookie", &session)
+                .send_form(&[("csrf_token", "forged")]),
+        );
+        assert_eq!(forged.status(), 403, "{path}");
+    }
+    let (_, device) = api(&server).get("/api/v1/devices/press-1");
+    assert_eq!(device["enabled"], true, "nothing changed: {device}");
+
+    // With the token: disable redirects back to the page, which says so.
+    let page = status_of(
+        agent
+            .get(&server.url("/devices/press-1"))
+            .set("Cookie", &session)
+            .call(),
+    );
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    let html = page.into_string().expect("html");
+    let token = html
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form's CSRF token")
+        .to_owned();
+    let done = status_of(
+        agent
+            .post(&server.url("/devices/press-1/disable"))
+            .set("Cookie", &session)
+            .send_form(&[("csrf_token", &token)]),
+    );
+    assert_eq!(done.status(), 303);
+    assert_eq!(done.header("location"), Some("/devices/press-1"));
+    let (_, device) = api(&server).get("/api/v1/devices/press-1");
+    assert_eq!(device["enabled"], false, "{device}");
+
+    // A bad edit: the page again with the error, nothing stored.
+    let bad = status_of(
+        agent
+            .post(&server.url("/devices/press-1/edit"))
+            .set("Cookie", &session)
+            .send_form(&[
+                ("csrf_token", &token),
+                ("name", "Press"),
+                ("labels", "Not Valid"),
+                ("metadata", "{}"),
+            ]),
+    );
+    assert_eq!(bad.status(), 422);
+    assert!(bad.into_string().expect("html").contains("class=\"error\""));
+    let bad = status_of(
+        agent
+            .post(&server.url("/devices/press-1/edit"))
+            .set("Cookie", &session)
+            .send_form(&[
+                ("csrf_token", &token),
+                ("name", "Press"),
+                ("metadata", "[1]"),
+            ]),
+    );
+    assert_eq!(bad.status(), 422);
+    let good = status_of(
+        agent
+            .post(&server.url("/devices/press-1/edit"))
+            .set("Cookie", &session)
+            .send_form(&[
+                ("csrf_token", &token),
+                ("name", "Press one"),
+                ("kind", "press"),
+                ("labels", "line-1 line-2"),
+                ("metadata", r#"{"serial": "Z9"}"#),
+            ]),
+    );
+    assert_eq!(good.status(), 303);
+    let (_, device) = api(&server).get("/api/v1/devices/press-1");
+    assert_eq!(device["name"], "Press one");
+    assert_eq!(device["labels"], json!(["line-1", "line-2"]));
+    assert_eq!(device["metadata"], json!({"serial": "Z9"}));
+}
