@@ -593,13 +593,18 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
     assert_eq!(
         operations,
         vec![
+            "DELETE /api/v1/devices/{id}",
             "DELETE /api/v1/tokens/{id}",
             "GET /api/v1/devices",
             "GET /api/v1/devices/{id}",
             "GET /api/v1/devices/{id}/metrics",
             "GET /api/v1/devices/{id}/telemetry",
             "GET /api/v1/tokens",
+            "PATCH /api/v1/devices/{id}",
             "POST /api/v1/devices",
+            "POST /api/v1/devices/{id}/credentials",
+            "POST /api/v1/devices/{id}/disable",
+            "POST /api/v1/devices/{id}/enable",
             "POST /api/v1/devices/{id}/telemetry",
             "POST /api/v1/tokens",
         ]

@@ -149,16 +149,25 @@ fn an_mqtt_token_logs_in_and_revoking_it_cuts_the_session_and_refuses_new_logins
     let got = watcher.received(Duration::from_millis(500));
     assert_eq!(got, vec![("plant/status".to_owned(), b"before".to_vec())]);
 
+    // A second session of it without a client id: rumqttd assigns one plantd cannot name.
+    let mut anonymous = connect(&server, "", Some((&revoked, &revoked_secret)))
+        .unwrap_or_else(|e| panic!("mqtt-scoped token refused: {e}"));
+
     let (status, body) = api(&server).delete(&format!("/api/v1/tokens/{revoked}"));
     assert_eq!(status, 204, "revoke: {body}");
 
-    // Its next packet ends the session, and that packet is not delivered.
-    doomed
+    // The session with a client id is cut at once, idle as it is.
+    assert!(
+        doomed.closed_within(Duration::from_secs(5)).is_some(),
+        "the revoked token's idle session is still open"
+    );
+    // The other ends at its next packet, and that packet is not delivered.
+    anonymous
         .client
         .publish("plant/status", QoS::AtMostOnce, false, "after")
         .expect("queue publish");
     assert!(
-        doomed.closed_within(Duration::from_secs(5)).is_some(),
+        anonymous.closed_within(Duration::from_secs(5)).is_some(),
         "the revoked token's session is still open after its next PUBLISH"
     );
     let got = watcher.received(Duration::from_millis(500));
