@@ -568,6 +568,7 @@ fn browser_provisions_a_device_sees_it_online_and_rotates_its_credentials() {
         (browser.find_all("tr[data-device='spare-1']").is_empty()).then_some(())
     });
     assert_eq!(browser.find_all("tr[data-device='press-9']").len(), 1);
+    browser.screenshot("/tmp/plantd-devices.png");
 
     // Its page: presence and the latest value.
     browser.click("tr[data-device='press-9'] a");
@@ -595,6 +596,7 @@ fn browser_provisions_a_device_sees_it_online_and_rotates_its_credentials() {
             .map(|_| browser.text("#mqtt-password"))
     });
     assert_ne!(rotated, password);
+    browser.screenshot("/tmp/plantd-device.png");
     assert!(
         mqtt.closed_within(Duration::from_secs(5)).is_some(),
         "the session with the old password was not cut"
