@@ -420,3 +420,31 @@ fn presence_and_counters_move_with_traffic() {
     assert_eq!(offline["connected_since"], Value::Null);
     assert!(offline["last_seen"].is_string());
 }
+
+#[test]
+fn cut_sessions_leave_no_broker_connection_slot_taken() {
+    // Room for the gateway's own link and two devices.
+    let server = Server::start_with(&[("PLANTD_MQTT_MAX_CONNECTIONS", "3")]);
+    let passwords: Vec<(String, String)> = ["a-1", "a-2", "b-1", "b-2"]
+        .iter()
+        .map(|id| (id.to_string(), provision(&server, id)))
+        .collect();
+    for (id, password) in &passwords[..2] {
+        let mut session = idle_device(&server, id, password);
+        let (status, _) = api(&server).post(&format!("/api/v1/devices/{id}/disable"), json!({}));
+        assert_eq!(status, 200);
+        assert!(session.closed_within(CUT_WITHIN).is_some(), "{id} not cut");
+    }
+    // Both slots are free again: two other devices connect and stay.
+    let mut sessions: Vec<Mqtt> = passwords[2..]
+        .iter()
+        .map(|(id, password)| idle_device(&server, id, password))
+        .collect();
+    for (session, (id, _)) in sessions.iter_mut().zip(&passwords[2..]) {
+        session.publish(
+            &format!("devices/{id}/telemetry"),
+            r#"{"values": {"t": 1}}"#,
+            QoS::AtLeastOnce,
+        );
+    }
+}

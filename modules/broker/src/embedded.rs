@@ -13,6 +13,7 @@ use plantd_contracts::devices::{
 use plantd_contracts::identity::AuthenticateToken;
 use plantd_contracts::telemetry::IngestPayload;
 use rumqttd::local::LinkBuilder;
+use rumqttd::protocol::{Disconnect, DisconnectReasonCode, Packet};
 use rumqttd::{
     ConnectionSettings, LinkType, Router, RouterConfig, SegmentConfig, Server, ServerSettings,
 };
@@ -186,15 +187,21 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
 
     // Closes the live connection of a client id now: a local link with the same client id
     // takes it over (MQTT's rule: the newer connection wins), and rumqttd drops the older
-    // one whether or not it is sending. The local link is a clean session and stays
-    // registered (no subscriptions, a few hundred bytes) until a client logs in with that
-    // id again and takes it over in turn; a persistent session of the cut one is not kept.
-    // (rumqttd's router event type is private, hence a closure over its sender.)
+    // one whether or not it is sending. The local link, a clean session, then sends
+    // DISCONNECT, so nothing of it stays in the router. A persistent session of the cut
+    // connection is not kept, and its will is not published (the DISCONNECT clears the
+    // client id's will). (rumqttd's router event type is private: a closure over its sender.)
     let takeover_tx = router_tx.clone();
     let takeover = Box::new(move |client_id: &str| {
-        LinkBuilder::new(client_id, takeover_tx.clone())
+        let (mut link, _rx, _ack) = LinkBuilder::new(client_id, takeover_tx.clone())
             .clean_session(true)
             .build()
+            .map_err(|e| e.to_string())?;
+        let disconnect = Disconnect {
+            reason_code: DisconnectReasonCode::NormalDisconnection,
+        };
+        // `send` only queues and notifies the router; it never waits.
+        futures::executor::block_on(link.send(Packet::Disconnect(disconnect, None)))
             .map(|_| ())
             .map_err(|e| e.to_string())
     });
