@@ -49,6 +49,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot start metrics: {e}"))?;
     plantd_broker::describe_metrics();
     plantd_telemetry::describe_metrics();
+    plantd_devices::describe_metrics();
     metrics::describe_counter!(
         "plantd_http_auth_failures_total",
         "API calls and UI sign-ins with bad credentials"

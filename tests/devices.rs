@@ -8,7 +8,7 @@ use std::time::Duration;
 use rumqttc::{ConnectReturnCode, ConnectionError, Packet, QoS};
 use serde_json::{json, Value};
 
-use crate::support::http::{api, provision, token};
+use crate::support::http::{api, metric, provision, token};
 use crate::support::mqtt::{connect, connect_with, options, Mqtt};
 use crate::support::server::ADMIN_TOKEN;
 use crate::support::{eventually, Server};
@@ -212,6 +212,10 @@ fn registry_crud_pages_filters_and_a_deleted_id_is_never_reused() {
     // Delete: gone from the registry, and the id is never given out again.
     let (status, body) = api.delete("/api/v1/devices/press-02");
     assert_eq!(status, 204, "{body}");
+    assert_eq!(
+        metric(&server, "plantd_device_changes_total", "change=\"deleted\""),
+        1.0
+    );
     assert_eq!(api.get("/api/v1/devices/press-02").0, 404);
     assert_eq!(api.delete("/api/v1/devices/press-02").0, 404);
     assert!(!ids(&api.get("/api/v1/devices").1).contains(&"press-02".to_owned()));
@@ -382,6 +386,8 @@ fn presence_and_counters_move_with_traffic() {
         (d["online"] == true).then_some(d)
     });
     assert_eq!(online["protocol_version"], 4);
+    assert_eq!(metric(&server, "plantd_devices_online", ""), 1.0);
+    assert_eq!(metric(&server, "plantd_devices_registered", ""), 1.0);
     assert!(online["connected_since"].is_string(), "{online}");
     let connected_seen = online["last_seen"].as_str().expect("last_seen").to_owned();
 
@@ -418,6 +424,7 @@ fn presence_and_counters_move_with_traffic() {
         (d["online"] == false).then_some(d)
     });
     assert_eq!(offline["connected_since"], Value::Null);
+    assert_eq!(metric(&server, "plantd_devices_online", ""), 0.0);
     assert!(offline["last_seen"].is_string());
 }
 

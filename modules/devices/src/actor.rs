@@ -54,6 +54,7 @@ impl Devices {
             unsaved_seen: HashMap::new(),
         };
         devices.learn(rows);
+        crate::metrics::gauges(&devices.registry);
         Ok(devices)
     }
 
@@ -106,7 +107,10 @@ impl Devices {
             .map(move |rows, act, _| {
                 act.refreshing = false;
                 match rows {
-                    Ok(rows) => act.learn(rows),
+                    Ok(rows) => {
+                        act.learn(rows);
+                        crate::metrics::gauges(&act.registry);
+                    }
                     Err(e) => {
                         // Look at the same window again next time.
                         act.refresh_from = act.refresh_from.min(since);
@@ -150,7 +154,12 @@ impl Devices {
         )
     }
 
+    /// Publishes a `device.*` event; registry changes are also counted, and the gauges set.
     pub(crate) fn publish(&self, kind: &str, data: serde_json::Value) {
+        if kind != events::DEVICE_CONNECTED && kind != events::DEVICE_DISCONNECTED {
+            crate::metrics::changed(kind);
+        }
+        crate::metrics::gauges(&self.registry);
         let event = DomainEvent::new(kind, SOURCE, data);
         for recipient in &self.events {
             recipient.do_send(event.clone());

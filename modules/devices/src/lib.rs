@@ -9,9 +9,11 @@
 
 mod actor;
 mod changes;
+mod metrics;
 mod registry;
 mod schema;
 mod store;
 mod validate;
 
 pub use actor::Devices;
+pub use metrics::describe as describe_metrics;

@@ -33,6 +33,8 @@ pub struct Registry {
     devices: BTreeMap<DeviceId, Entry>,
     /// Deleted here: a database read that started before the delete must not bring one back.
     deleted: HashSet<DeviceId>,
+    /// Devices with a live session (kept as a count: a reconnect storm must not rescan).
+    online: usize,
 }
 
 impl Registry {
@@ -41,7 +43,16 @@ impl Registry {
             last_seen: row.last_seen,
             ..Presence::default()
         };
-        self.devices.insert(id, Entry { row, presence });
+        if let Some(old) = self.devices.insert(id, Entry { row, presence }) {
+            if old.presence.session.is_some() {
+                self.online -= 1;
+            }
+        }
+    }
+
+    /// Live devices, and how many of them are connected.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.devices.len(), self.online)
     }
 
     /// Adds a device another process (e.g. `plantd device add`) wrote, keeping what is
@@ -65,7 +76,11 @@ impl Registry {
     }
 
     pub fn remove(&mut self, id: &DeviceId) {
-        self.devices.remove(id);
+        if let Some(old) = self.devices.remove(id) {
+            if old.presence.session.is_some() {
+                self.online -= 1;
+            }
+        }
         self.deleted.insert(id.clone());
     }
 
@@ -146,6 +161,9 @@ impl Registry {
     ) -> bool {
         match self.devices.get_mut(id) {
             Some(e) => {
+                if e.presence.session.is_none() {
+                    self.online += 1;
+                }
                 e.presence.session = Some(session);
                 e.presence.connected_since = Some(at);
                 e.presence.last_seen = Some(at);
@@ -162,6 +180,7 @@ impl Registry {
     pub fn disconnected(&mut self, id: &DeviceId, session: u64, at: Millis) -> bool {
         match self.devices.get_mut(id) {
             Some(e) if e.presence.session == Some(session) => {
+                self.online -= 1;
                 e.presence.session = None;
                 e.presence.connected_since = None;
                 e.presence.last_seen = Some(at);
@@ -216,5 +235,75 @@ fn view(id: &DeviceId, e: &Entry) -> DeviceView {
         last_message_at: e.presence.last_message_at.map(to_datetime),
         created_at: to_datetime(e.row.created_at),
         updated_at: to_datetime(e.row.updated_at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str) -> DeviceRow {
+        DeviceRow {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            kind: None,
+            asset_id: None,
+            metadata: "{}".to_owned(),
+            secret_digest: String::new(),
+            enabled: true,
+            created_at: 0,
+            updated_at: 0,
+            last_seen: None,
+            deleted_at: None,
+            labels: "[]".to_owned(),
+        }
+    }
+
+    #[test]
+    fn online_count_follows_sessions_takeovers_and_deletes() {
+        let mut registry = Registry::default();
+        let a = DeviceId::parse("a").expect("id");
+        let b = DeviceId::parse("b").expect("id");
+        registry.insert(a.clone(), row("a"));
+        registry.insert(b.clone(), row("b"));
+        assert!(registry.connected(&a, 1, 10, 4, None));
+        // A takeover: the new session first, then the old one's end changes nothing.
+        assert!(registry.connected(&a, 2, 20, 4, None));
+        assert!(!registry.disconnected(&a, 1, 21));
+        assert!(registry.connected(&b, 3, 30, 5, None));
+        assert_eq!(registry.counts(), (2, 2));
+        assert!(registry.disconnected(&b, 3, 40));
+        assert_eq!(registry.counts(), (2, 1));
+        registry.remove(&a);
+        assert_eq!(registry.counts(), (1, 0));
+        // A read that started before the delete does not bring it back.
+        registry.insert_if_absent(a.clone(), row("a"));
+        assert_eq!(registry.counts(), (1, 0));
+    }
+
+    #[test]
+    fn pages_filter_then_cut_after_the_cursor() {
+        let mut registry = Registry::default();
+        for id in ["a", "b", "c", "d"] {
+            let mut r = row(id);
+            r.kind = Some(if id == "c" { "oven" } else { "press" }.to_owned());
+            registry.insert(DeviceId::parse(id).expect("id"), r);
+        }
+        let query = ListDevices {
+            kind: Some("press".to_owned()),
+            limit: Some(2),
+            ..ListDevices::default()
+        };
+        let first = registry.page(&query);
+        let ids: Vec<String> = first.items.iter().map(|d| d.id.to_string()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(first.next_cursor.as_deref(), Some("b"));
+        let second = registry.page(&ListDevices {
+            after: first.next_cursor,
+            ..query
+        });
+        let ids: Vec<String> = second.items.iter().map(|d| d.id.to_string()).collect();
+        assert_eq!(ids, ["d"]);
+        assert_eq!(second.next_cursor, None);
     }
 }
