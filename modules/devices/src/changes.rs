@@ -131,6 +131,14 @@ impl Handler<PatchDevice> for Devices {
             Ok(done) => done,
             Err(e) => return Box::pin(fut::ready(Err(e))),
         };
+        if fields.is_empty() {
+            // Nothing to change: no write, no event.
+            return Box::pin(fut::ready(
+                self.registry
+                    .view(&msg.id)
+                    .ok_or_else(|| not_found(&msg.id)),
+            ));
+        }
         row.updated_at = now_ms();
         let data = json!({ "device_id": msg.id, "fields": fields, "labels": labels_of(&row) });
         let fut = self.commit(
