@@ -121,6 +121,13 @@ impl Devices {
         );
     }
 
+    /// Queues a device's `last_seen` for the next write (a later time wins).
+    fn queue_seen(&mut self, id: DeviceId, at: i64) {
+        self.registry.seen_stored(&id, at);
+        let seen = self.unsaved_seen.entry(id).or_insert(at);
+        *seen = (*seen).max(at);
+    }
+
     /// Writes the `last_seen` values changed since the last write; failed writes are kept.
     fn persist_seen(&mut self) -> ResponseActFuture<Self, Result<usize, DomainError>> {
         let seen: Vec<(String, i64)> = self
@@ -325,7 +332,7 @@ impl Handler<DeviceConnected> for Devices {
                 events::DEVICE_CONNECTED,
                 json!({ "device_id": msg.device_id, "protocol_version": msg.protocol_version }),
             );
-            self.unsaved_seen.insert(msg.device_id, at);
+            self.queue_seen(msg.device_id, at);
         }
     }
 }
@@ -341,7 +348,7 @@ impl Handler<DeviceDisconnected> for Devices {
                 events::DEVICE_DISCONNECTED,
                 json!({ "device_id": msg.device_id }),
             );
-            self.unsaved_seen.insert(msg.device_id, at);
+            self.queue_seen(msg.device_id, at);
         }
     }
 }
@@ -353,15 +360,11 @@ impl Handler<DeviceTraffic> for Devices {
         let span = tracing::trace_span!("device_traffic", devices = msg.entries.len());
         let _guard = span.enter();
         for entry in msg.entries {
-            if self
-                .registry
-                .traffic(&entry.device_id, entry.messages_in, entry.last_message_at)
+            if let Some(seen) =
+                self.registry
+                    .traffic(&entry.device_id, entry.messages_in, entry.last_message_at)
             {
-                let seen = self
-                    .unsaved_seen
-                    .entry(entry.device_id)
-                    .or_insert(entry.last_message_at);
-                *seen = (*seen).max(entry.last_message_at);
+                self.queue_seen(entry.device_id, seen);
             }
         }
     }

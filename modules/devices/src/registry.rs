@@ -20,7 +20,14 @@ pub struct Presence {
     /// Since this process started (counters are not stored).
     pub messages_in: u64,
     pub last_message_at: Option<Millis>,
+    /// The `last_seen` last handed to the store.
+    pub stored_seen: Option<Millis>,
 }
+
+/// Traffic moves `last_seen` in memory at once but in the store only in steps this large
+/// (connects and disconnects are always stored): thousands of chatty devices must not
+/// turn into thousands of row updates every few seconds.
+pub const SEEN_STORE_STEP_MS: Millis = 60_000;
 
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -41,6 +48,7 @@ impl Registry {
     pub fn insert(&mut self, id: DeviceId, row: DeviceRow) {
         let presence = Presence {
             last_seen: row.last_seen,
+            stored_seen: row.last_seen,
             ..Presence::default()
         };
         if let Some(old) = self.devices.insert(id, Entry { row, presence }) {
@@ -84,17 +92,27 @@ impl Registry {
         self.deleted.insert(id.clone());
     }
 
-    /// Counts a device's traffic; returns false for an unknown device.
-    pub fn traffic(&mut self, id: &DeviceId, messages: u64, last_at: Millis) -> bool {
-        match self.devices.get_mut(id) {
-            Some(e) => {
-                let p = &mut e.presence;
-                p.messages_in = p.messages_in.saturating_add(messages);
-                p.last_message_at = p.last_message_at.max(Some(last_at));
-                p.last_seen = p.last_seen.max(Some(last_at));
-                true
-            }
-            None => false,
+    /// Counts a device's traffic; returns the `last_seen` to store, if it moved a step
+    /// ([`SEEN_STORE_STEP_MS`]) since the last one stored.
+    pub fn traffic(&mut self, id: &DeviceId, messages: u64, last_at: Millis) -> Option<Millis> {
+        let p = &mut self.devices.get_mut(id)?.presence;
+        p.messages_in = p.messages_in.saturating_add(messages);
+        p.last_message_at = p.last_message_at.max(Some(last_at));
+        p.last_seen = p.last_seen.max(Some(last_at));
+        let seen = p.last_seen?;
+        if p.stored_seen
+            .is_some_and(|stored| seen - stored < SEEN_STORE_STEP_MS)
+        {
+            return None;
+        }
+        p.stored_seen = Some(seen);
+        Some(seen)
+    }
+
+    /// Notes that `at` was handed to the store as the device's `last_seen`.
+    pub fn seen_stored(&mut self, id: &DeviceId, at: Millis) {
+        if let Some(e) = self.devices.get_mut(id) {
+            e.presence.stored_seen = e.presence.stored_seen.max(Some(at));
         }
     }
 
@@ -279,6 +297,25 @@ mod tests {
         // A read that started before the delete does not bring it back.
         registry.insert_if_absent(a.clone(), row("a"));
         assert_eq!(registry.counts(), (1, 0));
+    }
+
+    #[test]
+    fn traffic_moves_last_seen_at_once_but_stores_it_in_steps() {
+        let mut registry = Registry::default();
+        let a = DeviceId::parse("a").expect("id");
+        registry.insert(a.clone(), row("a"));
+        assert_eq!(
+            registry.traffic(&a, 2, 1_000),
+            Some(1_000),
+            "first sight is stored"
+        );
+        assert_eq!(registry.traffic(&a, 1, 30_000), None);
+        let view = registry.view(&a).expect("view");
+        assert_eq!(view.messages_in, 3);
+        assert_eq!(view.last_seen.map(|t| t.timestamp_millis()), Some(30_000));
+        assert_eq!(registry.traffic(&a, 1, 61_000), Some(61_000));
+        let nobody = DeviceId::parse("nobody").expect("id");
+        assert_eq!(registry.traffic(&nobody, 1, 1), None);
     }
 
     #[test]
