@@ -58,6 +58,8 @@ struct Live {
     session: u64,
     kill: Arc<AtomicBool>,
     traffic: Arc<Traffic>,
+    /// The client id this layer gave a client that sent none (so it can be cut by name).
+    assigned_client_id: Option<String>,
 }
 
 /// Why a login was refused: a CONNACK code and a reason for logs and metrics.
@@ -182,6 +184,14 @@ impl Policy {
                     _ => (will, will_props),
                 };
                 let session = self.ctx.sessions.next_session();
+                // An empty client id (allowed with a clean session) gets a name here rather
+                // than from rumqttd, so `DisconnectClient` can cut the session by it. No
+                // client may choose the reserved prefix; device ids never have a '.'.
+                let assigned_client_id = (connect.client_id.is_empty() && connect.clean_session)
+                    .then(|| format!("{RESERVED_CLIENT_PREFIX}anon-{session}"));
+                if let Some(id) = &assigned_client_id {
+                    connect.client_id = id.clone();
+                }
                 let (kill, traffic) =
                     self.ctx
                         .sessions
@@ -195,6 +205,7 @@ impl Policy {
                     session,
                     kill,
                     traffic,
+                    assigned_client_id,
                 }));
                 Ok(Packet::Connect(connect, props, will, will_props, login))
             }
@@ -417,12 +428,22 @@ impl Protocol for Policy {
             }
         }
         match &mut packet {
-            Packet::ConnAck(ack, _) => {
+            Packet::ConnAck(ack, props) => {
                 if let Some(code) = self.refusal {
                     ack.code = code;
                     ack.session_present = false;
                 } else if ack.code == ConnectReturnCode::Success && !self.announced.get() {
                     self.announce_connected();
+                    // MQTT 5 tells a client the id it was given.
+                    if let Some(id) = self
+                        .live
+                        .as_ref()
+                        .and_then(|l| l.assigned_client_id.clone())
+                    {
+                        props
+                            .get_or_insert_with(Default::default)
+                            .assigned_client_identifier = Some(id);
+                    }
                 }
             }
             Packet::SubAck(ack, _) => {

@@ -31,8 +31,8 @@ impl Traffic {
 
 struct Live {
     session: u64,
-    /// Empty when rumqttd assigned one (the client sent none): such a session ends at its
-    /// next packet only.
+    /// The client id rumqttd knows the session by (never empty: the policy layer names a
+    /// client that sent none).
     client_id: String,
     kill: Arc<AtomicBool>,
     traffic: Arc<Traffic>,
@@ -86,8 +86,7 @@ impl Sessions {
         }
     }
 
-    /// Flags every session of `username` to end; returns the client ids of those sessions
-    /// (an empty one where rumqttd assigned it), one per session.
+    /// Flags every session of `username` to end; returns the client ids of those sessions.
     pub fn kill(&self, username: &str) -> Vec<String> {
         self.live
             .lock()

@@ -4,7 +4,8 @@ use actix::Message;
 use serde::{Deserialize, Serialize};
 
 /// End every live MQTT session that logged in with this username (a device id or a token
-/// id), e.g. after its credential was revoked. Sessions end at their next packet.
+/// id), e.g. after its credential was revoked or the device was disabled: at once, even
+/// an idle one. Replies with the number of sessions.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "usize")]
 pub struct DisconnectClient {
