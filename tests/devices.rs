@@ -278,6 +278,12 @@ fn rotation_cuts_a_live_idle_session_and_only_the_new_secret_works() {
     let (status, rotated) = api(&server).post("/api/v1/devices/press-1/credentials", json!({}));
     assert_eq!(status, 200, "{rotated}");
     assert_eq!(rotated["username"], "press-1");
+    let raw = ureq::post(&server.url("/api/v1/devices/press-1/credentials"))
+        .set("Authorization", &format!("Bearer {ADMIN_TOKEN}"))
+        .call()
+        .expect("rotate");
+    assert_eq!(raw.header("cache-control"), Some("no-store"));
+    let rotated: Value = raw.into_json().expect("json");
     let new = rotated["password"]
         .as_str()
         .expect("new password")

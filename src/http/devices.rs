@@ -15,6 +15,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{ApiResult, AppState, Caller, Page, Problem};
 
+/// A reply carrying a secret must not be kept by a cache.
+const NO_STORE: (actix_web::http::header::HeaderName, &str) =
+    (actix_web::http::header::CACHE_CONTROL, "no-store");
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/devices", web::post().to(provision))
         .route("/devices", web::get().to(list))
@@ -118,7 +122,9 @@ pub async fn provision(
         })
         .await??;
     tracing::info!(by = %caller.principal.name, device = %provisioned.device.id, "device provisioned");
-    Ok(HttpResponse::Created().json(provisioned))
+    Ok(HttpResponse::Created()
+        .insert_header(NO_STORE)
+        .json(provisioned))
 }
 
 /// The registry, in id order, with presence; filters combine with "and".
@@ -236,7 +242,7 @@ pub async fn rotate(
         .send(RotateCredentials { id: id.clone() })
         .await??;
     tracing::info!(by = %caller.principal.name, device = %id, "device credentials rotated");
-    Ok(HttpResponse::Ok().json(credentials))
+    Ok(HttpResponse::Ok().insert_header(NO_STORE).json(credentials))
 }
 
 /// Disable: the live session is cut and logins are refused ("not authorized").
