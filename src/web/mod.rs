@@ -2,6 +2,8 @@
 //! double-submit CSRF cookie; every later form carries the session's CSRF token. Templates
 //! and static files are compiled into the binary: one file to deploy, no CDN.
 
+mod control;
+pub mod control_panel;
 mod pages;
 mod session;
 mod views;
@@ -15,5 +17,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(pages::login_form))
         .route("/login", web::post().to(pages::login))
         .route("/logout", web::post().to(pages::logout))
-        .route("/static/{file}", web::get().to(pages::static_file));
+        .route("/static/{file}", web::get().to(pages::static_file))
+        .route("/devices/{id}/control", web::get().to(control::show))
+        .route(
+            "/devices/{id}/shadow",
+            web::post().to(control::update_desired),
+        )
+        .route(
+            "/devices/{id}/commands",
+            web::post().to(control::send_command),
+        );
 }

@@ -6,8 +6,10 @@
 //! what happened through `DomainEvent`s sent to the recipients wired in at start.
 
 mod actor;
+mod control;
 mod registry;
 mod schema;
 mod store;
 
 pub use actor::Devices;
+pub use control::{describe_metrics as describe_control_metrics, Control};
