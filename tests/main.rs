@@ -13,6 +13,8 @@ mod support;
 mod api;
 mod auth;
 mod cli;
+mod commands;
 mod ingest;
+mod shadow;
 mod topics;
 mod ui;
