@@ -266,9 +266,7 @@ impl Control {
         let now = msg.received_at;
         AtomicResponse::new(Box::pin(
             async move {
-                if let Err(e) = known(&devices, &msg.device_id).await {
-                    return Err(e);
-                }
+                known(&devices, &msg.device_id).await?;
                 let id = msg.device_id.clone();
                 let outcome = db
                     .run(move |c| {
@@ -284,7 +282,7 @@ impl Control {
                         }
                     })
                     .await?;
-                Ok(outcome)
+                Ok::<_, DomainError>(outcome)
             }
             .into_actor(self)
             .map(move |outcome, act, _| match outcome {
