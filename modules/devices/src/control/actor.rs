@@ -109,7 +109,59 @@ impl Actor for Control {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.notify(RetainDesired);
         ctx.run_interval(EXPIRE_EVERY, |_, ctx| ctx.notify(ExpireDue));
+    }
+}
+
+/// At start: publish every stored desired document again, retained. The broker keeps
+/// retained messages in memory only, and a late subscriber must still find them after a
+/// restart. Atomic, so no newer document can be overwritten by an older one meanwhile.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct RetainDesired;
+
+impl Handler<RetainDesired> for Control {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, _: RetainDesired, _: &mut Context<Self>) -> Self::Result {
+        let (db, publisher) = (self.db.clone(), self.publisher.clone());
+        AtomicResponse::new(Box::pin(
+            async move {
+                let shadows = db.run(store::shadows_with_desired).await?;
+                let mut published = 0usize;
+                for (device, s) in shadows {
+                    let Ok(device_id) = DeviceId::parse(&device) else {
+                        continue;
+                    };
+                    let msg = PublishToDevice {
+                        device_id,
+                        subtopic: "state/desired".to_owned(),
+                        payload: s.desired_document(),
+                        retain: true,
+                    };
+                    // The broker refuses while its link is backed up: wait and try again.
+                    for _ in 0..50 {
+                        match publisher.send(msg.clone()).await {
+                            Ok(Ok(())) => {
+                                published += 1;
+                                break;
+                            }
+                            Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Ok::<_, DomainError>(published)
+            }
+            .into_actor(self)
+            .map(|result, _, _| match result {
+                Ok(n) => tracing::info!(shadows = n, "desired documents retained again"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot publish the stored desired documents")
+                }
+            }),
+        ))
     }
 }
 

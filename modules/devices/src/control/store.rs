@@ -81,6 +81,17 @@ pub fn load_shadow(conn: &mut DbConnection, device_id: &DeviceId) -> Result<Shad
     Ok(row.map(Shadow::from).unwrap_or_default())
 }
 
+/// Every shadow whose desired state was ever set, as `(device id, shadow)`.
+pub fn shadows_with_desired(conn: &mut DbConnection) -> Result<Vec<(String, Shadow)>, DbError> {
+    let rows = with_conn!(conn, |c| devices_shadow::table
+        .filter(devices_shadow::desired_version.gt(0))
+        .load::<ShadowRow>(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.device_id.clone(), Shadow::from(row)))
+        .collect())
+}
+
 pub fn save_shadow(
     conn: &mut DbConnection,
     device_id: &DeviceId,
