@@ -605,6 +605,7 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "PATCH /api/v1/devices/{id}/shadow",
             "POST /api/v1/devices",
             "POST /api/v1/devices/{id}/commands",
+            "POST /api/v1/devices/{id}/commands/{cmd}/cancel",
             "POST /api/v1/devices/{id}/telemetry",
             "POST /api/v1/tokens",
         ]

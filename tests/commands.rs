@@ -231,6 +231,48 @@ fn an_expired_command_is_never_sent() {
 }
 
 #[test]
+fn a_cancelled_command_is_never_sent_and_cannot_be_cancelled_twice() {
+    let server = Server::start();
+    let password = provision(&server, "drill-6");
+    let created = send(&server, "drill-6", json!({"name": "home"}));
+    let id = created["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/devices/drill-6/commands/{id}/cancel");
+    let (status, cancelled) = api(&server).post(&path, json!({}));
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["state"], "cancelled");
+    assert!(cancelled["completed_at"].is_string());
+    let (status, again) = api(&server).post(&path, json!({}));
+    assert_eq!(status, 409, "{again}");
+    assert_eq!(
+        api(&server)
+            .post(
+                "/api/v1/devices/drill-6/commands/0123abcd/cancel",
+                json!({})
+            )
+            .0,
+        404
+    );
+    let (_, read) = token(&server, &["read"]);
+    assert_eq!(api(&server).with_token(&read).post(&path, json!({})).0, 403);
+
+    let mut dev = command_device(&server, "drill-6", &password);
+    let topic = format!("devices/drill-6/commands/{id}");
+    assert!(
+        quiet_on(&mut dev, &topic, Duration::from_secs(2)).is_empty(),
+        "a cancelled command is not sent"
+    );
+    dev.publish(
+        &format!("{topic}/result"),
+        r#"{"status": "ok"}"#,
+        QoS::AtLeastOnce,
+    );
+    eventually(WAIT, "the answer refused", || {
+        (metric(&server, "plantd_command_results_rejected_total", "not_open") >= 1.0).then_some(())
+    });
+    assert_eq!(command(&server, "drill-6", &id)["state"], "cancelled");
+}
+
+#[test]
 fn command_api_checks_its_input_and_its_callers() {
     let server = Server::start();
     provision(&server, "lathe-5");

@@ -505,6 +505,22 @@ fn sign_in_needs_the_csrf_pair_and_the_session_cookie_is_httponly_and_lax() {
     );
 }
 
+/// The text of the first element matching `css`, read in one WebDriver command, so a page
+/// that a form's redirect replaces meanwhile cannot leave a stale element behind.
+fn settled_text(browser: &Browser, css: &str) -> Option<String> {
+    browser
+        .session_call(
+            "POST",
+            "/execute/sync",
+            Some(json!({
+                "script": "const e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;",
+                "args": [css],
+            })),
+        )
+        .as_str()
+        .map(str::to_owned)
+}
+
 #[test]
 fn browser_edits_desired_state_and_sends_a_command_on_the_control_page() {
     let Some(browser) = Browser::start() else {
@@ -529,7 +545,7 @@ fn browser_edits_desired_state_and_sends_a_command_on_the_control_page() {
     );
     browser.click("form.shadow-edit button[type=submit]");
     eventually(Duration::from_secs(10), "version 1 shown", || {
-        (browser.text("#shadow-version") == "1").then_some(())
+        (settled_text(&browser, "#shadow-version").as_deref() == Some("1")).then_some(())
     });
     assert_eq!(browser.path(), "/devices/press-9/control");
     assert!(browser.text("#shadow-desired").contains("1200"));
@@ -544,22 +560,32 @@ fn browser_edits_desired_state_and_sends_a_command_on_the_control_page() {
     browser.type_into("form.shadow-edit textarea[name=patch]", r#"{"mode": null}"#);
     browser.click("form.shadow-edit button[type=submit]");
     eventually(Duration::from_secs(10), "version 2 shown", || {
-        (browser.text("#shadow-version") == "2").then_some(())
+        (settled_text(&browser, "#shadow-version").as_deref() == Some("2")).then_some(())
     });
     assert!(!browser.text("#shadow-desired").contains("mode"));
 
     // Not JSON: refused on the page, what was typed kept, nothing changed.
     browser.type_into("form.shadow-edit textarea[name=patch]", "{speed: fast}");
     browser.click("form.shadow-edit button[type=submit]");
-    assert!(browser.text("#shadow p.error").contains("not JSON"));
+    let error = eventually(Duration::from_secs(10), "the refusal shown", || {
+        settled_text(&browser, "#shadow p.error")
+    });
+    assert!(error.contains("not JSON"), "{error}");
     assert_eq!(browser.text("#shadow-version"), "2");
 
     // A command to the offline device: listed as pending; delivered when it connects.
     browser.type_into("form.command-send input[name=name]", "reboot");
     browser.type_into("form.command-send textarea[name=args]", r#"{"delay_s": 3}"#);
     browser.click("form.command-send button[type=submit]");
-    let state = browser.text("table.command-list tbody tr .state");
-    assert_eq!(state, "pending");
+    eventually(
+        Duration::from_secs(10),
+        "the pending command listed",
+        || {
+            (settled_text(&browser, "table.command-list tbody tr .state").as_deref()
+                == Some("pending"))
+            .then_some(())
+        },
+    );
     let mut mqtt = device(&server, "press-9", &password);
     mqtt.subscribe("devices/press-9/commands/+");
     mqtt.expect(Duration::from_secs(10), "the command", |p| {
@@ -570,6 +596,15 @@ fn browser_edits_desired_state_and_sends_a_command_on_the_control_page() {
         (browser.text("table.command-list tbody tr .state") == "delivered").then_some(())
     });
     browser.screenshot("/tmp/plantd-device-control.png");
+
+    // Cancel it from the list: cancelled, and no cancel button any more.
+    browser.click("table.command-list tbody tr form.command-cancel button");
+    eventually(Duration::from_secs(10), "cancelled shown", || {
+        (settled_text(&browser, "table.command-list tbody tr .state").as_deref()
+            == Some("cancelled"))
+        .then_some(())
+    });
+    assert!(browser.find_all("form.command-cancel").is_empty());
 }
 
 #[test]

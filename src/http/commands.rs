@@ -2,7 +2,9 @@
 //! a device's commands (read). The command's id is the `{cmd}` of its MQTT topics.
 
 use actix_web::{web, HttpResponse};
-use plantd_contracts::commands::{CommandView, GetCommand, ListCommands, SendCommand};
+use plantd_contracts::commands::{
+    CancelCommand, CommandView, GetCommand, ListCommands, SendCommand,
+};
 use plantd_contracts::identity::Scope;
 use serde::Deserialize;
 use serde_json::json;
@@ -13,7 +15,11 @@ use super::{ApiResult, AppState, Caller, Page, Problem};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/devices/{id}/commands", web::post().to(send))
         .route("/devices/{id}/commands", web::get().to(list))
-        .route("/devices/{id}/commands/{cmd}", web::get().to(get));
+        .route("/devices/{id}/commands/{cmd}", web::get().to(get))
+        .route(
+            "/devices/{id}/commands/{cmd}/cancel",
+            web::post().to(cancel),
+        );
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -105,4 +111,29 @@ pub async fn list(
     items.truncate(limit);
     let next_cursor = more.then(|| items.last().map(|c| c.id.clone())).flatten();
     Ok(HttpResponse::Ok().json(json!({ "items": items, "next_cursor": next_cursor })))
+}
+
+/// Cancel a pending or delivered command: a pending one is never sent, a delivered one's
+/// result is no longer recorded. 409 if it already finished.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/commands/{cmd}/cancel", tag = "commands",
+    params(("id" = String, Path), ("cmd" = String, Path)),
+    responses((status = 200, body = CommandView), (status = 404), (status = 409, description = "the command already finished")),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    caller.require(Scope::Write)?;
+    let (id, cmd) = path.into_inner();
+    let device_id = device_id(&id)?;
+    let command = state
+        .control
+        .send(CancelCommand {
+            device_id,
+            id: cmd,
+            by: caller.principal.name.clone(),
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(command))
 }

@@ -17,7 +17,7 @@ use super::{commands, devices, shadow, telemetry, tokens};
         devices::provision, devices::list, devices::get,
         telemetry::range, telemetry::latest, telemetry::ingest,
         shadow::get, shadow::patch,
-        commands::send, commands::list, commands::get,
+        commands::send, commands::list, commands::get, commands::cancel,
     ),
     components(schemas(
         plantd_contracts::devices::DeviceView,

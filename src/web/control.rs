@@ -5,7 +5,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use plantd_contracts::commands::SendCommand;
+use plantd_contracts::commands::{CancelCommand, SendCommand};
 use plantd_contracts::identity::{Role, SessionView};
 use plantd_contracts::shadow::UpdateDesired;
 use plantd_contracts::{DeviceId, DomainError};
@@ -240,6 +240,43 @@ pub async fn send_command(
             })
             .await,
         ),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    csrf_token: String,
+    #[serde(default)]
+    back: String,
+}
+
+pub async fn cancel_command(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    form: web::Form<CancelForm>,
+) -> HttpResponse {
+    let (id, cmd) = path.into_inner();
+    let form = form.into_inner();
+    let (current, device_id) = match changer(&req, &state, &id, &form.csrf_token).await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let sent = state
+        .control
+        .send(CancelCommand {
+            device_id: device_id.clone(),
+            id: cmd,
+            by: format!("user:{}", current.username),
+        })
+        .await;
+    match sent {
+        // Already finished: the page shows what it became.
+        Ok(Ok(_)) | Ok(Err(DomainError::Conflict(_))) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, back_to(&device_id, &form.back)))
+            .finish(),
+        Ok(Err(e)) => failure(e),
+        Err(_) => failure(DomainError::Unavailable("device control".into())),
     }
 }
 

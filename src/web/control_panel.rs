@@ -24,6 +24,8 @@ pub struct CommandLine {
     pub completed_at: String,
     pub expires_at: String,
     pub result: String,
+    /// Pending or delivered: it can still be cancelled.
+    pub open: bool,
 }
 
 pub struct ControlPanel {
@@ -79,6 +81,7 @@ fn line(c: CommandView) -> CommandLine {
         completed_at: time!(c.completed_at),
         expires_at: time!(Some(c.expires_at)),
         result: c.result.map(|r| r.to_string()).unwrap_or_default(),
+        open: !c.state.is_final(),
         id: c.id,
         name: c.name,
     }

@@ -26,5 +26,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/devices/{id}/commands",
             web::post().to(control::send_command),
+        )
+        .route(
+            "/devices/{id}/commands/{cmd}/cancel",
+            web::post().to(control::cancel_command),
         );
 }

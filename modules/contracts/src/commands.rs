@@ -1,5 +1,6 @@
 //! Messages of device commands (the devices module's `Control` actor): a named call with
-//! arguments sent to one device, tracked pending → delivered → succeeded | failed | expired.
+//! arguments sent to one device, tracked pending → delivered → succeeded | failed | expired
+//! (or cancelled by a person before it finished).
 
 use std::fmt;
 
@@ -13,6 +14,7 @@ pub const COMMAND_CREATED: &str = "command.created";
 pub const COMMAND_SUCCEEDED: &str = "command.succeeded";
 pub const COMMAND_FAILED: &str = "command.failed";
 pub const COMMAND_EXPIRED: &str = "command.expired";
+pub const COMMAND_CANCELLED: &str = "command.cancelled";
 
 /// Where a command is. `delivered` means plantd published it (QoS 1) to the device's
 /// topic while the device was connected, not that the device acted on it.
@@ -25,15 +27,17 @@ pub enum CommandState {
     Succeeded,
     Failed,
     Expired,
+    Cancelled,
 }
 
 impl CommandState {
-    pub const ALL: [CommandState; 5] = [
+    pub const ALL: [CommandState; 6] = [
         CommandState::Pending,
         CommandState::Delivered,
         CommandState::Succeeded,
         CommandState::Failed,
         CommandState::Expired,
+        CommandState::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +47,7 @@ impl CommandState {
             CommandState::Succeeded => "succeeded",
             CommandState::Failed => "failed",
             CommandState::Expired => "expired",
+            CommandState::Cancelled => "cancelled",
         }
     }
 
@@ -50,12 +55,9 @@ impl CommandState {
         CommandState::ALL.into_iter().find(|c| c.as_str() == s)
     }
 
-    /// Succeeded, failed and expired are final.
+    /// Everything but pending and delivered is final.
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            CommandState::Succeeded | CommandState::Failed | CommandState::Expired
-        )
+        !matches!(self, CommandState::Pending | CommandState::Delivered)
     }
 }
 
@@ -113,4 +115,15 @@ pub struct ListCommands {
     pub device_id: DeviceId,
     pub limit: usize,
     pub before: Option<String>,
+}
+
+/// Cancel a command that has not finished: a pending one is never sent, a delivered one's
+/// result is no longer recorded. A finished command is a conflict.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<CommandView, DomainError>")]
+pub struct CancelCommand {
+    pub device_id: DeviceId,
+    pub id: String,
+    /// Who asked, for the log.
+    pub by: String,
 }

@@ -93,6 +93,7 @@ impl Control {
             CommandState::Succeeded => contract::COMMAND_SUCCEEDED,
             CommandState::Failed => contract::COMMAND_FAILED,
             CommandState::Expired => contract::COMMAND_EXPIRED,
+            CommandState::Cancelled => contract::COMMAND_CANCELLED,
             _ => return,
         };
         metrics::counter!("plantd_commands_completed_total", "state" => state.as_str())
@@ -569,6 +570,44 @@ impl Handler<contract::SendCommand> for Control {
                     contract::COMMAND_CREATED,
                     json!({ "device_id": row.device_id, "command_id": row.id, "name": row.name }),
                 );
+                row.view()
+                    .ok_or_else(|| DomainError::Unavailable("a stored command is unreadable".into()))
+            }),
+        ))
+    }
+}
+
+impl Handler<contract::CancelCommand> for Control {
+    type Result = AtomicResponse<Self, Result<CommandView, DomainError>>;
+
+    fn handle(&mut self, msg: contract::CancelCommand, _: &mut Context<Self>) -> Self::Result {
+        let span = tracing::info_span!("command_cancel", device = %msg.device_id, command = %msg.id, by = %msg.by);
+        let (db, devices) = (self.db.clone(), self.devices.clone());
+        let not_found = DomainError::NotFound(format!("command {}", msg.id));
+        if !commands::is_valid_id(&msg.id) {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(not_found))));
+        }
+        AtomicResponse::new(Box::pin(
+            async move {
+                known(&devices, &msg.device_id).await?;
+                let (device, id) = (msg.device_id.to_string(), msg.id.clone());
+                let outcome = db
+                    .run(move |c| store::cancel(c, &device, &id, now_ms()))
+                    .await?;
+                match outcome {
+                    Ok(Some(row)) => Ok(row),
+                    Ok(None) => Err(not_found),
+                    Err(state) => Err(DomainError::Conflict(format!(
+                        "command {} is {state}; only pending or delivered commands can be cancelled",
+                        msg.id
+                    ))),
+                }
+            }
+            .into_actor(self)
+            .map(move |row, act, _| {
+                let _guard = span.enter();
+                let row = row?;
+                act.command_finished(&row);
                 row.view()
                     .ok_or_else(|| DomainError::Unavailable("a stored command is unreadable".into()))
             }),

@@ -301,3 +301,34 @@ pub fn expire_due(conn: &mut DbConnection, now: Millis) -> Result<Vec<CommandRow
         Ok::<_, diesel::result::Error>(expired)
     }))?)
 }
+
+/// pending | delivered → cancelled. `Ok(Err(state))` when the command had already
+/// finished (in `state`); `Ok(Ok(None))` when there is no such command.
+#[allow(clippy::type_complexity)]
+pub fn cancel(
+    conn: &mut DbConnection,
+    device_id: &str,
+    id: &str,
+    now: Millis,
+) -> Result<Result<Option<CommandRow>, String>, DbError> {
+    let open = [
+        CommandState::Pending.as_str(),
+        CommandState::Delivered.as_str(),
+    ];
+    let n = with_conn!(conn, |c| diesel::update(
+        devices_commands::table
+            .find(id)
+            .filter(devices_commands::device_id.eq(device_id))
+            .filter(devices_commands::state.eq_any(open))
+    )
+    .set((
+        devices_commands::state.eq(CommandState::Cancelled.as_str()),
+        devices_commands::completed_at.eq(Some(now)),
+    ))
+    .execute(c))?;
+    let row = get_command(conn, device_id, id)?;
+    Ok(match row {
+        Some(row) if n == 0 => Err(row.state),
+        row => Ok(row),
+    })
+}
