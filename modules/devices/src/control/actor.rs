@@ -21,6 +21,7 @@ use plantd_contracts::time::now_ms;
 use plantd_contracts::{DeviceId, DomainError};
 use plantd_storage::Db;
 use serde_json::{json, Value};
+use tracing::Instrument;
 
 use super::commands;
 use super::shadow::{self, Rejection, Shadow};
@@ -280,7 +281,7 @@ impl Handler<DeviceMessage> for Control {
         let span = tracing::debug_span!("device_control_in", device = %msg.device_id, subtopic = %msg.subtopic);
         let _guard = span.enter();
         if msg.subtopic == "state/reported" {
-            return self.report(msg);
+            return self.report(msg, span.clone());
         }
         let cmd = msg
             .subtopic
@@ -288,7 +289,7 @@ impl Handler<DeviceMessage> for Control {
             .and_then(|rest| rest.strip_suffix("/result"))
             .map(str::to_owned);
         match cmd {
-            Some(cmd) => self.result(msg, cmd),
+            Some(cmd) => self.result(msg, cmd, span.clone()),
             None => {
                 tracing::debug!("device control message on a topic Control does not handle");
                 AtomicResponse::new(Box::pin(fut::ready(())))
@@ -304,7 +305,7 @@ enum ReportOutcome {
 }
 
 impl Control {
-    fn report(&mut self, msg: DeviceMessage) -> AtomicResponse<Self, ()> {
+    fn report(&mut self, msg: DeviceMessage, span: tracing::Span) -> AtomicResponse<Self, ()> {
         let device_id = msg.device_id.clone();
         let report = match shadow::parse_report(&msg.payload) {
             Ok(r) => r,
@@ -337,28 +338,37 @@ impl Control {
                     .await?;
                 Ok::<_, DomainError>(outcome)
             }
+            .instrument(span.clone())
             .into_actor(self)
-            .map(move |outcome, act, _| match outcome {
-                Ok(ReportOutcome::Applied(s, changed)) => {
-                    metrics::counter!("plantd_shadow_reports_total").increment(1);
-                    tracing::debug!(device = %device_id, version = s.version, changed, "report applied");
-                    if asks {
-                        act.send_delta(&device_id, &s, false);
+            .map(move |outcome, act, _| {
+                let _guard = span.enter();
+                match outcome {
+                    Ok(ReportOutcome::Applied(s, changed)) => {
+                        metrics::counter!("plantd_shadow_reports_total").increment(1);
+                        tracing::debug!(device = %device_id, version = s.version, changed, "report applied");
+                        if asks {
+                            act.send_delta(&device_id, &s, false);
+                        }
                     }
-                }
-                Ok(ReportOutcome::Rejected(s, why)) => {
-                    reject_report(&device_id, why, 0);
-                    if why == Rejection::Stale {
-                        // Tell the device what is wanted now, and the version to report.
-                        act.send_delta(&device_id, &s, true);
+                    Ok(ReportOutcome::Rejected(s, why)) => {
+                        reject_report(&device_id, why, 0);
+                        if why == Rejection::Stale {
+                            // Tell the device what is wanted now, and the version to report.
+                            act.send_delta(&device_id, &s, true);
+                        }
                     }
+                    Err(e) => device_message_failed(&device_id, &e),
                 }
-                Err(e) => device_message_failed(&device_id, &e),
             }),
         ))
     }
 
-    fn result(&mut self, msg: DeviceMessage, cmd: String) -> AtomicResponse<Self, ()> {
+    fn result(
+        &mut self,
+        msg: DeviceMessage,
+        cmd: String,
+        span: tracing::Span,
+    ) -> AtomicResponse<Self, ()> {
         let device_id = msg.device_id.clone();
         let outcome = if commands::is_valid_id(&cmd) {
             commands::parse_result(&msg.payload)
@@ -389,11 +399,15 @@ impl Control {
                     .await?;
                 Ok::<_, DomainError>(row)
             }
+            .instrument(span.clone())
             .into_actor(self)
-            .map(move |row, act, _| match row {
-                Ok(Some(row)) => act.command_finished(&row),
-                Ok(None) => reject_result(&device_id, &command, "not_open"),
-                Err(e) => device_message_failed(&device_id, &e),
+            .map(move |row, act, _| {
+                let _guard = span.enter();
+                match row {
+                    Ok(Some(row)) => act.command_finished(&row),
+                    Ok(None) => reject_result(&device_id, &command, "not_open"),
+                    Err(e) => device_message_failed(&device_id, &e),
+                }
             }),
         ))
     }
