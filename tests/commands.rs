@@ -184,6 +184,45 @@ fn an_offline_device_gets_its_command_when_it_connects() {
 }
 
 #[test]
+fn an_unanswered_command_is_sent_again_when_the_device_reconnects() {
+    let server = Server::start();
+    let password = provision(&server, "pump-7");
+    let mut dev = command_device(&server, "pump-7", &password);
+    online(&server, "pump-7");
+    let created = send(
+        &server,
+        "pump-7",
+        json!({"name": "flush", "timeout_s": 120}),
+    );
+    let id = created["id"].as_str().expect("id").to_owned();
+    let topic = format!("devices/pump-7/commands/{id}");
+    next_on(&mut dev, &topic);
+    let first = wait_state(&server, "pump-7", &id, "delivered");
+
+    // The connection dies before the device answers; it comes back on a clean session.
+    drop(dev);
+    let mut dev = command_device(&server, "pump-7", &password);
+    assert_eq!(
+        next_on(&mut dev, &topic)["name"],
+        "flush",
+        "sent again, same id"
+    );
+    let again = command(&server, "pump-7", &id);
+    assert_eq!(again["state"], "delivered");
+    assert_eq!(
+        again["delivered_at"], first["delivered_at"],
+        "first delivery kept"
+    );
+    dev.publish(
+        &format!("{topic}/result"),
+        r#"{"status": "ok"}"#,
+        QoS::AtLeastOnce,
+    );
+    wait_state(&server, "pump-7", &id, "succeeded");
+    assert!(metric(&server, "plantd_commands_redelivered_total", "") >= 1.0);
+}
+
+#[test]
 fn an_expired_command_is_never_sent() {
     let server = Server::start();
     let password = provision(&server, "oven-3");

@@ -175,8 +175,11 @@ async fn known(devices: &Recipient<GetDevice>, id: &DeviceId) -> Result<DeviceVi
         .map_err(|_| DomainError::Unavailable("the device registry is not answering".into()))?
 }
 
-/// Marks each command delivered and publishes it; a failed publish puts it back to
-/// pending. Returns the rows as they are now.
+/// Publishes each command: a pending one is first marked delivered (a failed publish puts
+/// it back to pending); a delivered one that is still open is published again, as MQTT
+/// QoS 1 would (the connection it went to may have died before it arrived: delivery is at
+/// least once, and a device recognises a repeat by the command id). Returns the rows as
+/// they are now.
 async fn deliver(
     db: &Db,
     publisher: &Recipient<PublishToDevice>,
@@ -185,8 +188,9 @@ async fn deliver(
     let mut out = Vec::with_capacity(rows.len());
     for mut row in rows {
         let now = now_ms();
+        let again = row.state == CommandState::Delivered.as_str();
         let id = row.id.clone();
-        if !db.run(move |c| store::mark_delivered(c, &id, now)).await? {
+        if !again && !db.run(move |c| store::mark_delivered(c, &id, now)).await? {
             out.push(row);
             continue;
         }
@@ -200,15 +204,25 @@ async fn deliver(
                 retain: false,
             })
             .await;
-        if matches!(sent, Ok(Ok(()))) {
-            metrics::counter!("plantd_commands_delivered_total").increment(1);
-            tracing::info!(device = %row.device_id, command = %row.id, name = %row.name, "command delivered");
-            row.state = CommandState::Delivered.as_str().to_owned();
-            row.delivered_at = Some(now);
-        } else {
-            tracing::warn!(device = %row.device_id, command = %row.id, "command not published; it stays pending");
-            let id = row.id.clone();
-            db.run(move |c| store::unmark_delivered(c, &id)).await?;
+        match (matches!(sent, Ok(Ok(()))), again) {
+            (true, false) => {
+                metrics::counter!("plantd_commands_delivered_total").increment(1);
+                tracing::info!(device = %row.device_id, command = %row.id, name = %row.name, "command delivered");
+                row.state = CommandState::Delivered.as_str().to_owned();
+                row.delivered_at = Some(now);
+            }
+            (true, true) => {
+                metrics::counter!("plantd_commands_redelivered_total").increment(1);
+                tracing::info!(device = %row.device_id, command = %row.id, name = %row.name, "unanswered command sent again");
+            }
+            (false, false) => {
+                tracing::warn!(device = %row.device_id, command = %row.id, "command not published; it stays pending");
+                let id = row.id.clone();
+                db.run(move |c| store::unmark_delivered(c, &id)).await?;
+            }
+            (false, true) => {
+                tracing::warn!(device = %row.device_id, command = %row.id, "command not published again");
+            }
         }
         out.push(row);
     }
@@ -461,7 +475,7 @@ impl Handler<DomainEvent> for Control {
     }
 }
 
-/// Send a (re)connected device its delta and the commands waiting for it.
+/// Send a (re)connected device its delta and its open commands.
 #[derive(Message)]
 #[rtype(result = "()")]
 struct Resync {
@@ -485,7 +499,7 @@ impl Handler<Resync> for Control {
                 let (s, pending) = db
                     .run(move |c| {
                         let s = store::load_shadow(c, &id)?;
-                        let pending = store::pending_for(c, id.as_str(), now)?;
+                        let pending = store::open_for(c, id.as_str(), now)?;
                         Ok((s, pending))
                     })
                     .await?;

@@ -194,15 +194,20 @@ pub fn list_commands(
     })?)
 }
 
-/// Commands of a device waiting for delivery that have not expired, oldest first.
-pub fn pending_for(
+/// Commands of a device not finished and not expired (pending, or delivered and not
+/// answered), oldest first.
+pub fn open_for(
     conn: &mut DbConnection,
     device_id: &str,
     now: Millis,
 ) -> Result<Vec<CommandRow>, DbError> {
+    let open = [
+        CommandState::Pending.as_str(),
+        CommandState::Delivered.as_str(),
+    ];
     Ok(with_conn!(conn, |c| devices_commands::table
         .filter(devices_commands::device_id.eq(device_id))
-        .filter(devices_commands::state.eq(CommandState::Pending.as_str()))
+        .filter(devices_commands::state.eq_any(open))
         .filter(devices_commands::expires_at.gt(now))
         .order(devices_commands::id.asc())
         .load::<CommandRow>(c))?)
