@@ -1,7 +1,7 @@
 //! The `Control` actor: answers shadow and command messages from the HTTP edge, applies
 //! devices' reports and command results (`DeviceMessage` from the broker's gateway), sends
 //! devices their desired document, delta and commands (`PublishToDevice`), expires
-//! commands on a timer, and re-sends the delta and pending commands when a device connects.
+//! commands on a timer, and re-sends the delta and open commands when a device connects.
 //!
 //! Every message that changes state is handled atomically (the actor takes the next
 //! message only after the database has committed and the publishes are queued), so two
