@@ -9,7 +9,7 @@ use plantd_broker::{BrokerHandle, BrokerWiring};
 use plantd_contracts::devices::PersistPresence;
 use plantd_contracts::identity::Bootstrap;
 use plantd_contracts::telemetry::FlushTelemetry;
-use plantd_devices::Devices;
+use plantd_devices::{Control, Devices};
 use plantd_identity::Identity;
 use plantd_storage::Db;
 use plantd_telemetry::Telemetry;
@@ -50,6 +50,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     plantd_broker::describe_metrics();
     plantd_telemetry::describe_metrics();
     plantd_devices::describe_metrics();
+    plantd_devices::describe_control_metrics();
     metrics::describe_counter!(
         "plantd_http_auth_failures_total",
         "API calls and UI sign-ins with bad credentials"
@@ -80,6 +81,12 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         let ctx = Context::<Devices>::new();
         (ctx.address(), ctx)
     };
+    // Likewise the shadow/commands actor: the broker hands it device messages, it
+    // publishes through the broker.
+    let (control_tx, control_ctx) = {
+        let ctx = Context::<Control>::new();
+        (ctx.address(), ctx)
+    };
     let broker = plantd_broker::start(
         &settings.broker,
         BrokerWiring {
@@ -89,14 +96,28 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             device_disconnected: devices_tx.clone().recipient(),
             device_traffic: devices_tx.clone().recipient(),
             telemetry: telemetry.clone().recipient(),
-            device_control: devices_tx.clone().recipient(),
-            firmware_status: devices_tx.clone().recipient(),
+            device_control: control_tx.clone().recipient(),
+            // Until firmware has its own handler, Control logs these and drops them.
+            firmware_status: control_tx.clone().recipient(),
         },
     )?;
-    let devices_state = Devices::load(db.clone(), vec![broker.publisher.clone().recipient()])
-        .await
-        .map_err(|e| e.to_string())?
-        .with_disconnect(broker.publisher.clone().recipient());
+    let devices_state = Devices::load(
+        db.clone(),
+        vec![
+            broker.publisher.clone().recipient(),
+            control_tx.clone().recipient(),
+        ],
+    )
+    .await
+    .map_err(|e| e.to_string())?
+    .with_disconnect(broker.publisher.clone().recipient());
+    let control = control_ctx.run(Control::new(
+        db.clone(),
+        devices_tx.clone().recipient(),
+        broker.publisher.clone().recipient(),
+        vec![broker.publisher.clone().recipient()],
+    ));
+    drop(control_tx);
     let devices = devices_ctx.run(devices_state);
     drop(devices_tx);
 
@@ -105,6 +126,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let state = AppState {
         identity,
         devices,
+        control,
         telemetry: telemetry.clone(),
         broker: broker.publisher.clone(),
         db: db.clone(),

@@ -597,11 +597,17 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "DELETE /api/v1/tokens/{id}",
             "GET /api/v1/devices",
             "GET /api/v1/devices/{id}",
+            "GET /api/v1/devices/{id}/commands",
+            "GET /api/v1/devices/{id}/commands/{cmd}",
             "GET /api/v1/devices/{id}/metrics",
+            "GET /api/v1/devices/{id}/shadow",
             "GET /api/v1/devices/{id}/telemetry",
             "GET /api/v1/tokens",
             "PATCH /api/v1/devices/{id}",
+            "PATCH /api/v1/devices/{id}/shadow",
             "POST /api/v1/devices",
+            "POST /api/v1/devices/{id}/commands",
+            "POST /api/v1/devices/{id}/commands/{cmd}/cancel",
             "POST /api/v1/devices/{id}/credentials",
             "POST /api/v1/devices/{id}/disable",
             "POST /api/v1/devices/{id}/enable",
@@ -612,7 +618,7 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
     // Each documented operation is served (an anonymous call is refused, not "no such route").
     for op in &operations {
         let (method, path) = op.split_once(' ').expect("method and path");
-        let url = server.url(&path.replace("{id}", "press-1"));
+        let url = server.url(&path.replace("{id}", "press-1").replace("{cmd}", "0123abcd"));
         let status = match ureq::request(method, &url).send_json(json!({})) {
             Ok(r) => r.status(),
             Err(ureq::Error::Status(code, _)) => code,

@@ -729,3 +729,213 @@ fn device_forms_need_the_session_csrf_token() {
     assert_eq!(device["labels"], json!(["line-1", "line-2"]));
     assert_eq!(device["metadata"], json!({"serial": "Z9"}));
 }
+
+/// The text of the first element matching `css`, read in one WebDriver command, so a page
+/// that a form's redirect replaces meanwhile cannot leave a stale element behind.
+fn settled_text(browser: &Browser, css: &str) -> Option<String> {
+    browser
+        .session_call(
+            "POST",
+            "/execute/sync",
+            Some(json!({
+                "script": "const e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;",
+                "args": [css],
+            })),
+        )
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[test]
+fn browser_edits_desired_state_and_sends_a_command_on_the_control_page() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let server = Server::start();
+    let password = provision(&server, "press-9");
+
+    // Signed out: the control page sends the browser to sign in.
+    browser.goto(&server.url("/devices/press-9/control"));
+    browser.wait_for_path("/login");
+    browser.sign_in("admin", ADMIN_PASSWORD);
+    browser.wait_for_path("/");
+    browser.goto(&server.url("/devices/press-9/control"));
+    assert_eq!(browser.text("#shadow-version"), "0");
+    assert!(browser.text("#shadow-delta").contains("in sync"));
+
+    // A merge patch typed into the desired editor: version 1, shown as desired and delta.
+    browser.type_into(
+        "form.shadow-edit textarea[name=patch]",
+        r#"{"speed_rpm": 1200, "mode": "auto"}"#,
+    );
+    browser.click("form.shadow-edit button[type=submit]");
+    eventually(Duration::from_secs(10), "version 1 shown", || {
+        (settled_text(&browser, "#shadow-version").as_deref() == Some("1")).then_some(())
+    });
+    assert_eq!(browser.path(), "/devices/press-9/control");
+    assert!(browser.text("#shadow-desired").contains("1200"));
+    assert!(browser.text("#shadow-delta").contains("speed_rpm"));
+    let (_, shadow) = api(&server).get("/api/v1/devices/press-9/shadow");
+    assert_eq!(
+        shadow["desired"],
+        json!({"speed_rpm": 1200, "mode": "auto"})
+    );
+
+    // null deletes a key: version 2.
+    browser.type_into("form.shadow-edit textarea[name=patch]", r#"{"mode": null}"#);
+    browser.click("form.shadow-edit button[type=submit]");
+    eventually(Duration::from_secs(10), "version 2 shown", || {
+        (settled_text(&browser, "#shadow-version").as_deref() == Some("2")).then_some(())
+    });
+    assert!(!browser.text("#shadow-desired").contains("mode"));
+
+    // Not JSON: refused on the page, what was typed kept, nothing changed.
+    browser.type_into("form.shadow-edit textarea[name=patch]", "{speed: fast}");
+    browser.click("form.shadow-edit button[type=submit]");
+    let error = eventually(Duration::from_secs(10), "the refusal shown", || {
+        settled_text(&browser, "#shadow p.error")
+    });
+    assert!(error.contains("not JSON"), "{error}");
+    assert_eq!(browser.text("#shadow-version"), "2");
+
+    // A command to the offline device: listed as pending; delivered when it connects.
+    browser.type_into("form.command-send input[name=name]", "reboot");
+    browser.type_into("form.command-send textarea[name=args]", r#"{"delay_s": 3}"#);
+    browser.click("form.command-send button[type=submit]");
+    eventually(
+        Duration::from_secs(10),
+        "the pending command listed",
+        || {
+            (settled_text(&browser, "table.command-list tbody tr .state").as_deref()
+                == Some("pending"))
+            .then_some(())
+        },
+    );
+    let mut mqtt = device(&server, "press-9", &password);
+    mqtt.subscribe("devices/press-9/commands/+");
+    mqtt.expect(Duration::from_secs(10), "the command", |p| {
+        matches!(p, rumqttc::Packet::Publish(p) if p.topic.starts_with("devices/press-9/commands/"))
+    });
+    eventually(Duration::from_secs(10), "delivered shown", || {
+        browser.goto(&server.url("/devices/press-9/control"));
+        (browser.text("table.command-list tbody tr .state") == "delivered").then_some(())
+    });
+    browser.screenshot("/tmp/plantd-device-control.png");
+
+    // Cancel it from the list: cancelled, and no cancel button any more.
+    browser.click("table.command-list tbody tr form.command-cancel button");
+    eventually(Duration::from_secs(10), "cancelled shown", || {
+        (settled_text(&browser, "table.command-list tbody tr .state").as_deref()
+            == Some("cancelled"))
+        .then_some(())
+    });
+    assert!(browser.find_all("form.command-cancel").is_empty());
+}
+
+#[test]
+fn control_forms_need_a_session_and_its_csrf_token() {
+    let server = Server::start();
+    provision(&server, "press-8");
+    let agent = ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(Duration::from_secs(30))
+        .build();
+    let form = status_of(agent.get(&server.url("/login")).call());
+    let csrf_pair = cookie_pair(set_cookie(&form, "plantd_login_csrf").expect("csrf cookie"));
+    let csrf = csrf_pair.split_once('=').expect("=").1.to_owned();
+    let signed_in = status_of(
+        agent
+            .post(&server.url("/login"))
+            .set("Cookie", &csrf_pair)
+            .send_form(&[
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+                ("csrf_token", &csrf),
+            ]),
+    );
+    let session = cookie_pair(set_cookie(&signed_in, "plantd_session").expect("session"));
+    let page = status_of(
+        agent
+            .get(&server.url("/devices/press-8/control"))
+            .set("Cookie", &session)
+            .call(),
+    );
+    assert_eq!(page.status(), 200);
+    let html = page.into_string().expect("html");
+    let token = html
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form's CSRF token")
+        .to_owned();
+    let shadow_form = server.url("/devices/press-8/shadow");
+    let patch = [
+        ("patch", r#"{"a": 1}"#),
+        ("back", "https://elsewhere.example/"),
+    ];
+
+    let no_session = status_of(
+        agent
+            .post(&shadow_form)
+            .send_form(&[("csrf_token", token.as_str()), patch[0]]),
+    );
+    assert_eq!(no_session.status(), 303);
+    assert_eq!(no_session.header("location"), Some("/login"));
+    let forged = status_of(
+        agent
+            .post(&shadow_form)
+            .set("Cookie", &session)
+            .send_form(&[("csrf_token", "forged"), patch[0]]),
+    );
+    assert_eq!(forged.status(), 403);
+    let (_, shadow) = api(&server).get("/api/v1/devices/press-8/shadow");
+    assert_eq!(shadow["version"], 0, "refused forms change nothing");
+
+    let accepted = status_of(
+        agent
+            .post(&shadow_form)
+            .set("Cookie", &session)
+            .send_form(&[("csrf_token", token.as_str()), patch[0], patch[1]]),
+    );
+    assert_eq!(accepted.status(), 303);
+    assert_eq!(
+        accepted.header("location"),
+        Some("/devices/press-8/control"),
+        "never back to another site"
+    );
+    let (_, shadow) = api(&server).get("/api/v1/devices/press-8/shadow");
+    assert_eq!(shadow["version"], 1);
+
+    let command_form = server.url("/devices/press-8/commands");
+    let forged = status_of(
+        agent
+            .post(&command_form)
+            .set("Cookie", &session)
+            .send_form(&[("csrf_token", "forged"), ("name", "reboot")]),
+    );
+    assert_eq!(forged.status(), 403);
+    let bad = status_of(
+        agent
+            .post(&command_form)
+            .set("Cookie", &session)
+            .send_form(&[
+                ("csrf_token", token.as_str()),
+                ("name", "reboot"),
+                ("args", "[1]"),
+            ]),
+    );
+    assert_eq!(bad.status(), 422);
+    assert!(bad
+        .into_string()
+        .expect("html")
+        .contains("must be a JSON object"));
+    let (_, list) = api(&server).get("/api/v1/devices/press-8/commands");
+    assert_eq!(list["items"], json!([]));
+    let missing = status_of(
+        agent
+            .get(&server.url("/devices/nobody/control"))
+            .set("Cookie", &session)
+            .call(),
+    );
+    assert_eq!(missing.status(), 404);
+}

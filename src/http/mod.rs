@@ -2,10 +2,12 @@
 //! translate HTTP to module messages and back; they hold no domain logic.
 
 mod auth;
+mod commands;
 mod devices;
 mod openapi;
 mod ops;
 mod problem;
+mod shadow;
 mod telemetry;
 mod tokens;
 
@@ -15,7 +17,7 @@ use actix::Addr;
 use actix_web::{web, HttpRequest};
 use metrics_exporter_prometheus::PrometheusHandle;
 use plantd_broker::EventPublisher;
-use plantd_devices::Devices;
+use plantd_devices::{Control, Devices};
 use plantd_identity::Identity;
 use plantd_storage::Db;
 use plantd_telemetry::Telemetry;
@@ -27,6 +29,7 @@ pub use problem::{ApiResult, Problem};
 pub struct AppState {
     pub identity: Addr<Identity>,
     pub devices: Addr<Devices>,
+    pub control: Addr<Control>,
     pub telemetry: Addr<Telemetry>,
     pub broker: Addr<EventPublisher>,
     pub db: Db,
@@ -59,6 +62,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .wrap(actix_web::middleware::from_fn(auth::authenticate))
                 .configure(tokens::routes)
                 .configure(devices::routes)
+                .configure(shadow::routes)
+                .configure(commands::routes)
                 .configure(telemetry::routes)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(Problem::new(

@@ -7,7 +7,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{devices, telemetry, tokens};
+use super::{commands, devices, shadow, telemetry, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,8 @@ use super::{devices, telemetry, tokens};
         devices::provision, devices::list, devices::get, devices::patch, devices::delete,
         devices::rotate, devices::disable, devices::enable,
         telemetry::range, telemetry::latest, telemetry::ingest,
+        shadow::get, shadow::patch,
+        commands::send, commands::list, commands::get, commands::cancel,
     ),
     components(schemas(
         plantd_contracts::devices::DeviceView,
@@ -31,6 +33,10 @@ use super::{devices, telemetry, tokens};
         plantd_contracts::telemetry::Point,
         plantd_contracts::telemetry::LatestValue,
         plantd_contracts::telemetry::TelemetryStatus,
+        plantd_contracts::shadow::ShadowView,
+        plantd_contracts::shadow::ShadowMetadata,
+        plantd_contracts::commands::CommandView,
+        plantd_contracts::commands::CommandState,
     )),
     modifiers(&Security)
 )]

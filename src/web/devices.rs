@@ -16,6 +16,7 @@ use plantd_contracts::time::format_ms;
 use plantd_contracts::{DeviceId, DomainError};
 use serde::Deserialize;
 
+use super::control_panel::ControlPanel;
 use super::session;
 use super::views::render;
 use crate::http::AppState;
@@ -109,6 +110,8 @@ pub struct DevicePage {
     /// Credentials just issued (provisioned or rotated): shown in this response only.
     pub credentials: Option<DeviceCredentials>,
     pub error: Option<String>,
+    /// The shadow and commands sections (`templates/partials/{shadow,commands}.html`).
+    pub control: ControlPanel,
 }
 
 fn redirect(to: &str) -> HttpResponse {
@@ -369,6 +372,16 @@ async fn device_page(
                 .collect()
         })
         .unwrap_or_default();
+    let mut control =
+        match ControlPanel::load(state, id.clone(), current.csrf_token.clone(), current.role).await
+        {
+            Ok(control) => control,
+            Err(DomainError::NotFound(_)) => {
+                return HttpResponse::NotFound().body("no such device")
+            }
+            Err(_) => return unavailable(),
+        };
+    control.back = format!("/devices/{id}");
     let (status, error) = match error {
         Some((status, message)) => (status, Some(message)),
         None => (StatusCode::OK, None),
@@ -388,6 +401,7 @@ async fn device_page(
         values,
         credentials,
         error,
+        control,
     });
     if response.status() == StatusCode::OK {
         *response.status_mut() = status;

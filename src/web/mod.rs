@@ -2,6 +2,8 @@
 //! double-submit CSRF cookie; every later form carries the session's CSRF token. Templates
 //! and static files are compiled into the binary: one file to deploy, no CDN.
 
+mod control;
+pub mod control_panel;
 mod devices;
 mod pages;
 mod session;
@@ -24,5 +26,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/devices/{id}/disable", web::post().to(devices::disable))
         .route("/devices/{id}/enable", web::post().to(devices::enable))
         .route("/devices/{id}/delete", web::post().to(devices::delete))
-        .route("/static/{file}", web::get().to(pages::static_file));
+        .route("/static/{file}", web::get().to(pages::static_file))
+        .route("/devices/{id}/control", web::get().to(control::show))
+        .route(
+            "/devices/{id}/shadow",
+            web::post().to(control::update_desired),
+        )
+        .route(
+            "/devices/{id}/commands",
+            web::post().to(control::send_command),
+        )
+        .route(
+            "/devices/{id}/commands/{cmd}/cancel",
+            web::post().to(control::cancel_command),
+        );
 }

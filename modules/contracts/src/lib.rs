@@ -6,11 +6,13 @@
 //! This crate does no I/O and knows nothing of the database or of HTTP.
 
 pub mod broker;
+pub mod commands;
 pub mod devices;
 pub mod error;
 pub mod events;
 pub mod identity;
 pub mod ids;
+pub mod shadow;
 pub mod telemetry;
 pub mod time;
 

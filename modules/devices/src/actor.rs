@@ -369,14 +369,3 @@ impl Handler<DeviceTraffic> for Devices {
         }
     }
 }
-
-impl Handler<DeviceMessage> for Devices {
-    type Result = ();
-
-    fn handle(&mut self, msg: DeviceMessage, _: &mut Context<Self>) {
-        // The shadow, commands and firmware handlers arrive with their issues; until then a
-        // control message is only a sign of life.
-        tracing::debug!(device = %msg.device_id, subtopic = %msg.subtopic, "device control message not handled");
-        self.unsaved_seen.insert(msg.device_id, msg.received_at);
-    }
-}

@@ -9,6 +9,7 @@
 
 mod actor;
 mod changes;
+mod control;
 mod metrics;
 mod registry;
 mod schema;
@@ -16,4 +17,5 @@ mod store;
 mod validate;
 
 pub use actor::Devices;
+pub use control::{describe_metrics as describe_control_metrics, Control};
 pub use metrics::describe as describe_metrics;

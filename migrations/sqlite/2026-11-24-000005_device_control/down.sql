@@ -1,0 +1,2 @@
+DROP TABLE devices_commands;
+DROP TABLE devices_shadow;

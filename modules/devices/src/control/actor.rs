@@ -1,0 +1,678 @@
+//! The `Control` actor: answers shadow and command messages from the HTTP edge, applies
+//! devices' reports and command results (`DeviceMessage` from the broker's gateway), sends
+//! devices their desired document, delta and commands (`PublishToDevice`), expires
+//! commands on a timer, and re-sends the delta and open commands when a device connects.
+//!
+//! Every message that changes state is handled atomically (the actor takes the next
+//! message only after the database has committed and the publishes are queued), so two
+//! patches of one shadow never interleave and a device sees desired documents in order.
+//! It may touch only `devices_shadow` and `devices_commands`.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use actix::prelude::*;
+use plantd_contracts::broker::PublishToDevice;
+use plantd_contracts::commands::{self as contract, CommandState, CommandView};
+use plantd_contracts::devices::{DeviceMessage, DeviceView, GetDevice};
+use plantd_contracts::events::{self, DomainEvent};
+use plantd_contracts::shadow::{GetShadow, ShadowView, UpdateDesired, SHADOW_UPDATED};
+use plantd_contracts::time::now_ms;
+use plantd_contracts::{DeviceId, DomainError};
+use plantd_storage::Db;
+use serde_json::{json, Value};
+use tracing::Instrument;
+
+use super::commands;
+use super::shadow::{self, Rejection, Shadow};
+use super::store::{self, CommandRow};
+
+const SOURCE: &str = "devices";
+/// How often open commands are checked for expiry.
+const EXPIRE_EVERY: Duration = Duration::from_secs(1);
+/// After a device connects, plantd waits this long before it sends the delta and pending
+/// commands, so a device on a clean session has time to subscribe (MQTT drops a publish
+/// nobody is subscribed to). A device on a persistent session is subscribed already.
+const CONNECT_SETTLE: Duration = Duration::from_millis(750);
+
+pub struct Control {
+    db: Db,
+    devices: Recipient<GetDevice>,
+    publisher: Recipient<PublishToDevice>,
+    events: Vec<Recipient<DomainEvent>>,
+    /// Devices connected now, from `device.connected` / `device.disconnected` events.
+    online: HashSet<DeviceId>,
+}
+
+impl Control {
+    /// `devices` answers whether a device exists; `publisher` reaches devices over MQTT;
+    /// `events` receive `shadow.updated` and `command.*`.
+    pub fn new(
+        db: Db,
+        devices: Recipient<GetDevice>,
+        publisher: Recipient<PublishToDevice>,
+        events: Vec<Recipient<DomainEvent>>,
+    ) -> Control {
+        Control {
+            db,
+            devices,
+            publisher,
+            events,
+            online: HashSet::new(),
+        }
+    }
+
+    fn emit(&self, kind: &str, data: Value) {
+        let event = DomainEvent::new(kind, SOURCE, data);
+        for recipient in &self.events {
+            recipient.do_send(event.clone());
+        }
+    }
+
+    fn send_to(&self, device_id: &DeviceId, subtopic: &str, payload: Vec<u8>, retain: bool) {
+        self.publisher.do_send(PublishToDevice {
+            device_id: device_id.clone(),
+            subtopic: subtopic.to_owned(),
+            payload,
+            retain,
+        });
+    }
+
+    /// The delta, if the device is online and it is not empty (or `always`).
+    fn send_delta(&self, device_id: &DeviceId, s: &Shadow, always: bool) {
+        let delta = s.delta();
+        if self.online.contains(device_id) && (always || !delta.is_empty()) {
+            self.send_to(device_id, "state/delta", s.delta_document(&delta), false);
+        }
+    }
+
+    fn command_finished(&self, row: &CommandRow) {
+        let Some(state) = CommandState::parse(&row.state) else {
+            return;
+        };
+        let kind = match state {
+            CommandState::Succeeded => contract::COMMAND_SUCCEEDED,
+            CommandState::Failed => contract::COMMAND_FAILED,
+            CommandState::Expired => contract::COMMAND_EXPIRED,
+            CommandState::Cancelled => contract::COMMAND_CANCELLED,
+            _ => return,
+        };
+        metrics::counter!("plantd_commands_completed_total", "state" => state.as_str())
+            .increment(1);
+        tracing::info!(device = %row.device_id, command = %row.id, name = %row.name, state = %state, "command finished");
+        self.emit(
+            kind,
+            json!({ "device_id": row.device_id, "command_id": row.id, "name": row.name }),
+        );
+    }
+}
+
+impl Actor for Control {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.notify(RetainDesired);
+        ctx.run_interval(EXPIRE_EVERY, |_, ctx| ctx.notify(ExpireDue));
+    }
+}
+
+/// At start: publish every stored desired document again, retained. The broker keeps
+/// retained messages in memory only, and a late subscriber must still find them after a
+/// restart. Atomic, so no newer document can be overwritten by an older one meanwhile.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct RetainDesired;
+
+impl Handler<RetainDesired> for Control {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, _: RetainDesired, _: &mut Context<Self>) -> Self::Result {
+        let (db, publisher) = (self.db.clone(), self.publisher.clone());
+        AtomicResponse::new(Box::pin(
+            async move {
+                let shadows = db.run(store::shadows_with_desired).await?;
+                let mut published = 0usize;
+                for (device, s) in shadows {
+                    let Ok(device_id) = DeviceId::parse(&device) else {
+                        continue;
+                    };
+                    let msg = PublishToDevice {
+                        device_id,
+                        subtopic: "state/desired".to_owned(),
+                        payload: s.desired_document(),
+                        retain: true,
+                    };
+                    // The broker refuses while its link is backed up: wait and try again.
+                    for _ in 0..50 {
+                        match publisher.send(msg.clone()).await {
+                            Ok(Ok(())) => {
+                                published += 1;
+                                break;
+                            }
+                            Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Ok::<_, DomainError>(published)
+            }
+            .into_actor(self)
+            .map(|result, _, _| match result {
+                Ok(n) => tracing::info!(shadows = n, "desired documents retained again"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot publish the stored desired documents")
+                }
+            }),
+        ))
+    }
+}
+
+/// The registry's view of a device, or `NotFound` for one it does not know (or deleted).
+async fn known(devices: &Recipient<GetDevice>, id: &DeviceId) -> Result<DeviceView, DomainError> {
+    devices
+        .send(GetDevice { id: id.clone() })
+        .await
+        .map_err(|_| DomainError::Unavailable("the device registry is not answering".into()))?
+}
+
+/// Publishes each command: a pending one is first marked delivered (a failed publish puts
+/// it back to pending); a delivered one that is still open is published again, as MQTT
+/// QoS 1 would (the connection it went to may have died before it arrived: delivery is at
+/// least once, and a device recognises a repeat by the command id). Returns the rows as
+/// they are now.
+async fn deliver(
+    db: &Db,
+    publisher: &Recipient<PublishToDevice>,
+    rows: Vec<CommandRow>,
+) -> Result<Vec<CommandRow>, DomainError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for mut row in rows {
+        let now = now_ms();
+        let again = row.state == CommandState::Delivered.as_str();
+        let id = row.id.clone();
+        if !again && !db.run(move |c| store::mark_delivered(c, &id, now)).await? {
+            out.push(row);
+            continue;
+        }
+        let device_id = DeviceId::parse(&row.device_id)?;
+        let payload = commands::payload(&row.name, &row.args_value(), row.expires_at);
+        let sent = publisher
+            .send(PublishToDevice {
+                device_id,
+                subtopic: format!("commands/{}", row.id),
+                payload,
+                retain: false,
+            })
+            .await;
+        match (matches!(sent, Ok(Ok(()))), again) {
+            (true, false) => {
+                metrics::counter!("plantd_commands_delivered_total").increment(1);
+                tracing::info!(device = %row.device_id, command = %row.id, name = %row.name, "command delivered");
+                row.state = CommandState::Delivered.as_str().to_owned();
+                row.delivered_at = Some(now);
+            }
+            (true, true) => {
+                metrics::counter!("plantd_commands_redelivered_total").increment(1);
+                tracing::info!(device = %row.device_id, command = %row.id, name = %row.name, "unanswered command sent again");
+            }
+            (false, false) => {
+                tracing::warn!(device = %row.device_id, command = %row.id, "command not published; it stays pending");
+                let id = row.id.clone();
+                db.run(move |c| store::unmark_delivered(c, &id)).await?;
+            }
+            (false, true) => {
+                tracing::warn!(device = %row.device_id, command = %row.id, "command not published again");
+            }
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+impl Handler<GetShadow> for Control {
+    type Result = ResponseFuture<Result<ShadowView, DomainError>>;
+
+    fn handle(&mut self, msg: GetShadow, _: &mut Context<Self>) -> Self::Result {
+        let (db, devices) = (self.db.clone(), self.devices.clone());
+        Box::pin(async move {
+            known(&devices, &msg.device_id).await?;
+            let id = msg.device_id.clone();
+            let s = db.run(move |c| store::load_shadow(c, &id)).await?;
+            Ok(s.view(msg.device_id))
+        })
+    }
+}
+
+impl Handler<UpdateDesired> for Control {
+    type Result = AtomicResponse<Self, Result<ShadowView, DomainError>>;
+
+    fn handle(&mut self, msg: UpdateDesired, _: &mut Context<Self>) -> Self::Result {
+        let span = tracing::info_span!("shadow_desired", device = %msg.device_id, by = %msg.by);
+        let (db, devices) = (self.db.clone(), self.devices.clone());
+        let device_id = msg.device_id.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                known(&devices, &msg.device_id).await?;
+                let id = msg.device_id.clone();
+                let patch = msg.patch;
+                let now = now_ms();
+                let done = db
+                    .run(move |c| {
+                        let mut s = store::load_shadow(c, &id)?;
+                        let changed = s.patch_desired(&patch, now)?;
+                        if changed {
+                            store::save_shadow(c, &id, &s)?;
+                        }
+                        Ok((s, changed))
+                    })
+                    .await?;
+                Ok::<_, DomainError>(done)
+            }
+            .into_actor(self)
+            .map(move |result, act, _| {
+                let _guard = span.enter();
+                let (s, changed) = result?;
+                if changed {
+                    metrics::counter!("plantd_shadow_desired_updates_total").increment(1);
+                    tracing::info!(version = s.version, "desired state changed");
+                    act.send_to(&device_id, "state/desired", s.desired_document(), true);
+                    act.send_delta(&device_id, &s, false);
+                    act.emit(
+                        SHADOW_UPDATED,
+                        json!({ "device_id": device_id, "version": s.version }),
+                    );
+                }
+                Ok(s.view(device_id))
+            }),
+        ))
+    }
+}
+
+impl Handler<DeviceMessage> for Control {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, msg: DeviceMessage, _: &mut Context<Self>) -> Self::Result {
+        let span = tracing::debug_span!("device_control_in", device = %msg.device_id, subtopic = %msg.subtopic);
+        let _guard = span.enter();
+        if msg.subtopic == "state/reported" {
+            return self.report(msg, span.clone());
+        }
+        let cmd = msg
+            .subtopic
+            .strip_prefix("commands/")
+            .and_then(|rest| rest.strip_suffix("/result"))
+            .map(str::to_owned);
+        match cmd {
+            Some(cmd) => self.result(msg, cmd, span.clone()),
+            None => {
+                tracing::debug!("device control message on a topic Control does not handle");
+                AtomicResponse::new(Box::pin(fut::ready(())))
+            }
+        }
+    }
+}
+
+/// What became of a report, decided inside the database work.
+enum ReportOutcome {
+    Applied(Shadow, bool),
+    Rejected(Shadow, Rejection),
+}
+
+impl Control {
+    fn report(&mut self, msg: DeviceMessage, span: tracing::Span) -> AtomicResponse<Self, ()> {
+        let device_id = msg.device_id.clone();
+        let report = match shadow::parse_report(&msg.payload) {
+            Ok(r) => r,
+            Err(why) => {
+                reject_report(&device_id, why, msg.payload.len());
+                return AtomicResponse::new(Box::pin(fut::ready(())));
+            }
+        };
+        // An empty report (`{}`) is how a device asks for the current delta again.
+        let asks = report.state.is_empty();
+        let (db, devices) = (self.db.clone(), self.devices.clone());
+        let now = msg.received_at;
+        AtomicResponse::new(Box::pin(
+            async move {
+                known(&devices, &msg.device_id).await?;
+                let id = msg.device_id.clone();
+                let outcome = db
+                    .run(move |c| {
+                        let mut s = store::load_shadow(c, &id)?;
+                        match s.apply_report(&report, now) {
+                            Ok(changed) => {
+                                if changed {
+                                    store::save_shadow(c, &id, &s)?;
+                                }
+                                Ok(ReportOutcome::Applied(s, changed))
+                            }
+                            Err(why) => Ok(ReportOutcome::Rejected(s, why)),
+                        }
+                    })
+                    .await?;
+                Ok::<_, DomainError>(outcome)
+            }
+            .instrument(span.clone())
+            .into_actor(self)
+            .map(move |outcome, act, _| {
+                let _guard = span.enter();
+                match outcome {
+                    Ok(ReportOutcome::Applied(s, changed)) => {
+                        metrics::counter!("plantd_shadow_reports_total").increment(1);
+                        tracing::debug!(device = %device_id, version = s.version, changed, "report applied");
+                        if asks {
+                            act.send_delta(&device_id, &s, false);
+                        }
+                    }
+                    Ok(ReportOutcome::Rejected(s, why)) => {
+                        reject_report(&device_id, why, 0);
+                        if why == Rejection::Stale {
+                            // Tell the device what is wanted now, and the version to report.
+                            act.send_delta(&device_id, &s, true);
+                        }
+                    }
+                    Err(e) => device_message_failed(&device_id, &e),
+                }
+            }),
+        ))
+    }
+
+    fn result(
+        &mut self,
+        msg: DeviceMessage,
+        cmd: String,
+        span: tracing::Span,
+    ) -> AtomicResponse<Self, ()> {
+        let device_id = msg.device_id.clone();
+        let outcome = if commands::is_valid_id(&cmd) {
+            commands::parse_result(&msg.payload)
+        } else {
+            Err("not_open")
+        };
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(reason) => {
+                reject_result(&device_id, &cmd, reason);
+                return AtomicResponse::new(Box::pin(fut::ready(())));
+            }
+        };
+        let (db, devices) = (self.db.clone(), self.devices.clone());
+        let now = msg.received_at.max(now_ms());
+        let to = if outcome.ok {
+            CommandState::Succeeded
+        } else {
+            CommandState::Failed
+        };
+        let command = cmd.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                known(&devices, &msg.device_id).await?;
+                let device = msg.device_id.to_string();
+                let row = db
+                    .run(move |c| store::complete(c, &device, &cmd, to, &outcome.result, now))
+                    .await?;
+                Ok::<_, DomainError>(row)
+            }
+            .instrument(span.clone())
+            .into_actor(self)
+            .map(move |row, act, _| {
+                let _guard = span.enter();
+                match row {
+                    Ok(Some(row)) => act.command_finished(&row),
+                    Ok(None) => reject_result(&device_id, &command, "not_open"),
+                    Err(e) => device_message_failed(&device_id, &e),
+                }
+            }),
+        ))
+    }
+}
+
+fn reject_report(device_id: &DeviceId, why: Rejection, bytes: usize) {
+    metrics::counter!("plantd_shadow_reports_rejected_total", "reason" => why.as_str())
+        .increment(1);
+    tracing::warn!(device = %device_id, reason = why.as_str(), bytes, "state report not applied");
+}
+
+fn reject_result(device_id: &DeviceId, cmd: &str, reason: &'static str) {
+    metrics::counter!("plantd_command_results_rejected_total", "reason" => reason).increment(1);
+    let cmd: String = cmd.chars().take(64).collect();
+    tracing::warn!(device = %device_id, command = %cmd, reason, "command result not applied (malformed, or the command is unknown, not delivered, already finished or expired)");
+}
+
+fn device_message_failed(device_id: &DeviceId, e: &DomainError) {
+    match e {
+        DomainError::NotFound(_) => {
+            metrics::counter!("plantd_control_unknown_device_total").increment(1);
+            tracing::warn!(device = %device_id, "control message from a device not in the registry; ignored");
+        }
+        other => {
+            metrics::counter!("plantd_control_errors_total").increment(1);
+            tracing::error!(device = %device_id, error = %other, "device control message lost");
+        }
+    }
+}
+
+impl Handler<DomainEvent> for Control {
+    type Result = ();
+
+    fn handle(&mut self, event: DomainEvent, ctx: &mut Context<Self>) {
+        let Some(id) = event.data["device_id"]
+            .as_str()
+            .and_then(|id| DeviceId::parse(id).ok())
+        else {
+            return;
+        };
+        match event.kind.as_str() {
+            events::DEVICE_CONNECTED => {
+                self.online.insert(id.clone());
+                ctx.notify_later(Resync { device_id: id }, CONNECT_SETTLE);
+            }
+            events::DEVICE_DISCONNECTED => {
+                self.online.remove(&id);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Send a (re)connected device its delta and its open commands.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Resync {
+    device_id: DeviceId,
+}
+
+impl Handler<Resync> for Control {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, msg: Resync, _: &mut Context<Self>) -> Self::Result {
+        if !self.online.contains(&msg.device_id) {
+            return AtomicResponse::new(Box::pin(fut::ready(())));
+        }
+        let span = tracing::debug_span!("device_resync", device = %msg.device_id);
+        let (db, publisher) = (self.db.clone(), self.publisher.clone());
+        let device_id = msg.device_id.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                let id = msg.device_id.clone();
+                let now = now_ms();
+                let (s, pending) = db
+                    .run(move |c| {
+                        let s = store::load_shadow(c, &id)?;
+                        let pending = store::open_for(c, id.as_str(), now)?;
+                        Ok((s, pending))
+                    })
+                    .await?;
+                let delivered = deliver(&db, &publisher, pending).await?;
+                Ok::<_, DomainError>((s, delivered.len()))
+            }
+            .into_actor(self)
+            .map(move |result, act, _| {
+                let _guard = span.enter();
+                match result {
+                    Ok((s, commands)) => {
+                        tracing::debug!(commands, version = s.version, "device resynced");
+                        act.send_delta(&device_id, &s, false);
+                    }
+                    Err(e) => {
+                        tracing::warn!(device = %device_id, error = %e, "cannot resync a connected device")
+                    }
+                }
+            }),
+        ))
+    }
+}
+
+/// Expire commands whose time is up (timer).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct ExpireDue;
+
+impl Handler<ExpireDue> for Control {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, _: ExpireDue, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        let now = now_ms();
+        AtomicResponse::new(Box::pin(
+            async move { db.run(move |c| store::expire_due(c, now)).await }
+                .into_actor(self)
+                .map(|result, act, _| match result {
+                    Ok(rows) => rows.iter().for_each(|row| act.command_finished(row)),
+                    Err(e) => tracing::warn!(error = %e, "cannot expire commands; will retry"),
+                }),
+        ))
+    }
+}
+
+impl Handler<contract::SendCommand> for Control {
+    type Result = AtomicResponse<Self, Result<CommandView, DomainError>>;
+
+    fn handle(&mut self, msg: contract::SendCommand, _: &mut Context<Self>) -> Self::Result {
+        let span = tracing::info_span!("command_send", device = %msg.device_id, by = %msg.by);
+        let new = match commands::validate(&msg) {
+            Ok(n) => n,
+            Err(e) => return AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
+        };
+        let online = self.online.contains(&msg.device_id);
+        let (db, devices, publisher) = (
+            self.db.clone(),
+            self.devices.clone(),
+            self.publisher.clone(),
+        );
+        AtomicResponse::new(Box::pin(
+            async move {
+                known(&devices, &msg.device_id).await?;
+                let now = now_ms();
+                let row = CommandRow {
+                    id: commands::new_id(now),
+                    device_id: msg.device_id.to_string(),
+                    name: new.name,
+                    args: Value::Object(new.args).to_string(),
+                    state: CommandState::Pending.as_str().to_owned(),
+                    created_at: now,
+                    delivered_at: None,
+                    completed_at: None,
+                    expires_at: now + new.timeout_ms,
+                    result: None,
+                };
+                let stored = row.clone();
+                db.run(move |c| store::insert_command(c, &stored)).await?;
+                let row = if online {
+                    deliver(&db, &publisher, vec![row.clone()])
+                        .await?
+                        .pop()
+                        .unwrap_or(row)
+                } else {
+                    row
+                };
+                Ok::<_, DomainError>(row)
+            }
+            .into_actor(self)
+            .map(move |row, act, _| {
+                let _guard = span.enter();
+                let row = row?;
+                metrics::counter!("plantd_commands_created_total").increment(1);
+                tracing::info!(command = %row.id, name = %row.name, state = %row.state, "command created");
+                act.emit(
+                    contract::COMMAND_CREATED,
+                    json!({ "device_id": row.device_id, "command_id": row.id, "name": row.name }),
+                );
+                row.view()
+                    .ok_or_else(|| DomainError::Unavailable("a stored command is unreadable".into()))
+            }),
+        ))
+    }
+}
+
+impl Handler<contract::CancelCommand> for Control {
+    type Result = AtomicResponse<Self, Result<CommandView, DomainError>>;
+
+    fn handle(&mut self, msg: contract::CancelCommand, _: &mut Context<Self>) -> Self::Result {
+        let span = tracing::info_span!("command_cancel", device = %msg.device_id, command = %msg.id, by = %msg.by);
+        let (db, devices) = (self.db.clone(), self.devices.clone());
+        let not_found = DomainError::NotFound(format!("command {}", msg.id));
+        if !commands::is_valid_id(&msg.id) {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(not_found))));
+        }
+        AtomicResponse::new(Box::pin(
+            async move {
+                known(&devices, &msg.device_id).await?;
+                let (device, id) = (msg.device_id.to_string(), msg.id.clone());
+                let outcome = db
+                    .run(move |c| store::cancel(c, &device, &id, now_ms()))
+                    .await?;
+                match outcome {
+                    Ok(Some(row)) => Ok(row),
+                    Ok(None) => Err(not_found),
+                    Err(state) => Err(DomainError::Conflict(format!(
+                        "command {} is {state}; only pending or delivered commands can be cancelled",
+                        msg.id
+                    ))),
+                }
+            }
+            .into_actor(self)
+            .map(move |row, act, _| {
+                let _guard = span.enter();
+                let row = row?;
+                act.command_finished(&row);
+                row.view()
+                    .ok_or_else(|| DomainError::Unavailable("a stored command is unreadable".into()))
+            }),
+        ))
+    }
+}
+
+impl Handler<contract::GetCommand> for Control {
+    type Result = ResponseFuture<Result<CommandView, DomainError>>;
+
+    fn handle(&mut self, msg: contract::GetCommand, _: &mut Context<Self>) -> Self::Result {
+        let (db, devices) = (self.db.clone(), self.devices.clone());
+        Box::pin(async move {
+            known(&devices, &msg.device_id).await?;
+            let not_found = || DomainError::NotFound(format!("command {}", msg.id));
+            if !commands::is_valid_id(&msg.id) {
+                return Err(not_found());
+            }
+            let (device, id) = (msg.device_id.to_string(), msg.id.clone());
+            let row = db.run(move |c| store::get_command(c, &device, &id)).await?;
+            row.and_then(|r| r.view()).ok_or_else(not_found)
+        })
+    }
+}
+
+impl Handler<contract::ListCommands> for Control {
+    type Result = ResponseFuture<Result<Vec<CommandView>, DomainError>>;
+
+    fn handle(&mut self, msg: contract::ListCommands, _: &mut Context<Self>) -> Self::Result {
+        let (db, devices) = (self.db.clone(), self.devices.clone());
+        Box::pin(async move {
+            known(&devices, &msg.device_id).await?;
+            let device = msg.device_id.to_string();
+            let rows = db
+                .run(move |c| store::list_commands(c, &device, msg.limit, msg.before.as_deref()))
+                .await?;
+            Ok(rows.iter().filter_map(CommandRow::view).collect())
+        })
+    }
+}
