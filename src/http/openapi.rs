@@ -15,7 +15,8 @@ use super::{devices, telemetry, tokens};
     paths(
         tokens::create, tokens::list, tokens::revoke,
         devices::provision, devices::list, devices::get,
-        telemetry::range, telemetry::latest, telemetry::ingest,
+        telemetry::range, telemetry::latest, telemetry::ingest, telemetry::live,
+        telemetry::health, telemetry::maintenance,
     ),
     components(schemas(
         plantd_contracts::devices::DeviceView,
@@ -27,6 +28,12 @@ use super::{devices, telemetry, tokens};
         plantd_contracts::telemetry::Point,
         plantd_contracts::telemetry::LatestValue,
         plantd_contracts::telemetry::TelemetryStatus,
+        plantd_contracts::telemetry::MetricInfo,
+        plantd_contracts::telemetry::TelemetryHealth,
+        plantd_contracts::telemetry::MaintenanceReport,
+        plantd_contracts::telemetry::LiveSample,
+        plantd_contracts::telemetry::Resolution,
+        plantd_contracts::telemetry::Aggregate,
     )),
     modifiers(&Security)
 )]
