@@ -14,5 +14,6 @@ mod api;
 mod auth;
 mod cli;
 mod ingest;
+mod telemetry;
 mod topics;
 mod ui;
