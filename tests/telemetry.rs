@@ -601,3 +601,107 @@ fn live_stream_delivers_new_samples_and_maintenance_needs_admin() {
         .expect("layout")
         .starts_with("chunks"));
 }
+
+/// Signs in to the web UI over plain HTTP; returns the session cookie (`name=value`).
+fn sign_in(server: &Server) -> String {
+    let form = ureq::get(&server.url("/login")).call().expect("login form");
+    let csrf_cookie = form
+        .all("set-cookie")
+        .into_iter()
+        .find_map(|c| {
+            c.split(';')
+                .next()
+                .filter(|c| c.starts_with("plantd_login_csrf="))
+                .map(str::to_owned)
+        })
+        .expect("sign-in CSRF cookie");
+    let token = csrf_cookie.split_once('=').expect("cookie").1.to_owned();
+    let reply = ureq::AgentBuilder::new()
+        .redirects(0)
+        .build()
+        .post(&server.url("/login"))
+        .set("Cookie", &csrf_cookie)
+        .send_form(&[
+            ("username", "admin"),
+            ("password", crate::support::server::ADMIN_PASSWORD),
+            ("csrf_token", &token),
+        ]);
+    let reply = match reply {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("sign in: {e}"),
+    };
+    reply
+        .all("set-cookie")
+        .into_iter()
+        .find_map(|c| {
+            c.split(';')
+                .next()
+                .filter(|c| c.starts_with("plantd_session="))
+                .map(str::to_owned)
+        })
+        .expect("session cookie")
+}
+
+#[test]
+fn the_device_telemetry_page_draws_charts_and_health_without_javascript() {
+    let server = Server::start();
+    let password = provision(&server, "lathe-5");
+    let now = now_ms();
+    let samples: Vec<(i64, f64)> = (0..30)
+        .map(|i| (now - 20 * MINUTE + i * 30_000, i as f64))
+        .collect();
+    send(&server, "lathe-5", &password, "spindle_temp_c", &samples);
+    eventually(Duration::from_secs(10), "samples stored", || {
+        (raw_count(&server, "lathe-5", "spindle_temp_c") == 30).then_some(())
+    });
+    let anonymous = ureq::AgentBuilder::new().redirects(0).build();
+    let status = match anonymous
+        .get(&server.url("/devices/lathe-5/telemetry"))
+        .call()
+    {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(status, 303, "signed-out visitors go to the sign-in page");
+    let cookie = sign_in(&server);
+    let page = |range: &str| {
+        ureq::get(&server.url(&format!("/devices/lathe-5/telemetry?range={range}")))
+            .set("Cookie", &cookie)
+            .call()
+            .expect("page")
+            .into_string()
+            .expect("html")
+    };
+    let html = page("1h");
+    assert!(html.contains(r#"data-metric="spindle_temp_c""#), "{html}");
+    let polyline = html
+        .split("<polyline fill=\"none\" points=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a drawn chart");
+    assert_eq!(
+        polyline.split(' ').count(),
+        30,
+        "one vertex per 15 s step with data: {polyline}"
+    );
+    assert!(
+        html.contains("<strong aria-current=\"page\">1 h</strong>"),
+        "range picker"
+    );
+    assert!(html.contains(r#"href="?range=30d""#));
+    assert!(
+        html.contains(r#"data-latest="spindle_temp_c">29<"#),
+        "latest value"
+    );
+    assert!(html.contains("Telemetry health") && html.contains("Disk usage"));
+    assert!(html.contains("/static/telemetry.js"));
+    // Longer ranges come from roll-ups: still drawn.
+    assert!(page("30d").contains("<polyline fill=\"none\" points=\""));
+    let js = ureq::get(&server.url("/static/telemetry.js"))
+        .call()
+        .expect("js");
+    assert!(js.content_type().contains("javascript"));
+    assert!(js.into_string().expect("js").contains("EventSource"));
+}

@@ -4,6 +4,7 @@
 
 mod pages;
 mod session;
+pub mod telemetry;
 mod views;
 
 pub use views::render;
@@ -15,5 +16,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(pages::login_form))
         .route("/login", web::post().to(pages::login))
         .route("/logout", web::post().to(pages::logout))
+        .route("/devices/{id}/telemetry", web::get().to(telemetry::page))
         .route("/static/{file}", web::get().to(pages::static_file));
 }
