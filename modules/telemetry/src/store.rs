@@ -102,6 +102,18 @@ impl RollupRow {
     }
 }
 
+/// A write transaction: on SQLite `BEGIN IMMEDIATE`, so it takes the write lock (waiting
+/// the busy timeout) before its first read instead of failing when another writer
+/// committed between its read and its first write.
+macro_rules! write_txn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            DbConnection::Sqlite($c) => $c.immediate_transaction(|$c| $body),
+            DbConnection::Pg($c) => $c.transaction(|$c| $body),
+        }
+    };
+}
+
 /// The compacted sequence number (0 before the first compaction).
 macro_rules! compacted_seq {
     ($c:expr) => {
@@ -175,7 +187,7 @@ pub struct Batch {
 /// Writes one batch in one transaction; returns which samples were stored (a late
 /// sample already in a chunk is a duplicate and is not).
 pub fn write_batch(conn: &mut DbConnection, batch: &Batch) -> Result<Vec<bool>, DbError> {
-    with_conn!(conn, |c| c.transaction(|c| {
+    write_txn!(conn, |c| {
         for chunk in batch.new_metrics.chunks(ROWS_PER_STATEMENT) {
             diesel::insert_into(telemetry_metrics::table)
                 .values(chunk)
@@ -205,7 +217,7 @@ pub fn write_batch(conn: &mut DbConnection, batch: &Batch) -> Result<Vec<bool>, 
                 .execute(c)?;
         }
         Ok::<_, DbError>(kept)
-    }))
+    })
 }
 
 /// One compaction: every head sample up to `upto_seq`, per series (ascending, distinct
@@ -245,7 +257,7 @@ pub fn compact(conn: &mut DbConnection, job: &Compaction) -> Result<Vec<(i64, Mi
         .iter()
         .map(|c| (c.series_id, c.window_start))
         .collect();
-    with_conn!(conn, |c| c.transaction(|c| {
+    write_txn!(conn, |c| {
         for chunk in chunks.chunks(ROWS_PER_STATEMENT / 4) {
             diesel::insert_into(telemetry_chunks::table)
                 .values(chunk)
@@ -306,7 +318,7 @@ pub fn compact(conn: &mut DbConnection, job: &Compaction) -> Result<Vec<(i64, Mi
             .set(telemetry_state::value.eq(job.upto_seq))
             .execute(c)?;
         Ok::<_, DbError>(())
-    }))?;
+    })?;
     Ok(windows)
 }
 
@@ -317,7 +329,7 @@ pub fn merge_window(
     series_id: i64,
     window: Millis,
 ) -> Result<u64, DbError> {
-    with_conn!(conn, |c| c.transaction(|c| {
+    write_txn!(conn, |c| {
         let rows = telemetry_chunks::table
             .select((telemetry_chunks::id, telemetry_chunks::data))
             .filter(telemetry_chunks::series_id.eq(series_id))
@@ -352,7 +364,7 @@ pub fn merge_window(
                 .execute(c)?;
         }
         Ok(ids.len() as u64)
-    }))
+    })
 }
 
 /// Raw points of a series in `[from, to]` from the chunks (ascending), and the compacted
