@@ -257,9 +257,7 @@ impl Telemetry {
         let db = self.db.clone();
         let started = Instant::now();
         let work = async move {
-            let outcome = db
-                .run_keeping(batch, |conn, batch| store::write_batch(conn, batch))
-                .await;
+            let outcome = db.run_keeping(batch, store::write_batch).await;
             (outcome, items, devices, started.elapsed())
         };
         ctx.spawn(work.into_actor(self).map(|(outcome, items, devices, elapsed), act, ctx| {
