@@ -255,9 +255,13 @@ impl Telemetry {
                 .await
         };
         ctx.spawn(work.into_actor(self).map(|outcome, act, _| match outcome {
-            Ok(bytes) => {
+            Ok((bytes, tables)) => {
                 act.health.disk_bytes = Some(bytes);
                 metrics::gauge!("plantd_telemetry_database_bytes").set(bytes as f64);
+                for (table, bytes) in tables {
+                    metrics::gauge!("plantd_telemetry_table_bytes", "table" => table)
+                        .set(bytes as f64);
+                }
             }
             Err(e) => tracing::debug!(error = %e, "database size not measured"),
         }));

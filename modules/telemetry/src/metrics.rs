@@ -80,6 +80,11 @@ pub fn describe() {
         Unit::Bytes,
         "size of the database on disk (SQLite pages in use, or pg_database_size)"
     );
+    describe_gauge!(
+        "plantd_telemetry_table_bytes",
+        Unit::Bytes,
+        "PostgreSQL only: each telemetry table with its indexes"
+    );
     for name in [
         "plantd_telemetry_duplicates_total",
         "plantd_telemetry_compactions_total",

@@ -509,24 +509,42 @@ pub fn expire(
     Ok(deleted as u64)
 }
 
-/// Bytes the database takes on disk (SQLite: pages in use; PostgreSQL: the database).
-pub fn disk_bytes(conn: &mut DbConnection) -> Result<u64, DbError> {
+/// Bytes the database takes on disk (SQLite: pages in use; PostgreSQL: the database), and
+/// on PostgreSQL each telemetry table with its indexes (SQLite has no cheap per-table size).
+pub fn disk_bytes(conn: &mut DbConnection) -> Result<(u64, Vec<(String, u64)>), DbError> {
     #[derive(QueryableByName)]
     struct Size {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         bytes: i64,
     }
-    let size = match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(
-            "SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()",
-        )
-        .get_result::<Size>(c)?,
-        DbConnection::Pg(c) => {
-            diesel::sql_query("SELECT pg_database_size(current_database())::bigint AS bytes")
-                .get_result::<Size>(c)?
+    let bytes = |s: &Size| u64::try_from(s.bytes).unwrap_or(0);
+    match conn {
+        DbConnection::Sqlite(c) => {
+            let total = diesel::sql_query(
+                "SELECT 'database' AS name, page_count * page_size AS bytes \
+                 FROM pragma_page_count(), pragma_page_size()",
+            )
+            .get_result::<Size>(c)?;
+            Ok((bytes(&total), Vec::new()))
         }
-    };
-    Ok(u64::try_from(size.bytes).unwrap_or(0))
+        DbConnection::Pg(c) => {
+            let total = diesel::sql_query(
+                "SELECT 'database' AS name, pg_database_size(current_database())::bigint AS bytes",
+            )
+            .get_result::<Size>(c)?;
+            let tables = diesel::sql_query(
+                "SELECT relname::text AS name, pg_total_relation_size(oid)::bigint AS bytes \
+                 FROM pg_class WHERE relkind IN ('r', 'p') AND relname LIKE 'telemetry\\_%'",
+            )
+            .load::<Size>(c)?;
+            Ok((
+                bytes(&total),
+                tables.iter().map(|t| (t.name.clone(), bytes(t))).collect(),
+            ))
+        }
+    }
 }
 
 /// PostgreSQL with TimescaleDB available: makes the recent table a hypertable on `ts`.
