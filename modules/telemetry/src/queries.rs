@@ -143,7 +143,10 @@ impl Handler<QueryAggregate> for Telemetry {
                     resolution => {
                         let width = resolution.millis();
                         let (seq, rows) = db
-                            .run(move |conn| store::rollups(conn, id, width, plan.from, plan.to))
+                            .run(move |conn| {
+                                let last = agg == Aggregate::Last;
+                                store::rollups(conn, id, width, plan.from, plan.to, plan.step, last)
+                            })
                             .await?;
                         for row in &rows {
                             buckets.add(row.bucket, &row.partial());

@@ -61,7 +61,7 @@ struct NewChunk {
     data: Vec<u8>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Queryable, Insertable)]
+#[derive(Debug, Clone, Copy, PartialEq, Queryable, QueryableByName, Insertable)]
 #[diesel(table_name = telemetry_rollups)]
 pub struct RollupRow {
     pub series_id: i64,
@@ -163,12 +163,17 @@ macro_rules! chunk_has {
             .load::<Vec<u8>>($c)?;
         let mut found = false;
         for blob in blobs {
-            let points = codec::decode(&blob).map_err(|e| {
-                DbError::Domain(plantd_contracts::DomainError::Unavailable(e.to_string()))
-            })?;
-            if points.binary_search_by_key(&$ts, |p| p.0).is_ok() {
-                found = true;
-                break;
+            // A chunk that does not decode must not stop ingest: the sample is kept.
+            match codec::decode(&blob) {
+                Ok(points) if points.binary_search_by_key(&$ts, |p| p.0).is_ok() => {
+                    found = true;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    metrics::counter!("plantd_telemetry_maintenance_errors_total").increment(1);
+                    tracing::error!(series = $series, error = %e, "telemetry chunk not readable");
+                }
             }
         }
         Ok::<bool, DbError>(found)
@@ -415,23 +420,60 @@ pub fn chunk_points(
     Ok((seq, points))
 }
 
-/// Stored roll-ups of a series at one resolution with a bucket start in `[from, to]`, and
-/// the compacted sequence number they are consistent with.
+/// Stored roll-ups of a series at one resolution with a bucket start in `[from, to]`,
+/// combined by the database per `step` (a multiple of the resolution; buckets aligned to
+/// the epoch), and the compacted sequence number they are consistent with. Grouping in
+/// SQL returns one row per step instead of one per minute (43,200 for a month).
 pub fn rollups(
     conn: &mut DbConnection,
     series_id: i64,
     resolution: Millis,
     from: Millis,
     to: Millis,
+    step: Millis,
+    last: bool,
 ) -> Result<(i64, Vec<RollupRow>), DbError> {
+    use diesel::sql_types::BigInt;
+    // Bucket starts are never negative (samples before 1970 are refused), so integer
+    // division floors. `last` is the value at the latest time: SQLite takes a bare column
+    // from the row that gave the query's only MAX() (so that query, for `last` alone, has
+    // no other min/max and its vmin/vmax mean nothing); PostgreSQL orders an array.
+    const SQLITE: &str = "SELECT series_id, resolution, (bucket / ?) * ? AS bucket, \
+        SUM(n) AS n, MIN(vmin) AS vmin, MAX(vmax) AS vmax, SUM(vsum) AS vsum, \
+        0.0 AS vlast, 0 AS last_ts FROM telemetry_rollups \
+        WHERE series_id = ? AND resolution = ? AND bucket BETWEEN ? AND ? \
+        GROUP BY 3 ORDER BY 3";
+    const SQLITE_LAST: &str = "SELECT series_id, resolution, (bucket / ?) * ? AS bucket, \
+        SUM(n) AS n, vmin, vmax, SUM(vsum) AS vsum, vlast, MAX(last_ts) AS last_ts \
+        FROM telemetry_rollups \
+        WHERE series_id = ? AND resolution = ? AND bucket BETWEEN ? AND ? \
+        GROUP BY 3 ORDER BY 3";
+    const PG: &str = "SELECT series_id, resolution, (bucket / $1) * $2 AS bucket, \
+        SUM(n)::bigint AS n, MIN(vmin) AS vmin, MAX(vmax) AS vmax, SUM(vsum) AS vsum, \
+        (array_agg(vlast ORDER BY last_ts DESC))[1] AS vlast, MAX(last_ts) AS last_ts \
+        FROM telemetry_rollups \
+        WHERE series_id = $3 AND resolution = $4 AND bucket BETWEEN $5 AND $6 \
+        GROUP BY series_id, resolution, 3 ORDER BY 3";
     read_snapshot(conn, |c| {
         let seq = compacted_seq_any(c)?;
-        let rows = with_conn!(c, |c| telemetry_rollups::table
-            .filter(telemetry_rollups::series_id.eq(series_id))
-            .filter(telemetry_rollups::resolution.eq(resolution))
-            .filter(telemetry_rollups::bucket.between(from, to))
-            .order(telemetry_rollups::bucket.asc())
-            .load::<RollupRow>(c))?;
+        let rows = match c {
+            DbConnection::Sqlite(c) => diesel::sql_query(if last { SQLITE_LAST } else { SQLITE })
+                .bind::<BigInt, _>(step)
+                .bind::<BigInt, _>(step)
+                .bind::<BigInt, _>(series_id)
+                .bind::<BigInt, _>(resolution)
+                .bind::<BigInt, _>(from)
+                .bind::<BigInt, _>(to)
+                .load::<RollupRow>(c)?,
+            DbConnection::Pg(c) => diesel::sql_query(PG)
+                .bind::<BigInt, _>(step)
+                .bind::<BigInt, _>(step)
+                .bind::<BigInt, _>(series_id)
+                .bind::<BigInt, _>(resolution)
+                .bind::<BigInt, _>(from)
+                .bind::<BigInt, _>(to)
+                .load::<RollupRow>(c)?,
+        };
         Ok((seq, rows))
     })
 }
