@@ -437,7 +437,8 @@ pub fn rollups(
     // Bucket starts are never negative (samples before 1970 are refused), so integer
     // division floors. `last` is the value at the latest time: SQLite takes a bare column
     // from the row that gave the query's only MAX() (so that query, for `last` alone, has
-    // no other min/max and its vmin/vmax mean nothing); PostgreSQL orders an array.
+    // no other min/max and its vmin/vmax mean nothing); PostgreSQL orders an array. Only a
+    // `last` query pays for it: the others leave vlast/last_ts empty.
     const SQLITE: &str = "SELECT series_id, resolution, (bucket / ?) * ? AS bucket, \
         SUM(n) AS n, MIN(vmin) AS vmin, MAX(vmax) AS vmax, SUM(vsum) AS vsum, \
         0.0 AS vlast, 0 AS last_ts FROM telemetry_rollups \
@@ -449,6 +450,11 @@ pub fn rollups(
         WHERE series_id = ? AND resolution = ? AND bucket BETWEEN ? AND ? \
         GROUP BY 3 ORDER BY 3";
     const PG: &str = "SELECT series_id, resolution, (bucket / $1) * $2 AS bucket, \
+        SUM(n)::bigint AS n, MIN(vmin) AS vmin, MAX(vmax) AS vmax, SUM(vsum) AS vsum, \
+        0.0::float8 AS vlast, 0::bigint AS last_ts FROM telemetry_rollups \
+        WHERE series_id = $3 AND resolution = $4 AND bucket BETWEEN $5 AND $6 \
+        GROUP BY series_id, resolution, 3 ORDER BY 3";
+    const PG_LAST: &str = "SELECT series_id, resolution, (bucket / $1) * $2 AS bucket, \
         SUM(n)::bigint AS n, MIN(vmin) AS vmin, MAX(vmax) AS vmax, SUM(vsum) AS vsum, \
         (array_agg(vlast ORDER BY last_ts DESC))[1] AS vlast, MAX(last_ts) AS last_ts \
         FROM telemetry_rollups \
@@ -465,7 +471,7 @@ pub fn rollups(
                 .bind::<BigInt, _>(from)
                 .bind::<BigInt, _>(to)
                 .load::<RollupRow>(c)?,
-            DbConnection::Pg(c) => diesel::sql_query(PG)
+            DbConnection::Pg(c) => diesel::sql_query(if last { PG_LAST } else { PG })
                 .bind::<BigInt, _>(step)
                 .bind::<BigInt, _>(step)
                 .bind::<BigInt, _>(series_id)
