@@ -186,7 +186,9 @@ async fn shutdown(
     if let Err(e) = broker.drain(Duration::from_secs(10)).await {
         tracing::error!(error = %e, "MQTT messages acknowledged just before the stop may be lost");
     }
-    // HTTP stops accepting and finishes the requests in flight (ingest among them).
+    // HTTP stops accepting and finishes the requests in flight (ingest among them); live
+    // telemetry streams end at their next poll instead of holding the stop up.
+    http::end_live_streams();
     server.stop(true).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -3,6 +3,7 @@
 //! stream of new samples (server-sent events) (read scope); HTTP ingest with the device's
 //! own credentials (Basic auth); telemetry health (read) and maintenance now (admin).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::http::{header, StatusCode};
@@ -27,6 +28,14 @@ const INGEST_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// How often the live stream looks for new samples, and when it sends a keep-alive.
 const LIVE_POLL: Duration = Duration::from_millis(500);
 const LIVE_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Set at shutdown: open live streams end at their next poll, so they do not hold up the
+/// server's graceful stop (the browser's EventSource reconnects to the next process).
+static LIVE_STOPPING: AtomicBool = AtomicBool::new(false);
+
+pub fn end_live_streams() {
+    LIVE_STOPPING.store(true, Ordering::SeqCst);
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/devices/{id}/telemetry", web::get().to(range))
@@ -308,6 +317,9 @@ pub async fn live(
                 }
                 loop {
                     tokio::time::sleep(LIVE_POLL).await;
+                    if LIVE_STOPPING.load(Ordering::SeqCst) {
+                        return None;
+                    }
                     let batch = telemetry
                         .send(SamplesSince {
                             device_id: id.clone(),
