@@ -705,3 +705,45 @@ fn the_device_telemetry_page_draws_charts_and_health_without_javascript() {
     assert!(js.content_type().contains("javascript"));
     assert!(js.into_string().expect("js").contains("EventSource"));
 }
+
+#[test]
+fn the_telemetry_page_updates_live_in_a_browser() {
+    let Some(browser) = crate::ui::Browser::start() else {
+        return;
+    };
+    let server = Server::start();
+    let password = provision(&server, "drill-6");
+    send(
+        &server,
+        "drill-6",
+        &password,
+        "torque_nm",
+        &[(now_ms() - 60_000, 12.0)],
+    );
+    eventually(Duration::from_secs(10), "the first sample", || {
+        (raw_count(&server, "drill-6", "torque_nm") == 1).then_some(())
+    });
+    browser.goto(&server.url("/login"));
+    browser.sign_in("admin", crate::support::server::ADMIN_PASSWORD);
+    browser.wait_for_path("/");
+    browser.goto(&server.url("/devices/drill-6/telemetry?range=1h"));
+    assert_eq!(browser.text("[data-latest=torque_nm]"), "12");
+    eventually(Duration::from_secs(10), "the live stream to open", || {
+        (browser.text(".live-state") == "live").then_some(())
+    });
+    send(
+        &server,
+        "drill-6",
+        &password,
+        "torque_nm",
+        &[(now_ms(), 77.5)],
+    );
+    eventually(Duration::from_secs(10), "the new value on the page", || {
+        (browser.text("[data-latest=torque_nm]") == "77.5").then_some(())
+    });
+    assert_eq!(
+        browser.text("[data-max]"),
+        "77.5",
+        "the chart was redrawn with it"
+    );
+}
