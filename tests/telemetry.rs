@@ -226,7 +226,11 @@ fn late_out_of_order_and_repeated_samples_correct_roll_ups_once() {
         &[(base + 1_000, 50.0)],
     );
     check_late(&server, base, false, "before compaction");
-    maintenance(&server);
+    let report = maintenance(&server);
+    assert!(
+        report["chunks_merged"].as_u64().expect("merged") >= 2,
+        "the late sample's chunk and its window's first chunk became one: {report}"
+    );
     check_late(&server, base, false, "after compaction");
     // Not compacted before the restart: the head comes back from the recent table, and a
     // repeat of it after the restart is still a repeat.
@@ -461,7 +465,12 @@ fn brute_force(
 
 #[test]
 fn aggregates_equal_a_brute_force_over_raw_points() {
-    let server = Server::start();
+    // Background compactions run while samples arrive and queries read (every 300 ms, and
+    // at 1000 head samples), besides the ones forced between rounds.
+    let server = Server::start_with(&[
+        ("PLANTD_TELEMETRY_COMPACT_INTERVAL_MS", "300"),
+        ("PLANTD_TELEMETRY_MAX_HEAD_SAMPLES", "1000"),
+    ]);
     let password = provision(&server, "prop-1");
     let seed = std::env::var("PLANTD_TEST_SEED")
         .ok()
@@ -546,6 +555,9 @@ fn aggregates_equal_a_brute_force_over_raw_points() {
         }
     }
     eprintln!("{checked} queries, {buckets} buckets compared");
+    let compactions =
+        crate::support::http::metric(&server, "plantd_telemetry_compactions_total", "");
+    assert!(compactions >= 3.0, "{compactions} compactions");
     assert!(
         checked >= 100 && buckets >= 10_000,
         "{checked} queries, {buckets} buckets"
