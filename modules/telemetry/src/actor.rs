@@ -176,7 +176,11 @@ impl Telemetry {
             compacted_seq: loaded.compacted_seq,
             compacting: false,
             committed_seq: next_seq - 1,
-            merge_candidates: BTreeSet::new(),
+            merge_candidates: loaded
+                .recent_windows
+                .iter()
+                .map(|(series, window)| (*window, *series))
+                .collect(),
             maintenance_waiters: Vec::new(),
             maintenance_report: MaintenanceReport::default(),
             layout,

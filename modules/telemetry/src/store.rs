@@ -132,6 +132,9 @@ pub struct Loaded {
     pub metrics: Vec<MetricRow>,
     pub compacted_seq: i64,
     pub recent: Vec<RecentRow>,
+    /// (series, window) of chunks in the last few windows: the previous process may have
+    /// left some unmerged.
+    pub recent_windows: Vec<(i64, Millis)>,
 }
 
 pub fn load(conn: &mut DbConnection) -> Result<Loaded, DbError> {
@@ -142,10 +145,17 @@ pub fn load(conn: &mut DbConnection) -> Result<Loaded, DbError> {
             .filter(telemetry_recent::seq.gt(compacted_seq))
             .order(telemetry_recent::seq.asc())
             .load::<RecentRow>(c)?;
+        let since = bucket_of(plantd_contracts::time::now_ms(), WINDOW_MS) - 3 * WINDOW_MS;
+        let recent_windows = telemetry_chunks::table
+            .select((telemetry_chunks::series_id, telemetry_chunks::window_start))
+            .filter(telemetry_chunks::window_start.ge(since))
+            .distinct()
+            .load::<(i64, Millis)>(c)?;
         Ok::<_, diesel::result::Error>(Loaded {
             metrics,
             compacted_seq,
             recent,
+            recent_windows,
         })
     })
     .map_err(DbError::from)
