@@ -45,6 +45,17 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         )
     })?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        // Publish-to-stored latency as a real histogram (1 ms to 10 s), so p50/p99 can be
+        // read from /metrics; other histograms stay summaries.
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(
+                "plantd_telemetry_commit_delay_seconds".to_owned(),
+            ),
+            &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ],
+        )
+        .map_err(|e| format!("cannot start metrics: {e}"))?
         .install_recorder()
         .map_err(|e| format!("cannot start metrics: {e}"))?;
     plantd_broker::describe_metrics();
@@ -200,7 +211,9 @@ async fn shutdown(
     if let Err(e) = broker.drain(Duration::from_secs(10)).await {
         tracing::error!(error = %e, "MQTT messages acknowledged just before the stop may be lost");
     }
-    // HTTP stops accepting and finishes the requests in flight (ingest among them).
+    // HTTP stops accepting and finishes the requests in flight (ingest among them); live
+    // telemetry streams end at their next poll instead of holding the stop up.
+    http::end_live_streams();
     server.stop(true).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -132,6 +132,31 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "samples held while storage is behind before payloads are refused",
         "1000000",
     ),
+    (
+        "telemetry_compact_interval_ms",
+        "committed samples are compacted into chunks and roll-ups this often",
+        "300000",
+    ),
+    (
+        "telemetry_max_head_samples",
+        "or as soon as this many wait (also the most one compaction takes)",
+        "500000",
+    ),
+    (
+        "telemetry_retention_raw_days",
+        "raw points are kept this many days (0: forever)",
+        "30",
+    ),
+    (
+        "telemetry_retention_minute_days",
+        "minute roll-ups are kept this many days (0: forever)",
+        "365",
+    ),
+    (
+        "telemetry_retention_hour_days",
+        "hour roll-ups are kept this many days (0: forever)",
+        "0",
+    ),
 ];
 
 /// Where a value came from, for error messages that name the setting as the user wrote it.
@@ -274,6 +299,18 @@ impl Settings {
             "telemetry_max_buffered_samples" => {
                 self.telemetry.max_buffered_samples = number(value, 1000, 1 << 32, name)?
             }
+            "telemetry_compact_interval_ms" => {
+                self.telemetry.compact_interval =
+                    Duration::from_millis(number(value, 100, 86_400_000, name)?)
+            }
+            "telemetry_max_head_samples" => {
+                self.telemetry.max_head_samples = number(value, 1000, 100_000_000, name)?
+            }
+            "telemetry_retention_raw_days" => self.telemetry.retention_raw = days(value, name)?,
+            "telemetry_retention_minute_days" => {
+                self.telemetry.retention_minute = days(value, name)?
+            }
+            "telemetry_retention_hour_days" => self.telemetry.retention_hour = days(value, name)?,
             _ => return Err(format!("{}: unknown setting", name())),
         }
         Ok(())
@@ -314,6 +351,12 @@ where
             name()
         )),
     }
+}
+
+/// Days of retention as milliseconds; 0 keeps forever (`None`).
+fn days(value: &str, name: impl Fn() -> String) -> Result<Option<i64>, String> {
+    let days: i64 = number(value, 0, 100_000, name)?;
+    Ok((days > 0).then_some(days * 86_400_000))
 }
 
 fn boolean(value: &str, name: impl Fn() -> String) -> Result<bool, String> {

@@ -17,5 +17,6 @@ mod commands;
 mod devices;
 mod ingest;
 mod shadow;
+mod telemetry;
 mod topics;
 mod ui;

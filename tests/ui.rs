@@ -23,8 +23,8 @@ fn binary(env: &str, default: &str) -> String {
 }
 const SCREENSHOT: &str = "/tmp/plantd-dashboard.png";
 
-/// A ChromeDriver process and one browser session in it.
-struct Browser {
+/// A ChromeDriver process and one browser session in it (also used by tests/telemetry.rs).
+pub(crate) struct Browser {
     driver: Child,
     base: String,
     session: Option<String>,
@@ -32,7 +32,7 @@ struct Browser {
 
 impl Browser {
     /// `None` (after saying so loudly) when the browser is not installed and not required.
-    fn start() -> Option<Browser> {
+    pub(crate) fn start() -> Option<Browser> {
         let chromium = binary("PLANTD_TEST_CHROMIUM", "/usr/bin/chromium");
         let chromedriver = binary("PLANTD_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
         let missing: Vec<&str> = [chromium.as_str(), chromedriver.as_str()]
@@ -138,7 +138,7 @@ impl Browser {
         self.call(method, &format!("/session/{session}{path}"), body)
     }
 
-    fn goto(&self, url: &str) {
+    pub(crate) fn goto(&self, url: &str) {
         self.session_call("POST", "/url", Some(json!({ "url": url })));
     }
 
@@ -160,7 +160,7 @@ impl Browser {
     }
 
     /// Element ids matching a CSS selector (possibly none).
-    fn find_all(&self, css: &str) -> Vec<String> {
+    pub(crate) fn find_all(&self, css: &str) -> Vec<String> {
         self.session_call(
             "POST",
             "/elements",
@@ -180,7 +180,7 @@ impl Browser {
         })
     }
 
-    fn text(&self, css: &str) -> String {
+    pub(crate) fn text(&self, css: &str) -> String {
         let id = self.find(css);
         self.session_call("GET", &format!("/element/{id}/text"), None)
             .as_str()
@@ -203,7 +203,7 @@ impl Browser {
         self.session_call("POST", &format!("/element/{id}/click"), Some(json!({})));
     }
 
-    fn wait_for_path(&self, path: &str) {
+    pub(crate) fn wait_for_path(&self, path: &str) {
         eventually(
             Duration::from_secs(10),
             &format!("the browser at {path}"),
@@ -221,7 +221,7 @@ impl Browser {
         std::fs::write(to, png).expect("write screenshot");
     }
 
-    fn sign_in(&self, user: &str, password: &str) {
+    pub(crate) fn sign_in(&self, user: &str, password: &str) {
         self.type_into("input[name=username]", user);
         self.type_into("input[name=password]", password);
         self.click("form[action='/login'] button[type=submit]");

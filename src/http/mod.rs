@@ -24,6 +24,7 @@ use plantd_telemetry::Telemetry;
 
 pub use auth::{Caller, SESSION_COOKIE};
 pub use problem::{ApiResult, Problem};
+pub use telemetry::end_live_streams;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -16,7 +16,8 @@ use super::{commands, devices, shadow, telemetry, tokens};
         tokens::create, tokens::list, tokens::revoke,
         devices::provision, devices::list, devices::get, devices::patch, devices::delete,
         devices::rotate, devices::disable, devices::enable,
-        telemetry::range, telemetry::latest, telemetry::ingest,
+        telemetry::range, telemetry::latest, telemetry::ingest, telemetry::live,
+        telemetry::health, telemetry::maintenance,
         shadow::get, shadow::patch,
         commands::send, commands::list, commands::get, commands::cancel,
     ),
@@ -37,6 +38,12 @@ use super::{commands, devices, shadow, telemetry, tokens};
         plantd_contracts::shadow::ShadowMetadata,
         plantd_contracts::commands::CommandView,
         plantd_contracts::commands::CommandState,
+        plantd_contracts::telemetry::MetricInfo,
+        plantd_contracts::telemetry::TelemetryHealth,
+        plantd_contracts::telemetry::MaintenanceReport,
+        plantd_contracts::telemetry::LiveSample,
+        plantd_contracts::telemetry::Resolution,
+        plantd_contracts::telemetry::Aggregate,
     )),
     modifiers(&Security)
 )]

@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::control_panel::ControlPanel;
 use super::session;
+use super::telemetry::{self, RangeParam, TelemetrySection};
 use super::views::render;
 use crate::http::AppState;
 
@@ -104,7 +105,8 @@ pub struct DevicePage {
     pub can_write: bool,
     pub device: DeviceItem,
     pub labels_text: String,
-    pub telemetry: TelemetryStatus,
+    /// The device's ingest counters.
+    pub ingest: TelemetryStatus,
     pub last_rejection_at: String,
     pub values: Vec<(String, String, String)>,
     /// Credentials just issued (provisioned or rotated): shown in this response only.
@@ -112,6 +114,8 @@ pub struct DevicePage {
     pub error: Option<String>,
     /// The shadow and commands sections (`templates/partials/{shadow,commands}.html`).
     pub control: ControlPanel,
+    /// Charts and latest values (`templates/partials/telemetry.html`).
+    pub telemetry: TelemetrySection,
 }
 
 fn redirect(to: &str) -> HttpResponse {
@@ -316,6 +320,7 @@ pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    range: web::Query<RangeParam>,
 ) -> HttpResponse {
     let Some((_, current)) = session::current(&req, &state).await else {
         return redirect("/login");
@@ -323,8 +328,12 @@ pub async fn show(
     let Ok(id) = DeviceId::parse(&id) else {
         return HttpResponse::NotFound().body("no such device");
     };
-    device_page(&state, current, id, None, None).await
+    let range = range.range.as_deref().unwrap_or(DEFAULT_RANGE);
+    device_page_in(&state, current, id, None, None, range).await
 }
+
+/// The chart range a device page shows unless `?range=` asks for another.
+const DEFAULT_RANGE: &str = "24h";
 
 async fn device_page(
     state: &AppState,
@@ -332,6 +341,17 @@ async fn device_page(
     id: DeviceId,
     credentials: Option<DeviceCredentials>,
     error: Option<(StatusCode, String)>,
+) -> HttpResponse {
+    device_page_in(state, current, id, credentials, error, DEFAULT_RANGE).await
+}
+
+async fn device_page_in(
+    state: &AppState,
+    current: SessionView,
+    id: DeviceId,
+    credentials: Option<DeviceCredentials>,
+    error: Option<(StatusCode, String)>,
+    range: &str,
 ) -> HttpResponse {
     let device = match state.devices.send(GetDevice { id: id.clone() }).await {
         Ok(Ok(device)) => device,
@@ -382,6 +402,9 @@ async fn device_page(
             Err(_) => return unavailable(),
         };
     control.back = format!("/devices/{id}");
+    let Ok(telemetry_section) = telemetry::section(state, &id, range).await else {
+        return unavailable();
+    };
     let (status, error) = match error {
         Some((status, message)) => (status, Some(message)),
         None => (StatusCode::OK, None),
@@ -397,11 +420,12 @@ async fn device_page(
             telemetry.last_rejection_at.map(|t| t.timestamp_millis()),
             "—",
         ),
-        telemetry,
+        ingest: telemetry,
         values,
         credentials,
         error,
         control,
+        telemetry: telemetry_section,
     });
     if response.status() == StatusCode::OK {
         *response.status_mut() = status;

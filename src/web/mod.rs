@@ -7,6 +7,7 @@ pub mod control_panel;
 mod devices;
 mod pages;
 mod session;
+pub mod telemetry;
 mod views;
 
 pub use views::render;
@@ -26,6 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/devices/{id}/disable", web::post().to(devices::disable))
         .route("/devices/{id}/enable", web::post().to(devices::enable))
         .route("/devices/{id}/delete", web::post().to(devices::delete))
+        .route("/devices/{id}/telemetry", web::get().to(telemetry::page))
         .route("/static/{file}", web::get().to(pages::static_file))
         .route("/devices/{id}/control", web::get().to(control::show))
         .route(

@@ -173,6 +173,8 @@ fn format_value(value: f64) -> String {
 }
 
 const CSS: &str = include_str!("../../static/plantd.css");
+const TELEMETRY_CSS: &str = include_str!("../../static/telemetry.css");
+const TELEMETRY_JS: &str = include_str!("../../static/telemetry.js");
 
 pub async fn static_file(file: web::Path<String>) -> HttpResponse {
     match file.as_str() {
@@ -180,6 +182,14 @@ pub async fn static_file(file: web::Path<String>) -> HttpResponse {
             .content_type("text/css; charset=utf-8")
             .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
             .body(CSS),
+        "telemetry.css" => HttpResponse::Ok()
+            .content_type("text/css; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+            .body(TELEMETRY_CSS),
+        "telemetry.js" => HttpResponse::Ok()
+            .content_type("text/javascript; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+            .body(TELEMETRY_JS),
         _ => HttpResponse::NotFound().finish(),
     }
 }

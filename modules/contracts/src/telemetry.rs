@@ -90,3 +90,188 @@ pub struct TelemetryStatus {
     pub last_rejection: Option<String>,
     pub last_rejection_at: Option<DateTime<Utc>>,
 }
+
+/// How the points of a step are combined.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregate {
+    #[default]
+    Avg,
+    Min,
+    Max,
+    Sum,
+    Count,
+    Last,
+}
+
+impl Aggregate {
+    pub fn parse(name: &str) -> Option<Aggregate> {
+        Some(match name {
+            "avg" => Aggregate::Avg,
+            "min" => Aggregate::Min,
+            "max" => Aggregate::Max,
+            "sum" => Aggregate::Sum,
+            "count" => Aggregate::Count,
+            "last" => Aggregate::Last,
+            _ => return None,
+        })
+    }
+}
+
+/// What an aggregate query was answered from: raw points, or minute or hour roll-ups.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Resolution {
+    #[serde(rename = "raw")]
+    Raw,
+    #[serde(rename = "1m")]
+    Minute,
+    #[serde(rename = "1h")]
+    Hour,
+}
+
+impl Resolution {
+    /// The width of one stored bucket (1 ms for raw points).
+    pub fn millis(self) -> Millis {
+        match self {
+            Resolution::Raw => 1,
+            Resolution::Minute => 60_000,
+            Resolution::Hour => 3_600_000,
+        }
+    }
+
+    /// The resolution a step is answered from: hour roll-ups for a step of an hour or
+    /// more, minute roll-ups for a minute or more, raw points below.
+    pub fn for_step(step_ms: Millis) -> Resolution {
+        if step_ms >= 3_600_000 {
+            Resolution::Hour
+        } else if step_ms >= 60_000 {
+            Resolution::Minute
+        } else {
+            Resolution::Raw
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Resolution> {
+        Some(match name {
+            "raw" => Resolution::Raw,
+            "1m" => Resolution::Minute,
+            "1h" => Resolution::Hour,
+            _ => return None,
+        })
+    }
+}
+
+/// One metric of one device in `[from, to]`, combined per `step_ms` with `agg`. The
+/// resolution is chosen from the step (see [`Resolution::for_step`]) unless given.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<AggregatedSeries, DomainError>")]
+pub struct QueryAggregate {
+    pub device_id: DeviceId,
+    pub metric: String,
+    pub from: Millis,
+    pub to: Millis,
+    pub step_ms: Millis,
+    pub agg: Aggregate,
+    pub resolution: Option<Resolution>,
+}
+
+/// The answer to [`QueryAggregate`]: buckets of `step_ms` aligned to the epoch, each point
+/// at its bucket's start; empty buckets are left out. `step_ms` is the requested step
+/// rounded down to a whole number of the resolution's buckets, and `from`/`to` widened to
+/// whole buckets of the resolution.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AggregatedSeries {
+    pub resolution: Resolution,
+    pub step_ms: Millis,
+    pub agg: Aggregate,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub points: Vec<Point>,
+}
+
+/// The metric registry of a device: every metric seen, its unit when a device gave one,
+/// first and latest sample.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<Vec<MetricInfo>, DomainError>")]
+pub struct ListMetrics {
+    pub device_id: DeviceId,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricInfo {
+    pub metric: String,
+    pub unit: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    /// Time of the latest sample.
+    pub ts: DateTime<Utc>,
+    /// Value of the latest sample.
+    pub value: f64,
+}
+
+/// A device's samples committed after `cursor` (from a small in-memory ring: a live view,
+/// not a history). `cursor: None` asks only for the current cursor.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "LiveSamples")]
+pub struct SamplesSince {
+    pub device_id: DeviceId,
+    pub cursor: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveSamples {
+    /// Pass this back in the next `SamplesSince`.
+    pub cursor: u64,
+    pub samples: Vec<LiveSample>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveSample {
+    pub metric: String,
+    pub ts: DateTime<Utc>,
+    pub value: f64,
+}
+
+/// Maintenance now (admin): compact every committed sample into chunks and roll-ups, merge
+/// the chunks of closed windows, and remove everything past retention. Replies what it did.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<MaintenanceReport, DomainError>")]
+pub struct RunTelemetryMaintenance;
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MaintenanceReport {
+    pub samples_compacted: u64,
+    pub chunks_merged: u64,
+    pub chunks_expired: u64,
+    pub rollups_expired: u64,
+}
+
+/// The telemetry pipeline's health, for the UI panel.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "TelemetryHealth")]
+pub struct GetTelemetryHealth;
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TelemetryHealth {
+    /// Samples stored per second, over the last 10 seconds or so.
+    pub samples_per_second: f64,
+    pub samples_stored_total: u64,
+    pub payloads_rejected_total: u64,
+    /// Samples accepted and not yet committed.
+    pub backlog_samples: u64,
+    /// Committed samples not yet compacted into chunks.
+    pub head_samples: u64,
+    /// Commit time minus sample time of the last batch's newest sample, milliseconds.
+    pub commit_delay_ms: Option<i64>,
+    /// Bytes on disk of the database (SQLite file, or the PostgreSQL database).
+    pub disk_bytes: Option<u64>,
+    /// `chunks` or `chunks+timescaledb`.
+    pub layout: String,
+    pub last_compaction: Option<DateTime<Utc>>,
+}

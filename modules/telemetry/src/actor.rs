@@ -1,20 +1,25 @@
 //! The telemetry actor: validates payloads, buffers samples, writes batches (one in flight
-//! at a time, so buffering goes on while a batch commits), keeps the latest value of each
-//! series and each device's ingest counters, and answers queries.
+//! at a time, so buffering goes on while a batch commits) to the index-free recent table,
+//! keeps the head (committed, not yet compacted samples) and the metric registry, and
+//! counts ingest per device. Compaction, retention and queries are in `maintenance.rs`
+//! and `queries.rs`; this file is the write path.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use plantd_contracts::telemetry::*;
-use plantd_contracts::time::to_datetime;
+use plantd_contracts::time::{now_ms, to_datetime, Millis};
 use plantd_contracts::{DeviceId, DomainError};
 use plantd_storage::{Db, DbError};
 use tokio::sync::oneshot;
 
-use crate::series::{RejectionStats, SeriesIndex};
-use crate::store::{self, SampleRow};
+use crate::head::Head;
+use crate::series::{Registry, RejectionStats};
+use crate::store::{self, Batch, RecentRow};
 use crate::validate::parse_payload;
+
+const DAY_MS: Millis = 86_400_000;
 
 #[derive(Debug, Clone)]
 pub struct TelemetrySettings {
@@ -26,6 +31,16 @@ pub struct TelemetrySettings {
     pub max_payload_bytes: usize,
     /// Above this many buffered samples (storage down or too slow) new payloads are refused.
     pub max_buffered_samples: usize,
+    /// Committed samples are compacted into chunks and roll-ups this often…
+    pub compact_interval: Duration,
+    /// …or as soon as the head holds this many (also the most one compaction takes).
+    pub max_head_samples: usize,
+    /// Raw points (chunks) are kept this long; `None`: forever.
+    pub retention_raw: Option<Millis>,
+    /// Minute roll-ups are kept this long; `None`: forever.
+    pub retention_minute: Option<Millis>,
+    /// Hour roll-ups are kept this long; `None`: forever.
+    pub retention_hour: Option<Millis>,
 }
 
 impl Default for TelemetrySettings {
@@ -35,23 +50,66 @@ impl Default for TelemetrySettings {
             batch_interval: Duration::from_millis(250),
             max_payload_bytes: 256 * 1024,
             max_buffered_samples: 1_000_000,
+            compact_interval: Duration::from_secs(300),
+            max_head_samples: 500_000,
+            retention_raw: Some(30 * DAY_MS),
+            retention_minute: Some(365 * DAY_MS),
+            retention_hour: None,
         }
     }
 }
 
+pub(crate) type MaintenanceWaiter = (i64, oneshot::Sender<Result<MaintenanceReport, DomainError>>);
+
 #[derive(Default)]
-struct DeviceStats {
-    accepted: u64,
-    rejections: RejectionStats,
+pub(crate) struct DeviceStats {
+    pub accepted: u64,
+    pub rejections: RejectionStats,
+}
+
+/// An accepted sample waiting for its batch.
+pub(crate) struct Buffered {
+    device: DeviceId,
+    metric: String,
+    ts: Millis,
+    value: f64,
+    unit: Option<String>,
+    received_at: Millis,
+}
+
+/// Figures for the health panel.
+#[derive(Default)]
+pub(crate) struct Health {
+    pub stored_total: u64,
+    pub rejected_total: u64,
+    pub recent_commits: VecDeque<(Instant, usize)>,
+    pub commit_delay_ms: Option<i64>,
+    pub disk_bytes: Option<u64>,
+    pub last_compaction: Option<Millis>,
 }
 
 pub struct Telemetry {
-    db: Db,
-    settings: TelemetrySettings,
-    buffer: Vec<SampleRow>,
+    pub(crate) db: Db,
+    pub(crate) settings: TelemetrySettings,
+    buffer: Vec<Buffered>,
     /// Samples in the batch being written (0: none in flight).
     in_flight: usize,
-    series: SeriesIndex,
+    pub(crate) registry: Registry,
+    pub(crate) head: Head,
+    next_seq: i64,
+    /// Every recent row up to this seq is in chunks (as far as this actor knows).
+    pub(crate) compacted_seq: i64,
+    pub(crate) compacting: bool,
+    /// The last seq of the last committed batch.
+    pub(crate) committed_seq: i64,
+    /// (window, series) that got a chunk since start: merged once the window is closed.
+    pub(crate) merge_candidates: BTreeSet<(Millis, i64)>,
+    /// Callers of `RunTelemetryMaintenance` waiting for the head to be compacted.
+    /// (seq committed at the request, reply) per waiting caller.
+    pub(crate) maintenance_waiters: Vec<MaintenanceWaiter>,
+    pub(crate) maintenance_report: MaintenanceReport,
+    pub(crate) layout: &'static str,
+    pub(crate) health: Health,
     stats: HashMap<DeviceId, DeviceStats>,
     /// Callers of `FlushTelemetry` waiting for the buffer to be empty and committed.
     flush_waiters: Vec<oneshot::Sender<Result<usize, DomainError>>>,
@@ -59,19 +117,129 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Loads the series index; call once at start, before the actor serves anyone.
+    /// Loads the registry and rebuilds the head from the recent table; call once at start,
+    /// before the actor serves anyone.
     pub async fn load(db: Db, settings: TelemetrySettings) -> Result<Telemetry, DbError> {
-        let rows = db.run(store::load_series).await?;
+        let layout = db
+            .run(|conn| match store::detect_timescale(conn) {
+                Ok(layout) => Ok(layout),
+                Err(e) => {
+                    tracing::warn!(error = %e, "TimescaleDB is available but could not be used; plain tables");
+                    Ok("chunks")
+                }
+            })
+            .await?;
+        tracing::info!(layout, "telemetry storage layout");
+        let loaded = db.run(store::load).await?;
+        let mut registry = Registry::load(loaded.metrics);
+        let mut head = Head::default();
+        let mut next_seq = loaded.compacted_seq + 1;
+        let mut device_of: HashMap<i64, Option<DeviceId>> = HashMap::new();
+        // The replayed rows count as batches of 10k, so compactions of them stay bounded.
+        let mut pending = (0i64, 0usize);
+        for row in &loaded.recent {
+            let device = device_of
+                .entry(row.series_id)
+                .or_insert_with(|| {
+                    registry
+                        .get(row.series_id)
+                        .and_then(|s| DeviceId::parse(&s.row.device_id).ok())
+                })
+                .clone();
+            let Some(device) = device else { continue };
+            if !head.contains(row.series_id, row.ts) {
+                head.insert(&device, row.series_id, row.ts, row.value, row.seq);
+                registry.observe(row.series_id, row.ts, row.value);
+            }
+            next_seq = next_seq.max(row.seq + 1);
+            pending = (row.seq, pending.1 + 1);
+            if pending.1 == 10_000 {
+                head.batch_committed(pending.0, pending.1);
+                pending.1 = 0;
+            }
+        }
+        head.batch_committed(pending.0, pending.1);
+        metrics::gauge!("plantd_telemetry_head_samples").set(head.len() as f64);
+        tracing::info!(
+            series = registry.all_ids().count(),
+            head_samples = head.len(),
+            "telemetry loaded"
+        );
         Ok(Telemetry {
             db,
             settings,
             buffer: Vec::new(),
             in_flight: 0,
-            series: SeriesIndex::load(rows),
+            registry,
+            head,
+            next_seq,
+            compacted_seq: loaded.compacted_seq,
+            compacting: false,
+            committed_seq: next_seq - 1,
+            merge_candidates: loaded
+                .recent_windows
+                .iter()
+                .map(|(series, window)| (*window, *series))
+                .collect(),
+            maintenance_waiters: Vec::new(),
+            maintenance_report: MaintenanceReport::default(),
+            layout,
+            health: Health::default(),
             stats: HashMap::new(),
             flush_waiters: Vec::new(),
             flushed_since_request: 0,
         })
+    }
+
+    /// Samples accepted and not yet committed.
+    pub fn backlog(&self) -> usize {
+        self.in_flight + self.buffer.len()
+    }
+
+    /// Builds the next batch from the buffer: series ids (registering new series), samples
+    /// already in the head or twice in the batch dropped as duplicates, seqs assigned.
+    fn build_batch(&mut self, items: &[Buffered]) -> (Batch, Vec<DeviceId>) {
+        let mut batch = Batch {
+            new_metrics: Vec::new(),
+            units: Vec::new(),
+            rows: Vec::with_capacity(items.len()),
+            late: Vec::with_capacity(items.len()),
+        };
+        let mut devices = Vec::with_capacity(items.len());
+        let mut seen = HashSet::with_capacity(items.len());
+        let mut new_ids = HashSet::new();
+        let mut duplicates = 0u64;
+        for item in items {
+            let id = self.registry.id_for(&item.device, &item.metric, item.ts);
+            if self.head.contains(id, item.ts) || !seen.insert((id, item.ts)) {
+                duplicates += 1;
+                continue;
+            }
+            let Some(series) = self.registry.get(id) else {
+                continue;
+            };
+            if !series.persisted && new_ids.insert(id) {
+                batch.new_metrics.push(series.row.clone());
+            }
+            if let Some(unit) = &item.unit {
+                if series.row.unit.as_ref() != Some(unit) {
+                    batch.units.push((id, unit.clone()));
+                }
+            }
+            batch.late.push(item.ts <= series.row.compacted_to);
+            batch.rows.push(RecentRow {
+                seq: self.next_seq,
+                series_id: id,
+                ts: item.ts,
+                value: item.value,
+            });
+            devices.push(item.device.clone());
+            self.next_seq += 1;
+        }
+        if duplicates > 0 {
+            metrics::counter!("plantd_telemetry_duplicates_total").increment(duplicates);
+        }
+        (batch, devices)
     }
 
     /// Starts writing the buffer as one batch unless a batch is already in flight.
@@ -86,41 +254,41 @@ impl Telemetry {
         // At most one batch per transaction, also when a backlog built up while the database
         // was away: short transactions keep SQLite's write lock short.
         let take = self.buffer.len().min(self.settings.batch_size);
-        let batch: Vec<SampleRow> = self.buffer.drain(..take).collect();
-        let series = self.series.merged_rows(&batch);
-        self.in_flight = batch.len();
+        let items: Vec<Buffered> = self.buffer.drain(..take).collect();
+        let (batch, devices) = self.build_batch(&items);
+        self.in_flight = items.len();
         metrics::gauge!("plantd_telemetry_buffered_samples").set(self.buffer.len() as f64);
         let db = self.db.clone();
         let started = Instant::now();
         let work = async move {
-            let outcome = db
-                .run_keeping((batch, series), |conn, (batch, series)| {
-                    store::write_batch(conn, batch, series)
-                })
-                .await;
-            (outcome, started.elapsed())
+            let outcome = db.run_keeping(batch, store::write_batch).await;
+            (outcome, items, devices, started.elapsed())
         };
-        ctx.spawn(work.into_actor(self).map(|(outcome, elapsed), act, ctx| {
+        ctx.spawn(work.into_actor(self).map(|(outcome, items, devices, elapsed), act, ctx| {
             act.in_flight = 0;
             metrics::histogram!("plantd_telemetry_batch_seconds").record(elapsed.as_secs_f64());
             match outcome {
-                Ok(((batch, series), Ok(inserted))) => {
+                Ok((batch, Ok(kept))) => {
+                    let stored = act.committed(&batch, &kept, &devices, &items);
                     metrics::counter!("plantd_telemetry_batches_total").increment(1);
-                    metrics::counter!("plantd_telemetry_samples_stored_total").increment(inserted as u64);
-                    tracing::debug!(samples = batch.len(), inserted, ms = elapsed.as_millis() as u64, "telemetry batch committed");
-                    act.series.apply(series);
-                    act.flushed_since_request += inserted;
+                    metrics::counter!("plantd_telemetry_samples_stored_total").increment(stored as u64);
+                    tracing::debug!(samples = items.len(), stored, ms = elapsed.as_millis() as u64, "telemetry batch committed");
+                    act.flushed_since_request += stored;
+                    if act.head.len() >= act.settings.max_head_samples {
+                        act.compact(ctx);
+                    }
                     if act.buffer.len() >= act.settings.batch_size || !act.flush_waiters.is_empty() {
                         act.flush(ctx);
                     }
                 }
-                Ok(((mut batch, _), Err(e))) => {
+                Ok((_, Err(e))) => {
                     metrics::counter!("plantd_telemetry_batch_errors_total").increment(1);
-                    tracing::error!(error = %e, samples = batch.len(), "telemetry batch not written; kept for the next attempt");
+                    tracing::error!(error = %e, samples = items.len(), "telemetry batch not written; kept for the next attempt");
                     // Nothing accepted is dropped: the batch goes back in front of newer
                     // samples and is retried on the next tick, so a dead database is not hammered.
-                    batch.append(&mut act.buffer);
-                    act.buffer = batch;
+                    let mut items = items;
+                    items.append(&mut act.buffer);
+                    act.buffer = items;
                     metrics::gauge!("plantd_telemetry_buffered_samples").set(act.buffer.len() as f64);
                     act.answer_flush_waiters(Err(DomainError::Unavailable(
                         "telemetry could not be written; it is kept and retried".to_owned(),
@@ -133,6 +301,68 @@ impl Telemetry {
                 }
             }
         }));
+    }
+
+    /// A batch committed: its stored samples join the head and the registry; returns how
+    /// many were stored.
+    fn committed(
+        &mut self,
+        batch: &Batch,
+        kept: &[bool],
+        devices: &[DeviceId],
+        items: &[Buffered],
+    ) -> usize {
+        let now = now_ms();
+        let mut stored = 0;
+        let mut newest = i64::MIN;
+        for ((row, keep), device) in batch.rows.iter().zip(kept).zip(devices) {
+            if !*keep {
+                continue;
+            }
+            stored += 1;
+            self.head
+                .insert(device, row.series_id, row.ts, row.value, row.seq);
+            self.registry.observe(row.series_id, row.ts, row.value);
+            let delay = now - row.ts;
+            if (0..3_600_000).contains(&delay) {
+                metrics::histogram!("plantd_telemetry_commit_delay_seconds")
+                    .record(delay as f64 / 1000.0);
+            }
+            newest = newest.max(row.ts);
+        }
+        let duplicates = kept.iter().filter(|k| !**k).count();
+        if duplicates > 0 {
+            metrics::counter!("plantd_telemetry_duplicates_total").increment(duplicates as u64);
+        }
+        for m in &batch.new_metrics {
+            if let Some(s) = self.registry.get_mut(m.id) {
+                s.persisted = true;
+            }
+        }
+        for (id, unit) in &batch.units {
+            if let Some(s) = self.registry.get_mut(*id) {
+                s.row.unit = Some(unit.clone());
+            }
+        }
+        if let Some(last) = batch.rows.last() {
+            self.head.batch_committed(last.seq, stored);
+            self.committed_seq = last.seq;
+        }
+        metrics::gauge!("plantd_telemetry_head_samples").set(self.head.len() as f64);
+        let waited = items.iter().map(|i| now - i.received_at).max();
+        self.health.commit_delay_ms = waited;
+        self.health.stored_total += stored as u64;
+        let at = Instant::now();
+        self.health.recent_commits.push_back((at, stored));
+        while self
+            .health
+            .recent_commits
+            .front()
+            .is_some_and(|(t, _)| at.duration_since(*t) > Duration::from_secs(10))
+        {
+            self.health.recent_commits.pop_front();
+        }
+        stored
     }
 
     fn answer_flush_waiters(&mut self, outcome: Result<(), DomainError>) {
@@ -149,6 +379,7 @@ impl Telemetry {
         metrics::counter!("plantd_telemetry_payloads_rejected_total", "reason" => code)
             .increment(1);
         tracing::warn!(device = %device, reason, "telemetry payload rejected");
+        self.health.rejected_total += 1;
         let stats = self.stats.entry(device.clone()).or_default();
         stats.rejections.count += 1;
         stats.rejections.last_reason = Some(reason.to_owned());
@@ -161,6 +392,7 @@ impl Actor for Telemetry {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(self.settings.batch_interval, |act, ctx| act.flush(ctx));
+        self.start_maintenance(ctx);
     }
 }
 
@@ -190,18 +422,19 @@ impl Handler<IngestPayload> for Telemetry {
                 });
             }
         };
-        if self.in_flight + self.buffer.len() + samples.len() > self.settings.max_buffered_samples {
+        if self.backlog() + samples.len() > self.settings.max_buffered_samples {
             let reason = "storage is behind; the payload was refused (not stored)";
             self.record_rejection(&msg.device_id, "overloaded", reason, msg.received_at);
             return Err(IngestError::Unavailable(reason.to_owned()));
         }
         let count = samples.len();
-        let device = msg.device_id.to_string();
-        self.buffer.extend(samples.into_iter().map(|s| SampleRow {
-            device_id: device.clone(),
+        self.buffer.extend(samples.into_iter().map(|s| Buffered {
+            device: msg.device_id.clone(),
             metric: s.metric,
             ts: s.ts,
             value: s.value,
+            unit: s.unit,
+            received_at: msg.received_at,
         }));
         metrics::counter!("plantd_telemetry_samples_accepted_total").increment(count as u64);
         metrics::gauge!("plantd_telemetry_buffered_samples").set(self.buffer.len() as f64);
@@ -227,46 +460,6 @@ impl Handler<FlushTelemetry> for Telemetry {
     }
 }
 
-impl Handler<QueryRange> for Telemetry {
-    type Result = ResponseFuture<Result<Vec<Point>, DomainError>>;
-
-    fn handle(&mut self, msg: QueryRange, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(async move {
-            if msg.from > msg.to {
-                return Err(DomainError::invalid("from", "'from' is after 'to'"));
-            }
-            let rows = db
-                .run(move |conn| {
-                    store::range(
-                        conn,
-                        msg.device_id.as_str(),
-                        &msg.metric,
-                        msg.from,
-                        msg.to,
-                        msg.limit,
-                    )
-                })
-                .await?;
-            Ok(rows
-                .into_iter()
-                .map(|(ts, value)| Point {
-                    ts: to_datetime(ts),
-                    value,
-                })
-                .collect())
-        })
-    }
-}
-
-impl Handler<LatestValues> for Telemetry {
-    type Result = MessageResult<LatestValues>;
-
-    fn handle(&mut self, msg: LatestValues, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(Ok(self.series.latest(msg.devices.as_deref())))
-    }
-}
-
 impl Handler<GetTelemetryStatus> for Telemetry {
     type Result = MessageResult<GetTelemetryStatus>;
 
@@ -278,5 +471,31 @@ impl Handler<GetTelemetryStatus> for Telemetry {
             last_rejection_at: s.rejections.last_at.map(to_datetime),
         });
         MessageResult(status.unwrap_or_default())
+    }
+}
+
+impl Handler<GetTelemetryHealth> for Telemetry {
+    type Result = MessageResult<GetTelemetryHealth>;
+
+    fn handle(&mut self, _: GetTelemetryHealth, _: &mut Context<Self>) -> Self::Result {
+        let now = Instant::now();
+        let recent: usize = self
+            .health
+            .recent_commits
+            .iter()
+            .filter(|(t, _)| now.duration_since(*t) <= Duration::from_secs(10))
+            .map(|(_, n)| n)
+            .sum();
+        MessageResult(TelemetryHealth {
+            samples_per_second: recent as f64 / 10.0,
+            samples_stored_total: self.health.stored_total,
+            payloads_rejected_total: self.health.rejected_total,
+            backlog_samples: self.backlog() as u64,
+            head_samples: self.head.len() as u64,
+            commit_delay_ms: self.health.commit_delay_ms,
+            disk_bytes: self.health.disk_bytes,
+            layout: self.layout.to_owned(),
+            last_compaction: self.health.last_compaction.map(to_datetime),
+        })
     }
 }

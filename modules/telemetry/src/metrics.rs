@@ -36,7 +36,61 @@ pub fn describe() {
         Unit::Seconds,
         "time to write one batch"
     );
+    describe_counter!(
+        "plantd_telemetry_duplicates_total",
+        "samples dropped as duplicates of a stored (device, metric, ts): re-sent messages"
+    );
+    describe_histogram!(
+        "plantd_telemetry_commit_delay_seconds",
+        Unit::Seconds,
+        "commit time minus sample time, for samples of the last hour (publish to stored)"
+    );
+    describe_gauge!(
+        "plantd_telemetry_head_samples",
+        Unit::Count,
+        "committed samples not yet compacted into chunks"
+    );
+    describe_counter!(
+        "plantd_telemetry_compactions_total",
+        "compactions of the head into chunks and roll-ups"
+    );
+    describe_counter!(
+        "plantd_telemetry_compacted_samples_total",
+        "samples moved into chunks"
+    );
+    describe_histogram!(
+        "plantd_telemetry_compaction_seconds",
+        Unit::Seconds,
+        "time to write one compaction"
+    );
+    describe_counter!(
+        "plantd_telemetry_chunks_merged_total",
+        "chunks of closed windows merged into one per series and window"
+    );
+    describe_counter!(
+        "plantd_telemetry_expired_rows_total",
+        "rows removed by retention, by kind (chunks, rollups_1m, rollups_1h)"
+    );
+    describe_counter!(
+        "plantd_telemetry_maintenance_errors_total",
+        "compactions, merges or retention runs that failed (retried later)"
+    );
+    describe_gauge!(
+        "plantd_telemetry_database_bytes",
+        Unit::Bytes,
+        "size of the database on disk (SQLite pages in use, or pg_database_size)"
+    );
+    describe_gauge!(
+        "plantd_telemetry_table_bytes",
+        Unit::Bytes,
+        "PostgreSQL only: each telemetry table with its indexes"
+    );
     for name in [
+        "plantd_telemetry_duplicates_total",
+        "plantd_telemetry_compactions_total",
+        "plantd_telemetry_compacted_samples_total",
+        "plantd_telemetry_chunks_merged_total",
+        "plantd_telemetry_maintenance_errors_total",
         "plantd_telemetry_payloads_total",
         "plantd_telemetry_samples_accepted_total",
         "plantd_telemetry_samples_stored_total",

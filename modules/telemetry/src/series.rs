@@ -1,93 +1,144 @@
-//! Per-series and per-device state kept in memory by the telemetry actor: the latest value
-//! of each series (mirrored in `telemetry_series`) and each device's rejection count.
+//! The metric registry in memory (mirrored in `telemetry_metrics`): a series id per
+//! (device, metric), unit, first and latest sample, and how far the series is compacted.
+//! Also each device's rejection count. The telemetry actor owns it; no I/O here.
 
 use std::collections::{BTreeMap, HashMap};
 
-use plantd_contracts::telemetry::LatestValue;
+use plantd_contracts::telemetry::{LatestValue, MetricInfo};
 use plantd_contracts::time::{to_datetime, Millis};
 use plantd_contracts::DeviceId;
 
-use crate::store::{SampleRow, SeriesRow};
+use crate::store::MetricRow;
 
-#[derive(Default)]
-pub struct SeriesIndex {
-    by_device: BTreeMap<DeviceId, BTreeMap<String, SeriesRow>>,
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub row: MetricRow,
+    /// The registry row is in the database (false until the batch that first saw it commits).
+    pub persisted: bool,
 }
 
-impl SeriesIndex {
-    pub fn load(rows: Vec<SeriesRow>) -> Self {
-        let mut index = SeriesIndex::default();
+#[derive(Default)]
+pub struct Registry {
+    by_id: HashMap<i64, Series>,
+    by_device: BTreeMap<DeviceId, BTreeMap<String, i64>>,
+    next_id: i64,
+}
+
+impl Registry {
+    pub fn load(rows: Vec<MetricRow>) -> Self {
+        let mut registry = Registry {
+            next_id: 1,
+            ..Registry::default()
+        };
         for row in rows {
-            if let Ok(id) = DeviceId::parse(&row.device_id) {
-                index
-                    .by_device
-                    .entry(id)
-                    .or_default()
-                    .insert(row.metric.clone(), row);
-            }
+            registry.next_id = registry.next_id.max(row.id + 1);
+            registry.insert(Series {
+                row,
+                persisted: true,
+            });
         }
-        index
+        registry
     }
 
-    /// The series rows a batch changes, merged with what is known: the newest sample wins,
-    /// a late sample never replaces a newer latest value.
-    pub fn merged_rows(&self, batch: &[SampleRow]) -> Vec<SeriesRow> {
-        let mut merged: HashMap<(&str, &str), SeriesRow> = HashMap::new();
-        for s in batch {
-            let entry = merged
-                .entry((s.device_id.as_str(), s.metric.as_str()))
-                .or_insert_with(|| {
-                    self.get(&s.device_id, &s.metric)
-                        .cloned()
-                        .unwrap_or(SeriesRow {
-                            device_id: s.device_id.clone(),
-                            metric: s.metric.clone(),
-                            first_seen: s.ts,
-                            last_ts: i64::MIN,
-                            last_value: s.value,
-                        })
-                });
-            entry.first_seen = entry.first_seen.min(s.ts);
-            // Strictly newer: a sample at the same time is a duplicate, and the store keeps
-            // the first one, so the latest value must too.
-            if s.ts > entry.last_ts {
-                entry.last_ts = s.ts;
-                entry.last_value = s.value;
-            }
+    fn insert(&mut self, series: Series) {
+        if let Ok(device) = DeviceId::parse(&series.row.device_id) {
+            self.by_device
+                .entry(device)
+                .or_default()
+                .insert(series.row.metric.clone(), series.row.id);
         }
-        merged.into_values().collect()
+        self.by_id.insert(series.row.id, series);
     }
 
-    pub fn apply(&mut self, rows: Vec<SeriesRow>) {
-        for row in rows {
-            if let Ok(id) = DeviceId::parse(&row.device_id) {
-                self.by_device
-                    .entry(id)
-                    .or_default()
-                    .insert(row.metric.clone(), row);
-            }
+    /// The series id of (device, metric), registering it on first sight.
+    pub fn id_for(&mut self, device: &DeviceId, metric: &str, ts: Millis) -> i64 {
+        if let Some(id) = self.by_device.get(device).and_then(|m| m.get(metric)) {
+            return *id;
         }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.insert(Series {
+            row: MetricRow {
+                id,
+                device_id: device.to_string(),
+                metric: metric.to_owned(),
+                unit: None,
+                first_seen: ts,
+                last_ts: i64::MIN,
+                last_value: 0.0,
+                compacted_to: -1,
+            },
+            persisted: false,
+        });
+        id
     }
 
-    fn get(&self, device_id: &str, metric: &str) -> Option<&SeriesRow> {
-        let id = DeviceId::parse(device_id).ok()?;
-        self.by_device.get(&id)?.get(metric)
+    pub fn get(&self, id: i64) -> Option<&Series> {
+        self.by_id.get(&id)
+    }
+
+    pub fn get_mut(&mut self, id: i64) -> Option<&mut Series> {
+        self.by_id.get_mut(&id)
+    }
+
+    pub fn find(&self, device: &DeviceId, metric: &str) -> Option<i64> {
+        self.by_device.get(device)?.get(metric).copied()
+    }
+
+    pub fn device_series(&self, device: &DeviceId) -> Vec<i64> {
+        self.by_device
+            .get(device)
+            .map(|m| m.values().copied().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn all_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.by_id.keys().copied()
+    }
+
+    /// A committed sample: first seen and latest value (strictly newer wins: a sample at
+    /// the same time is a duplicate and the first one is kept).
+    pub fn observe(&mut self, id: i64, ts: Millis, value: f64) {
+        if let Some(s) = self.by_id.get_mut(&id) {
+            s.row.first_seen = s.row.first_seen.min(ts);
+            if ts > s.row.last_ts {
+                s.row.last_ts = ts;
+                s.row.last_value = value;
+            }
+        }
     }
 
     pub fn latest(&self, devices: Option<&[DeviceId]>) -> BTreeMap<DeviceId, Vec<LatestValue>> {
         self.by_device
             .iter()
             .filter(|(id, _)| devices.is_none_or(|wanted| wanted.contains(id)))
-            .map(|(id, metrics)| {
+            .map(|(device, metrics)| {
                 let values = metrics
                     .values()
-                    .map(|row| LatestValue {
-                        metric: row.metric.clone(),
-                        ts: to_datetime(row.last_ts),
-                        value: row.last_value,
+                    .filter_map(|id| self.by_id.get(id))
+                    .filter(|s| s.row.last_ts != i64::MIN)
+                    .map(|s| LatestValue {
+                        metric: s.row.metric.clone(),
+                        ts: to_datetime(s.row.last_ts),
+                        value: s.row.last_value,
                     })
                     .collect();
-                (id.clone(), values)
+                (device.clone(), values)
+            })
+            .collect()
+    }
+
+    pub fn metrics_of(&self, device: &DeviceId) -> Vec<MetricInfo> {
+        self.device_series(device)
+            .into_iter()
+            .filter_map(|id| self.by_id.get(&id))
+            .filter(|s| s.row.last_ts != i64::MIN)
+            .map(|s| MetricInfo {
+                metric: s.row.metric.clone(),
+                unit: s.row.unit.clone(),
+                first_seen: to_datetime(s.row.first_seen),
+                ts: to_datetime(s.row.last_ts),
+                value: s.row.last_value,
             })
             .collect()
     }
@@ -105,33 +156,19 @@ pub struct RejectionStats {
 mod tests {
     use super::*;
 
-    fn sample(metric: &str, ts: i64, value: f64) -> SampleRow {
-        SampleRow {
-            device_id: "d1".into(),
-            metric: metric.into(),
-            ts,
-            value,
-        }
-    }
-
     #[test]
     fn late_samples_do_not_replace_the_latest_value() {
-        let mut index = SeriesIndex::default();
-        let rows = index.merged_rows(&[
-            sample("a", 10, 1.0),
-            sample("a", 30, 3.0),
-            sample("a", 20, 2.0),
-        ]);
-        assert_eq!(rows.len(), 1);
-        assert_eq!(
-            (rows[0].first_seen, rows[0].last_ts, rows[0].last_value),
-            (10, 30, 3.0)
-        );
-        index.apply(rows);
-        let rows = index.merged_rows(&[sample("a", 5, 0.5)]);
-        assert_eq!(
-            (rows[0].first_seen, rows[0].last_ts, rows[0].last_value),
-            (5, 30, 3.0)
-        );
+        let mut registry = Registry::load(Vec::new());
+        let device = DeviceId::parse("d1").expect("id");
+        let id = registry.id_for(&device, "a", 10);
+        assert_eq!(registry.id_for(&device, "a", 5), id, "one id per series");
+        registry.observe(id, 10, 1.0);
+        registry.observe(id, 30, 3.0);
+        registry.observe(id, 20, 2.0);
+        registry.observe(id, 30, 9.0);
+        registry.observe(id, 5, 0.5);
+        let row = &registry.get(id).expect("series").row;
+        assert_eq!((row.first_seen, row.last_ts, row.last_value), (5, 30, 3.0));
+        assert!(!registry.get(id).expect("series").persisted);
     }
 }

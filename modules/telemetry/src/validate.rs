@@ -1,6 +1,8 @@
 //! Payload validation, per `mqtt-contract.md`: one sample object or an array of them;
 //! `ts` optional (RFC 3339 or epoch ms, at most 5 minutes ahead); `values` maps metric
-//! names to numbers or booleans. Any broken rule rejects the whole payload.
+//! names to numbers or booleans. Any broken rule rejects the whole payload. An optional
+//! `units` object (metric name → unit text, at most 32 characters) is a compatible
+//! extension: it names the unit of metrics in the metric registry.
 
 use plantd_contracts::ids::is_valid_metric_name;
 use plantd_contracts::time::{parse_time, Millis};
@@ -14,7 +16,11 @@ pub struct Sample {
     pub metric: String,
     pub ts: Millis,
     pub value: f64,
+    pub unit: Option<String>,
 }
+
+/// Longest unit text accepted in `units`.
+const MAX_UNIT_CHARS: usize = 32;
 
 /// Why a payload was rejected: a short code for metrics and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +136,22 @@ fn parse_sample(
     if values.is_empty() {
         return Err(reject("malformed", "'values' is empty"));
     }
+    let units = match fields.get("units") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(units)) => Some(units),
+        Some(_) => return Err(reject("malformed", "'units' must be an object")),
+    };
+    for (metric, unit) in units.into_iter().flatten() {
+        match unit {
+            Value::String(u) if u.chars().count() <= MAX_UNIT_CHARS && values.contains_key(metric) => {}
+            _ => {
+                return Err(reject(
+                    "malformed",
+                    format!("units: '{metric}' must be a metric of 'values' with a unit of at most {MAX_UNIT_CHARS} characters"),
+                ))
+            }
+        }
+    }
     for (metric, value) in values {
         if !is_valid_metric_name(metric) {
             return Err(reject(
@@ -152,10 +174,15 @@ fn parse_sample(
                 ))
             }
         };
+        let unit = units
+            .and_then(|u| u.get(metric))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         out.push(Sample {
             metric: metric.clone(),
             ts,
             value,
+            unit,
         });
     }
     Ok(())
@@ -179,8 +206,17 @@ mod tests {
         assert!(one.contains(&Sample {
             metric: "running".into(),
             ts: NOW,
-            value: 1.0
+            value: 1.0,
+            unit: None,
         }));
+        let with_unit = parse(r#"{"values": {"v": 2.8}, "units": {"v": "mm/s"}}"#).expect("ok");
+        assert_eq!(with_unit[0].unit.as_deref(), Some("mm/s"));
+        assert_eq!(
+            parse(r#"{"values": {"v": 2.8}, "units": {"w": "mm/s"}}"#)
+                .expect_err("unit of no value")
+                .code,
+            "malformed"
+        );
         let many = parse(r#"[{"ts": 1000, "values": {"a": 1}}, {"ts": "1970-01-01T00:00:02Z", "values": {"a": 2}}]"#)
             .expect("ok");
         assert_eq!(
