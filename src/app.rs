@@ -87,6 +87,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             device_connected: devices_tx.clone().recipient(),
             device_disconnected: devices_tx.clone().recipient(),
             telemetry: telemetry.clone().recipient(),
+            telemetry_backlog: telemetry.clone().recipient(),
             device_control: devices_tx.clone().recipient(),
             firmware_status: devices_tx.clone().recipient(),
         },

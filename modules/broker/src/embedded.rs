@@ -11,14 +11,16 @@ use plantd_contracts::devices::{
     AuthenticateDevice, DeviceConnected, DeviceDisconnected, DeviceMessage,
 };
 use plantd_contracts::identity::AuthenticateToken;
-use plantd_contracts::telemetry::IngestPayload;
+use plantd_contracts::telemetry::{GetIngestBacklog, IngestPayload};
 use rumqttd::local::LinkBuilder;
 use rumqttd::{
     ConnectionSettings, LinkType, Router, RouterConfig, SegmentConfig, Server, ServerSettings,
 };
 
 use crate::auth::Authenticator;
+use crate::pacer::Pacer;
 use crate::policy::{Policy, PolicyContext};
+use crate::pressure::Pressure;
 use crate::publisher::{EventPublisher, PublishDrainMarker};
 use crate::sessions::Sessions;
 use crate::{gateway, BrokerSettings};
@@ -30,6 +32,8 @@ pub struct BrokerWiring {
     pub device_connected: Recipient<DeviceConnected>,
     pub device_disconnected: Recipient<DeviceDisconnected>,
     pub telemetry: Recipient<IngestPayload>,
+    /// Telemetry's backlog, for back-pressure.
+    pub telemetry_backlog: Recipient<GetIngestBacklog>,
     /// Shadow reports and command results.
     pub device_control: Recipient<DeviceMessage>,
     /// Firmware progress reports.
@@ -136,7 +140,15 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
 
     let server_alive = Arc::new(AtomicBool::new(true));
     let alive = server_alive.clone();
-    let policy = Policy::new(ctx.clone());
+    // Pause devices well before the gateway's log could rotate past the gateway: at half
+    // of what the log keeps for certain (all its segments but the one being written).
+    let kept =
+        settings.gateway_segment_size * settings.gateway_segment_count.saturating_sub(1).max(1);
+    let pressure = Arc::new(Pressure::new(
+        (kept / 2) as u64,
+        settings.backpressure_samples as u64,
+    ));
+    let policy = Policy::new(ctx.clone(), pressure.clone());
     let tx = router_tx.clone();
     thread::Builder::new()
         .name("mqtt-server".to_owned())
@@ -160,7 +172,7 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
         })
         .map_err(|e| format!("cannot start the MQTT listener thread: {e}"))?;
 
-    let (mut link_tx, link_rx, _ack) = LinkBuilder::new("plantd.gateway", router_tx)
+    let (mut link_tx, link_rx, _ack) = LinkBuilder::new("plantd.gateway", router_tx.clone())
         .build()
         .map_err(|e| format!("cannot open the broker's gateway link: {e}"))?;
     for filter in gateway::FILTERS {
@@ -172,6 +184,14 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
     let alive = gateway_alive.clone();
     let drained = Arc::new(AtomicU64::new(0));
     let seen = drained.clone();
+    let pacer = Pacer::new(
+        pressure,
+        wiring.telemetry_backlog,
+        LinkBuilder::new("plantd.pacer", router_tx.clone())
+            .build()
+            .map(|(tx, rx, _)| (tx, rx))
+            .map_err(|e| format!("cannot open the broker's pacer link: {e}"))?,
+    );
     let routes = gateway::Routes {
         telemetry: wiring.telemetry,
         control: wiring.device_control,
@@ -179,7 +199,7 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
     };
     thread::Builder::new()
         .name("mqtt-gateway".to_owned())
-        .spawn(move || gateway::run(link_rx, routes, alive, seen))
+        .spawn(move || gateway::run(link_rx, routes, pacer, alive, seen))
         .map_err(|e| format!("cannot start the MQTT gateway thread: {e}"))?;
 
     let publisher = EventPublisher {
