@@ -25,6 +25,10 @@ use crate::publisher::{EventPublisher, PublishDrainMarker};
 use crate::sessions::Sessions;
 use crate::{gateway, BrokerSettings};
 
+/// Bytes of device messages queued ahead of telemetry (broker log, gateway, telemetry's
+/// mailbox) above which devices are paused: about 25,000 small samples.
+const MAX_QUEUED_BYTES: usize = 2 * 1024 * 1024;
+
 /// The recipients the broker talks to, wired in by the composition root.
 pub struct BrokerWiring {
     pub authenticate_device: Recipient<AuthenticateDevice>,
@@ -140,12 +144,13 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
 
     let server_alive = Arc::new(AtomicBool::new(true));
     let alive = server_alive.clone();
-    // Pause devices well before the gateway's log could rotate past the gateway: at half
-    // of what the log keeps for certain (all its segments but the one being written).
+    // Pause devices well before the gateway's log could rotate past the gateway (at half
+    // of what the log keeps for certain: all its segments but the one being written), and
+    // before much is queued ahead of telemetry (the ack → commit window grows with it).
     let kept =
         settings.gateway_segment_size * settings.gateway_segment_count.saturating_sub(1).max(1);
     let pressure = Arc::new(Pressure::new(
-        (kept / 2) as u64,
+        (kept / 2).min(MAX_QUEUED_BYTES) as u64,
         settings.backpressure_samples as u64,
     ));
     let policy = Policy::new(ctx.clone(), pressure.clone());
