@@ -114,7 +114,8 @@ impl Pacer {
                     self.probe = None;
                 }
                 Some(Err(e)) => {
-                    tracing::warn!(error = %e, "telemetry did not answer the backlog probe");
+                    // Telemetry has stopped (shutting down): nothing to pace any more.
+                    tracing::debug!(error = %e, "telemetry did not answer the backlog probe");
                     self.probe = None;
                 }
                 None => {}
