@@ -48,9 +48,9 @@ pub fn now_ms() -> i64 {
 /// unique per device, so no sample is a duplicate of another).
 fn payload(ts: i64, seq: u64) -> String {
     format!(
-        r#"{{"ts":{ts},"values":{{"spindle_vibration_rms_mm_s":{}.{:04}}}}}"#,
+        r#"{{"ts":{ts},"values":{{"line_4_spindle_vibration_rms_mm_s":{}.{:06}}}}}"#,
         seq % 10,
-        seq % 10_000
+        seq % 1_000_000
     )
 }
 
@@ -291,6 +291,6 @@ mod tests {
         assert!((70..=90).contains(&p.len()), "{} bytes: {p}", p.len());
         assert_eq!(sample_ts(p.as_bytes()), Some(1_795_500_000_123));
         let v: serde_json::Value = serde_json::from_str(&p).expect("JSON");
-        assert!(v["values"]["spindle_vibration_rms_mm_s"].is_f64());
+        assert!(v["values"]["line_4_spindle_vibration_rms_mm_s"].is_f64());
     }
 }
