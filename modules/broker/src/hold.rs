@@ -209,3 +209,59 @@ fn resume_subscription() -> Packet {
         None,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::{BufMut, BytesMut};
+    use rumqttd::protocol::{PingReq, Publish};
+
+    use super::*;
+
+    fn publish(topic: &str, qos: u8, pkid: u16) -> Packet {
+        let mut buf = BytesMut::new();
+        buf.put_u8(0b0011_0000 | (qos << 1));
+        buf.put_u16(pkid);
+        buf.put_u16(topic.len() as u16);
+        buf.extend_from_slice(topic.as_bytes());
+        buf.extend_from_slice(br#"{"values": {"a": 1}}"#);
+        Packet::Publish(Publish::deserialize(buf.freeze()), None)
+    }
+
+    #[test]
+    fn while_paused_qos1_is_held_in_order_qos0_dropped_and_pings_pass() {
+        let pressure = Arc::new(Pressure::new(1 << 20, 10));
+        let mut hold = Hold::new(pressure.clone());
+        let t = "devices/d1/telemetry";
+        assert!(matches!(
+            hold.admit("d1", publish(t, 1, 1)),
+            Verdict::Pass(_)
+        ));
+        assert!(
+            pressure.appended() > 0,
+            "a passed telemetry publish is counted"
+        );
+        pressure.set_samples(11);
+        assert!(
+            matches!(hold.admit("d1", publish(t, 1, 2)), Verdict::Inject(Packet::Subscribe(s, _)) if s.pkid == RESUME_SUBSCRIBE_PKID),
+            "the first held publish subscribes the connection to the resume tick"
+        );
+        assert!(matches!(hold.admit("d1", publish(t, 1, 3)), Verdict::Taken));
+        assert!(matches!(hold.admit("d1", publish(t, 0, 0)), Verdict::Taken));
+        assert!(matches!(
+            hold.admit("d1", Packet::PingReq(PingReq)),
+            Verdict::Pass(_)
+        ));
+        assert_eq!(pressure.holding(), 1);
+        assert!(hold.release().is_none(), "still paused");
+        pressure.set_samples(0);
+        assert!(pressure.update(), "resumed");
+        let released = std::iter::from_fn(|| hold.release())
+            .filter(|p| matches!(p, Packet::Publish(..)))
+            .count();
+        assert_eq!(
+            released, 2,
+            "both QoS 1 publishes; the QoS 0 one was dropped"
+        );
+        assert_eq!(pressure.holding(), 0);
+    }
+}
