@@ -194,17 +194,26 @@ async fn bench_plantd(args: &IngestArgs, n: usize, dir: &std::path::Path) -> Res
     Ok(rows)
 }
 
-/// Waits until plantd's stored counter stops moving (the previous mode has drained).
+/// Waits until the previous mode has drained: nothing held or queued, and the stored
+/// counter no longer moving.
 async fn drained(plantd: &Arc<Plantd>) -> Result<f64> {
     let mut last = -1.0;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let p = plantd.clone();
-        let now = blocking(move || p.counter("plantd_telemetry_samples_stored_total")).await??;
-        if now == last || Instant::now() > deadline {
-            return Ok(now);
+        let text = blocking(move || p.metrics()).await??;
+        let stored = target::sum_of(&text, "plantd_telemetry_samples_stored_total", "");
+        let busy = [
+            "plantd_mqtt_backpressure_paused",
+            "plantd_mqtt_backpressure_holding_connections",
+            "plantd_mqtt_backpressure_queued_bytes",
+        ]
+        .iter()
+        .any(|g| target::sum_of(&text, g, "") > 0.0);
+        if (stored == last && !busy) || Instant::now() > deadline {
+            return Ok(stored);
         }
-        last = now;
+        last = stored;
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
 }
@@ -411,8 +420,9 @@ async fn bench_mosquitto(
             row.latency_source = "subscriber clock − sample ts (1 ms resolution)";
         }
         subscriber.disconnect().await;
-        // Let the broker empty its queues before the next mode.
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Let the broker empty its queues (and acknowledge what is in flight) before the
+        // next mode.
+        tokio::time::sleep(Duration::from_secs(5)).await;
         rows.push(row);
     }
     fleet.disconnect().await;

@@ -86,6 +86,7 @@ pub fn run(
                 if let Some((_, offset)) = forward.cursor {
                     let skipped = gaps.observe(&forward.publish.topic, offset);
                     if skipped > 0 {
+                        pacer.skipped(skipped);
                         metrics::counter!("plantd_gateway_dropped_total").increment(skipped);
                         tracing::error!(
                             skipped,

@@ -23,6 +23,10 @@ const QUIET: Duration = Duration::from_millis(100);
 /// A resume tick again, while connections still hold packets (one may have started holding
 /// just after the last tick, before its resume subscription reached the router).
 const RETICK: Duration = Duration::from_millis(10);
+/// How long nothing may have moved before the count is settled (see [`Pacer::settle`]).
+/// Long: a router starved of CPU for a few milliseconds also looks idle, and settling then
+/// would forget what it has not appended yet.
+const SETTLE_AFTER: Duration = Duration::from_secs(1);
 
 type Probe = Pin<Box<dyn Future<Output = Result<usize, MailboxError>> + Send>>;
 
@@ -41,8 +45,10 @@ pub struct Pacer {
     probe: Option<(Probe, u64)>,
     last_work: Instant,
     last_tick: Instant,
-    /// `appended` at the previous idle wake-up, to settle the count when nothing moves.
-    idle_appended: Option<u64>,
+    /// Since when, and at which `appended`, nothing has moved.
+    idle_since: Option<(Instant, u64)>,
+    /// Messages and bytes handed on, for the size of messages the log skipped.
+    routed: (u64, u64),
 }
 
 impl Pacer {
@@ -63,7 +69,8 @@ impl Pacer {
             probe: None,
             last_work: now,
             last_tick: now,
-            idle_appended: None,
+            idle_since: None,
+            routed: (0, 0),
         }
     }
 
@@ -90,10 +97,18 @@ impl Pacer {
 
     pub fn handed(&mut self, bytes: u64) {
         self.handed += bytes;
+        self.routed = (self.routed.0 + 1, self.routed.1 + bytes);
     }
 
     pub fn done(&mut self, bytes: u64) {
         self.other += bytes;
+        self.routed = (self.routed.0 + 1, self.routed.1 + bytes);
+    }
+
+    /// The log skipped `count` messages: taken, at the average size seen.
+    pub fn skipped(&mut self, count: u64) {
+        let average = self.routed.1.checked_div(self.routed.0).unwrap_or(100);
+        self.other += count * average;
     }
 
     /// After a message (`idle: None`, at most every [`BUSY`]) or when the wait ran out
@@ -138,18 +153,39 @@ impl Pacer {
         }
     }
 
-    /// When nothing has moved for two idle wake-ups and telemetry has answered for
+    /// When nothing has moved for [`SETTLE_AFTER`] and telemetry has answered for
     /// everything handed to it, everything appended has been taken: set the count to that.
-    /// This corrects what cannot be counted exactly (messages the log skipped).
+    /// This corrects what cannot be counted exactly (a skipped message's size, packets the
+    /// router discarded with a connection it closed), so a miscount cannot pause devices
+    /// for good.
     fn settle(&mut self, idle: Option<u64>) {
-        let Some(appended) = idle else {
-            self.idle_appended = None;
-            return;
+        let now = Instant::now();
+        let appended = match idle {
+            Some(a) if a == self.appended() => a,
+            _ => {
+                self.idle_since = None;
+                return;
+            }
         };
-        let still = self.idle_appended == Some(appended) && appended == self.appended();
-        self.idle_appended = Some(appended);
-        if still && self.probe.is_none() && self.confirmed == self.handed {
-            self.other = appended.saturating_sub(self.confirmed);
+        match self.idle_since {
+            Some((_, at)) if at != appended => self.idle_since = Some((now, appended)),
+            Some((since, _)) => {
+                if now.duration_since(since) >= SETTLE_AFTER
+                    && self.probe.is_none()
+                    && self.confirmed == self.handed
+                {
+                    let settled = appended.saturating_sub(self.confirmed);
+                    if settled != self.other {
+                        tracing::debug!(
+                            from = self.other,
+                            to = settled,
+                            "back-pressure count settled while idle"
+                        );
+                    }
+                    self.other = settled;
+                }
+            }
+            None => self.idle_since = Some((now, appended)),
         }
     }
 }
