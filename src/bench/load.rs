@@ -45,10 +45,12 @@ pub fn now_ms() -> i64 {
 }
 
 /// One sample, about 80 bytes, its `ts` the publish time in epoch milliseconds (made
-/// unique per device, so no sample is a duplicate of another).
-fn payload(ts: i64, seq: u64) -> String {
+/// unique per device), its metric named after the mode (`phase`): a device publishing
+/// faster than one sample per millisecond runs its `ts` ahead of the clock, and a later
+/// mode must not repeat a stored (device, metric, ts), which plantd would store once.
+fn payload(phase: usize, ts: i64, seq: u64) -> String {
     format!(
-        r#"{{"ts":{ts},"values":{{"line_4_spindle_vibration_rms_mm_s":{}.{:06}}}}}"#,
+        r#"{{"ts":{ts},"values":{{"phase_{phase}_spindle_vibration_rms":{}.{:06}}}}}"#,
         seq % 10,
         seq % 1_000_000
     )
@@ -148,7 +150,7 @@ impl Fleet {
     }
 
     /// Starts every device publishing; they stop when `stop` is set.
-    pub fn publish(&self, mode: Mode, stop: Arc<AtomicBool>) -> Vec<JoinHandle<()>> {
+    pub fn publish(&self, phase: usize, mode: Mode, stop: Arc<AtomicBool>) -> Vec<JoinHandle<()>> {
         let n = self.devices.len().max(1) as u64;
         self.devices
             .iter()
@@ -177,7 +179,7 @@ impl Fleet {
                         }
                         let ts = now_ms().max(last_ts + 1);
                         last_ts = ts;
-                        let body = payload(ts, seq);
+                        let body = payload(phase, ts, seq);
                         seq += 1;
                         if client
                             .publish(&topic, mode.qos(), false, body)
@@ -287,10 +289,10 @@ mod tests {
 
     #[test]
     fn payload_is_about_80_bytes_and_its_ts_reads_back() {
-        let p = payload(1_795_500_000_123, 12_345);
+        let p = payload(3, 1_795_500_000_123, 12_345);
         assert!((70..=90).contains(&p.len()), "{} bytes: {p}", p.len());
         assert_eq!(sample_ts(p.as_bytes()), Some(1_795_500_000_123));
         let v: serde_json::Value = serde_json::from_str(&p).expect("JSON");
-        assert!(v["values"]["line_4_spindle_vibration_rms_mm_s"].is_f64());
+        assert!(v["values"]["phase_3_spindle_vibration_rms"].is_f64());
     }
 }

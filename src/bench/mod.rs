@@ -183,9 +183,9 @@ async fn bench_plantd(args: &IngestArgs, n: usize, dir: &std::path::Path) -> Res
     };
     let fleet = Fleet::connect(&plantd.mqtt.0, plantd.mqtt.1, &ids, Some(&passwords)).await?;
     let mut rows = Vec::new();
-    for mode in modes(args) {
+    for (phase, mode) in modes(args).into_iter().enumerate() {
         eprintln!("plantd, {n} devices, {}", mode.label());
-        rows.push(measure_plantd(args, &plantd, &fleet, n, mode).await?);
+        rows.push(measure_plantd(args, &plantd, &fleet, n, phase, mode).await?);
     }
     fleet.disconnect().await;
     if let Ok(plantd) = Arc::try_unwrap(plantd) {
@@ -225,6 +225,7 @@ async fn measure_plantd(
     plantd: &Arc<Plantd>,
     fleet: &Fleet,
     n: usize,
+    phase: usize,
     mode: Mode,
 ) -> Result<Row> {
     let base_stored = drained(plantd).await?;
@@ -233,7 +234,7 @@ async fn measure_plantd(
     }
     let base_published = fleet.published.load(Ordering::Relaxed);
     let stop = Arc::new(AtomicBool::new(false));
-    let publishers = fleet.publish(mode, stop.clone());
+    let publishers = fleet.publish(phase, mode, stop.clone());
     tokio::time::sleep(WARM_UP).await;
     let window = Duration::from_secs(args.seconds);
     let snapshot = |p: Arc<Plantd>| {
@@ -373,13 +374,13 @@ async fn bench_mosquitto(
     eprintln!("mosquitto: connecting {n} devices");
     let fleet = Fleet::connect("127.0.0.1", port, &ids(n), None).await?;
     let mut rows = Vec::new();
-    for mode in modes(args) {
+    for (phase, mode) in modes(args).into_iter().enumerate() {
         eprintln!("mosquitto, {n} devices, {}", mode.label());
         let subscriber = Subscriber::connect("127.0.0.1", port, mode.qos()).await?;
         let pid = mosquitto.pid();
         reset_peak(pid);
         let stop = Arc::new(AtomicBool::new(false));
-        let publishers = fleet.publish(mode, stop.clone());
+        let publishers = fleet.publish(phase, mode, stop.clone());
         tokio::time::sleep(WARM_UP).await;
         let (u0, t0) = (usage(pid), Instant::now());
         let (p0, r0) = (
