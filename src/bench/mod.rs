@@ -54,6 +54,9 @@ pub struct IngestArgs {
     /// Skip Mosquitto even when it is installed.
     #[arg(long)]
     no_mosquitto: bool,
+    /// Measure Mosquitto only.
+    #[arg(long)]
+    no_plantd: bool,
     /// Target a running plantd at this base URL instead of starting one (needs --mqtt and
     /// --token; give --pid for CPU and memory figures).
     #[arg(long, requires_all = ["mqtt", "token"])]
@@ -133,7 +136,9 @@ async fn ingest(args: IngestArgs) -> Result<()> {
     }
     let mut rows = Vec::new();
     for &n in &args.devices {
-        rows.extend(bench_plantd(&args, n, &dir).await?);
+        if !args.no_plantd {
+            rows.extend(bench_plantd(&args, n, &dir).await?);
+        }
         if let Some(binary) = &mosquitto {
             rows.extend(bench_mosquitto(&args, n, binary, &dir).await?);
         }
@@ -371,11 +376,12 @@ async fn bench_mosquitto(
     let (binary, dir) = (binary.to_path_buf(), dir.to_path_buf());
     let mosquitto = blocking(move || Mosquitto::start(&binary, &dir)).await??;
     let port = mosquitto.port;
-    eprintln!("mosquitto: connecting {n} devices");
-    let fleet = Fleet::connect("127.0.0.1", port, &ids(n), None).await?;
     let mut rows = Vec::new();
     for (phase, mode) in modes(args).into_iter().enumerate() {
         eprintln!("mosquitto, {n} devices, {}", mode.label());
+        // Fresh clean sessions per mode: QoS 1 publishers left with full in-flight windows
+        // by a flat-out mode would otherwise throttle the next one.
+        let fleet = Fleet::connect("127.0.0.1", port, &ids(n), None).await?;
         let subscriber = Subscriber::connect("127.0.0.1", port, mode.qos()).await?;
         let pid = mosquitto.pid();
         reset_peak(pid);
@@ -421,12 +427,11 @@ async fn bench_mosquitto(
             row.latency_source = "subscriber clock − sample ts (1 ms resolution)";
         }
         subscriber.disconnect().await;
-        // Let the broker empty its queues (and acknowledge what is in flight) before the
-        // next mode.
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        fleet.disconnect().await;
+        // Let the broker empty its queues before the next mode.
+        tokio::time::sleep(Duration::from_secs(2)).await;
         rows.push(row);
     }
-    fleet.disconnect().await;
     blocking(move || mosquitto.stop()).await?;
     Ok(rows)
 }
