@@ -427,8 +427,11 @@ impl Policy {
     }
 }
 
-/// The back-pressure layer's own traffic: the SUBACK of the resume subscription it sent for
-/// the client, and the resume ticks. Neither is the client's business.
+/// The back-pressure layer's own traffic to a device: the SUBACK of the resume
+/// subscription it sent for the client, and the resume ticks (QoS 0, as subscribed), none
+/// of the device's business. An integration reading `#` or `plantd/#` gets the ticks as
+/// ordinary messages: rumqttd forwards at the subscription's QoS, and a QoS 1 message
+/// swallowed here would never be acknowledged (rumqttd then drops the connection).
 fn is_resume_traffic(packet: &Packet) -> bool {
     match packet {
         Packet::SubAck(ack, _) => ack.pkid == RESUME_SUBSCRIBE_PKID,
@@ -443,7 +446,11 @@ impl Protocol for Policy {
     }
 
     fn write(&self, mut packet: Packet, write: &mut BytesMut) -> Result<usize, Error> {
-        if is_resume_traffic(&packet) {
+        let device = self
+            .live
+            .as_ref()
+            .is_some_and(|l| matches!(l.principal, Principal::Device(_)));
+        if device && is_resume_traffic(&packet) {
             return Ok(0);
         }
         if let Packet::SubAck(SubAck { pkid, .. }, _) = &packet {

@@ -22,9 +22,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// The topic the gateway publishes a resume tick on. Only plantd's own links may publish
-/// under `plantd/`; the policy layer swallows every message on it on the way out, so no
-/// client (an integration reading `#` included) ever sees one.
+/// The topic the gateway publishes a resume tick on (empty payload). Only plantd's own
+/// links may publish under `plantd/`; the policy layer swallows the ticks on the way out to
+/// devices (an integration reading `#` sees them as empty messages).
 pub const RESUME_TOPIC: &str = "plantd/broker/resume";
 
 /// Size of a message in the broker's log, as rumqttd counts it.
