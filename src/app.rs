@@ -107,6 +107,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             device_disconnected: devices_tx.clone().recipient(),
             device_traffic: devices_tx.clone().recipient(),
             telemetry: telemetry.clone().recipient(),
+            telemetry_backlog: telemetry.clone().recipient(),
             device_control: control_tx.clone().recipient(),
             // Until firmware has its own handler, Control logs these and drops them.
             firmware_status: control_tx.clone().recipient(),

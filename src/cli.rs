@@ -1,4 +1,5 @@
-//! The command line: `plantd [serve]`, `plantd migrate`, `plantd device add <id>`.
+//! The command line: `plantd [serve]`, `plantd migrate`, `plantd device add <id>`,
+//! `plantd bench ingest`.
 
 use std::path::PathBuf;
 
@@ -68,6 +69,9 @@ pub enum Command {
     /// Manage devices from the command line.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Measure plantd (and Mosquitto, when installed) under load.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
 }
 
 #[derive(Debug, Subcommand)]

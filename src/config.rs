@@ -113,6 +113,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "10000",
     ),
     (
+        "mqtt_backpressure_samples",
+        "samples not yet committed above which device publishes wait unacknowledged",
+        "10000",
+    ),
+    (
         "telemetry_batch_size",
         "samples per write transaction at most",
         "1000",
@@ -285,6 +290,9 @@ impl Settings {
             }
             "mqtt_connect_timeout_ms" => {
                 self.broker.connect_timeout_ms = number(value, 100, 60_000, name)?
+            }
+            "mqtt_backpressure_samples" => {
+                self.broker.backpressure_samples = number(value, 1, 1 << 30, name)?
             }
             "telemetry_batch_size" => {
                 self.telemetry.batch_size = number(value, 1, 1_000_000, name)?

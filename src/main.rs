@@ -3,6 +3,7 @@
 //! server with its REST handlers and views. Domain logic lives in `modules/`.
 
 mod app;
+mod bench;
 mod cli;
 mod commands;
 mod config;
@@ -16,6 +17,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if let Some(cli::Command::Bench(bench)) = cli.command {
+        return bench::main(bench);
+    }
     let settings = match config::Settings::load(cli.config.as_deref(), &cli.overrides.pairs()) {
         Ok(s) => s,
         Err(e) => {
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
             Some(cli::Command::Device(cli::DeviceCommand::Add { id, name, kind })) => {
                 commands::device_add(&settings, &id, name, kind).await
             }
+            Some(cli::Command::Bench(_)) => Ok(()), // handled above, outside actix
         }
     });
     match result {

@@ -436,8 +436,9 @@ fn presence_and_counters_move_with_traffic() {
 
 #[test]
 fn cut_sessions_leave_no_broker_connection_slot_taken() {
-    // Room for the gateway's own link and two devices.
-    let server = Server::start_with(&[("PLANTD_MQTT_MAX_CONNECTIONS", "3")]);
+    // Room for plantd's own two links (the gateway and the back-pressure pacer) and two
+    // devices.
+    let server = Server::start_with(&[("PLANTD_MQTT_MAX_CONNECTIONS", "4")]);
     let passwords: Vec<(String, String)> = ["a-1", "a-2", "b-1", "b-2"]
         .iter()
         .map(|id| (id.to_string(), provision(&server, id)))

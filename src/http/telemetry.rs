@@ -446,7 +446,7 @@ pub async fn ingest(
         })
         .await?;
     match result {
-        Ok(accepted) => Ok(HttpResponse::Accepted().json(json!({ "accepted": accepted }))),
+        Ok(ack) => Ok(HttpResponse::Accepted().json(json!({ "accepted": ack.accepted }))),
         Err(IngestError::Rejected { code, reason }) => {
             let (status, title) = match code.as_str() {
                 "too_large" => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large"),

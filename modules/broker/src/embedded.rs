@@ -11,7 +11,7 @@ use plantd_contracts::devices::{
     AuthenticateDevice, DeviceConnected, DeviceDisconnected, DeviceMessage, DeviceTraffic,
 };
 use plantd_contracts::identity::AuthenticateToken;
-use plantd_contracts::telemetry::IngestPayload;
+use plantd_contracts::telemetry::{GetIngestBacklog, IngestPayload};
 use rumqttd::local::LinkBuilder;
 use rumqttd::protocol::{Disconnect, DisconnectReasonCode, Packet};
 use rumqttd::{
@@ -19,10 +19,16 @@ use rumqttd::{
 };
 
 use crate::auth::Authenticator;
+use crate::pacer::Pacer;
 use crate::policy::{Policy, PolicyContext};
+use crate::pressure::Pressure;
 use crate::publisher::{EventPublisher, PublishDrainMarker};
 use crate::sessions::Sessions;
 use crate::{gateway, BrokerSettings};
+
+/// Bytes of device messages queued ahead of telemetry (broker log, gateway, telemetry's
+/// mailbox) above which devices are paused: about 25,000 small samples.
+const MAX_QUEUED_BYTES: usize = 2 * 1024 * 1024;
 
 /// The recipients the broker talks to, wired in by the composition root.
 pub struct BrokerWiring {
@@ -33,6 +39,8 @@ pub struct BrokerWiring {
     /// Per-device message counts, about once a second.
     pub device_traffic: Recipient<DeviceTraffic>,
     pub telemetry: Recipient<IngestPayload>,
+    /// Telemetry's backlog, for back-pressure.
+    pub telemetry_backlog: Recipient<GetIngestBacklog>,
     /// Shadow reports and command results.
     pub device_control: Recipient<DeviceMessage>,
     /// Firmware progress reports.
@@ -139,7 +147,16 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
 
     let server_alive = Arc::new(AtomicBool::new(true));
     let alive = server_alive.clone();
-    let policy = Policy::new(ctx.clone());
+    // Pause devices well before the gateway's log could rotate past the gateway (at half
+    // of what the log keeps for certain: all its segments but the one being written), and
+    // before much is queued ahead of telemetry (the ack → commit window grows with it).
+    let kept =
+        settings.gateway_segment_size * settings.gateway_segment_count.saturating_sub(1).max(1);
+    let pressure = Arc::new(Pressure::new(
+        (kept / 2).min(MAX_QUEUED_BYTES) as u64,
+        settings.backpressure_samples as u64,
+    ));
+    let policy = Policy::new(ctx.clone(), pressure.clone());
     let tx = router_tx.clone();
     thread::Builder::new()
         .name("mqtt-server".to_owned())
@@ -175,6 +192,14 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
     let alive = gateway_alive.clone();
     let drained = Arc::new(AtomicU64::new(0));
     let seen = drained.clone();
+    let pacer = Pacer::new(
+        pressure,
+        wiring.telemetry_backlog,
+        LinkBuilder::new("plantd.pacer", router_tx.clone())
+            .build()
+            .map(|(tx, rx, _)| (tx, rx))
+            .map_err(|e| format!("cannot open the broker's pacer link: {e}"))?,
+    );
     let routes = gateway::Routes {
         telemetry: wiring.telemetry,
         control: wiring.device_control,
@@ -182,7 +207,7 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
     };
     thread::Builder::new()
         .name("mqtt-gateway".to_owned())
-        .spawn(move || gateway::run(link_rx, routes, alive, seen))
+        .spawn(move || gateway::run(link_rx, routes, pacer, alive, seen))
         .map_err(|e| format!("cannot start the MQTT gateway thread: {e}"))?;
 
     // Closes the live connection of a client id now: a local link with the same client id

@@ -5,18 +5,24 @@
 //! falls behind a rotation, skips it forward: those messages, already acknowledged to their
 //! publishers, are gone. The log's offsets are consecutive, so the gateway sees every skip
 //! as a gap and counts it (`plantd_gateway_dropped_total`) and logs it; none is silent.
+//! Back-pressure (`pressure.rs`, `pacer.rs`) keeps the log from rotating past the gateway
+//! in the first place: the gateway reports what it has taken and resumes paused devices.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::Recipient;
 use plantd_contracts::devices::DeviceMessage;
 use plantd_contracts::telemetry::{IngestPayload, IngestSource};
 use plantd_contracts::time::now_ms;
 use plantd_contracts::DeviceId;
-use rumqttd::local::LinkRx;
+use rumqttd::local::{LinkError, LinkRx};
 use rumqttd::protocol::Publish;
 use rumqttd::Notification;
+
+use crate::pacer::Pacer;
+use crate::pressure::log_size;
 
 /// The filters the gateway subscribes to: telemetry, and the control topics a device
 /// answers on (shadow reports, command results, firmware progress).
@@ -65,14 +71,22 @@ impl Gaps {
 }
 
 /// Runs until the router goes away; `alive` turns false then.
-pub fn run(mut rx: LinkRx, routes: Routes, alive: Arc<AtomicBool>, drained: Arc<AtomicU64>) {
+pub fn run(
+    mut rx: LinkRx,
+    routes: Routes,
+    mut pacer: Pacer,
+    alive: Arc<AtomicBool>,
+    drained: Arc<AtomicU64>,
+) {
     let mut gaps = Gaps::default();
     loop {
-        match rx.recv() {
+        let appended = pacer.appended();
+        match rx.recv_deadline(Instant::now() + pacer.wait()) {
             Ok(Some(Notification::Forward(forward))) => {
                 if let Some((_, offset)) = forward.cursor {
                     let skipped = gaps.observe(&forward.publish.topic, offset);
                     if skipped > 0 {
+                        pacer.skipped(skipped);
                         metrics::counter!("plantd_gateway_dropped_total").increment(skipped);
                         tracing::error!(
                             skipped,
@@ -89,7 +103,13 @@ pub fn run(mut rx: LinkRx, routes: Routes, alive: Arc<AtomicBool>, drained: Arc<
                     drained.fetch_max(marker, Ordering::SeqCst);
                     continue;
                 }
-                route(forward.publish, &routes)
+                let size = log_size(forward.publish.topic.len(), forward.publish.payload.len());
+                if route(forward.publish, &routes) {
+                    pacer.handed(size);
+                } else {
+                    pacer.done(size);
+                }
+                pacer.tick(None);
             }
             // The router pauses a link whose queue filled; it must be told to resume, or
             // ingest stalls for good.
@@ -100,6 +120,9 @@ pub fn run(mut rx: LinkRx, routes: Routes, alive: Arc<AtomicBool>, drained: Arc<
                 }
             }
             Ok(_) => {}
+            Err(LinkError::RecvTimeout(flume::RecvTimeoutError::Timeout)) => {
+                pacer.tick(Some(appended));
+            }
             Err(e) => {
                 tracing::error!(error = %e, "MQTT gateway link closed");
                 break;
@@ -109,16 +132,17 @@ pub fn run(mut rx: LinkRx, routes: Routes, alive: Arc<AtomicBool>, drained: Arc<
     alive.store(false, Ordering::Relaxed);
 }
 
-fn route(publish: Publish, routes: &Routes) {
+/// Hands a message on; true when it went to telemetry.
+fn route(publish: Publish, routes: &Routes) -> bool {
     let Ok(topic) = std::str::from_utf8(&publish.topic) else {
-        return;
+        return false;
     };
     let mut parts = topic.splitn(3, '/');
     let (Some("devices"), Some(id), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
-        return;
+        return false;
     };
     let Ok(device_id) = DeviceId::parse(id) else {
-        return;
+        return false;
     };
     let span = tracing::debug_span!("mqtt_in", device = %device_id, topic = rest, bytes = publish.payload.len());
     let _guard = span.enter();
@@ -130,7 +154,7 @@ fn route(publish: Publish, routes: &Routes) {
             received_at: now_ms(),
             source: IngestSource::Mqtt,
         });
-        return;
+        return true;
     }
     let to = if rest == "firmware/status" {
         &routes.firmware
@@ -143,6 +167,7 @@ fn route(publish: Publish, routes: &Routes) {
         payload: publish.payload.to_vec(),
         received_at: now_ms(),
     });
+    false
 }
 
 #[cfg(test)]

@@ -10,8 +10,11 @@
 mod auth;
 mod embedded;
 mod gateway;
+mod hold;
 mod metrics;
+mod pacer;
 mod policy;
+mod pressure;
 mod principal;
 mod publisher;
 mod sessions;

@@ -2,7 +2,7 @@
 //! before the first event.
 
 pub fn describe() {
-    use metrics::{describe_counter, describe_gauge, Unit};
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!("plantd_mqtt_connects_total", "MQTT logins accepted");
     describe_counter!(
         "plantd_mqtt_auth_failures_total",
@@ -52,6 +52,46 @@ pub fn describe() {
         "plantd_mqtt_sessions_cut_total",
         "MQTT sessions ended on request (credentials rotated or revoked, device disabled or deleted)"
     );
+    describe_counter!(
+        "plantd_mqtt_backpressure_pauses_total",
+        "times ingest fell behind and device publishes were held unacknowledged"
+    );
+    describe_histogram!(
+        "plantd_mqtt_backpressure_pause_seconds",
+        Unit::Seconds,
+        "how long each pause lasted (sum: time paused)"
+    );
+    describe_counter!(
+        "plantd_mqtt_backpressure_held_total",
+        "QoS 1/2 device publishes held back (acknowledged only once ingest caught up)"
+    );
+    describe_counter!(
+        "plantd_mqtt_backpressure_disconnects_total",
+        "clients disconnected for sending too much unacknowledged while paused"
+    );
+    describe_counter!(
+        "plantd_mqtt_dropped_total",
+        "device publishes dropped by plantd, by reason (backpressure_qos0: QoS 0 while paused)"
+    );
+    describe_gauge!(
+        "plantd_mqtt_backpressure_paused",
+        "1 while device publishes are held (ingest behind), else 0"
+    );
+    describe_gauge!(
+        "plantd_mqtt_backpressure_queued_bytes",
+        Unit::Bytes,
+        "device messages accepted by the broker that telemetry has not taken yet"
+    );
+    describe_gauge!(
+        "plantd_mqtt_backpressure_backlog_samples",
+        Unit::Count,
+        "samples accepted by telemetry and not committed, as last reported to the broker"
+    );
+    describe_gauge!(
+        "plantd_mqtt_backpressure_holding_connections",
+        Unit::Count,
+        "device connections holding publishes back"
+    );
     describe_gauge!(
         "plantd_mqtt_connections",
         Unit::Count,
@@ -67,12 +107,24 @@ pub fn describe() {
         "plantd_events_published_total",
         "plantd_events_dropped_total",
         "plantd_mqtt_sessions_cut_total",
+        "plantd_mqtt_backpressure_pauses_total",
+        "plantd_mqtt_backpressure_held_total",
+        "plantd_mqtt_backpressure_disconnects_total",
     ] {
         metrics::counter!(name).absolute(0);
     }
     metrics::counter!("plantd_mqtt_auth_failures_total", "reason" => "bad username or password")
         .absolute(0);
     metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "publish").absolute(0);
+    metrics::counter!("plantd_mqtt_dropped_total", "reason" => "backpressure_qos0").absolute(0);
+    for gauge in [
+        "plantd_mqtt_backpressure_paused",
+        "plantd_mqtt_backpressure_queued_bytes",
+        "plantd_mqtt_backpressure_backlog_samples",
+        "plantd_mqtt_backpressure_holding_connections",
+    ] {
+        metrics::gauge!(gauge).set(0.0);
+    }
     for kind in ["device", "integration"] {
         metrics::gauge!("plantd_mqtt_connections", "kind" => kind).set(0.0);
     }

@@ -8,7 +8,8 @@
 //! - enforce the contract's topic rules on PUBLISH, SUBSCRIBE, UNSUBSCRIBE and the will;
 //! - keep MQTT 5 properties away from MQTT 3.1.1 clients;
 //! - report `DeviceConnected` / `DeviceDisconnected`, count each session's messages (for
-//!   presence), and end a session on request.
+//!   presence), and end a session on request;
+//! - hold device PUBLISHes back, unacknowledged, while ingest is paused (`hold.rs`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -29,6 +30,8 @@ use rumqttd::protocol::{
 };
 
 use crate::auth::Authenticator;
+use crate::hold::{Hold, Verdict, RESUME_SUBSCRIBE_PKID};
+use crate::pressure::{Pressure, RESUME_TOPIC};
 use crate::principal::Principal;
 use crate::sessions::{Sessions, Traffic};
 use crate::sniff;
@@ -82,11 +85,14 @@ pub struct Policy {
     /// UNSUBSCRIBEs of refused filters only, sent on as a SUBSCRIBE of [`VOID_FILTER`]:
     /// packet id → number of filters, for the UNSUBACK `write` makes of its SUBACK.
     void_unsubscribes: RefCell<HashMap<u16, usize>>,
+    /// Back-pressure: what this connection holds back while ingest is paused.
+    hold: Hold,
 }
 
 impl Policy {
-    pub fn new(ctx: Arc<PolicyContext>) -> Self {
+    pub fn new(ctx: Arc<PolicyContext>, pressure: Arc<Pressure>) -> Self {
         Policy {
+            hold: Hold::new(pressure),
             ctx,
             version: None,
             live: None,
@@ -363,8 +369,39 @@ fn topic_str(topic: &[u8]) -> Option<&str> {
     std::str::from_utf8(topic).ok()
 }
 
-impl Protocol for Policy {
-    fn read_mut(&mut self, stream: &mut BytesMut, max_size: usize) -> Result<Packet, Error> {
+impl Policy {
+    /// The next packet for the router: a held one once ingest resumed, else the next one
+    /// from the client that back-pressure does not take.
+    fn next_packet(&mut self, stream: &mut BytesMut, max_size: usize) -> Result<Packet, Error> {
+        loop {
+            if let Some(live) = &self.live {
+                if live.kill.load(Ordering::Relaxed) || self.ctx.draining.load(Ordering::Relaxed) {
+                    tracing::info!(
+                        client = live.principal.username(),
+                        "ending MQTT session on request"
+                    );
+                    return Err(Error::InvalidProtocol);
+                }
+            }
+            if let Some(packet) = self.hold.release() {
+                return Ok(packet);
+            }
+            let packet = self.read_packet(stream, max_size)?;
+            let Some(live) = self.live.clone() else {
+                return Ok(packet);
+            };
+            if !matches!(live.principal, Principal::Device(_)) {
+                return Ok(packet);
+            }
+            match self.hold.admit(live.principal.username(), packet) {
+                Verdict::Pass(packet) | Verdict::Inject(packet) => return Ok(packet),
+                Verdict::Taken => continue,
+                Verdict::Overflow => return Err(Error::InvalidProtocol),
+            }
+        }
+    }
+
+    fn read_packet(&mut self, stream: &mut BytesMut, max_size: usize) -> Result<Packet, Error> {
         let version = match self.version {
             Some(v) => v,
             None => match sniff::connect_protocol_level(stream) {
@@ -378,15 +415,6 @@ impl Protocol for Policy {
                 Err(()) => 4,
             },
         };
-        if let Some(live) = &self.live {
-            if live.kill.load(Ordering::Relaxed) || self.ctx.draining.load(Ordering::Relaxed) {
-                tracing::info!(
-                    client = live.principal.username(),
-                    "ending MQTT session on request"
-                );
-                return Err(Error::InvalidProtocol);
-            }
-        }
         let packet = match version {
             5 => V5.read_mut(stream, max_size),
             _ => V4.read_mut(stream, max_size),
@@ -417,8 +445,34 @@ impl Protocol for Policy {
             (_, None) => Err(Error::InvalidProtocol),
         }
     }
+}
+
+/// The back-pressure layer's own traffic to a device: the SUBACK of the resume
+/// subscription it sent for the client, and the resume ticks (QoS 0, as subscribed), none
+/// of the device's business. An integration reading `#` or `plantd/#` gets the ticks as
+/// ordinary messages: rumqttd forwards at the subscription's QoS, and a QoS 1 message
+/// swallowed here would never be acknowledged (rumqttd then drops the connection).
+fn is_resume_traffic(packet: &Packet) -> bool {
+    match packet {
+        Packet::SubAck(ack, _) => ack.pkid == RESUME_SUBSCRIBE_PKID,
+        Packet::Publish(publish, _) => publish.topic == RESUME_TOPIC.as_bytes(),
+        _ => false,
+    }
+}
+
+impl Protocol for Policy {
+    fn read_mut(&mut self, stream: &mut BytesMut, max_size: usize) -> Result<Packet, Error> {
+        self.next_packet(stream, max_size)
+    }
 
     fn write(&self, mut packet: Packet, write: &mut BytesMut) -> Result<usize, Error> {
+        let device = self
+            .live
+            .as_ref()
+            .is_some_and(|l| matches!(l.principal, Principal::Device(_)));
+        if device && is_resume_traffic(&packet) {
+            return Ok(0);
+        }
         if let Packet::SubAck(SubAck { pkid, .. }, _) = &packet {
             let pkid = *pkid;
             if let Some(count) = self.void_unsubscribes.borrow_mut().remove(&pkid) {

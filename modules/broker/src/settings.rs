@@ -30,6 +30,9 @@ pub struct BrokerSettings {
     pub connect_timeout_ms: u16,
     /// Outgoing messages queued per connection before the router pauses it.
     pub max_outgoing_packets: u64,
+    /// Back-pressure: above this many samples accepted by telemetry and not committed,
+    /// device publishes are held unacknowledged (until half as many are left).
+    pub backpressure_samples: usize,
 }
 
 impl Default for BrokerSettings {
@@ -45,6 +48,7 @@ impl Default for BrokerSettings {
             gateway_segment_count: 8,
             connect_timeout_ms: 10_000,
             max_outgoing_packets: 200,
+            backpressure_samples: 10_000,
         }
     }
 }

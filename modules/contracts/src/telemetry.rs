@@ -17,15 +17,31 @@ pub enum IngestSource {
 }
 
 /// One telemetry payload exactly as the device sent it: a sample object or an array of
-/// them. Telemetry validates it whole; the reply says how many samples were accepted.
+/// them. Telemetry validates it whole; the reply says how many samples were accepted and
+/// how far storage is behind.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
-#[rtype(result = "Result<usize, IngestError>")]
+#[rtype(result = "Result<IngestAck, IngestError>")]
 pub struct IngestPayload {
     pub device_id: DeviceId,
     pub payload: Vec<u8>,
     pub received_at: Millis,
     pub source: IngestSource,
 }
+
+/// A payload taken: its samples will be written in a coming batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestAck {
+    /// Samples of this payload accepted.
+    pub accepted: usize,
+    /// Samples accepted (from every source) and not committed yet, this one included.
+    pub backlog: usize,
+}
+
+/// How many samples telemetry has accepted and not committed yet. The broker asks it to
+/// pace devices (back-pressure) while no payload is flowing to carry the answer.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Message)]
+#[rtype(result = "usize")]
+pub struct GetIngestBacklog;
 
 /// Why a payload was not taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -397,7 +397,7 @@ impl Actor for Telemetry {
 }
 
 impl Handler<IngestPayload> for Telemetry {
-    type Result = Result<usize, IngestError>;
+    type Result = Result<IngestAck, IngestError>;
 
     fn handle(&mut self, msg: IngestPayload, ctx: &mut Context<Self>) -> Self::Result {
         let span = tracing::debug_span!("ingest", device = %msg.device_id, source = ?msg.source, bytes = msg.payload.len());
@@ -442,7 +442,18 @@ impl Handler<IngestPayload> for Telemetry {
         if self.buffer.len() >= self.settings.batch_size {
             self.flush(ctx);
         }
-        Ok(count)
+        Ok(IngestAck {
+            accepted: count,
+            backlog: self.in_flight + self.buffer.len(),
+        })
+    }
+}
+
+impl Handler<GetIngestBacklog> for Telemetry {
+    type Result = usize;
+
+    fn handle(&mut self, _: GetIngestBacklog, _: &mut Context<Self>) -> usize {
+        self.in_flight + self.buffer.len()
     }
 }
 

@@ -1,0 +1,231 @@
+//! Back-pressure: how far the ingest pipeline is behind, and whether devices must wait.
+//!
+//! rumqttd acknowledges a QoS 1 publish when it enters the broker's in-memory log, and
+//! drops what a slow reader has not taken when that log rotates. So plantd measures, per
+//! process, what is between a device and storage:
+//! - bytes of device messages the policy layer let into the broker on the gateway's
+//!   filters and that telemetry has not provably taken yet (in the log, in the gateway,
+//!   in telemetry's mailbox): `appended − done`;
+//! - samples telemetry accepted and has not committed (`GetIngestBacklog`).
+//!
+//! Above a high watermark of either, the pipeline is *paused*: the policy layer holds
+//! device PUBLISHes before they reach the router (so they are not acknowledged and QoS 1
+//! devices wait with their messages in flight) and drops QoS 0 ones, counted. Below the
+//! low watermarks (half the high ones) the gateway resumes it and publishes a tick on
+//! [`RESUME_TOPIC`], which every holding connection is subscribed to: that wakes
+//! rumqttd's per-connection task, whose next read lets the held packets go.
+//!
+//! Written by the policy layer (appended, pause) and the gateway thread (done, backlog,
+//! resume); private to the broker.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// The topic the gateway publishes a resume tick on (empty payload). Only plantd's own
+/// links may publish under `plantd/`; the policy layer swallows the ticks on the way out to
+/// devices (an integration reading `#` sees them as empty messages).
+pub const RESUME_TOPIC: &str = "plantd/broker/resume";
+
+/// Size of a message in the broker's log, as rumqttd counts it.
+pub fn log_size(topic_len: usize, payload_len: usize) -> u64 {
+    (4 + topic_len + payload_len) as u64
+}
+
+pub struct Pressure {
+    /// Bytes of device messages on the gateway's filters passed to the router.
+    appended: AtomicU64,
+    /// Of those, bytes telemetry (or the devices module) has provably taken, or the log
+    /// skipped.
+    done: AtomicU64,
+    /// Samples accepted by telemetry and not committed, as last reported.
+    samples: AtomicU64,
+    paused: AtomicBool,
+    paused_since: Mutex<Option<Instant>>,
+    /// Connections holding packets (they need a resume tick).
+    holding: AtomicUsize,
+    high_bytes: u64,
+    high_samples: u64,
+    /// When a QoS 0 drop was last logged (ms since `epoch`), to rate-limit the log.
+    last_drop_log: AtomicU64,
+    epoch: Instant,
+}
+
+impl Pressure {
+    pub fn new(high_bytes: u64, high_samples: u64) -> Self {
+        Pressure {
+            appended: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            samples: AtomicU64::new(0),
+            paused: AtomicBool::new(false),
+            paused_since: Mutex::new(None),
+            holding: AtomicUsize::new(0),
+            high_bytes: high_bytes.max(1),
+            high_samples: high_samples.max(1),
+            last_drop_log: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Bytes between the policy layer and telemetry.
+    pub fn queued_bytes(&self) -> u64 {
+        self.appended
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.done.load(Ordering::Relaxed))
+    }
+
+    pub fn samples(&self) -> u64 {
+        self.samples.load(Ordering::Relaxed)
+    }
+
+    pub fn appended(&self) -> u64 {
+        self.appended.load(Ordering::Relaxed)
+    }
+
+    /// A device message went to the router on one of the gateway's filters.
+    pub fn add_appended(&self, bytes: u64) {
+        self.appended.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// The gateway's running total of bytes taken (only it writes this).
+    pub fn set_done(&self, bytes: u64) {
+        self.done.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn set_samples(&self, samples: u64) {
+        self.samples.store(samples, Ordering::Relaxed);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    /// Whether a device PUBLISH must wait: paused, or the queue just crossed a high
+    /// watermark (then it pauses, without waiting for the gateway to notice).
+    pub fn must_hold(&self) -> bool {
+        if self.paused.load(Ordering::Relaxed) {
+            return true;
+        }
+        if self.queued_bytes() > self.high_bytes || self.samples() > self.high_samples {
+            self.pause();
+            return true;
+        }
+        false
+    }
+
+    fn pause(&self) {
+        if self
+            .paused
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+        {
+            if let Ok(mut since) = self.paused_since.lock() {
+                *since = Some(Instant::now());
+            }
+            metrics::counter!("plantd_mqtt_backpressure_pauses_total").increment(1);
+            metrics::gauge!("plantd_mqtt_backpressure_paused").set(1.0);
+            tracing::debug!(
+                queued_bytes = self.queued_bytes(),
+                samples = self.samples(),
+                "ingest behind: holding device publishes"
+            );
+        }
+    }
+
+    /// Re-evaluates the watermarks (gateway thread); true when this call resumed ingest.
+    pub fn update(&self) -> bool {
+        let bytes = self.queued_bytes();
+        let samples = self.samples();
+        metrics::gauge!("plantd_mqtt_backpressure_queued_bytes").set(bytes as f64);
+        metrics::gauge!("plantd_mqtt_backpressure_backlog_samples").set(samples as f64);
+        if !self.is_paused() {
+            if bytes > self.high_bytes || samples > self.high_samples {
+                self.pause();
+            }
+            return false;
+        }
+        if bytes > self.high_bytes / 2 || samples > self.high_samples / 2 {
+            return false;
+        }
+        if self
+            .paused
+            .compare_exchange(true, false, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        if let Ok(mut since) = self.paused_since.lock() {
+            if let Some(start) = since.take() {
+                metrics::histogram!("plantd_mqtt_backpressure_pause_seconds")
+                    .record(start.elapsed().as_secs_f64());
+            }
+        }
+        metrics::gauge!("plantd_mqtt_backpressure_paused").set(0.0);
+        tracing::debug!(
+            queued_bytes = bytes,
+            samples,
+            "ingest caught up: releasing device publishes"
+        );
+        true
+    }
+
+    pub fn start_holding(&self) {
+        let n = self.holding.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::gauge!("plantd_mqtt_backpressure_holding_connections").set(n as f64);
+    }
+
+    pub fn stop_holding(&self) {
+        let n = self
+            .holding
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
+        metrics::gauge!("plantd_mqtt_backpressure_holding_connections").set(n as f64);
+    }
+
+    pub fn holding(&self) -> usize {
+        self.holding.load(Ordering::Relaxed)
+    }
+
+    /// Counts a QoS 0 publish dropped while paused; logs at most once every 10 s.
+    pub fn dropped_qos0(&self, client: &str) {
+        metrics::counter!("plantd_mqtt_dropped_total", "reason" => "backpressure_qos0")
+            .increment(1);
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let last = self.last_drop_log.load(Ordering::Relaxed);
+        if (last == 0 || now.saturating_sub(last) >= 10_000)
+            && self
+                .last_drop_log
+                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                client,
+                "storage is behind: QoS 0 device publishes are dropped until it catches up \
+                 (counted in plantd_mqtt_dropped_total; logged at most every 10 s)"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_above_high_and_resumes_below_half() {
+        let p = Pressure::new(1000, 100);
+        assert!(!p.must_hold());
+        p.add_appended(1500);
+        assert!(p.must_hold(), "over the byte watermark");
+        p.set_done(800);
+        assert!(!p.update(), "700 bytes queued: above the low watermark");
+        assert!(p.must_hold());
+        p.set_done(1100);
+        assert!(p.update(), "400 bytes queued: resumed");
+        assert!(!p.must_hold());
+        p.set_samples(101);
+        assert!(p.must_hold(), "over the sample watermark");
+        p.set_samples(50);
+        assert!(p.update());
+    }
+}
