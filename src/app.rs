@@ -9,6 +9,7 @@ use plantd_broker::{BrokerHandle, BrokerWiring};
 use plantd_contracts::devices::PersistPresence;
 use plantd_contracts::identity::Bootstrap;
 use plantd_contracts::telemetry::FlushTelemetry;
+use plantd_devices::firmware::{Firmware, FirmwareWiring};
 use plantd_devices::Devices;
 use plantd_identity::Identity;
 use plantd_storage::Db;
@@ -49,6 +50,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot start metrics: {e}"))?;
     plantd_broker::describe_metrics();
     plantd_telemetry::describe_metrics();
+    plantd_devices::firmware::describe_metrics();
     metrics::describe_counter!(
         "plantd_http_auth_failures_total",
         "API calls and UI sign-ins with bad credentials"
@@ -79,6 +81,11 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         let ctx = Context::<Devices>::new();
         (ctx.address(), ctx)
     };
+    // Firmware roll-outs hear device reports from the broker and presence from devices.
+    let (firmware_tx, firmware_ctx) = {
+        let ctx = Context::<Firmware>::new();
+        (ctx.address(), ctx)
+    };
     let broker = plantd_broker::start(
         &settings.broker,
         BrokerWiring {
@@ -88,20 +95,40 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             device_disconnected: devices_tx.clone().recipient(),
             telemetry: telemetry.clone().recipient(),
             device_control: devices_tx.clone().recipient(),
-            firmware_status: devices_tx.clone().recipient(),
+            firmware_status: firmware_tx.clone().recipient(),
         },
     )?;
-    let devices_state = Devices::load(db.clone(), vec![broker.publisher.clone().recipient()])
-        .await
-        .map_err(|e| e.to_string())?;
+    let devices_state = Devices::load(
+        db.clone(),
+        vec![
+            broker.publisher.clone().recipient(),
+            firmware_tx.clone().recipient(),
+        ],
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let devices = devices_ctx.run(devices_state);
     drop(devices_tx);
+    let firmware_state = Firmware::load(
+        db.clone(),
+        settings.firmware(),
+        FirmwareWiring {
+            publisher: broker.publisher.clone().recipient(),
+            devices: devices.clone().recipient(),
+            events: vec![broker.publisher.clone().recipient()],
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let firmware = firmware_ctx.run(firmware_state);
+    drop(firmware_tx);
 
     bootstrap(&identity, &settings).await?;
 
     let state = AppState {
         identity,
         devices,
+        firmware,
         telemetry: telemetry.clone(),
         broker: broker.publisher.clone(),
         db: db.clone(),

@@ -13,6 +13,7 @@ mod support;
 mod api;
 mod auth;
 mod cli;
+mod firmware;
 mod ingest;
 mod topics;
 mod ui;

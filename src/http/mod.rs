@@ -3,6 +3,7 @@
 
 mod auth;
 mod devices;
+mod firmware;
 mod openapi;
 mod ops;
 mod problem;
@@ -15,6 +16,7 @@ use actix::Addr;
 use actix_web::{web, HttpRequest};
 use metrics_exporter_prometheus::PrometheusHandle;
 use plantd_broker::EventPublisher;
+use plantd_devices::firmware::Firmware;
 use plantd_devices::Devices;
 use plantd_identity::Identity;
 use plantd_storage::Db;
@@ -27,6 +29,7 @@ pub use problem::{ApiResult, Problem};
 pub struct AppState {
     pub identity: Addr<Identity>,
     pub devices: Addr<Devices>,
+    pub firmware: Addr<Firmware>,
     pub telemetry: Addr<Telemetry>,
     pub broker: Addr<EventPublisher>,
     pub db: Db,
@@ -60,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .configure(tokens::routes)
                 .configure(devices::routes)
                 .configure(telemetry::routes)
+                .configure(firmware::routes)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(Problem::new(
                         actix_web::http::StatusCode::NOT_FOUND,

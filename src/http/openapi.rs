@@ -7,7 +7,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{devices, telemetry, tokens};
+use super::{devices, firmware, telemetry, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,8 @@ use super::{devices, telemetry, tokens};
         tokens::create, tokens::list, tokens::revoke,
         devices::provision, devices::list, devices::get,
         telemetry::range, telemetry::latest, telemetry::ingest,
+        firmware::upload, firmware::list, firmware::get, firmware::download,
+        firmware::start_campaign, firmware::list_campaigns, firmware::get_campaign, firmware::cancel_campaign,
     ),
     components(schemas(
         plantd_contracts::devices::DeviceView,
@@ -27,6 +29,13 @@ use super::{devices, telemetry, tokens};
         plantd_contracts::telemetry::Point,
         plantd_contracts::telemetry::LatestValue,
         plantd_contracts::telemetry::TelemetryStatus,
+        plantd_contracts::firmware::FirmwareView,
+        plantd_contracts::firmware::CampaignView,
+        plantd_contracts::firmware::CampaignDetail,
+        plantd_contracts::firmware::CampaignCounts,
+        plantd_contracts::firmware::CampaignStatus,
+        plantd_contracts::firmware::TargetView,
+        plantd_contracts::firmware::TargetState,
     )),
     modifiers(&Security)
 )]

@@ -9,6 +9,7 @@ pub mod broker;
 pub mod devices;
 pub mod error;
 pub mod events;
+pub mod firmware;
 pub mod identity;
 pub mod ids;
 pub mod telemetry;

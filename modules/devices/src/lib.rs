@@ -6,6 +6,7 @@
 //! what happened through `DomainEvent`s sent to the recipients wired in at start.
 
 mod actor;
+pub mod firmware;
 mod registry;
 mod schema;
 mod store;

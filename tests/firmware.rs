@@ -1,0 +1,253 @@
+//! Firmware roll-outs end to end: an image uploaded over HTTP, a campaign offered to three
+//! real MQTT devices (one succeeds, one reports failure, one stays silent and times out),
+//! the download guarded by each device's own credentials, the campaign's counts, and a
+//! cancel that clears the retained notice.
+
+use std::time::Duration;
+
+use rumqttc::Packet;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::support::http::{api, provision};
+use crate::support::mqtt::{device, Mqtt};
+use crate::support::server::ADMIN_TOKEN;
+use crate::support::{eventually, Server};
+
+/// Uploads `image` as version `version`; returns the reply.
+pub fn upload(server: &Server, version: &str, image: &[u8]) -> (u16, Value) {
+    let result = ureq::post(&server.url(&format!(
+        "/api/v1/firmware?version={version}&name=test-image"
+    )))
+    .timeout(Duration::from_secs(30))
+    .set("Authorization", &format!("Bearer {ADMIN_TOKEN}"))
+    .set("Content-Type", "application/octet-stream")
+    .send_bytes(image);
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("HTTP transport error: {e}"),
+    };
+    let status = response.status();
+    let body = response.into_json().unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// GET of a firmware image with Basic credentials; returns status and bytes.
+fn download(url: &str, user: &str, password: &str) -> (u16, Vec<u8>) {
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let response = match ureq::get(url)
+        .timeout(Duration::from_secs(30))
+        .set("Authorization", &format!("Basic {auth}"))
+        .call()
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("HTTP transport error: {e}"),
+    };
+    let status = response.status();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes).expect("body");
+    (status, bytes)
+}
+
+/// The next `firmware/available` message of this device (`Value::Null` for a cleared one).
+fn next_notice(mqtt: &mut Mqtt, id: &str) -> Value {
+    let topic = format!("devices/{id}/firmware/available");
+    match mqtt.expect(
+        Duration::from_secs(10),
+        "firmware notice",
+        |p| matches!(p, Packet::Publish(p) if p.topic == topic),
+    ) {
+        Packet::Publish(p) if p.payload.is_empty() => Value::Null,
+        Packet::Publish(p) => serde_json::from_slice(&p.payload).expect("notice is JSON"),
+        _ => unreachable!(),
+    }
+}
+
+fn report(mqtt: &mut Mqtt, id: &str, status: Value) {
+    mqtt.publish(
+        &format!("devices/{id}/firmware/status"),
+        status.to_string(),
+        rumqttc::QoS::AtLeastOnce,
+    );
+}
+
+fn campaign(server: &Server, id: &str) -> Value {
+    let (status, body) = api(server).get(&format!("/api/v1/firmware-campaigns/{id}"));
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn target<'a>(campaign: &'a Value, device: &str) -> &'a Value {
+    campaign["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .find(|t| t["device_id"] == device)
+        .expect("target listed")
+}
+
+#[test]
+fn campaign_with_success_failure_and_timeout_then_cancel() {
+    let server = Server::start();
+    let image: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let (status, fw) = upload(&server, "2.1.0", &image);
+    assert_eq!(status, 201, "{fw}");
+    assert_eq!(fw["sha256"], hex::encode(Sha256::digest(&image)));
+    assert_eq!(fw["size"], image.len());
+    let fw_id = fw["id"].as_str().expect("id").to_owned();
+    let (status, list) = api(&server).get("/api/v1/firmware");
+    assert_eq!(status, 200);
+    assert_eq!(list["items"][0]["id"], fw_id);
+
+    let ids = ["fw-ok", "fw-bad", "fw-mute", "fw-other"];
+    let passwords: Vec<String> = ids.iter().map(|id| provision(&server, id)).collect();
+    let mut devices: Vec<Mqtt> = ids[..3]
+        .iter()
+        .zip(&passwords)
+        .map(|(id, pw)| {
+            let mut d = device(&server, id, pw);
+            d.subscribe(&format!("devices/{id}/firmware/available"));
+            d
+        })
+        .collect();
+
+    let (status, problem) = api(&server).post(
+        "/api/v1/firmware-campaigns",
+        json!({ "firmware": fw_id, "label": "line-1" }),
+    );
+    assert_eq!(
+        status, 422,
+        "label targets are not supported yet: {problem}"
+    );
+    let (status, problem) = api(&server).post(
+        "/api/v1/firmware-campaigns",
+        json!({ "firmware": fw_id, "devices": ["no-such-device"] }),
+    );
+    assert_eq!(status, 422, "{problem}");
+
+    let (status, started) = api(&server).post(
+        "/api/v1/firmware-campaigns",
+        json!({ "firmware": fw_id, "devices": &ids[..3], "timeout_s": 2, "retries": 0 }),
+    );
+    assert_eq!(status, 201, "{started}");
+    assert_eq!(started["counts"]["pending"], 3);
+    let campaign_id = started["id"].as_str().expect("id").to_owned();
+    let (status, _) = api(&server).post(
+        "/api/v1/firmware-campaigns",
+        json!({ "firmware": fw_id, "devices": ["fw-ok"] }),
+    );
+    assert_eq!(status, 409, "a device is in one running campaign at a time");
+
+    let mut notices = Vec::new();
+    for (mqtt, id) in devices.iter_mut().zip(ids) {
+        let notice = next_notice(mqtt, id);
+        assert_eq!(notice["campaign"], campaign_id.as_str());
+        assert_eq!(notice["version"], "2.1.0");
+        assert_eq!(notice["sha256"], fw["sha256"]);
+        assert_eq!(notice["size"], image.len());
+        notices.push(notice);
+    }
+    let url = notices[0]["url"].as_str().expect("url").to_owned();
+
+    // Only a target, with its own secret, may download.
+    assert_eq!(download(&url, "fw-other", &passwords[3]).0, 404);
+    assert_eq!(download(&url, "fw-ok", &passwords[3]).0, 401);
+    assert_eq!(download(&url, "fw-ok", "wrong").0, 401);
+    let (status, bytes) = download(&url, "fw-ok", &passwords[0]);
+    assert_eq!(status, 200);
+    assert_eq!(hex::encode(Sha256::digest(&bytes)), fw["sha256"]);
+
+    let ok = &mut devices[0];
+    report(
+        ok,
+        "fw-ok",
+        json!({ "campaign": campaign_id, "state": "downloading", "version": "1.0.0" }),
+    );
+    report(
+        ok,
+        "fw-ok",
+        json!({ "campaign": campaign_id, "state": "installing", "version": "1.0.0" }),
+    );
+    let seen = eventually(Duration::from_secs(5), "installing", || {
+        let c = campaign(&server, &campaign_id);
+        (c["counts"]["installing"] == 1).then_some(c)
+    });
+    assert!(target(&seen, "fw-ok")["deadline"].is_string());
+    report(
+        ok,
+        "fw-ok",
+        json!({ "campaign": campaign_id, "state": "done", "version": "2.1.0" }),
+    );
+    assert_eq!(
+        next_notice(ok, "fw-ok"),
+        Value::Null,
+        "done clears the notice"
+    );
+    report(
+        &mut devices[1],
+        "fw-bad",
+        json!({ "campaign": campaign_id, "state": "failed", "version": "1.0.0", "detail": "flash write error" }),
+    );
+
+    // fw-mute says nothing: after its 2 s it is failed for a timeout.
+    let finished = eventually(Duration::from_secs(15), "campaign to finish", || {
+        let c = campaign(&server, &campaign_id);
+        (c["status"] == "finished").then_some(c)
+    });
+    assert_eq!(finished["counts"]["done"], 1, "{finished}");
+    assert_eq!(finished["counts"]["failed"], 2, "{finished}");
+    assert_eq!(target(&finished, "fw-ok")["state"], "done");
+    assert_eq!(target(&finished, "fw-ok")["reported_version"], "2.1.0");
+    assert_eq!(target(&finished, "fw-bad")["detail"], "flash write error");
+    let mute = target(&finished, "fw-mute");
+    assert_eq!(mute["state"], "failed");
+    assert!(
+        mute["detail"].as_str().unwrap_or("").contains("timeout"),
+        "{mute}"
+    );
+    assert_eq!(next_notice(&mut devices[2], "fw-mute"), Value::Null);
+    assert_eq!(
+        download(&url, "fw-ok", &passwords[0]).0,
+        404,
+        "nothing to download once finished"
+    );
+    let (status, _) = api(&server).post(
+        &format!("/api/v1/firmware-campaigns/{campaign_id}/cancel"),
+        json!({}),
+    );
+    assert_eq!(status, 409, "a finished campaign cannot be cancelled");
+
+    // A second campaign for the silent device, cancelled: its notice is cleared.
+    let (status, second) = api(&server).post(
+        "/api/v1/firmware-campaigns",
+        json!({ "firmware": fw_id, "devices": ["fw-mute"], "timeout_s": 600 }),
+    );
+    assert_eq!(status, 201, "{second}");
+    let second_id = second["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        next_notice(&mut devices[2], "fw-mute")["campaign"],
+        second_id.as_str()
+    );
+    let (status, cancelled) = api(&server).post(
+        &format!("/api/v1/firmware-campaigns/{second_id}/cancel"),
+        json!({}),
+    );
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["counts"]["cancelled"], 1);
+    assert_eq!(next_notice(&mut devices[2], "fw-mute"), Value::Null);
+    drop(devices);
+    let mut again = device(&server, "fw-mute", &passwords[2]);
+    again.subscribe("devices/fw-mute/firmware/available");
+    let retained = again.received(Duration::from_millis(1500));
+    assert!(
+        retained.iter().all(|(_, payload)| payload.is_empty()),
+        "no notice is retained after the cancel: {retained:?}"
+    );
+    let (status, list) = api(&server).get("/api/v1/firmware-campaigns");
+    assert_eq!(status, 200);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
+}
