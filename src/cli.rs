@@ -1,4 +1,5 @@
-//! The command line: `plantd [serve]`, `plantd migrate`, `plantd device add <id>`.
+//! The command line: `plantd [serve]`, `plantd migrate`, `plantd device add <id>`,
+//! `plantd simulate`.
 
 use std::path::PathBuf;
 
@@ -68,6 +69,9 @@ pub enum Command {
     /// Manage devices from the command line.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Simulate N devices over MQTT (demo and load source): samples, offline buffering,
+    /// shadow and command answers, firmware updates.
+    Simulate(crate::simulate::SimulateArgs),
 }
 
 #[derive(Debug, Subcommand)]

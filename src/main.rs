@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod http;
 mod logging;
+mod simulate;
 mod web;
 
 use std::process::ExitCode;
@@ -27,15 +28,10 @@ fn main() -> ExitCode {
         eprintln!("plantd: {e}");
         return ExitCode::from(2);
     }
-    let result = actix_web::rt::System::new().block_on(async move {
-        match cli.command {
-            None | Some(cli::Command::Serve) => app::serve(settings).await,
-            Some(cli::Command::Migrate) => commands::migrate(&settings).await,
-            Some(cli::Command::Device(cli::DeviceCommand::Add { id, name, kind })) => {
-                commands::device_add(&settings, &id, name, kind).await
-            }
-        }
-    });
+    let result = match cli.command {
+        Some(cli::Command::Simulate(args)) => simulate::main(args),
+        command => run(command, settings),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -44,4 +40,17 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run(command: Option<cli::Command>, settings: config::Settings) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(async move {
+        match command {
+            None | Some(cli::Command::Serve) => app::serve(settings).await,
+            Some(cli::Command::Migrate) => commands::migrate(&settings).await,
+            Some(cli::Command::Device(cli::DeviceCommand::Add { id, name, kind })) => {
+                commands::device_add(&settings, &id, name, kind).await
+            }
+            Some(cli::Command::Simulate(_)) => Err("simulate runs on its own runtime".into()),
+        }
+    })
 }

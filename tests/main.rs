@@ -15,5 +15,6 @@ mod auth;
 mod cli;
 mod firmware;
 mod ingest;
+mod simulate;
 mod topics;
 mod ui;

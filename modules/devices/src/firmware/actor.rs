@@ -667,6 +667,13 @@ impl Handler<DeviceMessage> for Firmware {
         let Some(campaign) = self.campaigns.get_mut(&report.campaign) else {
             return ignore("unknown_campaign", report.campaign);
         };
+        // A device repeats itself after a reboot (the notice is retained until cleared):
+        // a report on a finished part is normal, not worth a warning.
+        let repeated = !campaign.is_running()
+            || campaign
+                .targets
+                .get(&msg.device_id)
+                .is_some_and(|t| t.state.is_final());
         match campaign.report(&msg.device_id, &report, msg.received_at) {
             Ok(outcome) => {
                 if let Some(state) = TargetState::parse(&report.state) {
@@ -676,6 +683,11 @@ impl Handler<DeviceMessage> for Firmware {
                 tracing::info!(device = %msg.device_id, campaign = %report.campaign, state = %report.state, "firmware status");
                 self.apply(&report.campaign, outcome);
                 self.save(ctx);
+            }
+            Err(reason) if repeated => {
+                metrics::counter!("plantd_firmware_reports_ignored_total", "reason" => "finished")
+                    .increment(1);
+                tracing::debug!(device = %msg.device_id, %reason, "firmware status after the device finished");
             }
             Err(reason) => ignore("not_applicable", reason),
         }
