@@ -251,3 +251,176 @@ fn campaign_with_success_failure_and_timeout_then_cancel() {
     assert_eq!(status, 200);
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
 }
+
+/// Signs in to the UI over HTTP; returns the session's cookie pair.
+fn ui_session(server: &Server, agent: &ureq::Agent) -> String {
+    let status_of = |result: Result<ureq::Response, ureq::Error>| match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("HTTP transport error: {e}"),
+    };
+    let form = status_of(agent.get(&server.url("/login")).call());
+    let cookie = form
+        .all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("plantd_login_csrf="))
+        .expect("csrf cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let csrf = cookie.split_once('=').expect("=").1.to_owned();
+    let signed_in = status_of(
+        agent
+            .post(&server.url("/login"))
+            .set("Cookie", &cookie)
+            .send_form(&[
+                ("username", "admin"),
+                ("password", crate::support::server::ADMIN_PASSWORD),
+                ("csrf_token", &csrf),
+            ]),
+    );
+    assert_eq!(signed_in.status(), 303);
+    signed_in
+        .all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("plantd_session="))
+        .expect("session cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned()
+}
+
+fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "plantd-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        let disposition = if *name == "image" {
+            format!("form-data; name=\"{name}\"; filename=\"fw.bin\"\r\nContent-Type: application/octet-stream")
+        } else {
+            format!("form-data; name=\"{name}\"")
+        };
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn firmware_pages_upload_start_and_cancel_with_csrf() {
+    let server = Server::start();
+    provision(&server, "ui-press");
+    let agent = ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(Duration::from_secs(30))
+        .build();
+    let session = ui_session(&server, &agent);
+    let get = |path: &str| {
+        let r = agent
+            .get(&server.url(path))
+            .set("Cookie", &session)
+            .call()
+            .expect("page");
+        r.into_string().expect("html")
+    };
+    let page = get("/firmware");
+    let csrf = page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page carries the session's CSRF token")
+        .to_owned();
+
+    let post = |path: &str, content_type: &str, body: &[u8]| match agent
+        .post(&server.url(path))
+        .set("Cookie", &session)
+        .set("Content-Type", content_type)
+        .send_bytes(body)
+    {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("HTTP transport error: {e}"),
+    };
+    let image = vec![42u8; 10_000];
+    let (ct, forged) = multipart(&[
+        ("csrf_token", b"nope"),
+        ("version", b"3.0.0"),
+        ("image", &image),
+    ]);
+    assert_eq!(post("/firmware", &ct, &forged).status(), 403);
+    let (ct, body) = multipart(&[
+        ("csrf_token", csrf.as_bytes()),
+        ("version", b"3.0.0"),
+        ("name", b"press controller"),
+        ("image", &image),
+    ]);
+    let uploaded = post("/firmware", &ct, &body);
+    assert_eq!(uploaded.status(), 303);
+    let (_, list) = api(&server).get("/api/v1/firmware");
+    assert_eq!(
+        list["items"].as_array().map(Vec::len),
+        Some(1),
+        "only the real form stored an image"
+    );
+    assert_eq!(
+        list["items"][0]["sha256"],
+        hex::encode(Sha256::digest(&image))
+    );
+    let fw_id = list["items"][0]["id"].as_str().expect("id").to_owned();
+    assert!(get("/firmware").contains("press controller"));
+
+    let form = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let urlencoded = "application/x-www-form-urlencoded";
+    let started = post(
+        "/firmware/campaigns",
+        urlencoded,
+        form(&[
+            ("csrf_token", &csrf),
+            ("firmware", &fw_id),
+            ("devices", "ui-press"),
+        ])
+        .as_bytes(),
+    );
+    assert_eq!(started.status(), 303);
+    let location = started.header("location").expect("location").to_owned();
+    assert!(location.starts_with("/firmware/campaigns/"), "{location}");
+    let detail = get(&location);
+    assert!(detail.contains("data-device=\"ui-press\""), "{detail}");
+    assert!(
+        detail.contains("<td data-state=\"pending\">1</td>"),
+        "{detail}"
+    );
+
+    let cancel = format!("{location}/cancel");
+    assert_eq!(
+        post(&cancel, urlencoded, form(&[("csrf_token", "x")]).as_bytes()).status(),
+        403
+    );
+    assert_eq!(
+        post(
+            &cancel,
+            urlencoded,
+            form(&[("csrf_token", &csrf)]).as_bytes()
+        )
+        .status(),
+        303
+    );
+    let detail = get(&location);
+    assert!(
+        detail.contains("<td data-state=\"cancelled\">1</td>"),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains("Cancel campaign"),
+        "no cancel form once cancelled"
+    );
+}

@@ -3,7 +3,7 @@
 
 mod auth;
 mod devices;
-mod firmware;
+pub(crate) mod firmware;
 mod openapi;
 mod ops;
 mod problem;

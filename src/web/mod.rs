@@ -2,6 +2,7 @@
 //! double-submit CSRF cookie; every later form carries the session's CSRF token. Templates
 //! and static files are compiled into the binary: one file to deploy, no CDN.
 
+mod firmware;
 mod pages;
 mod session;
 mod views;
@@ -15,5 +16,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(pages::login_form))
         .route("/login", web::post().to(pages::login))
         .route("/logout", web::post().to(pages::logout))
-        .route("/static/{file}", web::get().to(pages::static_file));
+        .route("/static/{file}", web::get().to(pages::static_file))
+        .configure(firmware::routes);
 }
