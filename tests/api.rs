@@ -598,9 +598,17 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "GET /api/v1/devices/{id}",
             "GET /api/v1/devices/{id}/metrics",
             "GET /api/v1/devices/{id}/telemetry",
+            "GET /api/v1/firmware",
+            "GET /api/v1/firmware-campaigns",
+            "GET /api/v1/firmware-campaigns/{id}",
+            "GET /api/v1/firmware/{id}",
+            "GET /api/v1/firmware/{id}/image",
             "GET /api/v1/tokens",
             "POST /api/v1/devices",
             "POST /api/v1/devices/{id}/telemetry",
+            "POST /api/v1/firmware",
+            "POST /api/v1/firmware-campaigns",
+            "POST /api/v1/firmware-campaigns/{id}/cancel",
             "POST /api/v1/tokens",
         ]
     );
