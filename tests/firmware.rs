@@ -424,3 +424,51 @@ fn firmware_pages_upload_start_and_cancel_with_csrf() {
         "no cancel form once cancelled"
     );
 }
+
+#[test]
+fn a_device_that_times_out_is_offered_again_and_succeeds_after_a_reboot() {
+    let server = Server::start();
+    let (status, fw) = upload(&server, "5.0.1", &[1u8; 4096]);
+    assert_eq!(status, 201, "{fw}");
+    let password = provision(&server, "fw-retry");
+    let topic = "devices/fw-retry/firmware/available";
+    let mut dev = device(&server, "fw-retry", &password);
+    dev.subscribe(topic);
+    let (status, started) = api(&server).post(
+        "/api/v1/firmware-campaigns",
+        json!({ "firmware": fw["id"], "devices": ["fw-retry"], "timeout_s": 1, "retries": 1 }),
+    );
+    assert_eq!(status, 201, "{started}");
+    let id = started["id"].as_str().expect("id").to_owned();
+    assert_eq!(next_notice(&mut dev, "fw-retry")["campaign"], id.as_str());
+    report(
+        &mut dev,
+        "fw-retry",
+        json!({ "campaign": id, "state": "downloading", "version": "5.0.0" }),
+    );
+
+    // It hangs in downloading: after 1 s it is offered the image again, not failed.
+    assert_eq!(next_notice(&mut dev, "fw-retry")["campaign"], id.as_str());
+    let retried = campaign(&server, &id);
+    let t = target(&retried, "fw-retry");
+    assert_eq!(t["state"], "pending", "{retried}");
+    assert_eq!(t["attempts"], 2);
+    assert_eq!(t["detail"], "timeout in downloading; offered again");
+
+    // A reboot: the device comes back, sees the retained notice and reports the version.
+    drop(dev);
+    let mut dev = device(&server, "fw-retry", &password);
+    dev.subscribe(topic);
+    assert_eq!(next_notice(&mut dev, "fw-retry")["version"], "5.0.1");
+    report(
+        &mut dev,
+        "fw-retry",
+        json!({ "campaign": id, "state": "done", "version": "5.0.1" }),
+    );
+    let done = eventually(Duration::from_secs(10), "done after the retry", || {
+        let c = campaign(&server, &id);
+        (c["status"] == "finished").then_some(c)
+    });
+    assert_eq!(done["counts"]["done"], 1, "{done}");
+    assert_eq!(target(&done, "fw-retry")["attempts"], 2);
+}
