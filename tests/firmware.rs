@@ -472,3 +472,50 @@ fn a_device_that_times_out_is_offered_again_and_succeeds_after_a_reboot() {
     assert_eq!(done["counts"]["done"], 1, "{done}");
     assert_eq!(target(&done, "fw-retry")["attempts"], 2);
 }
+
+#[test]
+fn an_open_campaign_survives_a_restart_and_uploads_are_bounded() {
+    let mut server = Server::start_with(&[("PLANTD_FIRMWARE_MAX_UPLOAD_BYTES", "4096")]);
+    let (status, problem) = upload(&server, "9.0.0", &[0u8; 5000]);
+    assert_eq!(status, 413, "{problem}");
+    let (status, problem) = upload(&server, "not a version!", &[0u8; 100]);
+    assert_eq!(status, 422, "a version breaking the rule: {problem}");
+    let (status, problem) = upload(&server, "9.0.0", &[]);
+    assert_eq!(status, 422, "an empty image: {problem}");
+    let (_, list) = api(&server).get("/api/v1/firmware");
+    assert_eq!(list["items"], json!([]), "nothing refused was kept");
+    let staged = std::fs::read_dir(server.data_dir.join("firmware/tmp"))
+        .expect("staging folder")
+        .count();
+    assert_eq!(staged, 0, "refused uploads leave no staged file");
+
+    let (status, fw) = upload(&server, "9.0.0", &[9u8; 4096]);
+    assert_eq!(status, 201, "{fw}");
+    let password = provision(&server, "fw-late");
+    let (status, started) = api(&server).post(
+        "/api/v1/firmware-campaigns",
+        json!({ "firmware": fw["id"], "devices": ["fw-late"] }),
+    );
+    assert_eq!(status, 201, "{started}");
+    let id = started["id"].as_str().expect("id").to_owned();
+
+    // The broker keeps retained messages in memory: plantd offers again after a restart.
+    server.restart();
+    let mut dev = device(&server, "fw-late", &password);
+    dev.subscribe("devices/fw-late/firmware/available");
+    let notice = next_notice(&mut dev, "fw-late");
+    assert_eq!(notice["campaign"], id.as_str());
+    let url = notice["url"].as_str().expect("url").to_owned();
+    let (status, bytes) = download(&url, "fw-late", &password);
+    assert_eq!((status, bytes.len()), (200, 4096));
+    report(
+        &mut dev,
+        "fw-late",
+        json!({ "campaign": id, "state": "done", "version": "9.0.0" }),
+    );
+    let done = eventually(Duration::from_secs(10), "done after the restart", || {
+        let c = campaign(&server, &id);
+        (c["status"] == "finished").then_some(c)
+    });
+    assert_eq!(done["counts"]["done"], 1, "{done}");
+}
