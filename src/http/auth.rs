@@ -3,8 +3,9 @@
 //!
 //! `authenticate` runs as middleware on all of `/api/v1`, before any handler reads its
 //! body, so a bad credential is always 401 (never a validation error). Handlers take the
-//! resulting `Caller` and state the scope they need with `require`. Device HTTP ingest
-//! (Basic auth with the device's own secret) is checked by its handler instead.
+//! resulting `Caller` and state the scope they need with `require`. Device HTTP ingest and
+//! firmware downloads (Basic auth with the device's own secret) are checked by their
+//! handlers instead.
 
 use std::future::{ready, Ready};
 
@@ -88,8 +89,8 @@ pub async fn authenticate(
     if matches!(&credential, Some((scheme, _)) if scheme == "basic")
         && (is_device_ingest(&req) || is_firmware_download(&req))
     {
-        // Device credentials: the ingest handler checks them against the devices module
-        // before it reads the body. Basic auth is accepted nowhere else.
+        // Device credentials: the ingest and firmware download handlers check them against
+        // the devices module before anything else. Basic auth is accepted nowhere else.
         return next
             .call(req)
             .await

@@ -10,9 +10,11 @@
 //! (`ListDevices`) whether targets exist — all by message, never by the registry's types.
 
 mod actor;
+mod api;
 mod campaign;
 mod images;
 mod metrics;
+mod reports;
 mod schema;
 mod store;
 
