@@ -102,6 +102,12 @@ async fn run(args: SimulateArgs) -> Result<(), String> {
         .rsplit_once(':')
         .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
         .ok_or_else(|| format!("--mqtt {}: use host:port", args.mqtt))?;
+    if !plantd_contracts::ids::is_valid_device_id(&format!("{}-0000", args.prefix)) {
+        return Err(format!(
+            "--prefix {}: device ids are a-z, 0-9, '_' and '-', at most 64 long",
+            args.prefix
+        ));
+    }
     std::fs::create_dir_all(&args.buffer_dir)
         .map_err(|e| format!("{}: cannot create: {e}", args.buffer_dir.display()))?;
     let ids: Vec<String> = (0..args.devices)
@@ -213,15 +219,28 @@ async fn provision_missing(
         )
     })?;
     tracing::info!(devices = missing.len(), "provisioning simulated devices");
-    for id in missing {
+    let count = missing.len();
+    for (n, id) in missing.into_iter().enumerate() {
         let (url, token) = (args.url.clone(), token.clone());
         let one = id.clone();
         let secret =
             tokio::task::spawn_blocking(move || credentials::provision(&url, &token, &one))
                 .await
-                .map_err(|e| e.to_string())??;
-        creds.devices.insert(id, secret);
-        creds.save(path)?;
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
+        match secret {
+            Ok(secret) => {
+                creds.devices.insert(id, secret);
+            }
+            Err(e) => {
+                // Keep the secrets already issued: each is shown only once.
+                creds.save(path)?;
+                return Err(e);
+            }
+        }
+        if n % 100 == 99 || n + 1 == count {
+            creds.save(path)?;
+        }
     }
     Ok(creds)
 }
