@@ -9,6 +9,7 @@ use plantd_broker::{BrokerHandle, BrokerWiring};
 use plantd_contracts::devices::PersistPresence;
 use plantd_contracts::identity::Bootstrap;
 use plantd_contracts::telemetry::FlushTelemetry;
+use plantd_devices::firmware::{Firmware, FirmwareWiring};
 use plantd_devices::{Control, Devices};
 use plantd_identity::Identity;
 use plantd_storage::Db;
@@ -62,6 +63,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     plantd_telemetry::describe_metrics();
     plantd_devices::describe_metrics();
     plantd_devices::describe_control_metrics();
+    plantd_devices::firmware::describe_metrics();
     metrics::describe_counter!(
         "plantd_http_auth_failures_total",
         "API calls and UI sign-ins with bad credentials"
@@ -98,6 +100,11 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         let ctx = Context::<Control>::new();
         (ctx.address(), ctx)
     };
+    // Firmware roll-outs hear device reports from the broker and presence from devices.
+    let (firmware_tx, firmware_ctx) = {
+        let ctx = Context::<Firmware>::new();
+        (ctx.address(), ctx)
+    };
     let broker = plantd_broker::start(
         &settings.broker,
         BrokerWiring {
@@ -109,8 +116,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             telemetry: telemetry.clone().recipient(),
             telemetry_backlog: telemetry.clone().recipient(),
             device_control: control_tx.clone().recipient(),
-            // Until firmware has its own handler, Control logs these and drops them.
-            firmware_status: control_tx.clone().recipient(),
+            firmware_status: firmware_tx.clone().recipient(),
         },
     )?;
     let devices_state = Devices::load(
@@ -118,6 +124,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         vec![
             broker.publisher.clone().recipient(),
             control_tx.clone().recipient(),
+            firmware_tx.clone().recipient(),
         ],
     )
     .await
@@ -132,6 +139,19 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     drop(control_tx);
     let devices = devices_ctx.run(devices_state);
     drop(devices_tx);
+    let firmware_state = Firmware::load(
+        db.clone(),
+        settings.firmware(),
+        FirmwareWiring {
+            publisher: broker.publisher.clone().recipient(),
+            devices: devices.clone().recipient(),
+            events: vec![broker.publisher.clone().recipient()],
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let firmware = firmware_ctx.run(firmware_state);
+    drop(firmware_tx);
 
     bootstrap(&identity, &settings).await?;
 
@@ -139,6 +159,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         identity,
         devices,
         control,
+        firmware,
         telemetry: telemetry.clone(),
         broker: broker.publisher.clone(),
         db: db.clone(),

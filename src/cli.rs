@@ -1,5 +1,5 @@
 //! The command line: `plantd [serve]`, `plantd migrate`, `plantd device add <id>`,
-//! `plantd bench ingest`.
+//! `plantd bench ingest`, `plantd simulate`.
 
 use std::path::PathBuf;
 
@@ -72,6 +72,9 @@ pub enum Command {
     /// Measure plantd (and Mosquitto, when installed) under load.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+    /// Simulate N devices over MQTT (demo and load source): samples, offline buffering,
+    /// shadow and command answers, firmware updates.
+    Simulate(crate::simulate::SimulateArgs),
 }
 
 #[derive(Debug, Subcommand)]

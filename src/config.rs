@@ -30,6 +30,10 @@ pub struct Settings {
     pub secure_cookies: bool,
     pub broker: BrokerSettings,
     pub telemetry: TelemetrySettings,
+    pub public_url: Option<String>,
+    pub firmware_max_upload_bytes: u64,
+    pub firmware_step_timeout: Duration,
+    pub firmware_retries: u32,
 }
 
 /// Every setting: its key (in `plantd.toml`), what it is, and its default as text.
@@ -162,6 +166,26 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "hour roll-ups are kept this many days (0: forever)",
         "0",
     ),
+    (
+        "public_url",
+        "base URL devices reach plantd's HTTP at (firmware downloads); default: http://http_addr",
+        "",
+    ),
+    (
+        "firmware_max_upload_bytes",
+        "firmware images larger than this are refused",
+        "67108864",
+    ),
+    (
+        "firmware_step_timeout_s",
+        "seconds a device has to make progress in each firmware update state",
+        "300",
+    ),
+    (
+        "firmware_retries",
+        "times a device that timed out is offered the image again before it is failed",
+        "2",
+    ),
 ];
 
 /// Where a value came from, for error messages that name the setting as the user wrote it.
@@ -223,6 +247,10 @@ impl Settings {
             secure_cookies: false,
             broker: BrokerSettings::default(),
             telemetry: TelemetrySettings::default(),
+            public_url: None,
+            firmware_max_upload_bytes: 0,
+            firmware_step_timeout: Duration::ZERO,
+            firmware_retries: 0,
         };
         for (key, _, default) in SETTINGS {
             settings.set(key, default, Source::Default)?;
@@ -238,6 +266,24 @@ impl Settings {
                 .to_string_lossy()
                 .into_owned()
         })
+    }
+
+    /// Firmware roll-outs: their folder under the data dir, and the URL devices download from.
+    pub fn firmware(&self) -> plantd_devices::firmware::FirmwareSettings {
+        let public_url = self.public_url.clone().unwrap_or_else(|| {
+            let mut addr = self.http_addr;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}")
+        });
+        plantd_devices::firmware::FirmwareSettings {
+            dir: self.data_dir.join("firmware"),
+            public_url,
+            step_timeout: self.firmware_step_timeout,
+            retries: self.firmware_retries,
+            max_upload_bytes: self.firmware_max_upload_bytes,
+        }
     }
 
     fn set(&mut self, key: &str, value: &str, source: Source<'_>) -> Result<(), String> {
@@ -319,6 +365,25 @@ impl Settings {
                 self.telemetry.retention_minute = days(value, name)?
             }
             "telemetry_retention_hour_days" => self.telemetry.retention_hour = days(value, name)?,
+            "public_url" => {
+                self.public_url =
+                    (!value.is_empty()).then(|| value.trim_end_matches('/').to_owned());
+                if self
+                    .public_url
+                    .as_ref()
+                    .is_some_and(|u| !u.starts_with("http://") && !u.starts_with("https://"))
+                {
+                    return Err(format!("{}: use http://host:port or https://…", name()));
+                }
+            }
+            "firmware_max_upload_bytes" => {
+                self.firmware_max_upload_bytes = number(value, 1024, 1 << 40, name)?
+            }
+            "firmware_step_timeout_s" => {
+                self.firmware_step_timeout =
+                    Duration::from_secs(number(value, 1, 7 * 24 * 3600, name)?)
+            }
+            "firmware_retries" => self.firmware_retries = number(value, 0, 100, name)?,
             _ => return Err(format!("{}: unknown setting", name())),
         }
         Ok(())

@@ -9,6 +9,7 @@ mod commands;
 mod config;
 mod http;
 mod logging;
+mod simulate;
 mod web;
 
 use std::process::ExitCode;
@@ -31,16 +32,10 @@ fn main() -> ExitCode {
         eprintln!("plantd: {e}");
         return ExitCode::from(2);
     }
-    let result = actix_web::rt::System::new().block_on(async move {
-        match cli.command {
-            None | Some(cli::Command::Serve) => app::serve(settings).await,
-            Some(cli::Command::Migrate) => commands::migrate(&settings).await,
-            Some(cli::Command::Device(cli::DeviceCommand::Add { id, name, kind })) => {
-                commands::device_add(&settings, &id, name, kind).await
-            }
-            Some(cli::Command::Bench(_)) => Ok(()), // handled above, outside actix
-        }
-    });
+    let result = match cli.command {
+        Some(cli::Command::Simulate(args)) => simulate::main(args),
+        command => run(command, settings),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -49,4 +44,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run(command: Option<cli::Command>, settings: config::Settings) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(async move {
+        match command {
+            None | Some(cli::Command::Serve) => app::serve(settings).await,
+            Some(cli::Command::Migrate) => commands::migrate(&settings).await,
+            Some(cli::Command::Device(cli::DeviceCommand::Add { id, name, kind })) => {
+                commands::device_add(&settings, &id, name, kind).await
+            }
+            Some(cli::Command::Simulate(_) | cli::Command::Bench(_)) => {
+                Err("simulate and bench run on their own runtimes".into())
+            }
+        }
+    })
 }

@@ -603,6 +603,11 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "GET /api/v1/devices/{id}/shadow",
             "GET /api/v1/devices/{id}/telemetry",
             "GET /api/v1/devices/{id}/telemetry/live",
+            "GET /api/v1/firmware",
+            "GET /api/v1/firmware-campaigns",
+            "GET /api/v1/firmware-campaigns/{id}",
+            "GET /api/v1/firmware/{id}",
+            "GET /api/v1/firmware/{id}/image",
             "GET /api/v1/telemetry/health",
             "GET /api/v1/tokens",
             "PATCH /api/v1/devices/{id}",
@@ -615,6 +620,9 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "POST /api/v1/devices/{id}/disable",
             "POST /api/v1/devices/{id}/enable",
             "POST /api/v1/devices/{id}/telemetry",
+            "POST /api/v1/firmware",
+            "POST /api/v1/firmware-campaigns",
+            "POST /api/v1/firmware-campaigns/{id}/cancel",
             "POST /api/v1/tokens",
         ]
     );

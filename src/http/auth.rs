@@ -3,8 +3,9 @@
 //!
 //! `authenticate` runs as middleware on all of `/api/v1`, before any handler reads its
 //! body, so a bad credential is always 401 (never a validation error). Handlers take the
-//! resulting `Caller` and state the scope they need with `require`. Device HTTP ingest
-//! (Basic auth with the device's own secret) is checked by its handler instead.
+//! resulting `Caller` and state the scope they need with `require`. Device HTTP ingest and
+//! firmware downloads (Basic auth with the device's own secret) are checked by their
+//! handlers instead.
 
 use std::future::{ready, Ready};
 
@@ -68,15 +69,28 @@ fn is_device_ingest(req: &ServiceRequest) -> bool {
             .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 
+/// `GET /api/v1/firmware/{id}/image`: a target device downloads an image with its own
+/// secret.
+fn is_firmware_download(req: &ServiceRequest) -> bool {
+    req.method() == Method::GET
+        && req
+            .path()
+            .strip_prefix("/api/v1/firmware/")
+            .and_then(|rest| rest.strip_suffix("/image"))
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
 /// Middleware: resolves the caller or answers 401/403 before the handler runs.
 pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let credential = authorization(&req);
-    if matches!(&credential, Some((scheme, _)) if scheme == "basic") && is_device_ingest(&req) {
-        // Device credentials: the ingest handler checks them against the devices module
-        // before it reads the body. Basic auth is accepted nowhere else.
+    if matches!(&credential, Some((scheme, _)) if scheme == "basic")
+        && (is_device_ingest(&req) || is_firmware_download(&req))
+    {
+        // Device credentials: the ingest and firmware download handlers check them against
+        // the devices module before anything else. Basic auth is accepted nowhere else.
         return next
             .call(req)
             .await

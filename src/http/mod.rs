@@ -4,6 +4,7 @@
 mod auth;
 mod commands;
 mod devices;
+pub(crate) mod firmware;
 mod openapi;
 mod ops;
 mod problem;
@@ -17,6 +18,7 @@ use actix::Addr;
 use actix_web::{web, HttpRequest};
 use metrics_exporter_prometheus::PrometheusHandle;
 use plantd_broker::EventPublisher;
+use plantd_devices::firmware::Firmware;
 use plantd_devices::{Control, Devices};
 use plantd_identity::Identity;
 use plantd_storage::Db;
@@ -31,6 +33,7 @@ pub struct AppState {
     pub identity: Addr<Identity>,
     pub devices: Addr<Devices>,
     pub control: Addr<Control>,
+    pub firmware: Addr<Firmware>,
     pub telemetry: Addr<Telemetry>,
     pub broker: Addr<EventPublisher>,
     pub db: Db,
@@ -66,6 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .configure(shadow::routes)
                 .configure(commands::routes)
                 .configure(telemetry::routes)
+                .configure(firmware::routes)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(Problem::new(
                         actix_web::http::StatusCode::NOT_FOUND,

@@ -7,7 +7,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{commands, devices, shadow, telemetry, tokens};
+use super::{commands, devices, firmware, shadow, telemetry, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,8 @@ use super::{commands, devices, shadow, telemetry, tokens};
         telemetry::health, telemetry::maintenance,
         shadow::get, shadow::patch,
         commands::send, commands::list, commands::get, commands::cancel,
+        firmware::upload, firmware::list, firmware::get, firmware::download,
+        firmware::start_campaign, firmware::list_campaigns, firmware::get_campaign, firmware::cancel_campaign,
     ),
     components(schemas(
         plantd_contracts::devices::DeviceView,
@@ -44,6 +46,13 @@ use super::{commands, devices, shadow, telemetry, tokens};
         plantd_contracts::telemetry::LiveSample,
         plantd_contracts::telemetry::Resolution,
         plantd_contracts::telemetry::Aggregate,
+        plantd_contracts::firmware::FirmwareView,
+        plantd_contracts::firmware::CampaignView,
+        plantd_contracts::firmware::CampaignDetail,
+        plantd_contracts::firmware::CampaignCounts,
+        plantd_contracts::firmware::CampaignStatus,
+        plantd_contracts::firmware::TargetView,
+        plantd_contracts::firmware::TargetState,
     )),
     modifiers(&Security)
 )]

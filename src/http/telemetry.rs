@@ -379,7 +379,7 @@ pub async fn maintenance(caller: Caller, state: web::Data<AppState>) -> ApiResul
 }
 
 /// `Authorization: Basic base64(device-id:secret)`.
-fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+pub(super) fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     let value = req.headers().get("authorization")?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {

@@ -5,6 +5,7 @@
 mod control;
 pub mod control_panel;
 mod devices;
+mod firmware;
 mod pages;
 mod session;
 pub mod telemetry;
@@ -41,5 +42,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/devices/{id}/commands/{cmd}/cancel",
             web::post().to(control::cancel_command),
-        );
+        )
+        .configure(firmware::routes);
 }

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod devices;
 pub mod error;
 pub mod events;
+pub mod firmware;
 pub mod identity;
 pub mod ids;
 pub mod shadow;

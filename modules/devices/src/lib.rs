@@ -10,6 +10,7 @@
 mod actor;
 mod changes;
 mod control;
+pub mod firmware;
 mod metrics;
 mod registry;
 mod schema;

@@ -1,0 +1,264 @@
+//! Messages of firmware roll-outs: images, campaigns that bring a set of devices to an
+//! image's version, each device's progress, and the download check for a device.
+//!
+//! The MQTT side is in `mqtt-contract.md`: plantd publishes the retained
+//! `devices/{id}/firmware/available` notice, the device answers on `firmware/status`.
+
+use std::path::PathBuf;
+
+use actix::Message;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{DeviceId, DomainError};
+
+/// A stored firmware image. The bytes live under the data directory, named by the id.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FirmwareView {
+    pub id: String,
+    /// The version a device reports once it runs this image.
+    pub version: String,
+    /// A human name (the uploaded file's name by default).
+    pub name: String,
+    /// Hex SHA-256 of the image.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Keep an uploaded image: the HTTP edge has streamed it to `staged` (a file in the
+/// firmware folder's `tmp/`) while hashing; the module moves it into place.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<FirmwareView, DomainError>")]
+pub struct RegisterFirmware {
+    pub version: String,
+    pub name: Option<String>,
+    pub staged: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<Vec<FirmwareView>, DomainError>")]
+pub struct ListFirmware;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<FirmwareView, DomainError>")]
+pub struct GetFirmware {
+    pub id: String,
+}
+
+/// The folder uploads are staged in before [`RegisterFirmware`] (same file system as the
+/// images, so the final move is a rename).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "StagingArea")]
+pub struct GetStagingArea;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StagingArea {
+    pub dir: PathBuf,
+    /// Uploads larger than this are refused.
+    pub max_bytes: u64,
+}
+
+/// Which devices a campaign targets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignTargets {
+    Devices(Vec<DeviceId>),
+    /// Every device carrying this label (resolved when the campaign starts).
+    Label(String),
+}
+
+/// Start rolling an image out: every target gets the retained `firmware/available` notice.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<CampaignDetail, DomainError>")]
+pub struct StartCampaign {
+    pub firmware_id: String,
+    pub targets: CampaignTargets,
+    /// Seconds a device has to make progress in each state (default: the setting).
+    pub timeout_s: Option<u64>,
+    /// Times a device that timed out is offered the image again (default: the setting).
+    pub retries: Option<u32>,
+    /// Who started it, for the log and the view.
+    pub created_by: String,
+}
+
+/// Where a campaign stands as a whole.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignStatus {
+    /// Some devices have not finished.
+    Running,
+    /// Every device is done or failed.
+    Finished,
+    Cancelled,
+}
+
+/// Where one device stands in a campaign.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetState {
+    /// Offered; the device has not reported yet.
+    Pending,
+    Downloading,
+    Installing,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl TargetState {
+    pub const ALL: [TargetState; 6] = [
+        TargetState::Pending,
+        TargetState::Downloading,
+        TargetState::Installing,
+        TargetState::Done,
+        TargetState::Failed,
+        TargetState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetState::Pending => "pending",
+            TargetState::Downloading => "downloading",
+            TargetState::Installing => "installing",
+            TargetState::Done => "done",
+            TargetState::Failed => "failed",
+            TargetState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TargetState> {
+        TargetState::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Done, failed and cancelled are final.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            TargetState::Done | TargetState::Failed | TargetState::Cancelled
+        )
+    }
+}
+
+impl CampaignStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignStatus::Running => "running",
+            CampaignStatus::Finished => "finished",
+            CampaignStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CampaignStatus> {
+        [
+            CampaignStatus::Running,
+            CampaignStatus::Finished,
+            CampaignStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// Devices per state.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignCounts {
+    pub pending: usize,
+    pub downloading: usize,
+    pub installing: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub cancelled: usize,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CampaignView {
+    pub id: String,
+    pub firmware_id: String,
+    pub version: String,
+    pub status: CampaignStatus,
+    pub timeout_s: u64,
+    pub retries: u32,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub counts: CampaignCounts,
+}
+
+/// One device's progress.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetView {
+    pub device_id: DeviceId,
+    pub state: TargetState,
+    /// Offers made so far (1 + retries used).
+    pub attempts: u32,
+    /// The version the device last reported.
+    pub reported_version: Option<String>,
+    /// The device's detail, or why plantd failed it (`timeout`, a version mismatch).
+    pub detail: Option<String>,
+    /// When the device must have made progress by, if it is expected to.
+    pub deadline: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CampaignDetail {
+    #[serde(flatten)]
+    pub campaign: CampaignView,
+    pub targets: Vec<TargetView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<Vec<CampaignView>, DomainError>")]
+pub struct ListCampaigns;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<CampaignDetail, DomainError>")]
+pub struct GetCampaign {
+    pub id: String,
+}
+
+/// Stop a running campaign: unfinished devices are marked cancelled and their retained
+/// notices cleared. A campaign that is not running is a conflict.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<CampaignDetail, DomainError>")]
+pub struct CancelCampaign {
+    pub id: String,
+    pub by: String,
+}
+
+/// May this (authenticated) device download this image? Only a target of a running
+/// campaign of the image that has not finished may; the reply says where the file is.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<FirmwareFile, DomainError>")]
+pub struct AuthorizeDownload {
+    pub firmware_id: String,
+    pub device_id: DeviceId,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FirmwareFile {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Domain events of firmware roll-outs (`data` names the ids involved).
+pub mod event {
+    pub const UPLOADED: &str = "firmware.uploaded";
+    pub const CAMPAIGN_STARTED: &str = "firmware.campaign_started";
+    pub const CAMPAIGN_FINISHED: &str = "firmware.campaign_finished";
+    pub const CAMPAIGN_CANCELLED: &str = "firmware.campaign_cancelled";
+    /// A device finished its part: `{campaign, device_id, state: done|failed, detail}`.
+    pub const DEVICE_FINISHED: &str = "firmware.device_finished";
+}

@@ -1,0 +1,29 @@
+//! The firmware actor's metrics, described and set to zero at start.
+
+pub fn describe() {
+    use metrics::describe_counter;
+    describe_counter!(
+        "plantd_firmware_reports_total",
+        "firmware/status reports applied, by state"
+    );
+    describe_counter!(
+        "plantd_firmware_reports_ignored_total",
+        "firmware/status reports ignored (malformed, unknown campaign, not a target, already final), by reason"
+    );
+    describe_counter!(
+        "plantd_firmware_timeouts_total",
+        "devices that missed a campaign deadline (retried or failed)"
+    );
+    describe_counter!(
+        "plantd_firmware_devices_finished_total",
+        "devices that finished a campaign, by state (done, failed)"
+    );
+    describe_counter!(
+        "plantd_firmware_save_errors_total",
+        "writes of campaign progress that failed (kept and retried)"
+    );
+    for state in ["downloading", "installing", "done", "failed"] {
+        metrics::counter!("plantd_firmware_reports_total", "state" => state).absolute(0);
+    }
+    metrics::counter!("plantd_firmware_timeouts_total").absolute(0);
+}

@@ -1,0 +1,23 @@
+//! Firmware roll-outs, a second actor of the devices module: images stored under the data
+//! directory (`images/{id}.bin`, their SHA-256 and size in `devices_firmware`), campaigns
+//! that offer an image to a list of devices (`devices_campaigns`,
+//! `devices_campaign_targets`), each device's progress from its `firmware/status`
+//! reports, per-state deadlines with retries, and the check that lets only a target
+//! download the image.
+//!
+//! It touches only the firmware tables and folder. It reaches devices through the broker's
+//! `PublishToDevice`, learns presence from `device.*` domain events, and asks the registry
+//! (`ListDevices`) whether targets exist — all by message, never by the registry's types.
+
+mod actor;
+mod api;
+mod campaign;
+mod images;
+mod metrics;
+mod reports;
+mod schema;
+mod store;
+
+pub use actor::{Firmware, FirmwareWiring};
+pub use images::FirmwareSettings;
+pub use metrics::describe as describe_metrics;

@@ -1,0 +1,335 @@
+//! `/api/v1/firmware` and `/api/v1/firmware-campaigns`: upload images (streamed to the
+//! firmware folder while hashed), start, watch and cancel campaigns, and the download a
+//! target device makes with its own credentials (Basic auth), streamed from disk.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::{Stream, StreamExt};
+use plantd_contracts::devices::{AuthenticateDevice, DeviceAuth};
+use plantd_contracts::firmware::{
+    AuthorizeDownload, CampaignDetail, CampaignTargets, CancelCampaign, FirmwareView, GetCampaign,
+    GetFirmware, GetStagingArea, ListCampaigns, ListFirmware, RegisterFirmware, StartCampaign,
+};
+use plantd_contracts::identity::Scope;
+use plantd_contracts::DeviceId;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::telemetry::basic_credentials;
+use super::{ApiResult, AppState, Caller, Page, Problem};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/firmware", web::post().to(upload))
+        .route("/firmware", web::get().to(list))
+        .route("/firmware/{id}", web::get().to(get))
+        .route("/firmware/{id}/image", web::get().to(download))
+        .route("/firmware-campaigns", web::post().to(start_campaign))
+        .route("/firmware-campaigns", web::get().to(list_campaigns))
+        .route("/firmware-campaigns/{id}", web::get().to(get_campaign))
+        .route(
+            "/firmware-campaigns/{id}/cancel",
+            web::post().to(cancel_campaign),
+        );
+}
+
+/// A file in the staging folder, removed unless it is handed on.
+pub struct Staged {
+    pub path: std::path::PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+fn too_large(max: u64) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Payload too large",
+        format!("firmware images are limited to {max} bytes (firmware_max_upload_bytes)"),
+    )
+}
+
+/// Streams `body` into a new file of the staging folder, hashing as it goes; never holds
+/// the image in memory. Refuses (and removes the file) past the upload limit.
+pub async fn stage<S, E>(state: &AppState, mut body: S) -> ApiResult<Staged>
+where
+    S: Stream<Item = Result<web::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let area = state.firmware.send(GetStagingArea).await?;
+    let path = area
+        .dir
+        .join(format!("{}.part", plantd_secrets::random_hex(8)));
+    let mut file = tokio::fs::File::create(&path).await.map_err(|e| {
+        tracing::error!(error = %e, dir = %area.dir.display(), "cannot stage a firmware upload");
+        Problem::unavailable("cannot store the upload")
+    })?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let result: ApiResult<()> = async {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| Problem::bad_request("body", e.to_string()))?;
+            size += chunk.len() as u64;
+            if size > area.max_bytes {
+                return Err(too_large(area.max_bytes));
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(|e| {
+                tracing::error!(error = %e, "cannot write a firmware upload");
+                Problem::unavailable("cannot store the upload")
+            })?;
+        }
+        file.sync_all().await.map_err(|e| {
+            tracing::error!(error = %e, "cannot sync a firmware upload");
+            Problem::unavailable("cannot store the upload")
+        })
+    }
+    .await;
+    drop(file);
+    if let Err(problem) = result {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(problem);
+    }
+    Ok(Staged {
+        path,
+        sha256: hex::encode(hasher.finalize()),
+        size,
+    })
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// The version devices report once they run the image.
+    version: String,
+    /// A human name (default: "firmware {version}").
+    name: Option<String>,
+}
+
+/// Upload an image: the body is the image itself (`application/octet-stream`).
+#[utoipa::path(post, path = "/api/v1/firmware", tag = "firmware", params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the image"),
+    responses((status = 201, body = FirmwareView), (status = 413), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn upload(
+    caller: Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<UploadQuery>,
+    body: web::Payload,
+) -> ApiResult<HttpResponse> {
+    caller.require(Scope::Write)?;
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let area = state.firmware.send(GetStagingArea).await?;
+    if declared.is_some_and(|n| n > area.max_bytes) {
+        return Err(too_large(area.max_bytes));
+    }
+    let staged = stage(&state, body).await?;
+    let q = q.into_inner();
+    let image = register(&state, staged, q.version, q.name).await?;
+    tracing::info!(by = %caller.principal.name, firmware = %image.id, "firmware uploaded");
+    Ok(HttpResponse::Created().json(image))
+}
+
+/// Hands a staged upload to the firmware module (which removes it if it refuses).
+pub async fn register(
+    state: &AppState,
+    staged: Staged,
+    version: String,
+    name: Option<String>,
+) -> ApiResult<FirmwareView> {
+    Ok(state
+        .firmware
+        .send(RegisterFirmware {
+            version,
+            name,
+            staged: staged.path,
+            sha256: staged.sha256,
+            size: staged.size,
+        })
+        .await??)
+}
+
+/// Stored images, oldest first.
+#[utoipa::path(get, path = "/api/v1/firmware", tag = "firmware", params(Page),
+    responses((status = 200, description = "`{items: [Firmware], next_cursor}`")), security(("bearer" = [])))]
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    page: web::Query<Page>,
+) -> ApiResult<HttpResponse> {
+    caller.require(Scope::Read)?;
+    let images = state.firmware.send(ListFirmware).await??;
+    Ok(HttpResponse::Ok().json(page.apply(images, |i| i.id.as_str())?))
+}
+
+#[utoipa::path(get, path = "/api/v1/firmware/{id}", tag = "firmware", params(("id" = String, Path)),
+    responses((status = 200, body = FirmwareView), (status = 404)), security(("bearer" = [])))]
+pub async fn get(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.require(Scope::Read)?;
+    let image = state
+        .firmware
+        .send(GetFirmware {
+            id: id.into_inner(),
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(image))
+}
+
+/// The image, for a device a running campaign offers it to (its own Basic credentials).
+/// Any other device gets 404.
+#[utoipa::path(get, path = "/api/v1/firmware/{id}/image", tag = "firmware", params(("id" = String, Path)),
+    responses((status = 200, description = "the image (application/octet-stream)"), (status = 401), (status = 404)),
+    security(("device" = [])))]
+pub async fn download(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let Some((username, secret)) = basic_credentials(&req) else {
+        return Err(Problem::unauthorized());
+    };
+    let verdict = state
+        .devices
+        .send(AuthenticateDevice {
+            device_id: username.clone(),
+            secret,
+        })
+        .await?;
+    let device = match (verdict, DeviceId::parse(&username)) {
+        (DeviceAuth::Accepted, Ok(device)) => device,
+        _ => {
+            metrics::counter!("plantd_http_auth_failures_total").increment(1);
+            tracing::warn!(?verdict, "firmware download with bad device credentials");
+            return Err(Problem::unauthorized());
+        }
+    };
+    let image = state
+        .firmware
+        .send(AuthorizeDownload {
+            firmware_id: id.into_inner(),
+            device_id: device,
+        })
+        .await??;
+    let file = tokio::fs::File::open(&image.path).await.map_err(|e| {
+        tracing::error!(error = %e, path = %image.path.display(), "firmware image missing");
+        Problem::unavailable("the image cannot be read")
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header(("x-checksum-sha256", image.sha256))
+        .no_chunking(image.size)
+        .streaming(tokio_util::io::ReaderStream::new(file)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCampaign {
+    /// The firmware image's id.
+    firmware: String,
+    /// Target devices by id…
+    devices: Option<Vec<String>>,
+    /// …or every device with this label (not supported yet: 422).
+    label: Option<String>,
+    /// Seconds a device has to progress in each state (default: firmware_step_timeout_s).
+    timeout_s: Option<u64>,
+    /// Offers made again after a timeout (default: firmware_retries).
+    retries: Option<u32>,
+}
+
+/// Start a campaign: each target gets the retained `firmware/available` notice.
+#[utoipa::path(post, path = "/api/v1/firmware-campaigns", tag = "firmware", request_body = NewCampaign,
+    responses((status = 201, body = CampaignDetail), (status = 409, description = "a device is in another running campaign"), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn start_campaign(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<NewCampaign>,
+) -> ApiResult<HttpResponse> {
+    caller.require(Scope::Write)?;
+    let body = body.into_inner();
+    let targets = match (body.devices, body.label) {
+        (Some(devices), None) => CampaignTargets::Devices(
+            devices
+                .iter()
+                .map(|d| DeviceId::parse(d))
+                .collect::<Result<_, _>>()?,
+        ),
+        (None, Some(label)) => CampaignTargets::Label(label),
+        _ => {
+            return Err(Problem::from(plantd_contracts::DomainError::invalid(
+                "devices",
+                "give either devices or label",
+            )))
+        }
+    };
+    let detail = state
+        .firmware
+        .send(StartCampaign {
+            firmware_id: body.firmware,
+            targets,
+            timeout_s: body.timeout_s,
+            retries: body.retries,
+            created_by: caller.principal.name.clone(),
+        })
+        .await??;
+    Ok(HttpResponse::Created().json(detail))
+}
+
+/// Campaigns, oldest first, with counts per state.
+#[utoipa::path(get, path = "/api/v1/firmware-campaigns", tag = "firmware", params(Page),
+    responses((status = 200, description = "`{items: [Campaign], next_cursor}`")), security(("bearer" = [])))]
+pub async fn list_campaigns(
+    caller: Caller,
+    state: web::Data<AppState>,
+    page: web::Query<Page>,
+) -> ApiResult<HttpResponse> {
+    caller.require(Scope::Read)?;
+    let campaigns = state.firmware.send(ListCampaigns).await??;
+    Ok(HttpResponse::Ok().json(page.apply(campaigns, |c| c.id.as_str())?))
+}
+
+/// A campaign with counts per state and every device's progress.
+#[utoipa::path(get, path = "/api/v1/firmware-campaigns/{id}", tag = "firmware", params(("id" = String, Path)),
+    responses((status = 200, body = CampaignDetail), (status = 404)), security(("bearer" = [])))]
+pub async fn get_campaign(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.require(Scope::Read)?;
+    let detail = state
+        .firmware
+        .send(GetCampaign {
+            id: id.into_inner(),
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(detail))
+}
+
+/// Cancel a running campaign: unfinished devices are marked cancelled, their notices cleared.
+#[utoipa::path(post, path = "/api/v1/firmware-campaigns/{id}/cancel", tag = "firmware", params(("id" = String, Path)),
+    responses((status = 200, body = CampaignDetail), (status = 404), (status = 409, description = "not running")),
+    security(("bearer" = [])))]
+pub async fn cancel_campaign(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.require(Scope::Write)?;
+    let detail = state
+        .firmware
+        .send(CancelCampaign {
+            id: id.into_inner(),
+            by: caller.principal.name.clone(),
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(detail))
+}

@@ -1,0 +1,342 @@
+//! Firmware pages: images (list, multipart upload), campaigns (start for devices or a
+//! label, counts per state, each device's progress, cancel). Viewers read; admins and
+//! engineers change, and every form carries the session's CSRF token.
+
+use actix_multipart::Multipart;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use futures_util::StreamExt;
+use plantd_contracts::firmware::{
+    CampaignDetail, CampaignTargets, CampaignView, CancelCampaign, FirmwareView, GetCampaign,
+    ListCampaigns, ListFirmware, StartCampaign,
+};
+use plantd_contracts::identity::{Role, SessionView};
+use plantd_contracts::DeviceId;
+use serde::Deserialize;
+
+use super::render;
+use super::session;
+use crate::http::firmware::{register, stage};
+use crate::http::{AppState, Problem};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/firmware", web::get().to(page))
+        .route("/firmware", web::post().to(upload))
+        .route("/firmware/campaigns", web::post().to(start))
+        .route("/firmware/campaigns/{id}", web::get().to(campaign))
+        .route("/firmware/campaigns/{id}/cancel", web::post().to(cancel));
+}
+
+#[derive(Template)]
+#[template(path = "firmware.html")]
+struct FirmwarePage {
+    username: String,
+    role: String,
+    csrf_token: String,
+    can_change: bool,
+    error: Option<String>,
+    images: Vec<FirmwareView>,
+    campaigns: Vec<CampaignView>,
+}
+
+#[derive(Template)]
+#[template(path = "campaign.html")]
+struct CampaignPage {
+    username: String,
+    role: String,
+    csrf_token: String,
+    can_change: bool,
+    campaign: CampaignDetail,
+}
+
+fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+fn can_change(session: &SessionView) -> bool {
+    session.role != Role::Viewer
+}
+
+fn forbidden(message: &str) -> HttpResponse {
+    HttpResponse::Forbidden().body(message.to_owned())
+}
+
+/// The firmware page, with an error above it when a form was refused.
+async fn render_page(
+    state: &AppState,
+    session: SessionView,
+    error: Option<(StatusCode, String)>,
+) -> HttpResponse {
+    let (images, campaigns) = match (
+        state.firmware.send(ListFirmware).await,
+        state.firmware.send(ListCampaigns).await,
+    ) {
+        (Ok(Ok(images)), Ok(Ok(mut campaigns))) => {
+            campaigns.reverse();
+            (images, campaigns)
+        }
+        _ => return HttpResponse::ServiceUnavailable().body("plantd is not ready; try again"),
+    };
+    let status = error.as_ref().map(|(s, _)| *s);
+    let mut response = render(&FirmwarePage {
+        username: session.username.clone(),
+        role: session.role.as_str().to_owned(),
+        can_change: can_change(&session),
+        csrf_token: session.csrf_token,
+        error: error.map(|(_, m)| m),
+        images,
+        campaigns,
+    });
+    if let Some(status) = status {
+        *response.status_mut() = status;
+    }
+    response
+}
+
+fn problem_message(p: Problem) -> (StatusCode, String) {
+    (p.status, p.detail)
+}
+
+pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some((_, current)) = session::current(&req, &state).await else {
+        return redirect("/login");
+    };
+    render_page(&state, current, None).await
+}
+
+/// A text field of the upload form, at most 1 KiB.
+async fn text(field: &mut actix_multipart::Field) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        if bytes.len() + chunk.len() > 1024 {
+            return Err("a form field is too long".to_owned());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| "a form field is not UTF-8".to_owned())
+}
+
+/// Multipart upload: `csrf_token` must come before the file (browsers send fields in
+/// form order), so nothing is stored for a forged form.
+pub async fn upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    mut form: Multipart,
+) -> HttpResponse {
+    let Some((_, current)) = session::current(&req, &state).await else {
+        return redirect("/login");
+    };
+    if !can_change(&current) {
+        return forbidden("viewers cannot upload firmware");
+    }
+    let (mut csrf_ok, mut version, mut name, mut staged) = (false, None, None, None);
+    while let Some(field) = form.next().await {
+        let mut field = match field {
+            Ok(f) => f,
+            Err(e) => {
+                return render_page(
+                    &state,
+                    current,
+                    Some((StatusCode::BAD_REQUEST, e.to_string())),
+                )
+                .await
+            }
+        };
+        let field_name = field.name().unwrap_or("").to_owned();
+        let result = match field_name.as_str() {
+            "csrf_token" => text(&mut field).await.map(|t| {
+                csrf_ok = plantd_secrets::same_secret(&t, &current.csrf_token);
+            }),
+            "version" => text(&mut field)
+                .await
+                .map(|t| version = Some(t.trim().to_owned())),
+            "name" => text(&mut field).await.map(|t| {
+                name = Some(t.trim().to_owned()).filter(|n| !n.is_empty());
+            }),
+            "image" if csrf_ok => match stage(&state, &mut field).await {
+                Ok(s) => {
+                    staged = Some(s);
+                    Ok(())
+                }
+                Err(p) => return render_page(&state, current, Some(problem_message(p))).await,
+            },
+            "image" => return forbidden("the form expired; reload the page and try again"),
+            _ => Ok(()),
+        };
+        if let Err(message) = result {
+            return render_page(&state, current, Some((StatusCode::BAD_REQUEST, message))).await;
+        }
+    }
+    if !csrf_ok {
+        return forbidden("the form expired; reload the page and try again");
+    }
+    let Some(staged) = staged else {
+        return render_page(
+            &state,
+            current,
+            Some((StatusCode::BAD_REQUEST, "choose an image file".to_owned())),
+        )
+        .await;
+    };
+    match register(&state, staged, version.unwrap_or_default(), name).await {
+        Ok(image) => {
+            tracing::info!(by = %current.username, firmware = %image.id, "firmware uploaded from the UI");
+            redirect("/firmware")
+        }
+        Err(p) => render_page(&state, current, Some(problem_message(p))).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CampaignForm {
+    csrf_token: String,
+    firmware: String,
+    #[serde(default)]
+    devices: String,
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    timeout_s: String,
+    #[serde(default)]
+    retries: String,
+}
+
+fn optional_number<T: std::str::FromStr>(field: &str, value: &str) -> Result<Option<T>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|_| format!("{field}: give a whole number"))
+}
+
+fn targets(form: &CampaignForm) -> Result<CampaignTargets, String> {
+    let ids: Vec<&str> = form
+        .devices
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .collect();
+    match (ids.is_empty(), form.label.trim()) {
+        (false, "") => ids
+            .into_iter()
+            .map(|id| DeviceId::parse(id).map_err(|_| format!("'{id}' is not a device id")))
+            .collect::<Result<_, _>>()
+            .map(CampaignTargets::Devices),
+        (true, label) if !label.is_empty() => Ok(CampaignTargets::Label(label.to_owned())),
+        _ => Err("give either device ids or a label".to_owned()),
+    }
+}
+
+pub async fn start(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<CampaignForm>,
+) -> HttpResponse {
+    let Some((_, current)) = session::current(&req, &state).await else {
+        return redirect("/login");
+    };
+    if !plantd_secrets::same_secret(&form.csrf_token, &current.csrf_token) {
+        return forbidden("the form expired; reload the page and try again");
+    }
+    if !can_change(&current) {
+        return forbidden("viewers cannot start campaigns");
+    }
+    let parsed = targets(&form).and_then(|t| {
+        Ok((
+            t,
+            optional_number::<u64>("timeout_s", &form.timeout_s)?,
+            optional_number::<u32>("retries", &form.retries)?,
+        ))
+    });
+    let (targets, timeout_s, retries) = match parsed {
+        Ok(p) => p,
+        Err(m) => {
+            return render_page(&state, current, Some((StatusCode::UNPROCESSABLE_ENTITY, m))).await
+        }
+    };
+    let started = state
+        .firmware
+        .send(StartCampaign {
+            firmware_id: form.firmware.clone(),
+            targets,
+            timeout_s,
+            retries,
+            created_by: format!("user:{}", current.username),
+        })
+        .await;
+    match started {
+        Ok(Ok(detail)) => redirect(&format!("/firmware/campaigns/{}", detail.campaign.id)),
+        Ok(Err(e)) => render_page(&state, current, Some(problem_message(Problem::from(e)))).await,
+        Err(e) => render_page(&state, current, Some(problem_message(Problem::from(e)))).await,
+    }
+}
+
+pub async fn campaign(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let Some((_, current)) = session::current(&req, &state).await else {
+        return redirect("/login");
+    };
+    match state
+        .firmware
+        .send(GetCampaign {
+            id: id.into_inner(),
+        })
+        .await
+    {
+        Ok(Ok(campaign)) => render(&CampaignPage {
+            username: current.username.clone(),
+            role: current.role.as_str().to_owned(),
+            can_change: can_change(&current),
+            csrf_token: current.csrf_token,
+            campaign,
+        }),
+        Ok(Err(plantd_contracts::DomainError::NotFound(_))) => {
+            HttpResponse::NotFound().body("no such campaign")
+        }
+        _ => HttpResponse::ServiceUnavailable().body("plantd is not ready; try again"),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf_token: String,
+}
+
+pub async fn cancel(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let Some((_, current)) = session::current(&req, &state).await else {
+        return redirect("/login");
+    };
+    if !plantd_secrets::same_secret(&form.csrf_token, &current.csrf_token) {
+        return forbidden("the form expired; reload the page and try again");
+    }
+    if !can_change(&current) {
+        return forbidden("viewers cannot cancel campaigns");
+    }
+    let id = id.into_inner();
+    match state
+        .firmware
+        .send(CancelCampaign {
+            id: id.clone(),
+            by: format!("user:{}", current.username),
+        })
+        .await
+    {
+        Ok(Ok(_)) => redirect(&format!("/firmware/campaigns/{id}")),
+        Ok(Err(e)) => render_page(&state, current, Some(problem_message(Problem::from(e)))).await,
+        Err(e) => render_page(&state, current, Some(problem_message(Problem::from(e)))).await,
+    }
+}
