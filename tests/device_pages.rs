@@ -220,6 +220,13 @@ fn a_viewer_reads_device_control_and_firmware_pages_but_changes_nothing() {
             csrf = token.to_owned();
         }
     }
+    let dashboard = page(&server, &agent, &session, "/");
+    assert!(
+        dashboard.contains("id=\"online-count\">0<"),
+        "nobody online"
+    );
+    assert!(dashboard.contains("id=\"device-count\">1<"), "one device");
+    assert!(dashboard.contains("href=\"/devices\"") && dashboard.contains("href=\"/firmware\""));
     let html = page(&server, &agent, &session, "/devices/ro-press");
     assert!(
         html.contains(&format!("data-campaign=\"{campaign}\"")),
