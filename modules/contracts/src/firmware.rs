@@ -266,7 +266,8 @@ pub struct GetDeviceFirmware {
 pub struct DeviceFirmware {
     /// The version in the device's latest `firmware/status` report (any campaign), if any.
     pub reported_version: Option<String>,
-    /// When that report changed the device's progress.
+    /// When the device's progress in that campaign last changed (the report, or a later
+    /// timeout or retry), so at or after the report.
     pub reported_at: Option<DateTime<Utc>>,
     /// Campaigns that targeted the device, newest first.
     pub campaigns: Vec<DeviceCampaign>,
