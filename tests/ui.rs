@@ -574,6 +574,9 @@ fn browser_provisions_a_device_sees_it_online_and_rotates_its_credentials() {
     browser.click("tr[data-device='press-9'] a");
     browser.wait_for_path("/devices/press-9");
     assert_eq!(browser.text("#presence-online"), "yes");
+    // Never in a campaign: the firmware section says so.
+    assert_eq!(browser.text("#firmware-reported"), "—");
+    assert_eq!(browser.find_all("#firmware a[href='/firmware']").len(), 1);
     eventually(
         Duration::from_secs(10),
         "the latest value on the page",

@@ -17,6 +17,7 @@ use plantd_contracts::{DeviceId, DomainError};
 use serde::Deserialize;
 
 use super::control_panel::ControlPanel;
+use super::firmware_section::FirmwareSection;
 use super::session;
 use super::telemetry::{self, RangeParam, TelemetrySection};
 use super::views::render;
@@ -116,6 +117,8 @@ pub struct DevicePage {
     pub control: ControlPanel,
     /// Charts and latest values (`templates/partials/telemetry.html`).
     pub telemetry: TelemetrySection,
+    /// Versions and campaigns (`templates/partials/firmware.html`).
+    pub firmware: FirmwareSection,
 }
 
 fn redirect(to: &str) -> HttpResponse {
@@ -405,6 +408,11 @@ async fn device_page_in(
     let Ok(telemetry_section) = telemetry::section(state, &id, range).await else {
         return unavailable();
     };
+    let firmware = match FirmwareSection::load(state, &id).await {
+        Ok(firmware) => firmware,
+        Err(DomainError::NotFound(_)) => return HttpResponse::NotFound().body("no such device"),
+        Err(_) => return unavailable(),
+    };
     let (status, error) = match error {
         Some((status, message)) => (status, Some(message)),
         None => (StatusCode::OK, None),
@@ -426,6 +434,7 @@ async fn device_page_in(
         error,
         control,
         telemetry: telemetry_section,
+        firmware,
     });
     if response.status() == StatusCode::OK {
         *response.status_mut() = status;

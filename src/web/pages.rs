@@ -118,6 +118,10 @@ pub async fn logout(
     response
 }
 
+/// Devices the dashboard lists; the rest are on the Devices page (a plant of thousands
+/// of devices must not make the start page thousands of rows long).
+const DASHBOARD_ROWS: usize = 50;
+
 pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some((_, current)) = session::current(&req, &state).await else {
         return redirect("/login");
@@ -133,8 +137,10 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         }
     };
     let online = devices.iter().filter(|d| d.online).count();
+    let total = devices.len();
     let rows = devices
         .into_iter()
+        .take(DASHBOARD_ROWS)
         .map(|d| DeviceRow {
             values: latest
                 .get(&d.id)
@@ -161,6 +167,7 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         csrf_token: current.csrf_token,
         devices: rows,
         online,
+        total,
     })
 }
 
