@@ -218,7 +218,7 @@ pub struct NewCampaign {
     firmware: String,
     /// Target devices by id…
     devices: Option<Vec<String>>,
-    /// …or every device with this label (not supported yet: 422).
+    /// …or every device with this label, resolved once at the start.
     label: Option<String>,
     /// Seconds a device has to progress in each state (default: firmware_step_timeout_s).
     timeout_s: Option<u64>,
