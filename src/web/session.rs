@@ -4,7 +4,7 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use plantd_contracts::identity::{ResolveSession, Role, SessionView};
+use plantd_contracts::identity::{ResolveSession, Scope, SessionView};
 
 use crate::http::{AppState, SESSION_COOKIE};
 
@@ -46,9 +46,9 @@ pub fn redirect(to: &str) -> HttpResponse {
         .finish()
 }
 
-/// Admins and engineers change things; viewers read.
+/// Roles with the `write` scope (admins, engineers) change things; viewers read.
 pub fn can_change(session: &SessionView) -> bool {
-    session.role != Role::Viewer
+    session.role.scopes().contains(&Scope::Write)
 }
 
 /// 403 with a plain-text reason, counted.
