@@ -70,7 +70,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     );
     metrics::describe_counter!(
         "plantd_http_forbidden_total",
-        "API calls refused for a missing scope"
+        "API calls refused for a missing scope, UI forms for a read-only role"
     );
     metrics::counter!("plantd_http_auth_failures_total").absolute(0);
     metrics::counter!("plantd_http_forbidden_total").absolute(0);

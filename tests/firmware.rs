@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::support::http::{api, provision};
 use crate::support::mqtt::{device, Mqtt};
 use crate::support::server::ADMIN_TOKEN;
-use crate::support::{eventually, Server};
+use crate::support::{eventually, web, Server};
 
 /// Uploads `image` as version `version`; returns the reply.
 pub fn upload(server: &Server, version: &str, image: &[u8]) -> (u16, Value) {
@@ -249,45 +249,6 @@ fn campaign_with_success_failure_and_timeout_then_cancel() {
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
 }
 
-/// Signs in to the UI over HTTP; returns the session's cookie pair.
-fn ui_session(server: &Server, agent: &ureq::Agent) -> String {
-    let status_of = |result: Result<ureq::Response, ureq::Error>| match result {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("HTTP transport error: {e}"),
-    };
-    let form = status_of(agent.get(&server.url("/login")).call());
-    let cookie = form
-        .all("set-cookie")
-        .into_iter()
-        .find(|c| c.starts_with("plantd_login_csrf="))
-        .expect("csrf cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned();
-    let csrf = cookie.split_once('=').expect("=").1.to_owned();
-    let signed_in = status_of(
-        agent
-            .post(&server.url("/login"))
-            .set("Cookie", &cookie)
-            .send_form(&[
-                ("username", "admin"),
-                ("password", crate::support::server::ADMIN_PASSWORD),
-                ("csrf_token", &csrf),
-            ]),
-    );
-    assert_eq!(signed_in.status(), 303);
-    signed_in
-        .all("set-cookie")
-        .into_iter()
-        .find(|c| c.starts_with("plantd_session="))
-        .expect("session cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned()
-}
-
 fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "plantd-test-boundary-7d1f";
     let mut body = Vec::new();
@@ -311,11 +272,8 @@ fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
 fn firmware_pages_upload_start_and_cancel_with_csrf() {
     let server = Server::start();
     provision(&server, "ui-press");
-    let agent = ureq::AgentBuilder::new()
-        .redirects(0)
-        .timeout(Duration::from_secs(30))
-        .build();
-    let session = ui_session(&server, &agent);
+    let agent = web::agent();
+    let session = web::sign_in(&server, &agent);
     let get = |path: &str| {
         let r = agent
             .get(&server.url(path))
@@ -325,12 +283,7 @@ fn firmware_pages_upload_start_and_cancel_with_csrf() {
         r.into_string().expect("html")
     };
     let page = get("/firmware");
-    let csrf = page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the page carries the session's CSRF token")
-        .to_owned();
+    let csrf = web::form_token(&page).expect("the page carries the session's CSRF token");
 
     let post = |path: &str, content_type: &str, body: &[u8]| match agent
         .post(&server.url(path))
