@@ -147,7 +147,7 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
                 .map(|values| {
                     values
                         .iter()
-                        .map(|v| (v.metric.clone(), format_value(v.value)))
+                        .map(|v| (v.metric.clone(), super::telemetry::format_value(v.value)))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -169,14 +169,6 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         online,
         total,
     })
-}
-
-fn format_value(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.3}").trim_end_matches('0').to_owned()
-    }
 }
 
 const CSS: &str = include_str!("../../static/plantd.css");
