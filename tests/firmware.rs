@@ -506,3 +506,37 @@ fn a_campaign_by_label_targets_the_devices_labelled_at_its_start() {
     );
     assert_eq!(status, 409, "{problem}");
 }
+
+#[test]
+fn progress_acknowledged_just_before_a_stop_is_kept() {
+    let mut server = Server::start();
+    let (status, fw) = upload(&server, "4.0.0", b"image stopped mid-update");
+    assert_eq!(status, 201, "{fw}");
+    let password = provision(&server, "fw-stop");
+    let mut mqtt = device(&server, "fw-stop", &password);
+    mqtt.subscribe("devices/fw-stop/firmware/available");
+    let (status, started) = api(&server).post(
+        "/api/v1/firmware-campaigns",
+        json!({ "firmware": fw["id"], "devices": ["fw-stop"] }),
+    );
+    assert_eq!(status, 201, "{started}");
+    let campaign_id = started["id"].as_str().expect("id").to_owned();
+    next_notice(&mut mqtt, "fw-stop");
+    // Reports in quick succession (each acknowledged: publish waits for the PUBACK), then
+    // SIGTERM at once: the last one must survive the stop. (A report is written at once,
+    // or at the next tick when a write is in flight; shutdown also flushes what waits.)
+    for percent in (5..=95).step_by(10) {
+        report(
+            &mut mqtt,
+            "fw-stop",
+            json!({ "campaign": campaign_id, "state": "downloading", "version": "3.0.0", "detail": format!("{percent}%") }),
+        );
+    }
+    assert!(server.stop().success(), "plantd stops cleanly");
+    drop(mqtt);
+    server.restart_stopped();
+    let after = campaign(&server, &campaign_id);
+    let t = target(&after, "fw-stop");
+    assert_eq!(t["state"], "downloading", "{after}");
+    assert_eq!(t["detail"], "95%", "{after}");
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use plantd_contracts::broker::PublishToDevice;
 use plantd_contracts::commands::{self as contract, CommandState, CommandView};
-use plantd_contracts::devices::{DeviceMessage, DeviceView, GetDevice};
+use plantd_contracts::devices::{DeviceMessage, DeviceView, FlushPending, GetDevice};
 use plantd_contracts::events::{self, DomainEvent};
 use plantd_contracts::shadow::{GetShadow, ShadowView, UpdateDesired, SHADOW_UPDATED};
 use plantd_contracts::time::now_ms;
@@ -674,5 +674,15 @@ impl Handler<contract::ListCommands> for Control {
                 .await?;
             Ok(rows.iter().filter_map(CommandRow::view).collect())
         })
+    }
+}
+
+impl Handler<FlushPending> for Control {
+    type Result = Result<(), DomainError>;
+
+    /// Every change is written inside its own (atomic) handler, so by the time this
+    /// message is handled, everything received before it is written.
+    fn handle(&mut self, _: FlushPending, _: &mut Context<Self>) -> Self::Result {
+        Ok(())
     }
 }
