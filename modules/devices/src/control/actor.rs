@@ -15,7 +15,7 @@ use actix::prelude::*;
 use plantd_contracts::broker::PublishToDevice;
 use plantd_contracts::commands::{self as contract, CommandState, CommandView};
 use plantd_contracts::devices::{DeviceMessage, DeviceView, FlushPending, GetDevice};
-use plantd_contracts::events::{self, DomainEvent};
+use plantd_contracts::events::DomainEvent;
 use plantd_contracts::shadow::{GetShadow, ShadowView, UpdateDesired, SHADOW_UPDATED};
 use plantd_contracts::time::now_ms;
 use plantd_contracts::{DeviceId, DomainError};
@@ -456,21 +456,15 @@ impl Handler<DomainEvent> for Control {
     type Result = ();
 
     fn handle(&mut self, event: DomainEvent, ctx: &mut Context<Self>) {
-        let Some(id) = event.data["device_id"]
-            .as_str()
-            .and_then(|id| DeviceId::parse(id).ok())
-        else {
-            return;
-        };
-        match event.kind.as_str() {
-            events::DEVICE_CONNECTED => {
+        match event.presence() {
+            Some((id, true)) => {
                 self.online.insert(id.clone());
                 ctx.notify_later(Resync { device_id: id }, CONNECT_SETTLE);
             }
-            events::DEVICE_DISCONNECTED => {
+            Some((id, false)) => {
                 self.online.remove(&id);
             }
-            _ => {}
+            None => {}
         }
     }
 }
