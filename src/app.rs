@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use plantd_broker::{BrokerHandle, BrokerWiring};
-use plantd_contracts::devices::PersistPresence;
+use plantd_contracts::devices::{FlushPending, PersistPresence};
 use plantd_contracts::identity::Bootstrap;
 use plantd_contracts::telemetry::FlushTelemetry;
 use plantd_devices::firmware::{Firmware, FirmwareWiring};
@@ -70,7 +70,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     );
     metrics::describe_counter!(
         "plantd_http_forbidden_total",
-        "API calls refused for a missing scope"
+        "API calls refused for a missing scope, UI forms for a read-only role"
     );
     metrics::counter!("plantd_http_auth_failures_total").absolute(0);
     metrics::counter!("plantd_http_forbidden_total").absolute(0);
@@ -193,7 +193,17 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     );
 
     wait_for_stop_signal().await;
-    shutdown(&broker, &telemetry, &state.devices, server_handle).await;
+    shutdown(
+        &broker,
+        &telemetry,
+        &state.devices,
+        [
+            state.control.clone().recipient(),
+            state.firmware.clone().recipient(),
+        ],
+        server_handle,
+    )
+    .await;
     let _ = server_task.await;
     Ok(())
 }
@@ -227,6 +237,7 @@ async fn shutdown(
     broker: &BrokerHandle,
     telemetry: &Addr<Telemetry>,
     devices: &Addr<Devices>,
+    device_state: [Recipient<FlushPending>; 2],
     server: actix_web::dev::ServerHandle,
 ) {
     tracing::info!("stopping: refusing new data and flushing telemetry");
@@ -256,6 +267,15 @@ async fn shutdown(
                 tracing::error!(error = %e, "telemetry is not running");
                 break;
             }
+        }
+    }
+    // Shadow reports, command results and firmware progress the broker acknowledged
+    // before the drain are written before the process ends.
+    for module in device_state {
+        match module.send(FlushPending).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "device state not written before the stop"),
+            Err(e) => tracing::warn!(error = %e, "a devices actor is not running"),
         }
     }
     match devices.send(PersistPresence).await {

@@ -16,24 +16,6 @@ use crate::support::{eventually, Server};
 /// A session is cut "at once" if it ends well inside its keep-alive (120 s here).
 const CUT_WITHIN: Duration = Duration::from_secs(3);
 
-fn patch(server: &Server, path: &str, body: Value) -> (u16, Value) {
-    let result = ureq::request("PATCH", &server.url(path))
-        .timeout(Duration::from_secs(30))
-        .set("Authorization", &format!("Bearer {ADMIN_TOKEN}"))
-        .send_json(body);
-    let response = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("HTTP transport error: {e}"),
-    };
-    let status = response.status();
-    let text = response.into_string().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 fn ids(body: &Value) -> Vec<String> {
     body["items"]
         .as_array()
@@ -167,8 +149,7 @@ fn registry_crud_pages_filters_and_a_deleted_id_is_never_reused() {
     assert_eq!(ids(&api.get("/api/v1/devices?state=offline").1).len(), 4);
 
     // PATCH: metadata is a merge patch (null removes), labels are replaced, null clears kind.
-    let (status, patched) = patch(
-        &server,
+    let (status, patched) = api.patch(
         "/api/v1/devices/press-01",
         json!({"name": "Press one", "kind": null, "metadata": {"vendor": null, "room": "H2"},
                "labels": ["line-3"]}),
@@ -180,8 +161,7 @@ fn registry_crud_pages_filters_and_a_deleted_id_is_never_reused() {
     assert_eq!(patched["labels"], json!(["line-3"]));
     assert_eq!(patched["asset_id"], "line-2/press", "untouched fields stay");
     assert!(patched["updated_at"].as_str() >= created["updated_at"].as_str());
-    let (status, problem) = patch(
-        &server,
+    let (status, problem) = api.patch(
         "/api/v1/devices/press-01",
         json!({"labels": ["Not A Label"]}),
     );
@@ -192,11 +172,7 @@ fn registry_crud_pages_filters_and_a_deleted_id_is_never_reused() {
             .is_some_and(|d| d.contains("label")),
         "{problem}"
     );
-    let (status, problem) = patch(
-        &server,
-        "/api/v1/devices/press-01",
-        json!({"metadata": [1, 2]}),
-    );
+    let (status, problem) = api.patch("/api/v1/devices/press-01", json!({"metadata": [1, 2]}));
     assert_eq!(status, 422, "{problem}");
     let (status, problem) = api.post(
         "/api/v1/devices",
@@ -204,7 +180,7 @@ fn registry_crud_pages_filters_and_a_deleted_id_is_never_reused() {
     );
     assert_eq!(status, 422, "{problem}");
     assert_eq!(
-        patch(&server, "/api/v1/devices/nobody", json!({"name": "x"})).0,
+        api.patch("/api/v1/devices/nobody", json!({"name": "x"})).0,
         404
     );
     assert_eq!(api.get("/api/v1/devices/nobody").0, 404);

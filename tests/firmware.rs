@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::support::http::{api, provision};
 use crate::support::mqtt::{device, Mqtt};
 use crate::support::server::ADMIN_TOKEN;
-use crate::support::{eventually, Server};
+use crate::support::{eventually, web, Server};
 
 /// Uploads `image` as version `version`; returns the reply.
 pub fn upload(server: &Server, version: &str, image: &[u8]) -> (u16, Value) {
@@ -249,45 +249,6 @@ fn campaign_with_success_failure_and_timeout_then_cancel() {
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
 }
 
-/// Signs in to the UI over HTTP; returns the session's cookie pair.
-fn ui_session(server: &Server, agent: &ureq::Agent) -> String {
-    let status_of = |result: Result<ureq::Response, ureq::Error>| match result {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("HTTP transport error: {e}"),
-    };
-    let form = status_of(agent.get(&server.url("/login")).call());
-    let cookie = form
-        .all("set-cookie")
-        .into_iter()
-        .find(|c| c.starts_with("plantd_login_csrf="))
-        .expect("csrf cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned();
-    let csrf = cookie.split_once('=').expect("=").1.to_owned();
-    let signed_in = status_of(
-        agent
-            .post(&server.url("/login"))
-            .set("Cookie", &cookie)
-            .send_form(&[
-                ("username", "admin"),
-                ("password", crate::support::server::ADMIN_PASSWORD),
-                ("csrf_token", &csrf),
-            ]),
-    );
-    assert_eq!(signed_in.status(), 303);
-    signed_in
-        .all("set-cookie")
-        .into_iter()
-        .find(|c| c.starts_with("plantd_session="))
-        .expect("session cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned()
-}
-
 fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "plantd-test-boundary-7d1f";
     let mut body = Vec::new();
@@ -311,11 +272,8 @@ fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
 fn firmware_pages_upload_start_and_cancel_with_csrf() {
     let server = Server::start();
     provision(&server, "ui-press");
-    let agent = ureq::AgentBuilder::new()
-        .redirects(0)
-        .timeout(Duration::from_secs(30))
-        .build();
-    let session = ui_session(&server, &agent);
+    let agent = web::agent();
+    let session = web::sign_in(&server, &agent);
     let get = |path: &str| {
         let r = agent
             .get(&server.url(path))
@@ -325,12 +283,7 @@ fn firmware_pages_upload_start_and_cancel_with_csrf() {
         r.into_string().expect("html")
     };
     let page = get("/firmware");
-    let csrf = page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the page carries the session's CSRF token")
-        .to_owned();
+    let csrf = web::form_token(&page).expect("the page carries the session's CSRF token");
 
     let post = |path: &str, content_type: &str, body: &[u8]| match agent
         .post(&server.url(path))
@@ -552,4 +505,38 @@ fn a_campaign_by_label_targets_the_devices_labelled_at_its_start() {
         json!({ "firmware": fw["id"], "label": "line-7" }),
     );
     assert_eq!(status, 409, "{problem}");
+}
+
+#[test]
+fn progress_acknowledged_just_before_a_stop_is_kept() {
+    let mut server = Server::start();
+    let (status, fw) = upload(&server, "4.0.0", b"image stopped mid-update");
+    assert_eq!(status, 201, "{fw}");
+    let password = provision(&server, "fw-stop");
+    let mut mqtt = device(&server, "fw-stop", &password);
+    mqtt.subscribe("devices/fw-stop/firmware/available");
+    let (status, started) = api(&server).post(
+        "/api/v1/firmware-campaigns",
+        json!({ "firmware": fw["id"], "devices": ["fw-stop"] }),
+    );
+    assert_eq!(status, 201, "{started}");
+    let campaign_id = started["id"].as_str().expect("id").to_owned();
+    next_notice(&mut mqtt, "fw-stop");
+    // Reports in quick succession (each acknowledged: publish waits for the PUBACK), then
+    // SIGTERM at once: the last one must survive the stop. (A report is written at once,
+    // or at the next tick when a write is in flight; shutdown also flushes what waits.)
+    for percent in (5..=95).step_by(10) {
+        report(
+            &mut mqtt,
+            "fw-stop",
+            json!({ "campaign": campaign_id, "state": "downloading", "version": "3.0.0", "detail": format!("{percent}%") }),
+        );
+    }
+    assert!(server.stop().success(), "plantd stops cleanly");
+    drop(mqtt);
+    server.restart_stopped();
+    let after = campaign(&server, &campaign_id);
+    let t = target(&after, "fw-stop");
+    assert_eq!(t["state"], "downloading", "{after}");
+    assert_eq!(t["detail"], "95%", "{after}");
 }

@@ -15,6 +15,7 @@ mod auth;
 mod backpressure;
 mod cli;
 mod commands;
+mod device_pages;
 mod devices;
 mod firmware;
 mod ingest;

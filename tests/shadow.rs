@@ -9,35 +9,13 @@ use serde_json::{json, Value};
 
 use crate::support::http::{api, metric, provision, token};
 use crate::support::mqtt::{connect, device, Mqtt};
-use crate::support::server::ADMIN_TOKEN;
 use crate::support::{eventually, Server};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// `PATCH` with a JSON body and a bearer token; returns status and body.
-pub fn patch(server: &Server, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let result = ureq::request("PATCH", &server.url(path))
-        .timeout(Duration::from_secs(30))
-        .set("Authorization", &format!("Bearer {token}"))
-        .send_json(body);
-    let response = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("HTTP transport error: {e}"),
-    };
-    let status = response.status();
-    let text = response.into_string().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 pub fn patch_desired(server: &Server, id: &str, desired: Value) -> Value {
-    let (status, body) = patch(
-        server,
+    let (status, body) = api(server).patch(
         &format!("/api/v1/devices/{id}/shadow"),
-        ADMIN_TOKEN,
         json!({ "desired": desired }),
     );
     assert_eq!(status, 200, "PATCH shadow: {body}");
@@ -352,18 +330,16 @@ fn shadow_api_checks_its_input_and_its_callers() {
     provision(&server, "belt-4");
     let path = "/api/v1/devices/belt-4/shadow";
     for bad in [json!({"desired": [1, 2]}), json!({"desired": "on"})] {
-        let (status, body) = patch(&server, path, ADMIN_TOKEN, bad.clone());
+        let (status, body) = api(&server).patch(path, bad.clone());
         assert_eq!(status, 422, "{bad}: {body}");
         assert_eq!(body["errors"][0]["field"], "desired");
     }
-    let (status, _) = patch(&server, path, ADMIN_TOKEN, json!({"reported": {}}));
+    let (status, _) = api(&server).patch(path, json!({"reported": {}}));
     assert!(status == 400 || status == 422, "unknown field: {status}");
     let big = json!({"desired": {"blob": "x".repeat(70 * 1024)}});
-    assert_eq!(patch(&server, path, ADMIN_TOKEN, big).0, 413);
-    let (status, body) = patch(
-        &server,
+    assert_eq!(api(&server).patch(path, big).0, 413);
+    let (status, body) = api(&server).patch(
         "/api/v1/devices/nobody/shadow",
-        ADMIN_TOKEN,
         json!({"desired": {"a": 1}}),
     );
     assert_eq!(status, 404, "{body}");
@@ -373,7 +349,10 @@ fn shadow_api_checks_its_input_and_its_callers() {
     let (_, read) = token(&server, &["read"]);
     assert_eq!(api(&server).with_token(&read).get(path).0, 200);
     assert_eq!(
-        patch(&server, path, &read, json!({"desired": {"a": 1}})).0,
+        api(&server)
+            .with_token(&read)
+            .patch(path, json!({"desired": {"a": 1}}))
+            .0,
         403
     );
     assert_eq!(crate::support::http::anonymous(&server).get(path).0, 401);

@@ -1,7 +1,7 @@
 //! `plantd simulate` against a real plantd: its devices keep sampling through a server
 //! restart, buffer on disk while the broker is gone, flush on reconnect, and every sample
-//! they generated is stored exactly once (counted on both sides); and they perform a
-//! firmware update campaign.
+//! they generated is stored exactly once (counted on both sides); they perform a
+//! firmware update campaign, take desired shadow changes and answer commands.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -165,5 +165,93 @@ fn simulator_survives_a_broker_restart_without_losing_samples() {
         (n as u64 >= generated).then_some(n)
     });
     assert_eq!(stored as u64, generated, "stored == generated: {totals}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A command's state once it is final (`None` while it is open).
+fn final_state(server: &Server, device: &str, id: &str) -> Option<Value> {
+    let (status, c) = api(server).get(&format!("/api/v1/devices/{device}/commands/{id}"));
+    assert_eq!(status, 200, "{c}");
+    (!["pending", "delivered"].contains(&c["state"].as_str().unwrap_or(""))).then_some(c)
+}
+
+#[test]
+fn simulated_devices_answer_desired_changes_and_commands() {
+    let server = Server::start();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("plantd-sim-tests")
+        .join(format!("{}-{}", std::process::id(), free_port()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let _sim = Simulator(
+        Command::new(env!("CARGO_BIN_EXE_plantd"))
+            .args(["simulate", "--url", &server.url(""), "--mqtt"])
+            .arg(format!("127.0.0.1:{}", server.mqtt_port))
+            .args(["--token", ADMIN_TOKEN, "--rate", "1", "--devices", "1"])
+            .arg("--buffer-dir")
+            .arg(&dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PLANTD_LOG", "warn")
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start plantd simulate"),
+    );
+    let device = "sim-0000";
+    // Connected: it reported its firmware version into the shadow.
+    eventually(Duration::from_secs(20), "the simulator online", || {
+        let (status, shadow) = api(&server).get(&format!("/api/v1/devices/{device}/shadow"));
+        (status == 200 && shadow["reported"]["firmware_version"].is_string()).then_some(())
+    });
+
+    // (a) A desired change is taken and reported back; the delta empties.
+    let patched = crate::shadow::patch_desired(
+        &server,
+        device,
+        serde_json::json!({ "speed_rpm": 1450, "mode": { "eco": true } }),
+    );
+    assert_eq!(patched["delta"]["speed_rpm"], 1450, "{patched}");
+    let shadow = eventually(
+        Duration::from_secs(10),
+        "the desired state reported",
+        || {
+            let (_, shadow) = api(&server).get(&format!("/api/v1/devices/{device}/shadow"));
+            (shadow["delta"] == serde_json::json!({})).then_some(shadow)
+        },
+    );
+    assert_eq!(shadow["reported"]["speed_rpm"], 1450, "{shadow}");
+    assert_eq!(shadow["reported"]["mode"]["eco"], true, "{shadow}");
+    assert!(
+        shadow["reported"]["firmware_version"].is_string(),
+        "{shadow}"
+    );
+
+    // (b) Commands: `ping` succeeds, an unknown name fails with the device's reason.
+    let send = |name: &str| {
+        let (status, c) = api(&server).post(
+            &format!("/api/v1/devices/{device}/commands"),
+            serde_json::json!({ "name": name, "args": {} }),
+        );
+        assert_eq!(status, 202, "{c}");
+        c["id"].as_str().expect("id").to_owned()
+    };
+    let ping = send("ping");
+    let unknown = send("self_destruct");
+    let ping = eventually(Duration::from_secs(10), "ping answered", || {
+        final_state(&server, device, &ping)
+    });
+    assert_eq!(ping["state"], "succeeded", "{ping}");
+    assert_eq!(ping["result"]["detail"], "pong", "{ping}");
+    let unknown = eventually(Duration::from_secs(10), "unknown answered", || {
+        final_state(&server, device, &unknown)
+    });
+    assert_eq!(unknown["state"], "failed", "{unknown}");
+    assert!(
+        unknown["result"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("self_destruct")),
+        "{unknown}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::support::http::{api, provision, token};
 use crate::support::server::ADMIN_TOKEN;
-use crate::support::{eventually, Server};
+use crate::support::{eventually, web, Server};
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
@@ -614,47 +614,6 @@ fn live_stream_delivers_new_samples_and_maintenance_needs_admin() {
         .starts_with("chunks"));
 }
 
-/// Signs in to the web UI over plain HTTP; returns the session cookie (`name=value`).
-fn sign_in(server: &Server) -> String {
-    let form = ureq::get(&server.url("/login")).call().expect("login form");
-    let csrf_cookie = form
-        .all("set-cookie")
-        .into_iter()
-        .find_map(|c| {
-            c.split(';')
-                .next()
-                .filter(|c| c.starts_with("plantd_login_csrf="))
-                .map(str::to_owned)
-        })
-        .expect("sign-in CSRF cookie");
-    let token = csrf_cookie.split_once('=').expect("cookie").1.to_owned();
-    let reply = ureq::AgentBuilder::new()
-        .redirects(0)
-        .build()
-        .post(&server.url("/login"))
-        .set("Cookie", &csrf_cookie)
-        .send_form(&[
-            ("username", "admin"),
-            ("password", crate::support::server::ADMIN_PASSWORD),
-            ("csrf_token", &token),
-        ]);
-    let reply = match reply {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("sign in: {e}"),
-    };
-    reply
-        .all("set-cookie")
-        .into_iter()
-        .find_map(|c| {
-            c.split(';')
-                .next()
-                .filter(|c| c.starts_with("plantd_session="))
-                .map(str::to_owned)
-        })
-        .expect("session cookie")
-}
-
 #[test]
 fn the_device_telemetry_page_draws_charts_and_health_without_javascript() {
     let server = Server::start();
@@ -677,7 +636,7 @@ fn the_device_telemetry_page_draws_charts_and_health_without_javascript() {
         Err(e) => panic!("{e}"),
     };
     assert_eq!(status, 303, "signed-out visitors go to the sign-in page");
-    let cookie = sign_in(&server);
+    let cookie = web::sign_in(&server, &web::agent());
     let page = |range: &str| {
         ureq::get(&server.url(&format!("/devices/lathe-5/telemetry?range={range}")))
             .set("Cookie", &cookie)

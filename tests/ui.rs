@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use crate::support::http::{api, provision};
 use crate::support::mqtt::device;
 use crate::support::server::{free_port, ADMIN_PASSWORD};
+use crate::support::web::{agent, cookie_pair, form_token, set_cookie, sign_in, status_of};
 use crate::support::{eventually, Server};
 
 /// Debian's paths; `PLANTD_TEST_CHROMIUM` and `PLANTD_TEST_CHROMEDRIVER` override them.
@@ -337,26 +338,6 @@ fn browser_signs_in_sees_live_devices_and_signs_out() {
     drop(mqtt);
 }
 
-/// A cookie's `name=value` and attributes from a `Set-Cookie` header.
-fn set_cookie<'a>(response: &'a ureq::Response, name: &str) -> Option<&'a str> {
-    response
-        .all("set-cookie")
-        .into_iter()
-        .find(|c| c.starts_with(&format!("{name}=")))
-}
-
-fn status_of(result: Result<ureq::Response, ureq::Error>) -> ureq::Response {
-    match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("HTTP transport error: {e}"),
-    }
-}
-
-fn cookie_pair(header: &str) -> String {
-    header.split(';').next().expect("name=value").to_owned()
-}
-
 fn attributes(header: &str) -> Vec<String> {
     header
         .split(';')
@@ -368,10 +349,7 @@ fn attributes(header: &str) -> Vec<String> {
 #[test]
 fn sign_in_needs_the_csrf_pair_and_the_session_cookie_is_httponly_and_lax() {
     let server = Server::start();
-    let agent = ureq::AgentBuilder::new()
-        .redirects(0)
-        .timeout(Duration::from_secs(30))
-        .build();
+    let agent = agent();
     let login = server.url("/login");
 
     let form = status_of(agent.get(&login).call());
@@ -449,12 +427,7 @@ fn sign_in_needs_the_csrf_pair_and_the_session_cookie_is_httponly_and_lax() {
     assert_eq!(dashboard.status(), 200);
     let html = dashboard.into_string().expect("html");
     assert!(html.contains("<h1>Dashboard</h1>"));
-    let token = html
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the sign-out form's CSRF token")
-        .to_owned();
+    let token = form_token(&html).expect("the sign-out form's CSRF token");
     let devices = server.url("/api/v1/devices");
     let listed = status_of(agent.get(&devices).set("Cookie", &session).call());
     assert_eq!(listed.status(), 200, "a session may read the API");
@@ -574,6 +547,9 @@ fn browser_provisions_a_device_sees_it_online_and_rotates_its_credentials() {
     browser.click("tr[data-device='press-9'] a");
     browser.wait_for_path("/devices/press-9");
     assert_eq!(browser.text("#presence-online"), "yes");
+    // Never in a campaign: the firmware section says so.
+    assert_eq!(browser.text("#firmware-reported"), "—");
+    assert_eq!(browser.find_all("#firmware a[href='/firmware']").len(), 1);
     eventually(
         Duration::from_secs(10),
         "the latest value on the page",
@@ -616,24 +592,8 @@ fn browser_provisions_a_device_sees_it_online_and_rotates_its_credentials() {
 fn device_forms_need_the_session_csrf_token() {
     let server = Server::start();
     provision(&server, "press-1");
-    let agent = ureq::AgentBuilder::new()
-        .redirects(0)
-        .timeout(Duration::from_secs(30))
-        .build();
-    let form = status_of(agent.get(&server.url("/login")).call());
-    let csrf_pair = cookie_pair(set_cookie(&form, "plantd_login_csrf").expect("csrf cookie"));
-    let csrf = csrf_pair.split_once('=').expect("=").1.to_owned();
-    let signed_in = status_of(
-        agent
-            .post(&server.url("/login"))
-            .set("Cookie", &csrf_pair)
-            .send_form(&[
-                ("username", "admin"),
-                ("password", ADMIN_PASSWORD),
-                ("csrf_token", &csrf),
-            ]),
-    );
-    let session = cookie_pair(set_cookie(&signed_in, "plantd_session").expect("session"));
+    let agent = agent();
+    let session = sign_in(&server, &agent);
     // Signed out, the pages send you to sign in; forms do nothing.
     let anonymous = status_of(agent.get(&server.url("/devices")).call());
     assert_eq!(anonymous.status(), 303);
@@ -669,12 +629,7 @@ fn device_forms_need_the_session_csrf_token() {
     assert_eq!(page.status(), 200);
     assert_eq!(page.header("cache-control"), Some("no-store"));
     let html = page.into_string().expect("html");
-    let token = html
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a form's CSRF token")
-        .to_owned();
+    let token = form_token(&html).expect("a form's CSRF token");
     let done = status_of(
         agent
             .post(&server.url("/devices/press-1/disable"))
@@ -836,24 +791,8 @@ fn browser_edits_desired_state_and_sends_a_command_on_the_control_page() {
 fn control_forms_need_a_session_and_its_csrf_token() {
     let server = Server::start();
     provision(&server, "press-8");
-    let agent = ureq::AgentBuilder::new()
-        .redirects(0)
-        .timeout(Duration::from_secs(30))
-        .build();
-    let form = status_of(agent.get(&server.url("/login")).call());
-    let csrf_pair = cookie_pair(set_cookie(&form, "plantd_login_csrf").expect("csrf cookie"));
-    let csrf = csrf_pair.split_once('=').expect("=").1.to_owned();
-    let signed_in = status_of(
-        agent
-            .post(&server.url("/login"))
-            .set("Cookie", &csrf_pair)
-            .send_form(&[
-                ("username", "admin"),
-                ("password", ADMIN_PASSWORD),
-                ("csrf_token", &csrf),
-            ]),
-    );
-    let session = cookie_pair(set_cookie(&signed_in, "plantd_session").expect("session"));
+    let agent = agent();
+    let session = sign_in(&server, &agent);
     let page = status_of(
         agent
             .get(&server.url("/devices/press-8/control"))
@@ -862,12 +801,7 @@ fn control_forms_need_a_session_and_its_csrf_token() {
     );
     assert_eq!(page.status(), 200);
     let html = page.into_string().expect("html");
-    let token = html
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a form's CSRF token")
-        .to_owned();
+    let token = form_token(&html).expect("a form's CSRF token");
     let shadow_form = server.url("/devices/press-8/shadow");
     let patch = [
         ("patch", r#"{"a": 1}"#),

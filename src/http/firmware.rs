@@ -5,7 +5,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::{Stream, StreamExt};
-use plantd_contracts::devices::{AuthenticateDevice, DeviceAuth};
 use plantd_contracts::firmware::{
     AuthorizeDownload, CampaignDetail, CampaignTargets, CancelCampaign, FirmwareView, GetCampaign,
     GetFirmware, GetStagingArea, ListCampaigns, ListFirmware, RegisterFirmware, StartCampaign,
@@ -16,7 +15,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::telemetry::basic_credentials;
+use super::device_auth::authenticate_device;
 use super::{ApiResult, AppState, Caller, Page, Problem};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -193,24 +192,7 @@ pub async fn download(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let Some((username, secret)) = basic_credentials(&req) else {
-        return Err(Problem::unauthorized());
-    };
-    let verdict = state
-        .devices
-        .send(AuthenticateDevice {
-            device_id: username.clone(),
-            secret,
-        })
-        .await?;
-    let device = match (verdict, DeviceId::parse(&username)) {
-        (DeviceAuth::Accepted, Ok(device)) => device,
-        _ => {
-            metrics::counter!("plantd_http_auth_failures_total").increment(1);
-            tracing::warn!(?verdict, "firmware download with bad device credentials");
-            return Err(Problem::unauthorized());
-        }
-    };
+    let device = authenticate_device(&req, &state, "firmware download", None).await?;
     let image = state
         .firmware
         .send(AuthorizeDownload {
@@ -236,7 +218,7 @@ pub struct NewCampaign {
     firmware: String,
     /// Target devices by id…
     devices: Option<Vec<String>>,
-    /// …or every device with this label (not supported yet: 422).
+    /// …or every device with this label, resolved once at the start.
     label: Option<String>,
     /// Seconds a device has to progress in each state (default: firmware_step_timeout_s).
     timeout_s: Option<u64>,

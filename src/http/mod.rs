@@ -3,6 +3,7 @@
 
 mod auth;
 mod commands;
+mod device_auth;
 mod devices;
 pub(crate) mod firmware;
 mod openapi;

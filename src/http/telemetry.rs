@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::Engine;
-use plantd_contracts::devices::{AuthenticateDevice, DeviceAuth, GetDevice};
+use plantd_contracts::devices::{DeviceAuth, GetDevice};
 use plantd_contracts::identity::Scope;
 use plantd_contracts::telemetry::{
     Aggregate, FlushTelemetry, GetTelemetryHealth, GetTelemetryStatus, IngestError, IngestPayload,
@@ -20,6 +19,7 @@ use plantd_contracts::time::{format_ms, now_ms, parse_time};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::device_auth::{authenticate_device, refused};
 use super::devices::device_id;
 use super::{ApiResult, AppState, Caller, Problem};
 
@@ -378,21 +378,6 @@ pub async fn maintenance(caller: Caller, state: web::Data<AppState>) -> ApiResul
     Ok(HttpResponse::Ok().json(report))
 }
 
-/// `Authorization: Basic base64(device-id:secret)`.
-pub(super) fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
-    let value = req.headers().get("authorization")?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some((user.to_owned(), password.to_owned()))
-}
-
 /// HTTP ingest: the MQTT telemetry payload, with the device's own credentials.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/telemetry", tag = "telemetry", params(("id" = String, Path)),
     request_body(content = String, content_type = "application/json", description = "one sample or an array of samples"),
@@ -406,24 +391,14 @@ pub async fn ingest(
 ) -> ApiResult<HttpResponse> {
     let id = device_id(&id)?;
     // Credentials first: the body is read only for a device that proved who it is.
-    let Some((username, secret)) = basic_credentials(&req) else {
-        return Err(Problem::unauthorized());
-    };
-    let verdict = state
-        .devices
-        .send(AuthenticateDevice {
-            device_id: username.clone(),
-            secret,
-        })
-        .await?;
-    if verdict != DeviceAuth::Accepted || username != id.as_str() {
-        metrics::counter!("plantd_http_auth_failures_total").increment(1);
-        tracing::warn!(device = %id, ?verdict, "HTTP telemetry with bad device credentials");
-        return Err(if verdict == DeviceAuth::Accepted {
-            Problem::forbidden("a device may only send its own telemetry")
-        } else {
-            Problem::unauthorized()
-        });
+    let device = authenticate_device(&req, &state, "HTTP telemetry", Some(&id)).await?;
+    if device != id {
+        return Err(refused(
+            "HTTP telemetry",
+            Some(&id),
+            DeviceAuth::Accepted,
+            Problem::forbidden("a device may only send its own telemetry"),
+        ));
     }
     let body = body
         .to_bytes_limited(INGEST_BODY_LIMIT)

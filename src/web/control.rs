@@ -2,11 +2,11 @@
 //! merge patch and a new command. Session cookie and CSRF token required; viewers read,
 //! admins and engineers change. Handlers only translate forms into Control messages.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use plantd_contracts::commands::{CancelCommand, SendCommand};
-use plantd_contracts::identity::{Role, SessionView};
+use plantd_contracts::identity::SessionView;
 use plantd_contracts::shadow::UpdateDesired;
 use plantd_contracts::{DeviceId, DomainError};
 use serde::Deserialize;
@@ -57,19 +57,13 @@ async fn page(
     }
 }
 
-fn to_login() -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/login"))
-        .finish()
-}
-
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> HttpResponse {
     let Some((_, current)) = session::current(&req, &state).await else {
-        return to_login();
+        return session::redirect("/login");
     };
     let Ok(device_id) = DeviceId::parse(&id) else {
         return plain(StatusCode::NOT_FOUND, "no such device");
@@ -84,22 +78,13 @@ async fn changer(
     id: &str,
     csrf_token: &str,
 ) -> Result<(SessionView, DeviceId), HttpResponse> {
-    let Some((_, current)) = session::current(req, state).await else {
-        return Err(to_login());
-    };
-    if !plantd_secrets::same_secret(csrf_token, &current.csrf_token) {
-        return Err(plain(
-            StatusCode::FORBIDDEN,
-            "the form expired; reload the page and try again",
-        ));
-    }
-    if current.role == Role::Viewer {
-        metrics::counter!("plantd_http_forbidden_total").increment(1);
-        return Err(plain(
-            StatusCode::FORBIDDEN,
-            "viewers cannot change devices; ask an engineer or an admin",
-        ));
-    }
+    let current = session::changer(
+        req,
+        state,
+        csrf_token,
+        "viewers cannot change devices; ask an engineer or an admin",
+    )
+    .await?;
     let device_id =
         DeviceId::parse(id).map_err(|_| plain(StatusCode::NOT_FOUND, "no such device"))?;
     Ok((current, device_id))
@@ -162,9 +147,7 @@ pub async fn update_desired(
         },
     };
     match outcome {
-        Ok(()) => HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, back_to(&device_id, &form.back)))
-            .finish(),
+        Ok(()) => session::redirect(&back_to(&device_id, &form.back)),
         Err(message) => refused(
             page(&state, current, device_id, |c| {
                 c.shadow_error = Some(message);
@@ -231,9 +214,7 @@ pub async fn send_command(
         (Err(message), _) | (_, Err(message)) => Err(message),
     };
     match outcome {
-        Ok(()) => HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, back_to(&device_id, &form.back)))
-            .finish(),
+        Ok(()) => session::redirect(&back_to(&device_id, &form.back)),
         Err(message) => refused(
             page(&state, current, device_id, |c| {
                 c.command_error = Some(message);
@@ -272,9 +253,9 @@ pub async fn cancel_command(
         .await;
     match sent {
         // Already finished: the page shows what it became.
-        Ok(Ok(_)) | Ok(Err(DomainError::Conflict(_))) => HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, back_to(&device_id, &form.back)))
-            .finish(),
+        Ok(Ok(_)) | Ok(Err(DomainError::Conflict(_))) => {
+            session::redirect(&back_to(&device_id, &form.back))
+        }
         Ok(Err(e)) => failure(e),
         Err(_) => failure(DomainError::Unavailable("device control".into())),
     }

@@ -10,14 +10,18 @@ use plantd_contracts::devices::{
     DeleteDevice, DeviceCredentials, DeviceState, DeviceView, GetDevice, ListDevices,
     MetadataChange, PatchDevice, ProvisionDevice, RotateCredentials, SetDeviceEnabled,
 };
-use plantd_contracts::identity::{Scope, SessionView};
+use plantd_contracts::identity::SessionView;
 use plantd_contracts::telemetry::{GetTelemetryStatus, LatestValues, TelemetryStatus};
 use plantd_contracts::time::format_ms;
 use plantd_contracts::{DeviceId, DomainError};
 use serde::Deserialize;
 
 use super::control_panel::ControlPanel;
-use super::session;
+use super::firmware_section::FirmwareSection;
+use super::session::{self, can_change, changer, redirect};
+
+/// What a viewer is told when a changing form is refused.
+const VIEWER_REFUSAL: &str = "your role may only read devices";
 use super::telemetry::{self, RangeParam, TelemetrySection};
 use super::views::render;
 use crate::http::AppState;
@@ -116,16 +120,8 @@ pub struct DevicePage {
     pub control: ControlPanel,
     /// Charts and latest values (`templates/partials/telemetry.html`).
     pub telemetry: TelemetrySection,
-}
-
-fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, to))
-        .finish()
-}
-
-fn can_write(current: &SessionView) -> bool {
-    current.role.scopes().contains(&Scope::Write)
+    /// Versions and campaigns (`templates/partials/firmware.html`).
+    pub firmware: FirmwareSection,
 }
 
 fn status_of(e: &DomainError) -> StatusCode {
@@ -139,28 +135,6 @@ fn status_of(e: &DomainError) -> StatusCode {
 
 fn unavailable() -> HttpResponse {
     HttpResponse::ServiceUnavailable().body("plantd is not ready; try again in a moment")
-}
-
-/// The signed-in person allowed to change devices, after the form's CSRF check; or the
-/// response to send instead.
-async fn writer(
-    req: &HttpRequest,
-    state: &AppState,
-    csrf_token: &str,
-) -> Result<SessionView, HttpResponse> {
-    let Some((_, current)) = session::current(req, state).await else {
-        return Err(redirect("/login"));
-    };
-    if !plantd_secrets::same_secret(csrf_token, &current.csrf_token) {
-        return Err(
-            HttpResponse::Forbidden().body("the form expired; reload the page and try again")
-        );
-    }
-    if !can_write(&current) {
-        metrics::counter!("plantd_http_forbidden_total").increment(1);
-        return Err(HttpResponse::Forbidden().body("your role may only read devices"));
-    }
-    Ok(current)
 }
 
 /// Words separated by commas or spaces.
@@ -232,7 +206,7 @@ async fn list_page(
     let mut response = render(&DevicesPage {
         username: current.username.clone(),
         role: current.role.as_str().to_owned(),
-        can_write: can_write(&current),
+        can_write: can_change(&current),
         csrf_token: current.csrf_token,
         devices: page.items.into_iter().map(DeviceItem::from).collect(),
         filter_state,
@@ -265,7 +239,7 @@ pub async fn provision(
     state: web::Data<AppState>,
     form: web::Form<NewDeviceForm>,
 ) -> HttpResponse {
-    let current = match writer(&req, &state, &form.csrf_token).await {
+    let current = match changer(&req, &state, &form.csrf_token, VIEWER_REFUSAL).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -405,6 +379,11 @@ async fn device_page_in(
     let Ok(telemetry_section) = telemetry::section(state, &id, range).await else {
         return unavailable();
     };
+    let firmware = match FirmwareSection::load(state, &id).await {
+        Ok(firmware) => firmware,
+        Err(DomainError::NotFound(_)) => return HttpResponse::NotFound().body("no such device"),
+        Err(_) => return unavailable(),
+    };
     let (status, error) = match error {
         Some((status, message)) => (status, Some(message)),
         None => (StatusCode::OK, None),
@@ -412,7 +391,7 @@ async fn device_page_in(
     let mut response = render(&DevicePage {
         username: current.username.clone(),
         role: current.role.as_str().to_owned(),
-        can_write: can_write(&current),
+        can_write: can_change(&current),
         csrf_token: current.csrf_token,
         labels_text: device.labels.join(", "),
         device: DeviceItem::from(device),
@@ -426,6 +405,7 @@ async fn device_page_in(
         error,
         control,
         telemetry: telemetry_section,
+        firmware,
     });
     if response.status() == StatusCode::OK {
         *response.status_mut() = status;
@@ -458,7 +438,7 @@ pub async fn edit(
     id: web::Path<String>,
     form: web::Form<EditForm>,
 ) -> HttpResponse {
-    let current = match writer(&req, &state, &form.csrf_token).await {
+    let current = match changer(&req, &state, &form.csrf_token, VIEWER_REFUSAL).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -509,7 +489,7 @@ pub async fn rotate(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let current = match writer(&req, &state, &form.csrf_token).await {
+    let current = match changer(&req, &state, &form.csrf_token, VIEWER_REFUSAL).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -555,7 +535,7 @@ async fn set_enabled(
     form: web::Form<CsrfForm>,
     enabled: bool,
 ) -> HttpResponse {
-    let current = match writer(&req, &state, &form.csrf_token).await {
+    let current = match changer(&req, &state, &form.csrf_token, VIEWER_REFUSAL).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -578,7 +558,7 @@ pub async fn delete(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let current = match writer(&req, &state, &form.csrf_token).await {
+    let current = match changer(&req, &state, &form.csrf_token, VIEWER_REFUSAL).await {
         Ok(c) => c,
         Err(response) => return response,
     };

@@ -3,7 +3,7 @@
 //! engineers change, and every form carries the session's CSRF token.
 
 use actix_multipart::Multipart;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use futures_util::StreamExt;
@@ -11,12 +11,12 @@ use plantd_contracts::firmware::{
     CampaignDetail, CampaignTargets, CampaignView, CancelCampaign, FirmwareView, GetCampaign,
     ListCampaigns, ListFirmware, StartCampaign,
 };
-use plantd_contracts::identity::{Role, SessionView};
+use plantd_contracts::identity::SessionView;
 use plantd_contracts::DeviceId;
 use serde::Deserialize;
 
 use super::render;
-use super::session;
+use super::session::{self, can_change, changer, forbidden, redirect};
 use crate::http::firmware::{register, stage};
 use crate::http::{AppState, Problem};
 
@@ -48,20 +48,6 @@ struct CampaignPage {
     csrf_token: String,
     can_change: bool,
     campaign: CampaignDetail,
-}
-
-fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, to))
-        .finish()
-}
-
-fn can_change(session: &SessionView) -> bool {
-    session.role != Role::Viewer
-}
-
-fn forbidden(message: &str) -> HttpResponse {
-    HttpResponse::Forbidden().body(message.to_owned())
 }
 
 /// The firmware page, with an error above it when a form was refused.
@@ -238,15 +224,17 @@ pub async fn start(
     state: web::Data<AppState>,
     form: web::Form<CampaignForm>,
 ) -> HttpResponse {
-    let Some((_, current)) = session::current(&req, &state).await else {
-        return redirect("/login");
+    let current = match changer(
+        &req,
+        &state,
+        &form.csrf_token,
+        "viewers cannot start campaigns",
+    )
+    .await
+    {
+        Ok(current) => current,
+        Err(refusal) => return refusal,
     };
-    if !plantd_secrets::same_secret(&form.csrf_token, &current.csrf_token) {
-        return forbidden("the form expired; reload the page and try again");
-    }
-    if !can_change(&current) {
-        return forbidden("viewers cannot start campaigns");
-    }
     let parsed = targets(&form).and_then(|t| {
         Ok((
             t,
@@ -317,15 +305,17 @@ pub async fn cancel(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let Some((_, current)) = session::current(&req, &state).await else {
-        return redirect("/login");
+    let current = match changer(
+        &req,
+        &state,
+        &form.csrf_token,
+        "viewers cannot cancel campaigns",
+    )
+    .await
+    {
+        Ok(current) => current,
+        Err(refusal) => return refusal,
     };
-    if !plantd_secrets::same_secret(&form.csrf_token, &current.csrf_token) {
-        return forbidden("the form expired; reload the page and try again");
-    }
-    if !can_change(&current) {
-        return forbidden("viewers cannot cancel campaigns");
-    }
     let id = id.into_inner();
     match state
         .firmware

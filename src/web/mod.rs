@@ -6,6 +6,7 @@ mod control;
 pub mod control_panel;
 mod devices;
 mod firmware;
+pub mod firmware_section;
 mod pages;
 mod session;
 pub mod telemetry;

@@ -118,6 +118,10 @@ pub async fn logout(
     response
 }
 
+/// Devices the dashboard lists; the rest are on the Devices page (a plant of thousands
+/// of devices must not make the start page thousands of rows long).
+const DASHBOARD_ROWS: usize = 50;
+
 pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some((_, current)) = session::current(&req, &state).await else {
         return redirect("/login");
@@ -133,15 +137,17 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         }
     };
     let online = devices.iter().filter(|d| d.online).count();
+    let total = devices.len();
     let rows = devices
         .into_iter()
+        .take(DASHBOARD_ROWS)
         .map(|d| DeviceRow {
             values: latest
                 .get(&d.id)
                 .map(|values| {
                     values
                         .iter()
-                        .map(|v| (v.metric.clone(), format_value(v.value)))
+                        .map(|v| (v.metric.clone(), super::telemetry::format_value(v.value)))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -161,15 +167,8 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         csrf_token: current.csrf_token,
         devices: rows,
         online,
+        total,
     })
-}
-
-fn format_value(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.3}").trim_end_matches('0').to_owned()
-    }
 }
 
 const CSS: &str = include_str!("../../static/plantd.css");

@@ -1,8 +1,10 @@
-//! Cookies of the UI: the session cookie and the sign-in form's CSRF cookie.
+//! Cookies of the UI (the session cookie and the sign-in form's CSRF cookie) and the gate
+//! every changing form passes: a live session, its CSRF token, a role that may change.
 
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::HttpRequest;
-use plantd_contracts::identity::{ResolveSession, SessionView};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use plantd_contracts::identity::{ResolveSession, Scope, SessionView};
 
 use crate::http::{AppState, SESSION_COOKIE};
 
@@ -35,4 +37,45 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Option<(String, Ses
         .ok()
         .flatten()?;
     Some((secret, session))
+}
+
+/// A 303 to `to` (after a form, or to the sign-in page).
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+/// Roles with the `write` scope (admins, engineers) change things; viewers read.
+pub fn can_change(session: &SessionView) -> bool {
+    session.role.scopes().contains(&Scope::Write)
+}
+
+/// 403 with a plain-text reason, counted.
+pub fn forbidden(message: &str) -> HttpResponse {
+    metrics::counter!("plantd_http_forbidden_total").increment(1);
+    HttpResponse::Forbidden()
+        .content_type("text/plain; charset=utf-8")
+        .body(message.to_owned())
+}
+
+/// The signed-in person who may submit a changing form, or the response refusing them:
+/// no live session → to sign in; a CSRF token other than the session's → 403; a viewer →
+/// 403 with `viewer_refusal`.
+pub async fn changer(
+    req: &HttpRequest,
+    state: &AppState,
+    csrf_token: &str,
+    viewer_refusal: &str,
+) -> Result<SessionView, HttpResponse> {
+    let Some((_, current)) = current(req, state).await else {
+        return Err(redirect("/login"));
+    };
+    if !plantd_secrets::same_secret(csrf_token, &current.csrf_token) {
+        return Err(forbidden("the form expired; reload the page and try again"));
+    }
+    if !can_change(&current) {
+        return Err(forbidden(viewer_refusal));
+    }
+    Ok(current)
 }

@@ -80,7 +80,8 @@ pub struct HealthPanel {
     pub last_compaction: String,
 }
 
-fn format_value(value: f64) -> String {
+/// A reading as pages show it: integers without decimals, others to at most three.
+pub(crate) fn format_value(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {
         format!("{value:.0}")
     } else {

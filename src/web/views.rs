@@ -37,6 +37,8 @@ pub struct DashboardPage {
     pub username: String,
     pub role: String,
     pub csrf_token: String,
+    /// The first devices in id order.
     pub devices: Vec<DeviceRow>,
     pub online: usize,
+    pub total: usize,
 }

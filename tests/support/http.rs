@@ -62,6 +62,10 @@ impl Api {
         finish(self.request("POST", path).send_json(body))
     }
 
+    pub fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        finish(self.request("PATCH", path).send_json(body))
+    }
+
     pub fn delete(&self, path: &str) -> (u16, Value) {
         finish(self.request("DELETE", path).call())
     }

@@ -229,3 +229,10 @@ pub struct DeviceMessage {
     pub payload: Vec<u8>,
     pub received_at: crate::time::Millis,
 }
+
+/// Finish what was accepted: the reply comes once every message received before this one
+/// is handled and its changes are written. Shutdown sends it after the broker drained, so
+/// a device report acknowledged just before a stop is not lost.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<(), DomainError>")]
+pub struct FlushPending;

@@ -41,4 +41,47 @@ impl DomainEvent {
     pub fn topic(&self) -> String {
         format!("plantd/events/{}", self.kind)
     }
+
+    /// For `device.connected` / `device.disconnected`: the device and whether it is now
+    /// online. `None` for every other event (or one without a valid `data.device_id`).
+    pub fn presence(&self) -> Option<(crate::DeviceId, bool)> {
+        let online = match self.kind.as_str() {
+            DEVICE_CONNECTED => true,
+            DEVICE_DISCONNECTED => false,
+            _ => return None,
+        };
+        let id = self.data["device_id"].as_str()?;
+        crate::DeviceId::parse(id).ok().map(|id| (id, online))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn presence_reads_connect_and_disconnect_events_only() {
+        let on = DomainEvent::new(
+            DEVICE_CONNECTED,
+            "devices",
+            json!({ "device_id": "press-1" }),
+        );
+        let off = DomainEvent::new(
+            DEVICE_DISCONNECTED,
+            "devices",
+            json!({ "device_id": "press-1" }),
+        );
+        let other = DomainEvent::new(DEVICE_UPDATED, "devices", json!({ "device_id": "press-1" }));
+        let bad = DomainEvent::new(
+            DEVICE_CONNECTED,
+            "devices",
+            json!({ "device_id": "Not An Id" }),
+        );
+        let id = crate::DeviceId::parse("press-1").expect("id");
+        assert_eq!(on.presence(), Some((id.clone(), true)));
+        assert_eq!(off.presence(), Some((id, false)));
+        assert_eq!(other.presence(), None);
+        assert_eq!(bad.presence(), None);
+    }
 }

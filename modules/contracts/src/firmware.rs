@@ -253,6 +253,39 @@ pub struct FirmwareFile {
     pub sha256: String,
 }
 
+/// One device's firmware as the firmware module knows it: the version it last reported in
+/// a `firmware/status` report, and its part in every campaign that targeted it.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "DeviceFirmware")]
+pub struct GetDeviceFirmware {
+    pub device_id: DeviceId,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeviceFirmware {
+    /// The version in the device's latest `firmware/status` report (any campaign), if any.
+    pub reported_version: Option<String>,
+    /// When the device's progress in that campaign last changed (the report, or a later
+    /// timeout or retry), so at or after the report.
+    pub reported_at: Option<DateTime<Utc>>,
+    /// Campaigns that targeted the device, newest first.
+    pub campaigns: Vec<DeviceCampaign>,
+}
+
+/// A device's part in one campaign.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceCampaign {
+    pub campaign_id: String,
+    pub status: CampaignStatus,
+    pub firmware_id: String,
+    /// The version the campaign brings.
+    pub version: String,
+    #[serde(flatten)]
+    pub target: TargetView,
+}
+
 /// Domain events of firmware roll-outs (`data` names the ids involved).
 pub mod event {
     pub const UPLOADED: &str = "firmware.uploaded";

@@ -13,6 +13,7 @@ pub mod events;
 pub mod firmware;
 pub mod identity;
 pub mod ids;
+pub mod json;
 pub mod shadow;
 pub mod telemetry;
 pub mod time;

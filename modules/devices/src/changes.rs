@@ -104,7 +104,7 @@ fn patched(
                         "a merge patch must be a JSON object",
                     ));
                 }
-                validate::merge_patch(&mut metadata, patch);
+                plantd_contracts::json::merge_patch(&mut metadata, patch);
             }
             MetadataChange::Replace(value) => metadata = value.clone(),
         }

@@ -1,11 +1,15 @@
-//! The devices module: the registry of devices (CRUD, labels, metadata, a tombstone per
-//! deleted id), their per-device MQTT credentials (rotate, disable / enable), and their
-//! presence (online, last seen, traffic counters) from the broker's connect/disconnect and
-//! traffic messages.
+//! The devices module, three actors over the `devices_*` tables:
+//! - `Devices`: the registry (CRUD, labels, metadata, a tombstone per deleted id), per-device
+//!   MQTT credentials (rotate, disable / enable) and presence (online, last seen, traffic
+//!   counters) from the broker's connect/disconnect and traffic messages. It answers the
+//!   broker's login checks from memory (SHA-256 digests, constant-time compare) and tells
+//!   the rest of the plant what happened through `DomainEvent`s sent to the recipients
+//!   wired in at start.
+//! - `Control` (`control/`): shadows and commands.
+//! - `Firmware` (`firmware/`): images and roll-out campaigns.
 //!
-//! It owns the `devices_*` tables and nothing else. It answers the broker's login checks
-//! from memory (SHA-256 digests, constant-time compare) and tells the rest of the plant
-//! what happened through `DomainEvent`s sent to the recipients wired in at start.
+//! Control and Firmware use none of the registry's modules or tables: they talk to
+//! `Devices` by message only (`.ci/run` checks), so either can move to a crate of its own.
 
 mod actor;
 mod changes;

@@ -84,26 +84,6 @@ pub fn metadata(value: &Value) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// RFC 7396: a `null` member removes, an object merges recursively, anything else replaces.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(serde_json::Map::new());
-    }
-    if let Value::Object(map) = target {
-        for (key, value) in patch {
-            if value.is_null() {
-                map.remove(key);
-            } else {
-                merge_patch(map.entry(key.clone()).or_insert(Value::Null), value);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,13 +101,6 @@ mod tests {
         let got = labels(vec!["b".into(), "a".into(), "b".into()]).expect("valid");
         assert_eq!(got, vec!["a".to_owned(), "b".to_owned()]);
         assert!(labels((0..33).map(|i| format!("l{i}")).collect()).is_err());
-    }
-
-    #[test]
-    fn merge_patch_follows_rfc_7396() {
-        let mut doc = json!({"a": 1, "b": {"c": 2, "d": 3}});
-        merge_patch(&mut doc, &json!({"a": null, "b": {"c": 5}, "e": [1]}));
-        assert_eq!(doc, json!({"b": {"c": 5, "d": 3}, "e": [1]}));
     }
 
     #[test]

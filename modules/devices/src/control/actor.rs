@@ -14,8 +14,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use plantd_contracts::broker::PublishToDevice;
 use plantd_contracts::commands::{self as contract, CommandState, CommandView};
-use plantd_contracts::devices::{DeviceMessage, DeviceView, GetDevice};
-use plantd_contracts::events::{self, DomainEvent};
+use plantd_contracts::devices::{DeviceMessage, DeviceView, FlushPending, GetDevice};
+use plantd_contracts::events::DomainEvent;
 use plantd_contracts::shadow::{GetShadow, ShadowView, UpdateDesired, SHADOW_UPDATED};
 use plantd_contracts::time::now_ms;
 use plantd_contracts::{DeviceId, DomainError};
@@ -456,21 +456,15 @@ impl Handler<DomainEvent> for Control {
     type Result = ();
 
     fn handle(&mut self, event: DomainEvent, ctx: &mut Context<Self>) {
-        let Some(id) = event.data["device_id"]
-            .as_str()
-            .and_then(|id| DeviceId::parse(id).ok())
-        else {
-            return;
-        };
-        match event.kind.as_str() {
-            events::DEVICE_CONNECTED => {
+        match event.presence() {
+            Some((id, true)) => {
                 self.online.insert(id.clone());
                 ctx.notify_later(Resync { device_id: id }, CONNECT_SETTLE);
             }
-            events::DEVICE_DISCONNECTED => {
+            Some((id, false)) => {
                 self.online.remove(&id);
             }
-            _ => {}
+            None => {}
         }
     }
 }
@@ -674,5 +668,15 @@ impl Handler<contract::ListCommands> for Control {
                 .await?;
             Ok(rows.iter().filter_map(CommandRow::view).collect())
         })
+    }
+}
+
+impl Handler<FlushPending> for Control {
+    type Result = Result<(), DomainError>;
+
+    /// Every change is written inside its own (atomic) handler, so by the time this
+    /// message is handled, everything received before it is written.
+    fn handle(&mut self, _: FlushPending, _: &mut Context<Self>) -> Self::Result {
+        Ok(())
     }
 }

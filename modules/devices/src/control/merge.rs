@@ -1,5 +1,5 @@
-//! JSON merge patch (RFC 7396) and the shadow's delta rule. Pure functions on
-//! `serde_json` values; no I/O.
+//! The shadow's delta rule and changed keys (merge patches are
+//! `plantd_contracts::json::merge_patch`). Pure functions on `serde_json` values; no I/O.
 //!
 //! The delta of `desired` against `reported`: for each key of `desired`,
 //! - both values are objects → the delta of the two objects, if it is not empty;
@@ -9,28 +9,6 @@
 //! Keys only `reported` has are not in the delta (AWS IoT / Azure twin semantics).
 
 use serde_json::{Map, Value};
-
-/// Applies `patch` to `target` as RFC 7396 says: an object patch merges key by key
-/// (`null` deletes), anything else replaces the target.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Map::new());
-    }
-    let Value::Object(map) = target else {
-        return;
-    };
-    for (key, value) in patch {
-        if value.is_null() {
-            map.remove(key);
-        } else {
-            merge_patch(map.entry(key.clone()).or_insert(Value::Null), value);
-        }
-    }
-}
 
 /// The keys of `desired` whose value `reported` does not hold (see the module's rule).
 pub fn delta(desired: &Map<String, Value>, reported: &Map<String, Value>) -> Map<String, Value> {
@@ -74,55 +52,6 @@ mod tests {
         match v {
             Value::Object(m) => m,
             _ => panic!("not an object"),
-        }
-    }
-
-    #[test]
-    fn merge_patch_follows_rfc_7396_examples() {
-        let cases = [
-            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
-            (
-                json!({"a": "b"}),
-                json!({"b": "c"}),
-                json!({"a": "b", "b": "c"}),
-            ),
-            (json!({"a": "b"}), json!({"a": null}), json!({})),
-            (
-                json!({"a": "b", "b": "c"}),
-                json!({"a": null}),
-                json!({"b": "c"}),
-            ),
-            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
-            (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
-            (
-                json!({"a": {"b": "c"}}),
-                json!({"a": {"b": "d", "c": null}}),
-                json!({"a": {"b": "d"}}),
-            ),
-            (
-                json!({"a": [{"b": "c"}]}),
-                json!({"a": [1]}),
-                json!({"a": [1]}),
-            ),
-            (
-                json!({"e": null}),
-                json!({"a": 1}),
-                json!({"e": null, "a": 1}),
-            ),
-            (
-                json!([1, 2]),
-                json!({"a": "b", "c": null}),
-                json!({"a": "b"}),
-            ),
-            (
-                json!({}),
-                json!({"a": {"bb": {"ccc": null}}}),
-                json!({"a": {"bb": {}}}),
-            ),
-        ];
-        for (mut target, patch, want) in cases {
-            merge_patch(&mut target, &patch);
-            assert_eq!(target, want, "patch {patch}");
         }
     }
 

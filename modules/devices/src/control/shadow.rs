@@ -15,12 +15,13 @@
 
 use std::collections::BTreeMap;
 
+use plantd_contracts::json::merge_patch;
 use plantd_contracts::shadow::{ShadowMetadata, ShadowView};
 use plantd_contracts::time::{to_datetime, Millis};
 use plantd_contracts::{DeviceId, DomainError};
 use serde_json::{json, Map, Value};
 
-use super::merge::{changed_keys, delta, merge_patch};
+use super::merge::{changed_keys, delta};
 
 /// Largest desired or reported document (serialised JSON), and largest report payload.
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;

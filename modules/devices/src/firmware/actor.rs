@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use plantd_contracts::broker::PublishToDevice;
-use plantd_contracts::devices::ListDevices;
+use plantd_contracts::devices::{FlushPending, ListDevices};
 use plantd_contracts::events::DomainEvent;
 use plantd_contracts::firmware::*;
 use plantd_contracts::time::{now_ms, to_datetime};
@@ -317,5 +317,42 @@ impl Actor for Firmware {
             }
         }
         ctx.run_interval(TICK, |act, ctx| act.tick(ctx));
+    }
+}
+
+/// How long a flush waits for the database before it gives up.
+const FLUSH_WITHIN: Duration = Duration::from_secs(10);
+
+impl Firmware {
+    /// Starts a write of whatever is dirty and waits (polling every 10 ms, so the write's
+    /// own continuation can run) until nothing is dirty and no write is in flight.
+    fn flush_until_clean(
+        &mut self,
+        ctx: &mut Context<Self>,
+        deadline: std::time::Instant,
+    ) -> ResponseActFuture<Self, Result<(), DomainError>> {
+        self.save(ctx);
+        let clean =
+            !self.saving && self.dirty_campaigns.is_empty() && self.dirty_targets.is_empty();
+        if clean {
+            return Box::pin(fut::ready(Ok(())));
+        }
+        if std::time::Instant::now() > deadline {
+            return Box::pin(fut::ready(Err(DomainError::Unavailable(
+                "firmware progress could not be written".to_owned(),
+            ))));
+        }
+        Box::pin(
+            fut::wrap_future::<_, Self>(actix::clock::sleep(Duration::from_millis(10)))
+                .then(move |_, act, ctx| act.flush_until_clean(ctx, deadline)),
+        )
+    }
+}
+
+impl Handler<FlushPending> for Firmware {
+    type Result = ResponseActFuture<Self, Result<(), DomainError>>;
+
+    fn handle(&mut self, _: FlushPending, ctx: &mut Context<Self>) -> Self::Result {
+        self.flush_until_clean(ctx, std::time::Instant::now() + FLUSH_WITHIN)
     }
 }

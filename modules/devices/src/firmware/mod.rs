@@ -12,6 +12,7 @@
 mod actor;
 mod api;
 mod campaign;
+mod device;
 mod images;
 mod metrics;
 mod reports;

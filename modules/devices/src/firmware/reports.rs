@@ -4,10 +4,9 @@
 
 use actix::prelude::*;
 use plantd_contracts::devices::DeviceMessage;
-use plantd_contracts::events::{self, DomainEvent};
+use plantd_contracts::events::DomainEvent;
 use plantd_contracts::firmware::TargetState;
 use plantd_contracts::time::now_ms;
-use plantd_contracts::DeviceId;
 
 use super::actor::Firmware;
 use super::campaign::StatusReport;
@@ -64,18 +63,10 @@ impl Handler<DomainEvent> for Firmware {
     type Result = ();
 
     fn handle(&mut self, event: DomainEvent, _: &mut Context<Self>) {
-        let Some(device) = event.data["device_id"]
-            .as_str()
-            .and_then(|d| DeviceId::parse(d).ok())
-        else {
+        let Some((device, connected)) = event.presence() else {
             return;
         };
         let now = now_ms();
-        let connected = match event.kind.as_str() {
-            events::DEVICE_CONNECTED => true,
-            events::DEVICE_DISCONNECTED => false,
-            _ => return,
-        };
         if connected {
             self.online.insert(device.clone());
         } else {
