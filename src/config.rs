@@ -132,6 +132,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "250",
     ),
     (
+        "telemetry_batch_min_age_ms",
+        "group commit: with no write in flight, samples are written once the oldest is this old",
+        "0",
+    ),
+    (
         "telemetry_max_payload_bytes",
         "telemetry payloads over this are rejected",
         "262144",
@@ -346,6 +351,10 @@ impl Settings {
             "telemetry_batch_interval_ms" => {
                 self.telemetry.batch_interval =
                     Duration::from_millis(number(value, 1, 60_000, name)?)
+            }
+            "telemetry_batch_min_age_ms" => {
+                self.telemetry.batch_min_age =
+                    Duration::from_millis(number(value, 0, 60_000, name)?)
             }
             "telemetry_max_payload_bytes" => {
                 self.telemetry.max_payload_bytes = number(value, 64, 64 << 20, name)?

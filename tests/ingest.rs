@@ -223,6 +223,7 @@ fn sigterm_flushes_every_acknowledged_sample() {
     // Batches that would wait a minute: only the shutdown flush can write them.
     let mut server = Server::start_with(&[
         ("PLANTD_TELEMETRY_BATCH_INTERVAL_MS", "60000"),
+        ("PLANTD_TELEMETRY_BATCH_MIN_AGE_MS", "60000"),
         ("PLANTD_TELEMETRY_BATCH_SIZE", "100000"),
     ]);
     let password = provision(&server, "line-4");

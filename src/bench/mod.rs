@@ -10,8 +10,9 @@
 //! - Mosquitto: messages delivered per second to one subscriber of `devices/+/telemetry`,
 //!   delivery latency p50/p99 (subscriber's clock − the sample's `ts`), its CPU and RSS.
 //!
-//! Publish → stored latency: when plantd exports `plantd_telemetry_commit_delay_seconds`
-//! (commit time − sample ts) its quantiles are used; otherwise the bench samples, every
+//! Publish → stored latency: when plantd exports the histogram
+//! `plantd_telemetry_commit_delay_seconds` (commit time − sample ts, which is the publish
+//! time), p50/p99 come from its buckets' counts in the window; otherwise the bench samples, every
 //! 10 ms, how many samples the devices have published and how many plantd has stored, and
 //! takes the k-th sample's latency as the time stored reached k minus the time published
 //! reached k (the pipeline is first in, first out; resolution ±10 ms).
@@ -310,24 +311,90 @@ async fn measure_plantd(
         ..Row::default()
     };
     if matches!(mode, Mode::Rate(..)) {
-        let histogram = "plantd_telemetry_commit_delay_seconds";
-        let q = |quantile: &str| {
-            let labels = format!("quantile=\"{quantile}\"");
-            m1.lines()
-                .any(|l| l.starts_with(histogram) && l.contains(&labels))
-                .then(|| counter(&m1, histogram, &labels) * 1000.0)
-        };
-        if let (Some(p50), Some(p99)) = (q("0.5"), q("0.99")) {
+        let mut counted = fifo_delays(&timeline, base_published, base_stored, p0, p1);
+        let counted = (quantile(&mut counted, 0.5), quantile(&mut counted, 0.99));
+        let delays = Buckets::between(&m0, &m1);
+        if let (Some(p50), Some(p99)) = (delays.quantile(0.5), delays.quantile(0.99)) {
             (row.p50_ms, row.p99_ms) = (Some(p50), Some(p99));
-            row.latency_source = "commit-delay histogram";
+            row.notes += &format!(
+                ", {:.1}% stored within 50 ms; from counts every 10 ms: p50 {:.0} / p99 {:.0} ms",
+                delays.share_within(0.05) * 100.0,
+                counted.0.unwrap_or(f64::NAN),
+                counted.1.unwrap_or(f64::NAN),
+            );
+            row.latency_source = "commit-delay histogram of the window (linear within buckets)";
         } else {
-            let mut delays = fifo_delays(&timeline, base_published, base_stored, p0, p1);
-            row.p50_ms = quantile(&mut delays, 0.5);
-            row.p99_ms = quantile(&mut delays, 0.99);
+            (row.p50_ms, row.p99_ms) = counted;
             row.latency_source = "published/stored counts every 10 ms";
         }
     }
     Ok(row)
+}
+
+/// The commit-delay histogram's counts (upper bound in seconds, cumulative count) recorded
+/// between two scrapes of /metrics.
+struct Buckets(Vec<(f64, f64)>);
+
+impl Buckets {
+    const NAME: &'static str = "plantd_telemetry_commit_delay_seconds_bucket{le=\"";
+
+    fn between(before: &str, after: &str) -> Buckets {
+        let parse = |text: &str| -> Vec<(f64, f64)> {
+            text.lines()
+                .filter_map(|l| {
+                    let (le, count) = l.strip_prefix(Self::NAME)?.split_once("\"} ")?;
+                    Some((le.parse().ok()?, count.trim().parse().ok()?))
+                })
+                .collect()
+        };
+        let before = parse(before);
+        Buckets(
+            parse(after)
+                .into_iter()
+                .map(|(le, n)| {
+                    let n0 = before.iter().find(|b| b.0 == le).map_or(0.0, |b| b.1);
+                    (le, n - n0)
+                })
+                .collect(),
+        )
+    }
+
+    /// The `q` quantile in ms, linear within its bucket (as Prometheus'
+    /// `histogram_quantile`); `None` without recordings.
+    fn quantile(&self, q: f64) -> Option<f64> {
+        let total = self.0.last()?.1;
+        if total <= 0.0 {
+            return None;
+        }
+        let rank = q * total;
+        let mut below = (0.0, 0.0);
+        for &(le, n) in &self.0 {
+            if n >= rank {
+                if le.is_infinite() {
+                    return Some(below.0 * 1000.0);
+                }
+                let part = if n > below.1 {
+                    (rank - below.1) / (n - below.1)
+                } else {
+                    1.0
+                };
+                return Some((below.0 + (le - below.0) * part) * 1000.0);
+            }
+            below = (le, n);
+        }
+        None
+    }
+
+    /// The share of recordings at or below `seconds` (a bucket bound).
+    fn share_within(&self, seconds: f64) -> f64 {
+        let total = self.0.last().map_or(0.0, |b| b.1);
+        let within = self.0.iter().find(|b| b.0 == seconds).map_or(0.0, |b| b.1);
+        if total > 0.0 {
+            within / total
+        } else {
+            0.0
+        }
+    }
 }
 
 /// Publish → stored delays (ms) of the samples published between `p0` and `p1`, from a

@@ -1,5 +1,6 @@
-//! The telemetry actor: validates payloads, buffers samples, writes batches (one in flight
-//! at a time, so buffering goes on while a batch commits) to the index-free recent table,
+//! The telemetry actor: validates payloads, buffers samples, writes batches to the
+//! index-free recent table by group commit (one batch in flight; whatever arrived while it
+//! committed is the next batch, written as soon as it has finished),
 //! keeps the head (committed, not yet compacted samples) and the metric registry, and
 //! counts ingest per device. Compaction, retention and queries are in `maintenance.rs`
 //! and `queries.rs`; this file is the write path.
@@ -23,10 +24,14 @@ const DAY_MS: Millis = 86_400_000;
 
 #[derive(Debug, Clone)]
 pub struct TelemetrySettings {
-    /// A batch is written when this many samples are buffered…
+    /// Samples per write transaction at most.
     pub batch_size: usize,
-    /// …or when this much time has passed, whichever comes first.
+    /// The timer: buffered samples are written at least this often (it also retries a
+    /// batch that failed).
     pub batch_interval: Duration,
+    /// Group commit: with no batch in flight, buffered samples are written as soon as the
+    /// oldest has waited this long (zero: at once) or `batch_size` are waiting.
+    pub batch_min_age: Duration,
     /// Payloads larger than this are rejected whole.
     pub max_payload_bytes: usize,
     /// Above this many buffered samples (storage down or too slow) new payloads are refused.
@@ -48,6 +53,7 @@ impl Default for TelemetrySettings {
         TelemetrySettings {
             batch_size: 1000,
             batch_interval: Duration::from_millis(250),
+            batch_min_age: Duration::ZERO,
             max_payload_bytes: 256 * 1024,
             max_buffered_samples: 1_000_000,
             compact_interval: Duration::from_secs(300),
@@ -94,6 +100,11 @@ pub struct Telemetry {
     buffer: Vec<Buffered>,
     /// Samples in the batch being written (0: none in flight).
     in_flight: usize,
+    /// A `batch_min_age` timer is pending.
+    commit_timer: bool,
+    /// The last write failed: only the interval timer (or a flush request) tries again, so
+    /// a database that is away is not hammered by every new payload.
+    write_failed: bool,
     pub(crate) registry: Registry,
     pub(crate) head: Head,
     next_seq: i64,
@@ -170,6 +181,8 @@ impl Telemetry {
             settings,
             buffer: Vec::new(),
             in_flight: 0,
+            commit_timer: false,
+            write_failed: false,
             registry,
             head,
             next_seq,
@@ -242,6 +255,31 @@ impl Telemetry {
         (batch, devices)
     }
 
+    /// Group commit: with no batch in flight, writes what is buffered now (or once its
+    /// oldest sample is `batch_min_age` old, unless `batch_size` samples wait), so a sample
+    /// waits for at most the commit in flight and its own. Under load the batch grows by
+    /// itself while the previous one commits, up to `batch_size`.
+    fn commit_soon(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight > 0 || self.write_failed {
+            return;
+        }
+        let Some(oldest) = self.buffer.first() else {
+            return;
+        };
+        let min_age = self.settings.batch_min_age.as_millis() as i64;
+        let waited = now_ms() - oldest.received_at;
+        if waited >= min_age || self.buffer.len() >= self.settings.batch_size {
+            self.flush(ctx);
+        } else if !self.commit_timer {
+            self.commit_timer = true;
+            let wait = Duration::from_millis((min_age - waited.max(0)) as u64);
+            ctx.run_later(wait, |act, ctx| {
+                act.commit_timer = false;
+                act.commit_soon(ctx);
+            });
+        }
+    }
+
     /// Starts writing the buffer as one batch unless a batch is already in flight.
     fn flush(&mut self, ctx: &mut Context<Self>) {
         if self.in_flight > 0 {
@@ -266,6 +304,7 @@ impl Telemetry {
         };
         ctx.spawn(work.into_actor(self).map(|(outcome, items, devices, elapsed), act, ctx| {
             act.in_flight = 0;
+            act.write_failed = false;
             metrics::histogram!("plantd_telemetry_batch_seconds").record(elapsed.as_secs_f64());
             match outcome {
                 Ok((batch, Ok(kept))) => {
@@ -277,13 +316,16 @@ impl Telemetry {
                     if act.head.len() >= act.settings.max_head_samples {
                         act.compact(ctx);
                     }
-                    if act.buffer.len() >= act.settings.batch_size || !act.flush_waiters.is_empty() {
+                    if act.flush_waiters.is_empty() {
+                        act.commit_soon(ctx);
+                    } else {
                         act.flush(ctx);
                     }
                 }
                 Ok((_, Err(e))) => {
                     metrics::counter!("plantd_telemetry_batch_errors_total").increment(1);
                     tracing::error!(error = %e, samples = items.len(), "telemetry batch not written; kept for the next attempt");
+                    act.write_failed = true;
                     // Nothing accepted is dropped: the batch goes back in front of newer
                     // samples and is retried on the next tick, so a dead database is not hammered.
                     let mut items = items;
@@ -439,9 +481,7 @@ impl Handler<IngestPayload> for Telemetry {
         metrics::counter!("plantd_telemetry_samples_accepted_total").increment(count as u64);
         metrics::gauge!("plantd_telemetry_buffered_samples").set(self.buffer.len() as f64);
         self.stats.entry(msg.device_id).or_default().accepted += 1;
-        if self.buffer.len() >= self.settings.batch_size {
-            self.flush(ctx);
-        }
+        self.commit_soon(ctx);
         Ok(IngestAck {
             accepted: count,
             backlog: self.in_flight + self.buffer.len(),
