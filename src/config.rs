@@ -153,7 +153,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     (
         "telemetry_max_head_samples",
-        "or as soon as this many wait (also the most one compaction takes)",
+        "or as soon as this many wait",
         "500000",
     ),
     (

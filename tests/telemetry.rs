@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::http::{api, provision, token};
+use crate::support::http::{api, metric, provision, token};
 use crate::support::server::ADMIN_TOKEN;
 use crate::support::{eventually, web, Server};
 
@@ -716,5 +716,42 @@ fn the_telemetry_page_updates_live_in_a_browser() {
         browser.text("[data-max]"),
         "77.5",
         "the chart was redrawn with it"
+    );
+}
+
+#[test]
+fn a_large_head_is_compacted_in_capped_transactions_and_loses_nothing() {
+    let server = Server::start();
+    let password = provision(&server, "big-1");
+    // 120,000 samples at 10 ms: more than two compaction transactions' worth (50,000 each).
+    let start = now_ms() - 2 * 3_600_000;
+    let samples: Vec<(i64, f64)> = (0..120_000i64)
+        .map(|i| (start + i * 10, (i % 997) as f64))
+        .collect();
+    send(&server, "big-1", &password, "load", &samples);
+    let report = maintenance(&server);
+    assert_eq!(report["samples_compacted"], 120_000, "{report}");
+    let compactions = metric(&server, "plantd_telemetry_compactions_total", "");
+    assert!(
+        compactions >= 3.0,
+        "capped at 50,000 a transaction: {compactions}"
+    );
+    assert_eq!(
+        raw_count(&server, "big-1", "load"),
+        100_000,
+        "the query's limit"
+    );
+    let sums = query(
+        &server,
+        "big-1",
+        &format!(
+            "metric=load&from={start}&to={}&step=1h&agg=count",
+            start + 1_200_000
+        ),
+    );
+    let counted: f64 = sums.iter().map(|(_, c)| c).sum();
+    assert_eq!(
+        counted, 120_000.0,
+        "every sample in the hour roll-ups: {sums:?}"
     );
 }
