@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use rumqttc::Packet;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -522,9 +523,41 @@ fn progress_acknowledged_just_before_a_stop_is_kept() {
     assert_eq!(status, 201, "{started}");
     let campaign_id = started["id"].as_str().expect("id").to_owned();
     next_notice(&mut mqtt, "fw-stop");
-    // Reports in quick succession (each acknowledged: publish waits for the PUBACK), then
-    // SIGTERM at once: the last one must survive the stop. (A report is written at once,
-    // or at the next tick when a write is in flight; shutdown also flushes what waits.)
+    // The database is locked for the targets table while the device reports and plantd is
+    // told to stop: the first report's write waits, the later ones wait behind it for the
+    // next write. Only a shutdown that flushes firmware progress keeps the last one.
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release_tx, release) = std::sync::mpsc::channel::<()>();
+    let locker = {
+        let url = server.database_url.clone();
+        let path = server.data_dir.join("plantd.db");
+        std::thread::spawn(move || match url {
+            Some(url) => {
+                let mut conn = PgConnection::establish(&url).expect("PostgreSQL");
+                let mut run = |sql: &str| {
+                    diesel::sql_query(sql).execute(&mut conn).expect(sql);
+                };
+                run("BEGIN");
+                run("LOCK TABLE devices_campaign_targets IN EXCLUSIVE MODE");
+                locked_tx.send(()).expect("locked");
+                let _ = release.recv();
+                run("ROLLBACK");
+            }
+            None => {
+                let mut conn =
+                    SqliteConnection::establish(path.to_str().expect("path")).expect("SQLite file");
+                let mut run = |sql: &str| {
+                    diesel::sql_query(sql).execute(&mut conn).expect(sql);
+                };
+                run("PRAGMA busy_timeout = 5000");
+                run("BEGIN IMMEDIATE");
+                locked_tx.send(()).expect("locked");
+                let _ = release.recv();
+                run("ROLLBACK");
+            }
+        })
+    };
+    locked.recv().expect("database locked");
     for percent in (5..=95).step_by(10) {
         report(
             &mut mqtt,
@@ -532,7 +565,14 @@ fn progress_acknowledged_just_before_a_stop_is_kept() {
             json!({ "campaign": campaign_id, "state": "downloading", "version": "3.0.0", "detail": format!("{percent}%") }),
         );
     }
+    // SIGTERM now; the lock goes a moment later, while plantd is stopping.
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        let _ = release_tx.send(());
+    });
     assert!(server.stop().success(), "plantd stops cleanly");
+    releaser.join().expect("releaser");
+    locker.join().expect("locker");
     drop(mqtt);
     server.restart_stopped();
     let after = campaign(&server, &campaign_id);
