@@ -16,7 +16,9 @@ use plantd_storage::Db;
 use plantd_telemetry::Telemetry;
 
 use crate::config::Settings;
-use crate::http::{self, AppState};
+use crate::http;
+use crate::routes;
+use crate::state::AppState;
 
 /// Opens the database the settings name and applies pending migrations.
 pub async fn open_database(settings: &Settings) -> Result<(Db, Vec<String>), String> {
@@ -169,7 +171,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     };
     let server = actix_web::HttpServer::new({
         let state = state.clone();
-        move || actix_web::App::new().configure(|cfg| http::configure(cfg, state.clone()))
+        move || actix_web::App::new().configure(|cfg| routes::configure(cfg, state.clone()))
     })
     .workers(2)
     .disable_signals()

@@ -7,9 +7,12 @@ mod bench;
 mod cli;
 mod commands;
 mod config;
+mod edge;
 mod http;
 mod logging;
+mod routes;
 mod simulate;
+mod state;
 mod web;
 
 use std::process::ExitCode;

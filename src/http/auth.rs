@@ -16,10 +16,8 @@ use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use plantd_contracts::identity::{AuthenticateToken, Principal, ResolveSession, Scope};
 
-use super::problem::Problem;
-use super::AppState;
-
-pub const SESSION_COOKIE: &str = "plantd_session";
+use super::{AppState, Problem};
+use crate::edge::SESSION_COOKIE;
 
 #[derive(Clone)]
 pub struct Caller {

@@ -1,110 +1,23 @@
-//! The HTTP edge: REST under `/api/v1`, operations endpoints, and the web UI. Handlers
-//! translate HTTP to module messages and back; they hold no domain logic.
+//! The REST API under `/api/v1`, its OpenAPI document and the operations endpoints: one
+//! file per resource, each with its handlers and a `routes` function that `routes.rs`
+//! mounts. Handlers translate HTTP to module messages and back; they hold no domain
+//! logic. It may use `state.rs` and `edge/`, never `web/` or `routes.rs`.
 
-mod auth;
-mod commands;
+pub mod auth;
+pub mod commands;
 mod device_auth;
-mod devices;
-pub(crate) mod firmware;
-mod openapi;
-mod ops;
-mod problem;
-mod shadow;
-mod telemetry;
-mod tokens;
+pub mod devices;
+pub mod firmware;
+pub mod openapi;
+pub mod ops;
+pub mod shadow;
+pub mod telemetry;
+pub mod tokens;
 
-use std::time::Instant;
-
-use actix::Addr;
-use actix_web::{web, HttpRequest};
-use metrics_exporter_prometheus::PrometheusHandle;
-use plantd_broker::EventPublisher;
-use plantd_devices::firmware::Firmware;
-use plantd_devices::{Control, Devices};
-use plantd_identity::Identity;
-use plantd_storage::Db;
-use plantd_telemetry::Telemetry;
-
-pub use auth::{Caller, SESSION_COOKIE};
-pub use problem::{ApiResult, Problem};
+pub use crate::edge::{ApiResult, Problem};
+pub use crate::state::AppState;
+pub use auth::Caller;
 pub use telemetry::end_live_streams;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub identity: Addr<Identity>,
-    pub devices: Addr<Devices>,
-    pub control: Addr<Control>,
-    pub firmware: Addr<Firmware>,
-    pub telemetry: Addr<Telemetry>,
-    pub broker: Addr<EventPublisher>,
-    pub db: Db,
-    pub metrics: PrometheusHandle,
-    pub secure_cookies: bool,
-    pub started_at: Instant,
-}
-
-/// Largest JSON body the API reads (telemetry ingest reads its own, larger limit).
-const JSON_LIMIT: usize = 64 * 1024;
-
-pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
-    cfg.app_data(web::Data::new(state))
-        .app_data(
-            web::JsonConfig::default()
-                .limit(JSON_LIMIT)
-                .error_handler(|e, _req: &HttpRequest| json_error(e)),
-        )
-        .app_data(
-            web::QueryConfig::default()
-                .error_handler(|e, _req| Problem::bad_request("query", e.to_string()).into()),
-        )
-        .app_data(
-            web::PathConfig::default()
-                .error_handler(|e, _req| Problem::bad_request("path", e.to_string()).into()),
-        )
-        .configure(openapi::routes)
-        .service(
-            web::scope("/api/v1")
-                .wrap(actix_web::middleware::from_fn(auth::authenticate))
-                .configure(tokens::routes)
-                .configure(devices::routes)
-                .configure(shadow::routes)
-                .configure(commands::routes)
-                .configure(telemetry::routes)
-                .configure(firmware::routes)
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(Problem::new(
-                        actix_web::http::StatusCode::NOT_FOUND,
-                        "Not found",
-                        "no such API route",
-                    ))
-                })),
-        )
-        .configure(ops::routes)
-        .configure(crate::web::routes);
-}
-
-fn json_error(e: actix_web::error::JsonPayloadError) -> actix_web::Error {
-    use actix_web::error::JsonPayloadError;
-    let problem = match &e {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            Problem::new(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "Payload too large",
-                format!("request bodies are limited to {JSON_LIMIT} bytes"),
-            )
-        }
-        JsonPayloadError::ContentType => {
-            Problem::bad_request("body", "send Content-Type: application/json")
-        }
-        JsonPayloadError::Deserialize(d) if d.is_data() => Problem::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "Invalid request",
-            d.to_string(),
-        ),
-        other => Problem::bad_request("body", other.to_string()),
-    };
-    problem.into()
-}
 
 /// `?limit=&cursor=` paging over items sorted by a string key.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]

@@ -131,5 +131,5 @@ async fn docs() -> HttpResponse {
             });
         }
     }
-    crate::web::render(&DocsPage { operations })
+    crate::edge::render(&DocsPage { operations })
 }

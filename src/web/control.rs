@@ -12,9 +12,9 @@ use plantd_contracts::{DeviceId, DomainError};
 use serde::Deserialize;
 
 use super::control_panel::ControlPanel;
-use super::render;
 use super::session;
-use crate::http::AppState;
+use crate::edge::render;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "device_control.html")]

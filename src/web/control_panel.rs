@@ -9,7 +9,7 @@ use plantd_contracts::time::format_ms;
 use plantd_contracts::{DeviceId, DomainError};
 use serde_json::Value;
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// How many recent commands the panel lists.
 const RECENT_COMMANDS: usize = 20;

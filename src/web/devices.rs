@@ -23,8 +23,8 @@ use super::session::{self, can_change, changer, redirect};
 /// What a viewer is told when a changing form is refused.
 const VIEWER_REFUSAL: &str = "your role may only read devices";
 use super::telemetry::{self, RangeParam, TelemetrySection};
-use super::views::render;
-use crate::http::AppState;
+use crate::edge::render;
+use crate::state::AppState;
 
 /// A device as the pages show it: times formatted, options flattened.
 pub struct DeviceItem {

@@ -15,10 +15,10 @@ use plantd_contracts::identity::SessionView;
 use plantd_contracts::DeviceId;
 use serde::Deserialize;
 
-use super::render;
 use super::session::{self, can_change, changer, forbidden, redirect};
-use crate::http::firmware::{register, stage};
-use crate::http::{AppState, Problem};
+use crate::edge::firmware_upload::{register, stage};
+use crate::edge::{render, Problem};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/firmware", web::get().to(page))

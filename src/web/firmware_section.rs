@@ -11,7 +11,7 @@ use plantd_contracts::shadow::GetShadow;
 use plantd_contracts::time::format_ms;
 use plantd_contracts::{DeviceId, DomainError};
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// The shadow's reported key that carries the running version.
 const SHADOW_VERSION_KEY: &str = "firmware_version";

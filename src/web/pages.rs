@@ -9,8 +9,9 @@ use plantd_contracts::time::format_ms;
 use serde::Deserialize;
 
 use super::session::{self, LOGIN_CSRF_COOKIE};
-use super::views::{render, DashboardPage, DeviceRow, LoginPage};
-use crate::http::{AppState, SESSION_COOKIE};
+use super::views::{DashboardPage, DeviceRow, LoginPage};
+use crate::edge::{render, SESSION_COOKIE};
+use crate::state::AppState;
 
 fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()

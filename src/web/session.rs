@@ -6,7 +6,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use plantd_contracts::identity::{ResolveSession, Scope, SessionView};
 
-use crate::http::{AppState, SESSION_COOKIE};
+use crate::edge::SESSION_COOKIE;
+use crate::state::AppState;
 
 pub const LOGIN_CSRF_COOKIE: &str = "plantd_login_csrf";
 

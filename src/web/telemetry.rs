@@ -17,8 +17,8 @@ use plantd_contracts::DeviceId;
 use serde::Deserialize;
 
 use super::session;
-use super::views::render;
-use crate::http::AppState;
+use crate::edge::render;
+use crate::state::AppState;
 
 /// Chart size in SVG user units, and points drawn per chart at most.
 const WIDTH: f64 = 600.0;

@@ -1,19 +1,6 @@
-//! The askama templates' data, and the one helper that renders a template to a response.
+//! The askama templates' data of the sign-in page and the dashboard.
 
-use actix_web::HttpResponse;
 use askama::Template;
-
-pub fn render(template: &impl Template) -> HttpResponse {
-    match template.render() {
-        Ok(html) => HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body(html),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot render a page");
-            HttpResponse::InternalServerError().body("the page could not be rendered")
-        }
-    }
-}
 
 #[derive(Template)]
 #[template(path = "login.html")]

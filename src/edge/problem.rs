@@ -1,4 +1,5 @@
-//! Errors as RFC 9457 `application/problem+json`, from domain errors and edge checks.
+//! Errors as RFC 9457 `application/problem+json`, from domain errors and edge checks. The
+//! API answers with them; the UI shows their status and detail. Touches no state.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};

@@ -1,0 +1,29 @@
+//! `AppState`: what every HTTP handler, REST or UI, is given. It holds the modules'
+//! addresses (handlers talk to modules only by message), the database pool (for
+//! readiness only), the metrics handle and a few edge settings. Built once by `app.rs`;
+//! it imports only the modules' crates, so `http/`, `web/` and `routes.rs` all stand on it.
+
+use std::time::Instant;
+
+use actix::Addr;
+use metrics_exporter_prometheus::PrometheusHandle;
+use plantd_broker::EventPublisher;
+use plantd_devices::firmware::Firmware;
+use plantd_devices::{Control, Devices};
+use plantd_identity::Identity;
+use plantd_storage::Db;
+use plantd_telemetry::Telemetry;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub identity: Addr<Identity>,
+    pub devices: Addr<Devices>,
+    pub control: Addr<Control>,
+    pub firmware: Addr<Firmware>,
+    pub telemetry: Addr<Telemetry>,
+    pub broker: Addr<EventPublisher>,
+    pub db: Db,
+    pub metrics: PrometheusHandle,
+    pub secure_cookies: bool,
+    pub started_at: Instant,
+}
