@@ -1,9 +1,10 @@
 //! The command line: `plantd [serve]`, `plantd migrate`, `plantd device add <id>`,
-//! `plantd bench ingest`, `plantd simulate`.
+//! `plantd bench ingest`, `plantd simulate`. The server's settings are flags of the
+//! commands that use them (`config::flags`); `bench` and `simulate` have only their own.
 
-use std::path::PathBuf;
+use clap::{Parser, Subcommand};
 
-use clap::{Args, Parser, Subcommand};
+use crate::config::flags::ServerArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -12,60 +13,30 @@ use clap::{Args, Parser, Subcommand};
     about = "Watch and maintain a small plant's machines: MQTT broker, telemetry, devices, web UI."
 )]
 pub struct Cli {
-    /// A plantd.toml to read (default: ./plantd.toml when present, or $PLANTD_CONFIG).
-    #[arg(long, global = true)]
-    pub config: Option<PathBuf>,
     #[command(flatten)]
-    pub overrides: Overrides,
+    pub server: ServerArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-/// Flags that override the file and the environment.
-#[derive(Debug, Args)]
-pub struct Overrides {
-    /// Folder for the SQLite database and other state [PLANTD_DATA_DIR]
-    #[arg(long, global = true)]
-    pub data_dir: Option<String>,
-    /// Address of the web UI and REST API [PLANTD_HTTP_ADDR]
-    #[arg(long, global = true)]
-    pub http_addr: Option<String>,
-    /// Address of the MQTT broker [PLANTD_MQTT_ADDR]
-    #[arg(long, global = true)]
-    pub mqtt_addr: Option<String>,
-    /// postgres://… or a SQLite path [PLANTD_DATABASE_URL]
-    #[arg(long, global = true)]
-    pub database_url: Option<String>,
-    /// Log filter, e.g. info or debug,plantd=trace [PLANTD_LOG]
-    #[arg(long, global = true)]
-    pub log: Option<String>,
-    /// text or json [PLANTD_LOG_FORMAT]
-    #[arg(long, global = true)]
-    pub log_format: Option<String>,
-}
-
-impl Overrides {
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        [
-            ("data_dir", &self.data_dir),
-            ("http_addr", &self.http_addr),
-            ("mqtt_addr", &self.mqtt_addr),
-            ("database_url", &self.database_url),
-            ("log", &self.log),
-            ("log_format", &self.log_format),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
-        .collect()
+impl Cli {
+    /// The settings the command line gave: the top level's, under the subcommand's.
+    pub fn server_args(&self) -> ServerArgs {
+        let top = self.server.clone();
+        match &self.command {
+            Some(Command::Serve(sub) | Command::Migrate(sub)) => sub.clone().over(top),
+            Some(Command::Device(DeviceCommand::Add { server, .. })) => server.clone().over(top),
+            _ => top,
+        }
     }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run plantd: broker, modules, web UI and API (the default).
-    Serve,
+    Serve(ServerArgs),
     /// Apply pending database migrations and exit.
-    Migrate,
+    Migrate(ServerArgs),
     /// Manage devices from the command line.
     #[command(subcommand)]
     Device(DeviceCommand),
@@ -75,6 +46,13 @@ pub enum Command {
     /// Simulate N devices over MQTT (demo and load source): samples, offline buffering,
     /// shadow and command answers, firmware updates.
     Simulate(crate::simulate::SimulateArgs),
+    /// Print README's settings table, generated from the settings' declarations.
+    #[command(hide = true)]
+    Settings {
+        /// As a Markdown table (the only format).
+        #[arg(long, required = true)]
+        markdown: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,5 +67,7 @@ pub enum DeviceCommand {
         /// What kind of device it is, e.g. vibration-sensor.
         #[arg(long)]
         kind: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
     },
 }

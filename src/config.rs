@@ -1,8 +1,17 @@
 //! Settings: defaults, then an optional `plantd.toml`, then `PLANTD_*` environment
-//! variables, then command-line flags. One table names every setting once, so each
-//! source, the error messages and the README all use the same names.
+//! variables, then command-line flags. Every setting is declared once, in `config/table.rs`
+//! (key, default, doc line, how a value is checked and stored); the loader here, the flags
+//! and their `--help` (`flags.rs`) and README's table (`markdown.rs`) all come from that
+//! list, so each source, the error messages and the README use the same names. Reads the
+//! config file and the names of `PLANTD_*` variables; touches nothing else.
 
-use std::collections::BTreeMap;
+mod file;
+pub mod flags;
+pub mod markdown;
+mod setting;
+mod table;
+mod values;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,6 +19,9 @@ use std::time::Duration;
 
 use plantd_broker::BrokerSettings;
 use plantd_telemetry::TelemetrySettings;
+
+pub use setting::{Initial, Setting};
+pub use table::SETTINGS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -36,163 +48,6 @@ pub struct Settings {
     pub firmware_retries: u32,
 }
 
-/// Every setting: its key (in `plantd.toml`), what it is, and its default as text.
-/// The environment variable is `PLANTD_` + the key in upper case.
-pub const SETTINGS: &[(&str, &str, &str)] = &[
-    (
-        "data_dir",
-        "folder for the SQLite database and other state",
-        "./plantd-data",
-    ),
-    (
-        "http_addr",
-        "address of the web UI and REST API",
-        "0.0.0.0:8080",
-    ),
-    (
-        "mqtt_addr",
-        "address of the MQTT broker (3.1.1 and 5)",
-        "0.0.0.0:1883",
-    ),
-    (
-        "database_url",
-        "postgres://… for PostgreSQL; default: SQLite file plantd.db in data_dir",
-        "",
-    ),
-    ("db_pool_size", "database connections in the pool", "8"),
-    (
-        "admin_token",
-        "first start only: secret of the admin API token (generated and printed when unset)",
-        "",
-    ),
-    (
-        "admin_password",
-        "first start only: UI password of user admin (generated and printed when unset)",
-        "",
-    ),
-    (
-        "log",
-        "log filter (tracing EnvFilter syntax)",
-        "info,rumqttd=off",
-    ),
-    ("log_format", "text or json", "text"),
-    (
-        "secure_cookies",
-        "mark session cookies Secure (set true behind TLS)",
-        "false",
-    ),
-    (
-        "mqtt_max_connections",
-        "MQTT connections accepted at most",
-        "20000",
-    ),
-    (
-        "mqtt_max_packet_bytes",
-        "MQTT packets larger than this close the connection",
-        "1048576",
-    ),
-    (
-        "mqtt_segment_bytes",
-        "in-memory log segment of a subscription filter or unsubscribed topic",
-        "262144",
-    ),
-    (
-        "mqtt_segment_count",
-        "log segments kept per filter or topic",
-        "2",
-    ),
-    (
-        "mqtt_gateway_segment_bytes",
-        "log segment of the filters plantd consumes (all device telemetry)",
-        "4194304",
-    ),
-    (
-        "mqtt_gateway_segment_count",
-        "log segments kept for those filters",
-        "8",
-    ),
-    (
-        "mqtt_connect_timeout_ms",
-        "time a new connection has to send CONNECT",
-        "10000",
-    ),
-    (
-        "mqtt_backpressure_samples",
-        "samples not yet committed above which device publishes wait unacknowledged",
-        "10000",
-    ),
-    (
-        "telemetry_batch_size",
-        "samples per write transaction at most",
-        "1000",
-    ),
-    (
-        "telemetry_batch_interval_ms",
-        "longest time a sample waits before it is written",
-        "250",
-    ),
-    (
-        "telemetry_batch_min_age_ms",
-        "group commit: with no write in flight, samples are written once the oldest is this old",
-        "0",
-    ),
-    (
-        "telemetry_max_payload_bytes",
-        "telemetry payloads over this are rejected",
-        "262144",
-    ),
-    (
-        "telemetry_max_buffered_samples",
-        "samples held while storage is behind before payloads are refused",
-        "1000000",
-    ),
-    (
-        "telemetry_compact_interval_ms",
-        "committed samples are compacted into chunks and roll-ups this often",
-        "300000",
-    ),
-    (
-        "telemetry_max_head_samples",
-        "or as soon as this many wait",
-        "500000",
-    ),
-    (
-        "telemetry_retention_raw_days",
-        "raw points are kept this many days (0: forever)",
-        "30",
-    ),
-    (
-        "telemetry_retention_minute_days",
-        "minute roll-ups are kept this many days (0: forever)",
-        "365",
-    ),
-    (
-        "telemetry_retention_hour_days",
-        "hour roll-ups are kept this many days (0: forever)",
-        "0",
-    ),
-    (
-        "public_url",
-        "base URL devices reach plantd's HTTP at (firmware downloads); default: http://http_addr",
-        "",
-    ),
-    (
-        "firmware_max_upload_bytes",
-        "firmware images larger than this are refused",
-        "67108864",
-    ),
-    (
-        "firmware_step_timeout_s",
-        "seconds a device has to make progress in each firmware update state",
-        "300",
-    ),
-    (
-        "firmware_retries",
-        "times a device that timed out is offered the image again before it is failed",
-        "2",
-    ),
-];
-
 /// Where a value came from, for error messages that name the setting as the user wrote it.
 #[derive(Debug, Clone, Copy)]
 pub enum Source<'a> {
@@ -206,45 +61,48 @@ fn describe(key: &str, source: Source<'_>) -> String {
     match source {
         Source::Default => format!("default of {key}"),
         Source::File(path) => format!("{}: {key}", path.display()),
-        Source::Env => format!("PLANTD_{}", key.to_uppercase()),
-        Source::Flag => format!("--{}", key.replace('_', "-")),
+        Source::Env => setting::env_var(key),
+        Source::Flag => format!("--{}", setting::long(key)),
     }
 }
 
+/// A value the command line gave a setting: a flag, or the environment variable that clap
+/// read for it (a flag hides its variable).
+#[derive(Debug, Clone)]
+pub struct Given {
+    pub key: &'static str,
+    pub value: String,
+    pub from: Source<'static>,
+}
+
 impl Settings {
-    /// Builds the settings from all sources; `flags` are `(key, value)` pairs from the CLI.
-    pub fn load(config_file: Option<&Path>, flags: &[(&str, String)]) -> Result<Settings, String> {
+    /// Builds the settings: the declared defaults, then `config_file` (or `./plantd.toml`
+    /// when present), then what the command line and the environment `given`.
+    pub fn load(config_file: Option<&Path>, given: &[Given]) -> Result<Settings, String> {
         let mut settings = Settings::defaults()?;
         let default_file = Path::new("plantd.toml");
-        let file = match config_file {
-            Some(path) => Some(path.to_path_buf()),
-            None => std::env::var_os("PLANTD_CONFIG")
-                .map(PathBuf::from)
-                .or_else(|| default_file.exists().then(|| default_file.to_path_buf())),
-        };
+        let file = config_file
+            .map(Path::to_path_buf)
+            .or_else(|| default_file.exists().then(|| default_file.to_path_buf()));
         if let Some(path) = &file {
-            for (key, value) in read_file(path)? {
+            for (key, value) in file::read(path)? {
                 settings.set(&key, &value, Source::File(path))?;
             }
         }
-        for (key, _, _) in SETTINGS {
-            if let Ok(value) = std::env::var(format!("PLANTD_{}", key.to_uppercase())) {
-                settings.set(key, &value, Source::Env)?;
-            }
-        }
         warn_unknown_env();
-        for (key, value) in flags {
-            settings.set(key, value, Source::Flag)?;
+        for given in given {
+            settings.set(given.key, &given.value, given.from)?;
         }
         Ok(settings)
     }
 
+    /// Every field is then set from its declared default: the values here are blanks.
     fn defaults() -> Result<Settings, String> {
         let mut settings = Settings {
             data_dir: PathBuf::new(),
-            http_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            http_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             database_url: None,
-            db_pool_size: 8,
+            db_pool_size: 0,
             admin_token: None,
             admin_password: None,
             log: String::new(),
@@ -257,8 +115,12 @@ impl Settings {
             firmware_step_timeout: Duration::ZERO,
             firmware_retries: 0,
         };
-        for (key, _, default) in SETTINGS {
-            settings.set(key, default, Source::Default)?;
+        for setting in SETTINGS {
+            let value = match setting.default {
+                Initial::Value(value) => value,
+                Initial::Unset(_) => "",
+            };
+            settings.set(setting.key, value, Source::Default)?;
         }
         Ok(settings)
     }
@@ -293,109 +155,11 @@ impl Settings {
 
     fn set(&mut self, key: &str, value: &str, source: Source<'_>) -> Result<(), String> {
         let name = || describe(key, source);
-        let value = value.trim();
-        match key {
-            "data_dir" => self.data_dir = PathBuf::from(value),
-            "http_addr" => self.http_addr = addr(value, name)?,
-            "mqtt_addr" => self.broker.listen = addr(value, name)?,
-            "database_url" => {
-                self.database_url = (!value.is_empty()).then(|| value.to_owned());
-                if let Some(url) = &self.database_url {
-                    if url.contains("://")
-                        && !["postgres://", "postgresql://", "sqlite://"]
-                            .iter()
-                            .any(|p| url.starts_with(p))
-                    {
-                        return Err(format!(
-                            "{}: use postgres://… or sqlite://PATH (or a file path)",
-                            name()
-                        ));
-                    }
-                }
-            }
-            "db_pool_size" => self.db_pool_size = number(value, 1, 256, name)?,
-            "admin_token" => self.admin_token = (!value.is_empty()).then(|| value.to_owned()),
-            "admin_password" => self.admin_password = (!value.is_empty()).then(|| value.to_owned()),
-            "log" => self.log = value.to_owned(),
-            "log_format" => {
-                self.log_format = match value {
-                    "text" => LogFormat::Text,
-                    "json" => LogFormat::Json,
-                    _ => return Err(format!("{}: '{value}' is neither text nor json", name())),
-                }
-            }
-            "secure_cookies" => self.secure_cookies = boolean(value, name)?,
-            "mqtt_max_connections" => {
-                self.broker.max_connections = number(value, 1, 1_000_000, name)?
-            }
-            "mqtt_max_packet_bytes" => {
-                self.broker.max_packet_bytes = number(value, 1024, 256 << 20, name)?
-            }
-            "mqtt_segment_bytes" => self.broker.segment_size = number(value, 4096, 1 << 30, name)?,
-            "mqtt_segment_count" => self.broker.segment_count = number(value, 1, 1000, name)?,
-            "mqtt_gateway_segment_bytes" => {
-                self.broker.gateway_segment_size = number(value, 4096, 1 << 30, name)?
-            }
-            "mqtt_gateway_segment_count" => {
-                self.broker.gateway_segment_count = number(value, 1, 1000, name)?
-            }
-            "mqtt_connect_timeout_ms" => {
-                self.broker.connect_timeout_ms = number(value, 100, 60_000, name)?
-            }
-            "mqtt_backpressure_samples" => {
-                self.broker.backpressure_samples = number(value, 1, 1 << 30, name)?
-            }
-            "telemetry_batch_size" => {
-                self.telemetry.batch_size = number(value, 1, 1_000_000, name)?
-            }
-            "telemetry_batch_interval_ms" => {
-                self.telemetry.batch_interval =
-                    Duration::from_millis(number(value, 1, 60_000, name)?)
-            }
-            "telemetry_batch_min_age_ms" => {
-                self.telemetry.batch_min_age =
-                    Duration::from_millis(number(value, 0, 60_000, name)?)
-            }
-            "telemetry_max_payload_bytes" => {
-                self.telemetry.max_payload_bytes = number(value, 64, 64 << 20, name)?
-            }
-            "telemetry_max_buffered_samples" => {
-                self.telemetry.max_buffered_samples = number(value, 1000, 1 << 32, name)?
-            }
-            "telemetry_compact_interval_ms" => {
-                self.telemetry.compact_interval =
-                    Duration::from_millis(number(value, 100, 86_400_000, name)?)
-            }
-            "telemetry_max_head_samples" => {
-                self.telemetry.max_head_samples = number(value, 1000, 100_000_000, name)?
-            }
-            "telemetry_retention_raw_days" => self.telemetry.retention_raw = days(value, name)?,
-            "telemetry_retention_minute_days" => {
-                self.telemetry.retention_minute = days(value, name)?
-            }
-            "telemetry_retention_hour_days" => self.telemetry.retention_hour = days(value, name)?,
-            "public_url" => {
-                self.public_url =
-                    (!value.is_empty()).then(|| value.trim_end_matches('/').to_owned());
-                if self
-                    .public_url
-                    .as_ref()
-                    .is_some_and(|u| !u.starts_with("http://") && !u.starts_with("https://"))
-                {
-                    return Err(format!("{}: use http://host:port or https://…", name()));
-                }
-            }
-            "firmware_max_upload_bytes" => {
-                self.firmware_max_upload_bytes = number(value, 1024, 1 << 40, name)?
-            }
-            "firmware_step_timeout_s" => {
-                self.firmware_step_timeout =
-                    Duration::from_secs(number(value, 1, 7 * 24 * 3600, name)?)
-            }
-            "firmware_retries" => self.firmware_retries = number(value, 0, 100, name)?,
-            _ => return Err(format!("{}: unknown setting", name())),
-        }
-        Ok(())
+        let setting = SETTINGS
+            .iter()
+            .find(|s| s.key == key)
+            .ok_or_else(|| format!("{}: unknown setting", name()))?;
+        (setting.apply)(self, value.trim()).map_err(|reason| format!("{}: {reason}", name()))
     }
 }
 
@@ -407,73 +171,10 @@ fn warn_unknown_env() {
             continue;
         };
         let key = key.to_lowercase();
-        if key != "config"
-            && !key.starts_with("test_")
-            && !SETTINGS.iter().any(|(k, _, _)| *k == key)
-        {
+        if key != "config" && !key.starts_with("test_") && !SETTINGS.iter().any(|s| s.key == key) {
             eprintln!("plantd: warning: {name} is not a plantd setting and is ignored");
         }
     }
-}
-
-fn addr(value: &str, name: impl Fn() -> String) -> Result<SocketAddr, String> {
-    value
-        .parse()
-        .map_err(|_| format!("{}: '{value}' is not an address like 0.0.0.0:8080", name()))
-}
-
-fn number<T>(value: &str, min: T, max: T, name: impl Fn() -> String) -> Result<T, String>
-where
-    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
-{
-    match value.parse::<T>() {
-        Ok(n) if n >= min && n <= max => Ok(n),
-        _ => Err(format!(
-            "{}: '{value}' is not a whole number from {min} to {max}",
-            name()
-        )),
-    }
-}
-
-/// Days of retention as milliseconds; 0 keeps forever (`None`).
-fn days(value: &str, name: impl Fn() -> String) -> Result<Option<i64>, String> {
-    let days: i64 = number(value, 0, 100_000, name)?;
-    Ok((days > 0).then_some(days * 86_400_000))
-}
-
-fn boolean(value: &str, name: impl Fn() -> String) -> Result<bool, String> {
-    match value {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(format!("{}: '{value}' is neither true nor false", name())),
-    }
-}
-
-/// A flat table of `key = value`; every value is read as text and checked like the others.
-fn read_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| format!("{}: not valid TOML: {e}", path.display()))?;
-    table
-        .into_iter()
-        .map(|(key, value)| {
-            let text = match value {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                _ => {
-                    return Err(format!(
-                        "{}: {key}: give a string, number or boolean",
-                        path.display()
-                    ))
-                }
-            };
-            Ok((key, text))
-        })
-        .collect()
 }
 
 impl fmt::Debug for Settings {
@@ -513,19 +214,20 @@ mod tests {
             "http_addr = \"127.0.0.1:9000\"\ntelemetry_batch_size = 50\n",
         )
         .expect("write");
-        let s = Settings::load(Some(&file), &[("telemetry_batch_size", "70".to_owned())])
-            .expect("load");
+        let flag = |key, value: &str| Given {
+            key,
+            value: value.to_owned(),
+            from: Source::Flag,
+        };
+        let s = Settings::load(Some(&file), &[flag("telemetry_batch_size", "70")]).expect("load");
         assert_eq!(s.http_addr, "127.0.0.1:9000".parse().expect("addr"));
         assert_eq!(s.telemetry.batch_size, 70, "flags win over the file");
         assert_eq!(s.broker.listen.port(), 1883);
         std::fs::write(&file, "http_adr = \"x\"\n").expect("write");
         let err = Settings::load(Some(&file), &[]).expect_err("unknown key");
         assert!(err.contains("http_adr: unknown setting"), "{err}");
-        let err = Settings::load(
-            Some(Path::new("/dev/null")),
-            &[("mqtt_addr", "nope".to_owned())],
-        )
-        .expect_err("bad addr");
+        let err = Settings::load(Some(Path::new("/dev/null")), &[flag("mqtt_addr", "nope")])
+            .expect_err("bad addr");
         assert_eq!(
             err,
             "--mqtt-addr: 'nope' is not an address like 0.0.0.0:8080"

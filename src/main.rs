@@ -21,10 +21,16 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    if let Some(cli::Command::Bench(bench)) = cli.command {
-        return bench::main(bench);
-    }
-    let settings = match config::Settings::load(cli.config.as_deref(), &cli.overrides.pairs()) {
+    let server = cli.server_args();
+    let command = match cli.command {
+        Some(cli::Command::Bench(bench)) => return bench::main(bench),
+        Some(cli::Command::Settings { .. }) => {
+            print!("{}", config::markdown::table());
+            return ExitCode::SUCCESS;
+        }
+        command => command,
+    };
+    let settings = match config::Settings::load(server.config_file().as_deref(), server.values()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("plantd: {e}");
@@ -35,7 +41,7 @@ fn main() -> ExitCode {
         eprintln!("plantd: {e}");
         return ExitCode::from(2);
     }
-    let result = match cli.command {
+    let result = match command {
         Some(cli::Command::Simulate(args)) => simulate::main(args),
         command => run(command, settings),
     };
@@ -52,14 +58,14 @@ fn main() -> ExitCode {
 fn run(command: Option<cli::Command>, settings: config::Settings) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
         match command {
-            None | Some(cli::Command::Serve) => app::serve(settings).await,
-            Some(cli::Command::Migrate) => commands::migrate(&settings).await,
-            Some(cli::Command::Device(cli::DeviceCommand::Add { id, name, kind })) => {
+            None | Some(cli::Command::Serve(_)) => app::serve(settings).await,
+            Some(cli::Command::Migrate(_)) => commands::migrate(&settings).await,
+            Some(cli::Command::Device(cli::DeviceCommand::Add { id, name, kind, .. })) => {
                 commands::device_add(&settings, &id, name, kind).await
             }
-            Some(cli::Command::Simulate(_) | cli::Command::Bench(_)) => {
-                Err("simulate and bench run on their own runtimes".into())
-            }
+            Some(
+                cli::Command::Simulate(_) | cli::Command::Bench(_) | cli::Command::Settings { .. },
+            ) => Err("simulate, bench and settings run without the server's runtime".into()),
         }
     })
 }

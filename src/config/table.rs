@@ -1,0 +1,304 @@
+//! Every setting of `plantd serve`, declared once: key, default, doc line, and how its
+//! value is checked and stored. The loader, the flags and their `--help`, and README's
+//! table all read this list; its order is theirs. Pure: no I/O.
+//!
+//! A new setting is one entry here plus the field it fills in `Settings` (`config.rs`).
+
+use std::path::PathBuf;
+
+use super::setting::Initial::{Unset, Value};
+use super::setting::Setting;
+use super::values::{
+    addr, base_url, boolean, database_url, days, log_format, millis, number, optional, seconds,
+};
+
+pub static SETTINGS: &[Setting] = &[
+    Setting {
+        key: "data_dir",
+        default: Value("./plantd-data"),
+        doc: "folder for the SQLite database and other state",
+        apply: |s, v| {
+            s.data_dir = PathBuf::from(v);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "http_addr",
+        default: Value("0.0.0.0:8080"),
+        doc: "web UI and REST API",
+        apply: |s, v| {
+            s.http_addr = addr(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_addr",
+        default: Value("0.0.0.0:1883"),
+        doc: "MQTT broker (3.1.1 and 5 on one port)",
+        apply: |s, v| {
+            s.broker.listen = addr(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "database_url",
+        default: Unset("SQLite `plantd.db` in `data_dir`"),
+        doc: "`postgres://user:pass@host/db` selects PostgreSQL",
+        apply: |s, v| {
+            s.database_url = database_url(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "db_pool_size",
+        default: Value("8"),
+        doc: "database connections",
+        apply: |s, v| {
+            s.db_pool_size = number(v, 1, 256)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "admin_token",
+        default: Unset("generated"),
+        doc: "first start only: the admin API token's secret",
+        apply: |s, v| {
+            s.admin_token = optional(v);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "admin_password",
+        default: Unset("generated"),
+        doc: "first start only: the UI password of user `admin`",
+        apply: |s, v| {
+            s.admin_password = optional(v);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "log",
+        default: Value("info,rumqttd=off"),
+        doc: "log filter (`tracing` EnvFilter syntax); `rumqttd=info` shows broker internals",
+        apply: |s, v| {
+            s.log = v.to_owned();
+            Ok(())
+        },
+    },
+    Setting {
+        key: "log_format",
+        default: Value("text"),
+        doc: "`text` or `json` (one JSON object per line)",
+        apply: |s, v| {
+            s.log_format = log_format(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "secure_cookies",
+        default: Value("false"),
+        doc: "mark session cookies `Secure` (set behind TLS)",
+        apply: |s, v| {
+            s.secure_cookies = boolean(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_max_connections",
+        default: Value("20000"),
+        doc: "MQTT connections at most",
+        apply: |s, v| {
+            s.broker.max_connections = number(v, 1, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_max_packet_bytes",
+        default: Value("1048576"),
+        doc: "larger MQTT packets close the connection",
+        apply: |s, v| {
+            s.broker.max_packet_bytes = number(v, 1024, 256 << 20)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_segment_bytes",
+        default: Value("262144"),
+        doc: "in-memory log segment of a subscription filter or unsubscribed topic",
+        apply: |s, v| {
+            s.broker.segment_size = number(v, 4096, 1 << 30)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_segment_count",
+        default: Value("2"),
+        doc: "segments kept per filter or topic",
+        apply: |s, v| {
+            s.broker.segment_count = number(v, 1, 1000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_gateway_segment_bytes",
+        default: Value("4194304"),
+        doc: "log segment of the filters plantd consumes (all device telemetry goes through one)",
+        apply: |s, v| {
+            s.broker.gateway_segment_size = number(v, 4096, 1 << 30)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_gateway_segment_count",
+        default: Value("8"),
+        doc: "segments kept for those filters (32 MiB: a burst of ~500k small samples)",
+        apply: |s, v| {
+            s.broker.gateway_segment_count = number(v, 1, 1000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_connect_timeout_ms",
+        default: Value("10000"),
+        doc: "time a new connection has to send CONNECT",
+        apply: |s, v| {
+            s.broker.connect_timeout_ms = number(v, 100, 60_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_backpressure_samples",
+        default: Value("10000"),
+        doc: "samples accepted and not committed above which device publishes wait unacknowledged (until half as many are left); keep it above `telemetry_batch_size`",
+        apply: |s, v| {
+            s.broker.backpressure_samples = number(v, 1, 1 << 30)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry_batch_size",
+        default: Value("1000"),
+        doc: "samples per write transaction at most",
+        apply: |s, v| {
+            s.telemetry.batch_size = number(v, 1, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry_batch_interval_ms",
+        default: Value("250"),
+        doc: "timer: buffered samples are written at least this often, a failed write is retried",
+        apply: |s, v| {
+            s.telemetry.batch_interval = millis(v, 1, 60_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry_batch_min_age_ms",
+        default: Value("0"),
+        doc: "group commit: with no write in flight, buffered samples are written once the oldest is this old (0: at once)",
+        apply: |s, v| {
+            s.telemetry.batch_min_age = millis(v, 0, 60_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry_max_payload_bytes",
+        default: Value("262144"),
+        doc: "larger telemetry payloads are rejected",
+        apply: |s, v| {
+            s.telemetry.max_payload_bytes = number(v, 64, 64 << 20)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry_max_buffered_samples",
+        default: Value("1000000"),
+        doc: "samples held while storage is behind before payloads are refused",
+        apply: |s, v| {
+            s.telemetry.max_buffered_samples = number(v, 1000, 1 << 32)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry_compact_interval_ms",
+        default: Value("300000"),
+        doc: "committed samples are compacted into chunks and roll-ups this often…",
+        apply: |s, v| {
+            s.telemetry.compact_interval = millis(v, 100, 86_400_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry_max_head_samples",
+        default: Value("500000"),
+        doc: "…or as soon as this many wait",
+        apply: |s, v| {
+            s.telemetry.max_head_samples = number(v, 1000, 100_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry_retention_raw_days",
+        default: Value("30"),
+        doc: "raw points kept (0: forever)",
+        apply: |s, v| {
+            s.telemetry.retention_raw = days(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry_retention_minute_days",
+        default: Value("365"),
+        doc: "minute roll-ups kept (0: forever)",
+        apply: |s, v| {
+            s.telemetry.retention_minute = days(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry_retention_hour_days",
+        default: Value("0"),
+        doc: "hour roll-ups kept (0: forever)",
+        apply: |s, v| {
+            s.telemetry.retention_hour = days(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "public_url",
+        default: Unset("`http://<http_addr>` (`0.0.0.0` → `127.0.0.1`)"),
+        doc: "base URL devices reach plantd's HTTP at: firmware notices carry download URLs under it. **Set it** when devices are on other machines",
+        apply: |s, v| {
+            s.public_url = base_url(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "firmware_max_upload_bytes",
+        default: Value("67108864"),
+        doc: "larger firmware images are refused (413)",
+        apply: |s, v| {
+            s.firmware_max_upload_bytes = number(v, 1024, 1 << 40)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "firmware_step_timeout_s",
+        default: Value("300"),
+        doc: "seconds a device has to make progress in each update state (a campaign may set its own `timeout_s`)",
+        apply: |s, v| {
+            s.firmware_step_timeout = seconds(v, 1, 7 * 24 * 3600)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "firmware_retries",
+        default: Value("2"),
+        doc: "times a device that timed out is offered the image again before it is failed",
+        apply: |s, v| {
+            s.firmware_retries = number(v, 0, 100)?;
+            Ok(())
+        },
+    },
+];
