@@ -34,6 +34,7 @@ pub struct Settings {
     pub firmware_max_upload_bytes: u64,
     pub firmware_step_timeout: Duration,
     pub firmware_retries: u32,
+    pub events_retention: Duration,
 }
 
 /// Every setting: its key (in `plantd.toml`), what it is, and its default as text.
@@ -191,6 +192,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "times a device that timed out is offered the image again before it is failed",
         "2",
     ),
+    (
+        "events_retention_days",
+        "days delivered domain events stay listed at GET /api/v1/events",
+        "7",
+    ),
 ];
 
 /// Where a value came from, for error messages that name the setting as the user wrote it.
@@ -256,6 +262,7 @@ impl Settings {
             firmware_max_upload_bytes: 0,
             firmware_step_timeout: Duration::ZERO,
             firmware_retries: 0,
+            events_retention: Duration::ZERO,
         };
         for (key, _, default) in SETTINGS {
             settings.set(key, default, Source::Default)?;
@@ -274,6 +281,16 @@ impl Settings {
     }
 
     /// Firmware roll-outs: their folder under the data dir, and the URL devices download from.
+    /// The outbox dispatcher's settings. `PLANTD_TEST_HOLD_EVENTS` (a file path; tests
+    /// only, not a setting) holds delivery while that file exists.
+    pub fn events(&self) -> plantd_events::EventSettings {
+        plantd_events::EventSettings {
+            retention: self.events_retention,
+            hold_file: std::env::var_os("PLANTD_TEST_HOLD_EVENTS").map(PathBuf::from),
+            ..plantd_events::EventSettings::default()
+        }
+    }
+
     pub fn firmware(&self) -> plantd_devices::firmware::FirmwareSettings {
         let public_url = self.public_url.clone().unwrap_or_else(|| {
             let mut addr = self.http_addr;
@@ -393,6 +410,10 @@ impl Settings {
                     Duration::from_secs(number(value, 1, 7 * 24 * 3600, name)?)
             }
             "firmware_retries" => self.firmware_retries = number(value, 0, 100, name)?,
+            "events_retention_days" => {
+                self.events_retention =
+                    Duration::from_secs(number::<u64>(value, 1, 3650, name)? * 24 * 3600)
+            }
             _ => return Err(format!("{}: unknown setting", name())),
         }
         Ok(())

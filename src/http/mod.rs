@@ -5,6 +5,7 @@ mod auth;
 mod commands;
 mod device_auth;
 mod devices;
+mod events;
 pub(crate) mod firmware;
 mod openapi;
 mod ops;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub devices: Addr<Devices>,
     pub control: Addr<Control>,
     pub firmware: Addr<Firmware>,
+    pub events: Addr<plantd_events::Dispatcher>,
     pub telemetry: Addr<Telemetry>,
     pub broker: Addr<EventPublisher>,
     pub db: Db,
@@ -71,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .configure(commands::routes)
                 .configure(telemetry::routes)
                 .configure(firmware::routes)
+                .configure(events::routes)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(Problem::new(
                         actix_web::http::StatusCode::NOT_FOUND,

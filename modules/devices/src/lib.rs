@@ -16,6 +16,7 @@ mod changes;
 mod control;
 pub mod firmware;
 mod metrics;
+mod presence;
 mod registry;
 mod schema;
 mod store;
