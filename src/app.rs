@@ -14,19 +14,29 @@ use plantd_devices::firmware::{Firmware, FirmwareWiring};
 use plantd_devices::{Control, Devices};
 use plantd_events::Subscription;
 use plantd_identity::Identity;
-use plantd_storage::Db;
+use plantd_storage::{Db, ModuleMigrations};
 use plantd_telemetry::Telemetry;
 
 use crate::config::Settings;
 use crate::http::{self, AppState};
 
-/// Opens the database the settings name and applies pending migrations.
+/// Every module's migrations, in the order they run (start and `plantd migrate`). An
+/// infrastructure crate's tables come first, before the domain modules that write to them.
+const MIGRATIONS: &[&ModuleMigrations] = &[
+    &plantd_events::MIGRATIONS,
+    &plantd_identity::MIGRATIONS,
+    &plantd_devices::MIGRATIONS,
+    &plantd_telemetry::MIGRATIONS,
+];
+
+/// Opens the database the settings name and applies pending migrations; returns them as
+/// `module/version`.
 pub async fn open_database(settings: &Settings) -> Result<(Db, Vec<String>), String> {
     let url = settings.database_url();
     let pool_size = settings.db_pool_size;
     let opened = actix_web::rt::task::spawn_blocking(move || {
         let db = Db::open(&url, pool_size)?;
-        let applied = plantd_storage::run_migrations(&db).map_err(|e| e.to_string())?;
+        let applied = plantd_storage::run_migrations(&db, MIGRATIONS).map_err(|e| e.to_string())?;
         Ok::<_, String>((db, applied))
     })
     .await

@@ -19,6 +19,7 @@ mod device_pages;
 mod devices;
 mod firmware;
 mod ingest;
+mod migrations;
 mod shadow;
 mod simulate;
 mod telemetry;

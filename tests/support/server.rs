@@ -183,7 +183,7 @@ impl Drop for Server {
     }
 }
 
-fn drop_postgres_database(base: &str, url: &str) {
+pub fn drop_postgres_database(base: &str, url: &str) {
     let Some(db) = url.rsplit('/').next() else {
         return;
     };
@@ -195,7 +195,7 @@ fn drop_postgres_database(base: &str, url: &str) {
 }
 
 /// Creates an empty database `plantd_<name>` on the server of `base` and returns its URL.
-fn fresh_postgres_database(base: &str, name: &str) -> String {
+pub fn fresh_postgres_database(base: &str, name: &str) -> String {
     let db = format!("plantd_{}", name.replace('-', "_"));
     let admin = format!("{}/postgres", base.trim_end_matches('/'));
     let mut conn =

@@ -12,7 +12,7 @@
 
 mod dispatcher;
 mod metrics;
-pub mod migrations;
+mod migrations;
 mod outbox;
 mod processed;
 mod schema;
@@ -21,6 +21,7 @@ mod subscriber;
 
 pub use dispatcher::{outbox, Dispatch, Dispatcher, EventSettings, MAX_PAGE};
 pub use metrics::describe_metrics;
+pub use migrations::MIGRATIONS;
 pub use outbox::{record, Outbox};
 pub use processed::claim;
 pub use subscriber::Subscription;

@@ -1,7 +1,12 @@
 //! This crate's migrations (`migrations/{sqlite,postgres}/events/`), run before the
-//! domain modules' so any module may record events from its first migration on.
+//! domain modules' (see `src/app.rs`), so a module may record events from its first
+//! migration on.
 
-use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use diesel_migrations::embed_migrations;
+use plantd_storage::ModuleMigrations;
 
-pub const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite/events");
-pub const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres/events");
+pub const MIGRATIONS: ModuleMigrations = ModuleMigrations::new(
+    "events",
+    embed_migrations!("../../migrations/sqlite/events"),
+    embed_migrations!("../../migrations/postgres/events"),
+);

@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use diesel::Connection;
-use diesel_migrations::MigrationHarness;
 use plantd_contracts::events::{examples, DeliverEvent, DeviceRef, EventFilter, ListEvents};
 use plantd_contracts::{DeviceId, Event, EventData};
-use plantd_storage::{Backend, Db, DbConnection, DbError};
+use plantd_storage::{Db, DbError};
 use uuid::Uuid;
 
 use crate::{claim, outbox, record, store, EventSettings, Outbox, Subscription};
@@ -64,18 +63,7 @@ fn test_db(name: &str) -> TestDb {
             )
         }
     };
-    let mut conn = db.conn().expect("connection");
-    let result = match (&mut *conn, db.backend()) {
-        (DbConnection::Sqlite(c), Backend::Sqlite) => c
-            .run_pending_migrations(crate::migrations::SQLITE)
-            .map(|_| ()),
-        (DbConnection::Pg(c), Backend::Postgres) => c
-            .run_pending_migrations(crate::migrations::POSTGRES)
-            .map(|_| ()),
-        _ => panic!("backend mismatch"),
-    };
-    result.expect("migrations");
-    drop(conn);
+    plantd_storage::run_migrations(&db, &[&crate::MIGRATIONS]).expect("migrations");
     TestDb { db, cleanup }
 }
 

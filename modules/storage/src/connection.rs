@@ -10,7 +10,7 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use crate::DbError;
 
 /// The two backends plantd runs on, from one code base.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     Sqlite,
     Postgres,
