@@ -292,7 +292,11 @@ fn a_cancelled_command_is_never_sent_and_cannot_be_cancelled_twice() {
         404
     );
     let (_, read) = token(&server, &["read"]);
-    assert_eq!(api(&server).with_token(&read).post(&path, json!({})).0, 403);
+    let before = command(&server, "drill-6", &id);
+    api(&server)
+        .with_token(&read)
+        .assert_forbidden("POST", &path, Some(json!({})), "write");
+    assert_eq!(command(&server, "drill-6", &id), before, "nothing changed");
 
     let mut dev = command_device(&server, "drill-6", &password);
     let topic = format!("devices/drill-6/commands/{id}");
@@ -341,7 +345,7 @@ fn command_api_checks_its_input_and_its_callers() {
 
     let (_, read) = token(&server, &["read"]);
     let reader = api(&server).with_token(&read);
-    assert_eq!(reader.post(path, json!({"name": "x"})).0, 403);
+    reader.assert_forbidden("POST", path, Some(json!({"name": "x"})), "write");
     let (status, list) = reader.get(path);
     assert_eq!(status, 200);
     assert_eq!(list["items"], json!([]), "nothing was created");

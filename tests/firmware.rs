@@ -301,7 +301,15 @@ fn firmware_pages_upload_start_and_cancel_with_csrf() {
         ("version", b"3.0.0"),
         ("image", &image),
     ]);
-    assert_eq!(post("/firmware", &ct, &forged).status(), 403);
+    web::assert_refused(
+        post("/firmware", &ct, &forged),
+        "the form expired; reload the page and try again",
+    );
+    assert_eq!(
+        api(&server).get("/api/v1/firmware").1["items"],
+        json!([]),
+        "the forged upload stored nothing"
+    );
     let (ct, body) = multipart(&[
         ("csrf_token", csrf.as_bytes()),
         ("version", b"3.0.0"),
@@ -352,9 +360,16 @@ fn firmware_pages_upload_start_and_cancel_with_csrf() {
     );
 
     let cancel = format!("{location}/cancel");
+    let campaign_id = location.trim_start_matches("/firmware/campaigns/");
+    let before = campaign(&server, campaign_id);
+    web::assert_refused(
+        post(&cancel, urlencoded, form(&[("csrf_token", "x")]).as_bytes()),
+        "the form expired; reload the page and try again",
+    );
     assert_eq!(
-        post(&cancel, urlencoded, form(&[("csrf_token", "x")]).as_bytes()).status(),
-        403
+        campaign(&server, campaign_id),
+        before,
+        "the forged cancel changed nothing"
     );
     assert_eq!(
         post(

@@ -596,17 +596,27 @@ fn live_stream_delivers_new_samples_and_maintenance_needs_admin() {
     assert_eq!(ms(&samples[0]["ts"]), ts);
 
     let (_, reader) = token(&server, &["read"]);
-    let (status, _) = api(&server)
-        .with_token(&reader)
-        .post("/api/v1/admin/telemetry/maintenance", json!({}));
-    assert_eq!(status, 403);
+    // The one sample is committed (and not compacted: compaction runs every 5 minutes).
+    let before = eventually(Duration::from_secs(10), "the sample committed", || {
+        let (_, health) = api(&server).get("/api/v1/telemetry/health");
+        (health["samples_stored_total"] == 1).then_some(health)
+    });
+    assert_eq!(before["head_samples"], 1, "{before}");
+    api(&server).with_token(&reader).assert_forbidden(
+        "POST",
+        "/api/v1/admin/telemetry/maintenance",
+        Some(json!({})),
+        "admin",
+    );
     let (status, health) = api(&server)
         .with_token(&reader)
         .get("/api/v1/telemetry/health");
     assert_eq!(status, 200);
-    assert!(
-        health["samples_stored_total"].as_u64().expect("n") >= 1,
-        "{health}"
+    assert_eq!(health["samples_stored_total"], 1, "{health}");
+    assert_eq!(
+        (&health["head_samples"], &health["last_compaction"]),
+        (&before["head_samples"], &before["last_compaction"]),
+        "the refused maintenance compacted nothing: {health}"
     );
     assert!(health["layout"]
         .as_str()

@@ -12,10 +12,12 @@ use std::time::Duration;
 use rumqttc::QoS;
 use serde_json::{json, Value};
 
-use crate::support::http::{api, provision};
+use crate::support::http::{api, forbidden, provision};
 use crate::support::mqtt::device;
 use crate::support::server::{free_port, ADMIN_PASSWORD};
-use crate::support::web::{agent, cookie_pair, form_token, set_cookie, sign_in, status_of};
+use crate::support::web::{
+    agent, assert_refused, cookie_pair, form_token, set_cookie, sign_in, status_of,
+};
 use crate::support::{eventually, Server};
 
 /// Debian's paths; `PLANTD_TEST_CHROMIUM` and `PLANTD_TEST_CHROMEDRIVER` override them.
@@ -387,14 +389,13 @@ fn sign_in_needs_the_csrf_pair_and_the_session_cookie_is_httponly_and_lax() {
             ("password", ADMIN_PASSWORD),
             ("csrf_token", field),
         ]));
-        assert_eq!(
-            response.status(),
-            403,
-            "cookie {cookie:?} field {field:?} must be refused"
-        );
         assert!(
             set_cookie(&response, "plantd_session").is_none(),
-            "no session for a forged sign-in"
+            "no session for a forged sign-in (cookie {cookie:?} field {field:?})"
+        );
+        assert_refused(
+            response,
+            "the sign-in form expired; reload the page and try again",
         );
     }
 
@@ -446,6 +447,14 @@ fn sign_in_needs_the_csrf_pair_and_the_session_cookie_is_httponly_and_lax() {
         403,
         "unsafe API calls with a session need X-CSRF-Token"
     );
+    assert_eq!(without.content_type(), "application/problem+json");
+    let problem: Value = without.into_json().expect("problem+json");
+    assert_eq!(problem, forbidden("missing or wrong X-CSRF-Token"));
+    assert_eq!(
+        api(&server).get("/api/v1/devices/ui-made").0,
+        404,
+        "the refused call created nothing"
+    );
     let with = status_of(
         agent
             .post(&devices)
@@ -463,7 +472,9 @@ fn sign_in_needs_the_csrf_pair_and_the_session_cookie_is_httponly_and_lax() {
             .set("Cookie", &session)
             .send_form(&[("csrf_token", "nope")]),
     );
-    assert_eq!(forged.status(), 403);
+    assert_refused(forged, "the form expired; reload the page and try again");
+    let still = status_of(agent.get(&server.url("/")).set("Cookie", &session).call());
+    assert_eq!(still.status(), 200, "the forged sign-out ended nothing");
     let out = status_of(
         agent
             .post(&logout)
@@ -607,6 +618,7 @@ fn device_forms_need_the_session_csrf_token() {
             .send_form(&[("csrf_token", "x")]),
     );
     assert_eq!(anonymous.status(), 303);
+    let (_, before) = api(&server).get("/api/v1/devices/press-1");
     for path in [
         "/devices/press-1/disable",
         "/devices/press-1/credentials",
@@ -618,9 +630,10 @@ fn device_forms_need_the_session_csrf_token() {
                 .set("Cookie", &session)
                 .send_form(&[("csrf_token", "forged")]),
         );
-        assert_eq!(forged.status(), 403, "{path}");
+        assert_refused(forged, "the form expired; reload the page and try again");
     }
     let (_, device) = api(&server).get("/api/v1/devices/press-1");
+    assert_eq!(device, before, "nothing changed (not even updated_at)");
     assert_eq!(device["enabled"], true, "nothing changed: {device}");
 
     // With the token: disable redirects back to the page, which says so.
@@ -811,6 +824,7 @@ fn control_forms_need_a_session_and_its_csrf_token() {
         ("patch", r#"{"a": 1}"#),
         ("back", "https://elsewhere.example/"),
     ];
+    let (_, shadow_before) = api(&server).get("/api/v1/devices/press-8/shadow");
 
     let no_session = status_of(
         agent
@@ -825,8 +839,9 @@ fn control_forms_need_a_session_and_its_csrf_token() {
             .set("Cookie", &session)
             .send_form(&[("csrf_token", "forged"), patch[0]]),
     );
-    assert_eq!(forged.status(), 403);
+    assert_refused(forged, "the form expired; reload the page and try again");
     let (_, shadow) = api(&server).get("/api/v1/devices/press-8/shadow");
+    assert_eq!(shadow, shadow_before, "refused forms change nothing");
     assert_eq!(shadow["version"], 0, "refused forms change nothing");
 
     let accepted = status_of(
@@ -851,7 +866,9 @@ fn control_forms_need_a_session_and_its_csrf_token() {
             .set("Cookie", &session)
             .send_form(&[("csrf_token", "forged"), ("name", "reboot")]),
     );
-    assert_eq!(forged.status(), 403);
+    assert_refused(forged, "the form expired; reload the page and try again");
+    let (_, list) = api(&server).get("/api/v1/devices/press-8/commands");
+    assert_eq!(list["items"], json!([]), "the forged form sent nothing");
     let bad = status_of(
         agent
             .post(&command_form)
