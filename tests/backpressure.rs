@@ -150,10 +150,10 @@ fn overload_holds_publishes_and_stores_every_acknowledged_sample() {
     assert!(pauses > 0.0, "storage was slower: ingest must have paused");
     assert!(held > 0.0, "publishes were held while paused");
     // It may see resume ticks (documented), but it reads on, undisturbed.
-    let seen = watcher.received(Duration::from_secs(1));
-    assert!(
-        seen.iter().any(|(t, _)| t.ends_with("/telemetry")),
-        "the integration reads the telemetry"
+    watcher.collect_until(
+        Duration::from_secs(10),
+        "the telemetry, read by the integration",
+        |seen| seen.iter().any(|(t, _)| t.ends_with("/telemetry")),
     );
     assert_eq!(
         watcher.closed_within(Duration::from_millis(200)),

@@ -142,7 +142,14 @@ fn a_connected_device_gets_commands_and_its_results_are_recorded() {
 
     // Events for integrators.
     let kinds: Vec<String> = events
-        .received(Duration::from_millis(500))
+        .collect_until(WAIT, "the command events", |got| {
+            ["command.created", "command.succeeded", "command.failed"]
+                .iter()
+                .all(|kind| {
+                    got.iter()
+                        .any(|(t, _)| *t == format!("plantd/events/{kind}"))
+                })
+        })
         .into_iter()
         .filter_map(|(t, _)| t.strip_prefix("plantd/events/").map(str::to_owned))
         .collect();

@@ -580,9 +580,18 @@ fn progress_acknowledged_just_before_a_stop_is_kept() {
             json!({ "campaign": campaign_id, "state": "downloading", "version": "3.0.0", "detail": format!("{percent}%") }),
         );
     }
-    // SIGTERM now; the lock goes a moment later, while plantd is stopping.
+    // SIGTERM now; the lock goes while plantd is stopping: once it stopped serving HTTP
+    // (the broker is drained by then), and a bounded while later, so that without the
+    // flush plantd would be past every write of its own (firmware's next tick is 250 ms
+    // away). Nothing outside the process shows that moment, hence the bounded wait.
+    let http = format!("127.0.0.1:{}", server.http_port);
     let releaser = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(700));
+        eventually(
+            Duration::from_secs(30),
+            "plantd to stop serving HTTP",
+            || std::net::TcpStream::connect(&http).is_err().then_some(()),
+        );
+        std::thread::sleep(Duration::from_millis(500));
         let _ = release_tx.send(());
     });
     assert!(server.stop().success(), "plantd stops cleanly");

@@ -40,7 +40,8 @@ pub fn next_on(mqtt: &mut Mqtt, topic: &str) -> Value {
     }
 }
 
-/// Publishes on `topics` received within `window`.
+/// Publishes on `topics` received within `window`: for proving that nothing arrives, so
+/// `window` must outlast Control's 750 ms settle after a connect plus delivery (2 s).
 pub fn quiet_on(mqtt: &mut Mqtt, topic: &str, window: Duration) -> Vec<Value> {
     mqtt.received(window)
         .into_iter()

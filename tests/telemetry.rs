@@ -251,7 +251,11 @@ fn late_out_of_order_and_repeated_samples_correct_roll_ups_once() {
         "flow",
         &[(base + 2 * MINUTE, 66.0), (base + 2_000, 42.0)],
     );
-    std::thread::sleep(Duration::from_millis(600));
+    // Both are repeats, so nothing may change: wait until both were recognised as such
+    // (the head's at once, the compacted one when its batch commits), then check.
+    eventually(Duration::from_secs(10), "both repeats dropped", || {
+        (metric(&server, "plantd_telemetry_duplicates_total", "") == 2.0).then_some(())
+    });
     check_late(&server, base, true, "after the restart");
     maintenance(&server);
     check_late(&server, base, true, "after the restart and a compaction");
