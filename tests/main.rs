@@ -17,6 +17,7 @@ mod cli;
 mod commands;
 mod device_pages;
 mod devices;
+mod events;
 mod firmware;
 mod ingest;
 mod migrations;

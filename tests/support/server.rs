@@ -150,6 +150,13 @@ impl Server {
         exit
     }
 
+    /// SIGKILL: the process ends at once, as in a power cut (no drain, no flush).
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("server running");
+        child.kill().expect("kill -9");
+        child.wait().expect("wait for the killed plantd");
+    }
+
     /// Stops with SIGTERM and starts again on the same data and ports.
     pub fn restart(&mut self) {
         let status = self.stop();
