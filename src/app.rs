@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use plantd_broker::{BrokerHandle, BrokerWiring};
 use plantd_contracts::devices::{FlushPending, PersistPresence};
+use plantd_contracts::events::EventFilter;
 use plantd_contracts::identity::Bootstrap;
 use plantd_contracts::telemetry::FlushTelemetry;
 use plantd_devices::firmware::{Firmware, FirmwareWiring};
 use plantd_devices::{Control, Devices};
+use plantd_events::Subscription;
 use plantd_identity::Identity;
-use plantd_storage::Db;
+use plantd_storage::{Db, ModuleMigrations};
 use plantd_telemetry::Telemetry;
 
 use crate::config::Settings;
@@ -20,13 +22,23 @@ use crate::http;
 use crate::routes;
 use crate::state::AppState;
 
-/// Opens the database the settings name and applies pending migrations.
+/// Every module's migrations, in the order they run (start and `plantd migrate`). An
+/// infrastructure crate's tables come first, before the domain modules that write to them.
+const MIGRATIONS: &[&ModuleMigrations] = &[
+    &plantd_events::MIGRATIONS,
+    &plantd_identity::MIGRATIONS,
+    &plantd_devices::MIGRATIONS,
+    &plantd_telemetry::MIGRATIONS,
+];
+
+/// Opens the database the settings name and applies pending migrations; returns them as
+/// `module/version`.
 pub async fn open_database(settings: &Settings) -> Result<(Db, Vec<String>), String> {
     let url = settings.database_url();
     let pool_size = settings.db_pool_size;
     let opened = actix_web::rt::task::spawn_blocking(move || {
         let db = Db::open(&url, pool_size)?;
-        let applied = plantd_storage::run_migrations(&db).map_err(|e| e.to_string())?;
+        let applied = plantd_storage::run_migrations(&db, MIGRATIONS).map_err(|e| e.to_string())?;
         Ok::<_, String>((db, applied))
     })
     .await
@@ -66,6 +78,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     plantd_devices::describe_metrics();
     plantd_devices::describe_control_metrics();
     plantd_devices::firmware::describe_metrics();
+    plantd_events::describe_metrics();
     metrics::describe_counter!(
         "plantd_http_auth_failures_total",
         "API calls and UI sign-ins with bad credentials"
@@ -79,6 +92,10 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     metrics::gauge!("plantd_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     let (db, _) = open_database(&settings).await?;
     tracing::info!(backend = db.backend().as_str(), "database ready");
+
+    // The outbox: modules record events with their changes; the dispatcher, started once
+    // every subscriber exists, delivers them.
+    let (outbox, mut dispatch) = plantd_events::outbox(db.clone(), settings.events());
 
     let identity = Identity::load(db.clone())
         .await
@@ -121,22 +138,15 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             firmware_status: firmware_tx.clone().recipient(),
         },
     )?;
-    let devices_state = Devices::load(
-        db.clone(),
-        vec![
-            broker.publisher.clone().recipient(),
-            control_tx.clone().recipient(),
-            firmware_tx.clone().recipient(),
-        ],
-    )
-    .await
-    .map_err(|e| e.to_string())?
-    .with_disconnect(broker.publisher.clone().recipient());
+    let devices_state = Devices::load(db.clone(), outbox.clone())
+        .await
+        .map_err(|e| e.to_string())?
+        .with_disconnect(broker.publisher.clone().recipient());
     let control = control_ctx.run(Control::new(
         db.clone(),
         devices_tx.clone().recipient(),
         broker.publisher.clone().recipient(),
-        vec![broker.publisher.clone().recipient()],
+        outbox.clone(),
     ));
     drop(control_tx);
     let devices = devices_ctx.run(devices_state);
@@ -147,13 +157,34 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         FirmwareWiring {
             publisher: broker.publisher.clone().recipient(),
             devices: devices.clone().recipient(),
-            events: vec![broker.publisher.clone().recipient()],
+            outbox: outbox.clone(),
         },
     )
     .await
     .map_err(|e| e.to_string())?;
     let firmware = firmware_ctx.run(firmware_state);
     drop(firmware_tx);
+    // Subscribers, each with its own cursor (the names are the cursors' keys: keep them).
+    dispatch
+        .subscribe(Subscription {
+            name: "broker",
+            filter: EventFilter::All,
+            recipient: broker.publisher.clone().recipient(),
+        })
+        .subscribe(Subscription {
+            name: "devices.control",
+            filter: EventFilter::Prefixes(vec!["device.".into()]),
+            recipient: control.clone().recipient(),
+        })
+        .subscribe(Subscription {
+            name: "devices.firmware",
+            filter: EventFilter::Prefixes(vec![
+                "device.connected".into(),
+                "device.disconnected".into(),
+            ]),
+            recipient: firmware.clone().recipient(),
+        });
+    let events = dispatch.start();
 
     bootstrap(&identity, &settings).await?;
 
@@ -162,6 +193,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         devices,
         control,
         firmware,
+        events,
         telemetry: telemetry.clone(),
         broker: broker.publisher.clone(),
         db: db.clone(),

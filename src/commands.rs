@@ -32,7 +32,10 @@ pub async fn device_add(
 ) -> Result<(), String> {
     let id = DeviceId::parse(id).map_err(|e| e.to_string())?;
     let (db, _) = open_database(settings).await?;
-    let devices = Devices::load(db, Vec::new())
+    // Events recorded here are delivered by the server's dispatcher, which polls the
+    // outbox; this process starts none.
+    let (outbox, _) = plantd_events::outbox(db.clone(), plantd_events::EventSettings::default());
+    let devices = Devices::load(db, outbox)
         .await
         .map_err(|e| e.to_string())?
         .start();

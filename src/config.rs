@@ -46,6 +46,7 @@ pub struct Settings {
     pub firmware_max_upload_bytes: u64,
     pub firmware_step_timeout: Duration,
     pub firmware_retries: u32,
+    pub events_retention: Duration,
 }
 
 /// Where a value came from, for error messages that name the setting as the user wrote it.
@@ -114,6 +115,7 @@ impl Settings {
             firmware_max_upload_bytes: 0,
             firmware_step_timeout: Duration::ZERO,
             firmware_retries: 0,
+            events_retention: Duration::ZERO,
         };
         for setting in SETTINGS {
             let value = match setting.default {
@@ -133,6 +135,16 @@ impl Settings {
                 .to_string_lossy()
                 .into_owned()
         })
+    }
+
+    /// The outbox dispatcher's settings. `PLANTD_TEST_HOLD_EVENTS` (a file path; tests
+    /// only, not a setting) holds delivery while that file exists.
+    pub fn events(&self) -> plantd_events::EventSettings {
+        plantd_events::EventSettings {
+            retention: self.events_retention,
+            hold_file: std::env::var_os("PLANTD_TEST_HOLD_EVENTS").map(PathBuf::from),
+            ..plantd_events::EventSettings::default()
+        }
     }
 
     /// Firmware roll-outs: their folder under the data dir, and the URL devices download from.

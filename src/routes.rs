@@ -40,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .configure(http::commands::routes)
                 .configure(http::telemetry::routes)
                 .configure(http::firmware::routes)
+                .configure(http::events::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(Problem::new(
                         StatusCode::NOT_FOUND,

@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use plantd_broker::EventPublisher;
 use plantd_devices::firmware::Firmware;
 use plantd_devices::{Control, Devices};
+use plantd_events::Dispatcher;
 use plantd_identity::Identity;
 use plantd_storage::Db;
 use plantd_telemetry::Telemetry;
@@ -20,6 +21,7 @@ pub struct AppState {
     pub devices: Addr<Devices>,
     pub control: Addr<Control>,
     pub firmware: Addr<Firmware>,
+    pub events: Addr<Dispatcher>,
     pub telemetry: Addr<Telemetry>,
     pub broker: Addr<EventPublisher>,
     pub db: Db,

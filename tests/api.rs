@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::http::{anonymous, api, metric, provision, token};
+use crate::support::http::{
+    anonymous, api, forbidden, metric, points, provision, stored_points, token,
+};
 use crate::support::server::ADMIN_TOKEN;
 use crate::support::{eventually, Server};
 
@@ -257,27 +259,39 @@ fn every_route_needs_a_credential_and_checks_its_scope() {
     assert_eq!(reader.get("/api/v1/devices/pump-1").0, 200);
     assert_eq!(reader.get("/api/v1/devices/pump-1/metrics").0, 200);
 
-    let (status, problem) = reader.post("/api/v1/devices", json!({ "id": "pump-2" }));
-    assert_problem(status, &problem, 403);
-    assert!(
-        problem["detail"]
-            .as_str()
-            .expect("detail")
-            .contains("write"),
-        "names the missing scope: {problem}"
+    let forbidden_before = metric(&server, "plantd_http_forbidden_total", "");
+    let (_, devices_before) = api(&server).get("/api/v1/devices");
+    reader.assert_forbidden(
+        "POST",
+        "/api/v1/devices",
+        Some(json!({ "id": "pump-2" })),
+        "write",
     );
     assert_eq!(
         api(&server).get("/api/v1/devices/pump-2").0,
         404,
         "the refused POST created nothing"
     );
+    assert_eq!(api(&server).get("/api/v1/devices").1, devices_before);
     // Token management needs admin.
-    let (status, problem) = reader.get("/api/v1/tokens");
-    assert_problem(status, &problem, 403);
-    let (status, problem) =
-        reader.post("/api/v1/tokens", json!({"name": "x", "scopes": ["admin"]}));
-    assert_problem(status, &problem, 403);
-    assert!(metric(&server, "plantd_http_forbidden_total", "") >= 3.0);
+    let (_, tokens_before) = api(&server).get("/api/v1/tokens");
+    reader.assert_forbidden("GET", "/api/v1/tokens", None, "admin");
+    reader.assert_forbidden(
+        "POST",
+        "/api/v1/tokens",
+        Some(json!({"name": "x", "scopes": ["admin"]})),
+        "admin",
+    );
+    assert_eq!(
+        api(&server).get("/api/v1/tokens").1,
+        tokens_before,
+        "the refused POST created no token"
+    );
+    assert_eq!(
+        metric(&server, "plantd_http_forbidden_total", ""),
+        forbidden_before + 3.0,
+        "each refusal counted once"
+    );
 
     // A write token may provision.
     let (_, write_secret) = token(&server, &["write"]);
@@ -523,15 +537,12 @@ fn health_readiness_and_prometheus_metrics() {
     assert_eq!(body["broker"], "ok", "{body}");
     assert_eq!(body["status"], "ready", "{body}");
 
-    // Something to count first: a forbidden call.
+    // Something to count first: a forbidden call, which creates nothing.
     let (_, read_secret) = token(&server, &["read"]);
-    assert_eq!(
-        anonymous(&server)
-            .with_token(&read_secret)
-            .post("/api/v1/devices", json!({"id": "x"}))
-            .0,
-        403
-    );
+    anonymous(&server)
+        .with_token(&read_secret)
+        .assert_forbidden("POST", "/api/v1/devices", Some(json!({"id": "x"})), "write");
+    assert_eq!(api(&server).get("/api/v1/devices/x").0, 404);
 
     // /metrics needs a read token (the counts are not for everyone).
     let (status, content_type, _) = raw(&server, "GET", "/metrics", None);
@@ -677,6 +688,28 @@ fn basic_auth_is_accepted_only_for_device_ingest() {
             "{method} {path} with a device's Basic credentials"
         );
     }
+    // A device sends only its own telemetry: another device's is refused and not stored.
+    provision(&server, "press-2");
+    let (status, problem) = api(&server).post_as_device(
+        "/api/v1/devices/press-2/telemetry",
+        "press-1",
+        &password,
+        br#"{"ts": 1000, "values": {"a": 1}}"#,
+    );
+    assert_eq!(
+        (status, problem),
+        (403, forbidden("a device may only send its own telemetry"))
+    );
+    // Its own sample, sent afterwards, is stored; the refused one never is.
+    let (status, body) = api(&server).post_as_device(
+        "/api/v1/devices/press-1/telemetry",
+        "press-1",
+        &password,
+        br#"{"ts": 2000, "values": {"a": 2}}"#,
+    );
+    assert_eq!(status, 202, "{body}");
+    stored_points(&server, "press-1", "a", 1);
+    assert_eq!(points(&server, "press-2", "a"), vec![]);
     // A body is refused unread when the device's credentials are wrong, however large.
     let (status, _) = api(&server).post_as_device(
         "/api/v1/devices/press-1/telemetry",

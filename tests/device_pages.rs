@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::support::http::{api, provision};
 use crate::support::mqtt::device;
 use crate::support::server::ADMIN_PASSWORD;
+use crate::support::web::assert_refused;
 use crate::support::{eventually, Server};
 
 fn agent() -> ureq::Agent {
@@ -237,7 +238,28 @@ fn a_viewer_reads_device_control_and_firmware_pages_but_changes_nothing() {
         "the sign-out form carries the session's token"
     );
 
-    // Forged posts with the viewer's own valid CSRF token: every one is refused.
+    // Forged posts with the viewer's own valid CSRF token: every one is refused, saying why.
+    let get = |path: &str| api(&server).get(path).1;
+    let state = [
+        "/api/v1/devices".to_owned(),
+        "/api/v1/devices/ro-press".to_owned(),
+        "/api/v1/devices/ro-press/shadow".to_owned(),
+        "/api/v1/devices/ro-press/commands".to_owned(),
+        format!("/api/v1/firmware-campaigns/{campaign}"),
+        "/api/v1/firmware".to_owned(),
+    ];
+    let before: Vec<_> = state.iter().map(|path| get(path)).collect();
+    let refusal = |path: &str| {
+        if path.starts_with("/devices/ro-press/shadow") || path.contains("/commands") {
+            "viewers cannot change devices; ask an engineer or an admin"
+        } else if path.starts_with("/devices") {
+            "your role may only read devices"
+        } else if path.ends_with("/cancel") {
+            "viewers cannot cancel campaigns"
+        } else {
+            "viewers cannot start campaigns"
+        }
+    };
     let form_posts: Vec<(String, Vec<(&str, &str)>)> = vec![
         ("/devices".into(), vec![("id", "ro-new"), ("name", "new")]),
         ("/devices/ro-press/edit".into(), vec![("name", "renamed")]),
@@ -280,7 +302,7 @@ fn a_viewer_reads_device_control_and_firmware_pages_but_changes_nothing() {
                 .set("Cookie", &session)
                 .send_form(&fields),
         );
-        assert_eq!(response.status(), 403, "POST {path} as a viewer");
+        assert_refused(response, refusal(path));
     }
     let boundary = "plantd-viewer-boundary";
     let body = format!(
@@ -299,9 +321,12 @@ fn a_viewer_reads_device_control_and_firmware_pages_but_changes_nothing() {
             )
             .send_bytes(body.as_bytes()),
     );
-    assert_eq!(upload.status(), 403, "upload as a viewer");
+    assert_refused(upload, "viewers cannot upload firmware");
 
     // Nothing changed.
+    for (path, before) in state.iter().zip(&before) {
+        assert_eq!(&get(path), before, "{path} changed");
+    }
     let (_, device) = api(&server).get("/api/v1/devices/ro-press");
     assert_eq!(device["name"], "Device ro-press");
     assert_eq!(device["enabled"], true);

@@ -220,25 +220,32 @@ fn registry_crud_pages_filters_and_a_deleted_id_is_never_reused() {
 #[test]
 fn a_viewer_token_reads_but_cannot_change_devices() {
     let server = Server::start();
-    provision(&server, "press-1");
+    let password = provision(&server, "press-1");
     let (_, secret) = token(&server, &["read"]);
     let viewer = api(&server).with_token(&secret);
-    assert_eq!(viewer.get("/api/v1/devices").0, 200);
-    assert_eq!(viewer.get("/api/v1/devices/press-1").0, 200);
+    let (status, list_before) = viewer.get("/api/v1/devices");
+    assert_eq!(status, 200);
+    let (status, before) = viewer.get("/api/v1/devices/press-1");
+    assert_eq!(status, 200);
     for path in [
         "/api/v1/devices/press-1/credentials",
         "/api/v1/devices/press-1/disable",
         "/api/v1/devices/press-1/enable",
     ] {
-        assert_eq!(viewer.post(path, json!({})).0, 403, "{path}");
+        viewer.assert_forbidden("POST", path, Some(json!({})), "write");
     }
-    assert_eq!(viewer.delete("/api/v1/devices/press-1").0, 403);
-    assert_eq!(
-        viewer
-            .post("/api/v1/devices", json!({"id": "x-1", "name": "x"}))
-            .0,
-        403
+    viewer.assert_forbidden("DELETE", "/api/v1/devices/press-1", None, "write");
+    viewer.assert_forbidden(
+        "POST",
+        "/api/v1/devices",
+        Some(json!({"id": "x-1", "name": "x"})),
+        "write",
     );
+    // Nothing changed: the same device, the same list, and the secret still works.
+    assert_eq!(device_json(&server, "press-1"), before);
+    assert_eq!(api(&server).get("/api/v1/devices").1, list_before);
+    connect(&server, "press-1", Some(("press-1", &password)))
+        .unwrap_or_else(|e| panic!("the refused rotation changed the secret: {e}"));
 }
 
 #[test]

@@ -301,7 +301,15 @@ fn firmware_pages_upload_start_and_cancel_with_csrf() {
         ("version", b"3.0.0"),
         ("image", &image),
     ]);
-    assert_eq!(post("/firmware", &ct, &forged).status(), 403);
+    web::assert_refused(
+        post("/firmware", &ct, &forged),
+        "the form expired; reload the page and try again",
+    );
+    assert_eq!(
+        api(&server).get("/api/v1/firmware").1["items"],
+        json!([]),
+        "the forged upload stored nothing"
+    );
     let (ct, body) = multipart(&[
         ("csrf_token", csrf.as_bytes()),
         ("version", b"3.0.0"),
@@ -352,9 +360,16 @@ fn firmware_pages_upload_start_and_cancel_with_csrf() {
     );
 
     let cancel = format!("{location}/cancel");
+    let campaign_id = location.trim_start_matches("/firmware/campaigns/");
+    let before = campaign(&server, campaign_id);
+    web::assert_refused(
+        post(&cancel, urlencoded, form(&[("csrf_token", "x")]).as_bytes()),
+        "the form expired; reload the page and try again",
+    );
     assert_eq!(
-        post(&cancel, urlencoded, form(&[("csrf_token", "x")]).as_bytes()).status(),
-        403
+        campaign(&server, campaign_id),
+        before,
+        "the forged cancel changed nothing"
     );
     assert_eq!(
         post(
@@ -565,9 +580,18 @@ fn progress_acknowledged_just_before_a_stop_is_kept() {
             json!({ "campaign": campaign_id, "state": "downloading", "version": "3.0.0", "detail": format!("{percent}%") }),
         );
     }
-    // SIGTERM now; the lock goes a moment later, while plantd is stopping.
+    // SIGTERM now; the lock goes while plantd is stopping: once it stopped serving HTTP
+    // (the broker is drained by then), and a bounded while later, so that without the
+    // flush plantd would be past every write of its own (firmware's next tick is 250 ms
+    // away). Nothing outside the process shows that moment, hence the bounded wait.
+    let http = format!("127.0.0.1:{}", server.http_port);
     let releaser = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(700));
+        eventually(
+            Duration::from_secs(30),
+            "plantd to stop serving HTTP",
+            || std::net::TcpStream::connect(&http).is_err().then_some(()),
+        );
+        std::thread::sleep(Duration::from_millis(500));
         let _ = release_tx.send(());
     });
     assert!(server.stop().success(), "plantd stops cleanly");

@@ -40,7 +40,8 @@ pub fn next_on(mqtt: &mut Mqtt, topic: &str) -> Value {
     }
 }
 
-/// Publishes on `topics` received within `window`.
+/// Publishes on `topics` received within `window`: for proving that nothing arrives, so
+/// `window` must outlast Control's 750 ms settle after a connect plus delivery (2 s).
 pub fn quiet_on(mqtt: &mut Mqtt, topic: &str, window: Duration) -> Vec<Value> {
     mqtt.received(window)
         .into_iter()
@@ -347,14 +348,15 @@ fn shadow_api_checks_its_input_and_its_callers() {
     assert_eq!(api(&server).get("/api/v1/devices/Not_An_Id/shadow").0, 422);
 
     let (_, read) = token(&server, &["read"]);
-    assert_eq!(api(&server).with_token(&read).get(path).0, 200);
-    assert_eq!(
-        api(&server)
-            .with_token(&read)
-            .patch(path, json!({"desired": {"a": 1}}))
-            .0,
-        403
+    let (status, before) = api(&server).with_token(&read).get(path);
+    assert_eq!(status, 200);
+    api(&server).with_token(&read).assert_forbidden(
+        "PATCH",
+        path,
+        Some(json!({"desired": {"a": 1}})),
+        "write",
     );
     assert_eq!(crate::support::http::anonymous(&server).get(path).0, 401);
-    assert_eq!(shadow(&server, "belt-4")["version"], 0, "nothing changed");
+    assert_eq!(shadow(&server, "belt-4"), before, "nothing changed");
+    assert_eq!(before["version"], 0);
 }

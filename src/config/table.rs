@@ -5,6 +5,7 @@
 //! A new setting is one entry here plus the field it fills in `Settings` (`config.rs`).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::setting::Initial::{Unset, Value};
 use super::setting::Setting;
@@ -298,6 +299,15 @@ pub static SETTINGS: &[Setting] = &[
         doc: "times a device that timed out is offered the image again before it is failed",
         apply: |s, v| {
             s.firmware_retries = number(v, 0, 100)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "events_retention_days",
+        default: Value("7"),
+        doc: "days delivered domain events stay listed at `GET /api/v1/events`",
+        apply: |s, v| {
+            s.events_retention = Duration::from_secs(number::<u64>(v, 1, 3650)? * 24 * 3600);
             Ok(())
         },
     },

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod commands;
 mod device_auth;
 pub mod devices;
+pub mod events;
 pub mod firmware;
 pub mod openapi;
 pub mod ops;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{commands, devices, firmware, shadow, telemetry, tokens};
+use super::{commands, devices, events, firmware, shadow, telemetry, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,7 @@ use super::{commands, devices, firmware, shadow, telemetry, tokens};
         commands::send, commands::list, commands::get, commands::cancel,
         firmware::upload, firmware::list, firmware::get, firmware::download,
         firmware::start_campaign, firmware::list_campaigns, firmware::get_campaign, firmware::cancel_campaign,
+        events::list,
     ),
     components(schemas(
         plantd_contracts::devices::DeviceView,

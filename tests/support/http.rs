@@ -70,6 +70,35 @@ impl Api {
         finish(self.request("DELETE", path).call())
     }
 
+    /// Calls `method path` (with a JSON `body`) and asserts the API's refusal for want of
+    /// `scope`: 403 and the whole problem+json answer, media type included.
+    pub fn assert_forbidden(&self, method: &str, path: &str, body: Option<Value>, scope: &str) {
+        let request = self.request(method, path);
+        let result = match body {
+            Some(body) => request.send_json(body),
+            None => request.call(),
+        };
+        let response = match result {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("HTTP transport error: {e}"),
+        };
+        let status = response.status();
+        let content_type = response.content_type().to_owned();
+        let text = response.into_string().unwrap_or_default();
+        assert_eq!(status, 403, "{method} {path}: {text}");
+        assert_eq!(
+            content_type, "application/problem+json",
+            "{method} {path}: {text}"
+        );
+        let body: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"));
+        assert_eq!(
+            body,
+            forbidden(&format!("this needs the '{scope}' scope")),
+            "{method} {path}"
+        );
+    }
+
     /// POST of raw bytes with Basic auth (the device's own credentials).
     pub fn post_as_device(
         &self,
@@ -88,6 +117,16 @@ impl Api {
                 .send_bytes(body),
         )
     }
+}
+
+/// The problem+json body of a 403 with `detail`.
+pub fn forbidden(detail: &str) -> Value {
+    serde_json::json!({
+        "type": "about:blank",
+        "title": "Forbidden",
+        "status": 403,
+        "detail": detail,
+    })
 }
 
 /// Provisions a device through the API; returns its MQTT password.

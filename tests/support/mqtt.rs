@@ -131,7 +131,38 @@ impl Mqtt {
         }
     }
 
-    /// Every PUBLISH received within `window`, as (topic, payload).
+    /// Every PUBLISH received until `done` holds for all received so far, as (topic,
+    /// payload); panics after `timeout`, showing what came.
+    pub fn collect_until(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        done: impl Fn(&[(String, Vec<u8>)]) -> bool,
+    ) -> Vec<(String, Vec<u8>)> {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        while !done(&out) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(Ok(Packet::Publish(p))) => out.push((p.topic.clone(), p.payload.to_vec())),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    panic!("connection failed while waiting for {what}: {e}; got {out:?}")
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("no {what} within {timeout:?}; got {out:?}")
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("connection ended while waiting for {what}; got {out:?}")
+                }
+            }
+        }
+        out
+    }
+
+    /// Every PUBLISH received within `window`, as (topic, payload). It always waits the
+    /// whole window: it is for proving that nothing (more) arrives. To wait for something,
+    /// use [`Mqtt::collect_until`].
     pub fn received(&mut self, window: Duration) -> Vec<(String, Vec<u8>)> {
         let deadline = Instant::now() + window;
         let mut out = Vec::new();

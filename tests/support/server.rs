@@ -150,6 +150,13 @@ impl Server {
         exit
     }
 
+    /// SIGKILL: the process ends at once, as in a power cut (no drain, no flush).
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("server running");
+        child.kill().expect("kill -9");
+        child.wait().expect("wait for the killed plantd");
+    }
+
     /// Stops with SIGTERM and starts again on the same data and ports.
     pub fn restart(&mut self) {
         let status = self.stop();
@@ -183,7 +190,7 @@ impl Drop for Server {
     }
 }
 
-fn drop_postgres_database(base: &str, url: &str) {
+pub fn drop_postgres_database(base: &str, url: &str) {
     let Some(db) = url.rsplit('/').next() else {
         return;
     };
@@ -195,7 +202,7 @@ fn drop_postgres_database(base: &str, url: &str) {
 }
 
 /// Creates an empty database `plantd_<name>` on the server of `base` and returns its URL.
-fn fresh_postgres_database(base: &str, name: &str) -> String {
+pub fn fresh_postgres_database(base: &str, name: &str) -> String {
     let db = format!("plantd_{}", name.replace('-', "_"));
     let admin = format!("{}/postgres", base.trim_end_matches('/'));
     let mut conn =

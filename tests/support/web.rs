@@ -62,3 +62,12 @@ pub fn form_token(html: &str) -> Option<String> {
         .and_then(|rest| rest.split('"').next())
         .map(str::to_owned)
 }
+
+/// Asserts the UI's refusal of a form: 403 with `reason` as plain text (a person reads it).
+pub fn assert_refused(response: ureq::Response, reason: &str) {
+    let status = response.status();
+    let content_type = response.content_type().to_owned();
+    let text = response.into_string().expect("body");
+    assert_eq!((status, text.as_str()), (403, reason));
+    assert_eq!(content_type, "text/plain", "{reason}");
+}

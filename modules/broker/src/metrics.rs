@@ -45,8 +45,8 @@ pub fn describe() {
         "domain events published to plantd/events/#"
     );
     describe_counter!(
-        "plantd_events_dropped_total",
-        "domain events not published (broker link backed up)"
+        "plantd_events_publish_failures_total",
+        "domain events not published at once (broker link backed up); the outbox offers them again"
     );
     describe_counter!(
         "plantd_mqtt_sessions_cut_total",
@@ -105,7 +105,7 @@ pub fn describe() {
         "plantd_gateway_messages_total",
         "plantd_gateway_dropped_total",
         "plantd_events_published_total",
-        "plantd_events_dropped_total",
+        "plantd_events_publish_failures_total",
         "plantd_mqtt_sessions_cut_total",
         "plantd_mqtt_backpressure_pauses_total",
         "plantd_mqtt_backpressure_held_total",

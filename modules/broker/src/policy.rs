@@ -552,3 +552,6 @@ impl Drop for Policy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

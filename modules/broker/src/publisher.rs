@@ -1,5 +1,6 @@
 //! The broker's actor face: publishes domain events to `plantd/events/{type}` (QoS 1)
-//! through a local link, ends sessions on request (at once, even idle ones), reports
+//! through a local link (an outbox subscriber: an event it could not publish is refused,
+//! and the dispatcher offers it again), ends sessions on request (at once, even idle ones), reports
 //! device traffic to the devices module every second, and reports readiness.
 
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
@@ -9,7 +10,8 @@ use actix::prelude::*;
 use bytes::{BufMut, BytesMut};
 use plantd_contracts::broker::{BrokerReady, DisconnectClient, PublishToDevice};
 use plantd_contracts::devices::{DeviceTraffic, TrafficEntry};
-use plantd_contracts::{DeviceId, DomainEvent};
+use plantd_contracts::events::DeliverEvent;
+use plantd_contracts::DeviceId;
 use rumqttd::local::LinkTx;
 use rumqttd::protocol::{Packet, Publish};
 
@@ -53,26 +55,20 @@ fn qos1_publish(topic: &str, payload: &[u8], pkid: u16, retain: bool) -> Publish
     Publish::deserialize(buf.freeze())
 }
 
-impl Handler<DomainEvent> for EventPublisher {
-    type Result = ();
+impl Handler<DeliverEvent> for EventPublisher {
+    type Result = Result<(), String>;
 
-    fn handle(&mut self, event: DomainEvent, _: &mut Context<Self>) {
-        let span = tracing::debug_span!("event_out", kind = %event.kind, id = %event.id);
+    fn handle(&mut self, DeliverEvent(event): DeliverEvent, _: &mut Context<Self>) -> Self::Result {
+        let span = tracing::debug_span!("event_out", kind = %event.kind(), id = %event.id);
         let _guard = span.enter();
-        let payload = match serde_json::to_vec(&event) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot serialise a domain event");
-                return;
-            }
-        };
-        match self.send_qos1(&event.topic(), &payload, false) {
-            Ok(()) => metrics::counter!("plantd_events_published_total").increment(1),
-            Err(e) => {
-                metrics::counter!("plantd_events_dropped_total").increment(1);
-                tracing::warn!(kind = %event.kind, error = %e, "event not published");
-            }
-        }
+        let payload = serde_json::to_vec(&event)
+            .map_err(|e| format!("cannot serialise event {}: {e}", event.id))?;
+        self.send_qos1(&event.topic(), &payload, false)
+            .inspect(|()| metrics::counter!("plantd_events_published_total").increment(1))
+            .map_err(|e| {
+                metrics::counter!("plantd_events_publish_failures_total").increment(1);
+                format!("event not published: {e}")
+            })
     }
 }
 

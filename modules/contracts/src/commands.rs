@@ -10,12 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::{DeviceId, DomainError};
 
-pub const COMMAND_CREATED: &str = "command.created";
-pub const COMMAND_SUCCEEDED: &str = "command.succeeded";
-pub const COMMAND_FAILED: &str = "command.failed";
-pub const COMMAND_EXPIRED: &str = "command.expired";
-pub const COMMAND_CANCELLED: &str = "command.cancelled";
-
 /// Where a command is. `delivered` means plantd published it (QoS 1) to the device's
 /// topic while the device was connected, not that the device acted on it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -285,13 +285,3 @@ pub struct DeviceCampaign {
     #[serde(flatten)]
     pub target: TargetView,
 }
-
-/// Domain events of firmware roll-outs (`data` names the ids involved).
-pub mod event {
-    pub const UPLOADED: &str = "firmware.uploaded";
-    pub const CAMPAIGN_STARTED: &str = "firmware.campaign_started";
-    pub const CAMPAIGN_FINISHED: &str = "firmware.campaign_finished";
-    pub const CAMPAIGN_CANCELLED: &str = "firmware.campaign_cancelled";
-    /// A device finished its part: `{campaign, device_id, state: done|failed, detail}`.
-    pub const DEVICE_FINISHED: &str = "firmware.device_finished";
-}

@@ -19,5 +19,5 @@ pub mod telemetry;
 pub mod time;
 
 pub use error::DomainError;
-pub use events::DomainEvent;
+pub use events::{Event, EventData};
 pub use ids::DeviceId;

@@ -9,9 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::{DeviceId, DomainError};
 
-/// Event: the desired state of a device changed (`data`: `device_id`, `version`).
-pub const SHADOW_UPDATED: &str = "shadow.updated";
-
 /// Update times of top-level keys (a key deleted by a merge patch loses its time).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -1,12 +1,13 @@
 //! Changes to registered devices: patch, rotate credentials, disable / enable, delete.
-//! Each writes `devices_devices` first and changes memory (which answers logins) only
-//! after the commit; credential and state changes then cut the device's live MQTT session.
+//! Each writes `devices_devices` and records its `device.*` event in one transaction, and
+//! changes memory (which answers logins) only after the commit; credential and state
+//! changes then cut the device's live MQTT session.
 
 use actix::prelude::*;
 use plantd_contracts::devices::*;
-use plantd_contracts::events;
+use plantd_contracts::events::{DeviceRef, DeviceUpdated};
 use plantd_contracts::time::now_ms;
-use plantd_contracts::{DeviceId, DomainError};
+use plantd_contracts::{DeviceId, DomainError, Event, EventData};
 use serde_json::json;
 
 use crate::actor::Devices;
@@ -26,38 +27,50 @@ fn not_found(id: &DeviceId) -> DomainError {
 }
 
 impl Devices {
-    /// Writes `row` (a changed copy of the device's row), then updates memory, publishes
-    /// `event` and, if asked, cuts the live session. Replies with the stored row.
+    /// Writes `row` (a changed copy of the device's row) with `event`, then updates
+    /// memory and, if asked, cuts the live session. Replies with the stored row.
     fn commit(
         &mut self,
         id: DeviceId,
         row: DeviceRow,
-        event: &'static str,
-        data: serde_json::Value,
+        event: EventData,
         after: After,
     ) -> ResponseActFuture<Self, Result<DeviceRow, DomainError>> {
         let db = self.db.clone();
         let change = RowChange::from(&row);
         let key = id.to_string();
-        let span = tracing::info_span!("device_change", device = %id, event);
+        let span = tracing::info_span!("device_change", device = %id, event = event.kind());
+        let recorded = Event::new(event.clone());
         Box::pin(
-            async move { db.run(move |conn| store::update(conn, &key, &change)).await }
-                .into_actor(self)
-                .map(move |result, act, _| {
-                    let _guard = span.enter();
-                    if !result.map_err(DomainError::from)? {
-                        // Deleted by another process meanwhile.
-                        act.registry.remove(&id);
-                        return Err(not_found(&id));
-                    }
-                    act.registry.replace_row(&id, row.clone());
-                    if after == After::CutSession {
-                        act.cut_session(&id);
-                    }
-                    tracing::info!("device changed");
-                    act.publish(event, data);
-                    Ok(row)
-                }),
+            async move {
+                db.run(move |conn| {
+                    conn.transaction(|conn| {
+                        let updated = store::update(conn, &key, &change)?;
+                        if updated {
+                            plantd_events::record(conn, &[recorded])?;
+                        }
+                        Ok(updated)
+                    })
+                })
+                .await
+            }
+            .into_actor(self)
+            .map(move |result, act, _| {
+                let _guard = span.enter();
+                if !result.map_err(DomainError::from)? {
+                    // Deleted by another process meanwhile.
+                    act.registry.remove(&id);
+                    return Err(not_found(&id));
+                }
+                act.registry.replace_row(&id, row.clone());
+                if after == After::CutSession {
+                    act.cut_session(&id);
+                }
+                tracing::info!("device changed");
+                act.outbox.wake();
+                act.count_change(&event);
+                Ok(row)
+            }),
         )
     }
 
@@ -140,14 +153,12 @@ impl Handler<PatchDevice> for Devices {
             ));
         }
         row.updated_at = now_ms();
-        let data = json!({ "device_id": msg.id, "fields": fields, "labels": labels_of(&row) });
-        let fut = self.commit(
-            msg.id.clone(),
-            row,
-            events::DEVICE_UPDATED,
-            data,
-            After::Nothing,
-        );
+        let event = EventData::DeviceUpdated(DeviceUpdated {
+            device_id: msg.id.clone(),
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            labels: labels_of(&row),
+        });
+        let fut = self.commit(msg.id.clone(), row, event, After::Nothing);
         Self::view_after(fut, msg.id)
     }
 }
@@ -163,14 +174,10 @@ impl Handler<RotateCredentials> for Devices {
         row.secret_digest = plantd_secrets::digest(&secret);
         row.updated_at = now_ms();
         let id = msg.id;
-        let data = json!({ "device_id": id });
-        let fut = self.commit(
-            id.clone(),
-            row,
-            events::DEVICE_CREDENTIALS_ROTATED,
-            data,
-            After::CutSession,
-        );
+        let event = EventData::DeviceCredentialsRotated(DeviceRef {
+            device_id: id.clone(),
+        });
+        let fut = self.commit(id.clone(), row, event, After::CutSession);
         Box::pin(fut.map(move |result, _, _| {
             result?;
             Ok(DeviceCredentials {
@@ -197,13 +204,15 @@ impl Handler<SetDeviceEnabled> for Devices {
         }
         row.enabled = msg.enabled;
         row.updated_at = now_ms();
-        let (event, after) = if msg.enabled {
-            (events::DEVICE_ENABLED, After::Nothing)
-        } else {
-            (events::DEVICE_DISABLED, After::CutSession)
+        let device = DeviceRef {
+            device_id: msg.id.clone(),
         };
-        let data = json!({ "device_id": msg.id });
-        let fut = self.commit(msg.id.clone(), row, event, data, after);
+        let (event, after) = if msg.enabled {
+            (EventData::DeviceEnabled(device), After::Nothing)
+        } else {
+            (EventData::DeviceDisabled(device), After::CutSession)
+        };
+        let fut = self.commit(msg.id.clone(), row, event, after);
         Self::view_after(fut, msg.id)
     }
 }
@@ -217,23 +226,36 @@ impl Handler<DeleteDevice> for Devices {
         }
         let db = self.db.clone();
         let key = msg.id.to_string();
+        let event = EventData::DeviceDeleted(DeviceRef {
+            device_id: msg.id.clone(),
+        });
+        let recorded = Event::new(event.clone());
         let id = msg.id;
         Box::pin(
             async move {
-                db.run(move |conn| store::mark_deleted(conn, &key, now_ms()))
-                    .await
+                db.run(move |conn| {
+                    conn.transaction(|conn| {
+                        let deleted = store::mark_deleted(conn, &key, now_ms())?;
+                        if deleted {
+                            plantd_events::record(conn, &[recorded])?;
+                        }
+                        Ok(deleted)
+                    })
+                })
+                .await
             }
             .into_actor(self)
             .map(move |result, act, _| {
                 let deleted = result.map_err(DomainError::from)?;
                 act.registry.remove(&id);
-                act.unsaved_seen.remove(&id);
+                act.presence.unsaved_seen.remove(&id);
                 act.cut_session(&id);
                 if !deleted {
                     return Err(not_found(&id));
                 }
                 tracing::info!(device = %id, "device deleted; its id stays reserved");
-                act.publish(events::DEVICE_DELETED, json!({ "device_id": id }));
+                act.outbox.wake();
+                act.count_change(&event);
                 Ok(())
             }),
         )

@@ -7,6 +7,7 @@
 //! the broker can ask on every MQTT connect.
 
 mod actor;
+mod migrations;
 mod passwords;
 mod schema;
 
@@ -14,3 +15,4 @@ mod sessions;
 mod tokens;
 
 pub use actor::Identity;
+pub use migrations::MIGRATIONS;

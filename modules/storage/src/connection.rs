@@ -10,7 +10,7 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use crate::DbError;
 
 /// The two backends plantd runs on, from one code base.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     Sqlite,
     Postgres,
@@ -173,6 +173,43 @@ impl std::fmt::Debug for DbConnection {
         match self {
             DbConnection::Sqlite(_) => f.write_str("DbConnection::Sqlite"),
             DbConnection::Pg(_) => f.write_str("DbConnection::Pg"),
+        }
+    }
+}
+
+impl DbConnection {
+    /// Runs `work` in a transaction of either backend (a savepoint when one is open
+    /// already): committed when it returns `Ok`, rolled back when it returns `Err`. Lets a
+    /// module write its rows and record its events (`plantd-events`) in one transaction.
+    pub fn transaction<T, E, F>(&mut self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        match self {
+            DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c)?,
+            DbConnection::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+        }
+        let outcome = work(self);
+        let end = match (&outcome, &mut *self) {
+            (Ok(_), DbConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
+            (Ok(_), DbConnection::Pg(c)) => AnsiTransactionManager::commit_transaction(c),
+            (Err(_), DbConnection::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c),
+            (Err(_), DbConnection::Pg(c)) => AnsiTransactionManager::rollback_transaction(c),
+        };
+        match (outcome, end) {
+            (Ok(value), Ok(())) => Ok(value),
+            (Ok(_), Err(e)) => {
+                // A failed commit leaves the transaction open: roll it back, report the
+                // commit's error.
+                let _ = match self {
+                    DbConnection::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+                    DbConnection::Pg(c) => AnsiTransactionManager::rollback_transaction(c),
+                };
+                Err(e.into())
+            }
+            (Err(e), _) => Err(e),
         }
     }
 }

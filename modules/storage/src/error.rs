@@ -8,6 +8,8 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("no database connection: {0}")]
     Pool(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
     #[error("database task failed: {0}")]
     Task(String),
     #[error("{0}")]

@@ -1,7 +1,8 @@
 //! Storage infrastructure shared by the domain modules: the connection type (SQLite or
 //! PostgreSQL, chosen at run time from the URL), the r2d2 pool, SQLite's pragmas, the
-//! embedded migrations of both backends, and the one way to run blocking diesel work off
-//! the async executor. It owns no tables: each module owns its own schema and queries.
+//! runner of the modules' migrations, and the one way to run blocking diesel work off the
+//! async executor. It owns no tables and no migrations: each module owns its own schema,
+//! migrations (embedded as a [`ModuleMigrations`]) and queries.
 
 mod connection;
 mod error;
@@ -9,7 +10,7 @@ mod migrate;
 
 pub use connection::{Backend, Db, DbConnection, PooledConn};
 pub use error::DbError;
-pub use migrate::run_migrations;
+pub use migrate::{run_migrations, ModuleMigrations};
 
 /// Runs `$body` with `$c` bound to the concrete connection of either backend, so one query
 /// written once compiles for SQLite and for PostgreSQL.

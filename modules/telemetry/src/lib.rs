@@ -14,6 +14,7 @@ pub mod codec;
 mod head;
 mod maintenance;
 mod metrics;
+mod migrations;
 pub mod queries;
 mod schema;
 mod series;
@@ -22,3 +23,4 @@ mod validate;
 
 pub use actor::{Telemetry, TelemetrySettings};
 pub use metrics::describe as describe_metrics;
+pub use migrations::MIGRATIONS;

@@ -2,6 +2,9 @@
 //! devices' reports and command results (`DeviceMessage` from the broker's gateway), sends
 //! devices their desired document, delta and commands (`PublishToDevice`), expires
 //! commands on a timer, and re-sends the delta and open commands when a device connects.
+//! Each change records its `shadow.*` / `command.*` event in the change's transaction.
+//! It subscribes to `device.*` events (presence; a deleted device's open commands are
+//! cancelled), handling each idempotently: a redelivered event changes nothing more.
 //!
 //! Every message that changes state is handled atomically (the actor takes the next
 //! message only after the database has committed and the publishes are queued), so two
@@ -15,19 +18,19 @@ use actix::prelude::*;
 use plantd_contracts::broker::PublishToDevice;
 use plantd_contracts::commands::{self as contract, CommandState, CommandView};
 use plantd_contracts::devices::{DeviceMessage, DeviceView, FlushPending, GetDevice};
-use plantd_contracts::events::DomainEvent;
-use plantd_contracts::shadow::{GetShadow, ShadowView, UpdateDesired, SHADOW_UPDATED};
+use plantd_contracts::events::{CommandRef, DeliverEvent, ShadowUpdated};
+use plantd_contracts::shadow::{GetShadow, ShadowView, UpdateDesired};
 use plantd_contracts::time::now_ms;
-use plantd_contracts::{DeviceId, DomainError};
-use plantd_storage::Db;
-use serde_json::{json, Value};
+use plantd_contracts::{DeviceId, DomainError, Event, EventData};
+use plantd_events::Outbox;
+use plantd_storage::{Db, DbConnection, DbError};
+use serde_json::Value;
 use tracing::Instrument;
 
 use super::commands;
 use super::shadow::{self, Rejection, Shadow};
 use super::store::{self, CommandRow};
 
-const SOURCE: &str = "devices";
 /// How often open commands are checked for expiry.
 const EXPIRE_EVERY: Duration = Duration::from_secs(1);
 /// After a device connects, plantd waits this long before it sends the delta and pending
@@ -39,33 +42,26 @@ pub struct Control {
     db: Db,
     devices: Recipient<GetDevice>,
     publisher: Recipient<PublishToDevice>,
-    events: Vec<Recipient<DomainEvent>>,
+    outbox: Outbox,
     /// Devices connected now, from `device.connected` / `device.disconnected` events.
     online: HashSet<DeviceId>,
 }
 
 impl Control {
     /// `devices` answers whether a device exists; `publisher` reaches devices over MQTT;
-    /// `events` receive `shadow.updated` and `command.*`.
+    /// `outbox` is told when `shadow.updated` / `command.*` events were committed.
     pub fn new(
         db: Db,
         devices: Recipient<GetDevice>,
         publisher: Recipient<PublishToDevice>,
-        events: Vec<Recipient<DomainEvent>>,
+        outbox: Outbox,
     ) -> Control {
         Control {
             db,
             devices,
             publisher,
-            events,
+            outbox,
             online: HashSet::new(),
-        }
-    }
-
-    fn emit(&self, kind: &str, data: Value) {
-        let event = DomainEvent::new(kind, SOURCE, data);
-        for recipient in &self.events {
-            recipient.do_send(event.clone());
         }
     }
 
@@ -86,24 +82,15 @@ impl Control {
         }
     }
 
+    /// After the commit of a command's final state (its event recorded with it).
     fn command_finished(&self, row: &CommandRow) {
         let Some(state) = CommandState::parse(&row.state) else {
             return;
         };
-        let kind = match state {
-            CommandState::Succeeded => contract::COMMAND_SUCCEEDED,
-            CommandState::Failed => contract::COMMAND_FAILED,
-            CommandState::Expired => contract::COMMAND_EXPIRED,
-            CommandState::Cancelled => contract::COMMAND_CANCELLED,
-            _ => return,
-        };
+        self.outbox.wake();
         metrics::counter!("plantd_commands_completed_total", "state" => state.as_str())
             .increment(1);
         tracing::info!(device = %row.device_id, command = %row.id, name = %row.name, state = %state, "command finished");
-        self.emit(
-            kind,
-            json!({ "device_id": row.device_id, "command_id": row.id, "name": row.name }),
-        );
     }
 }
 
@@ -258,12 +245,19 @@ impl Handler<UpdateDesired> for Control {
                 let now = now_ms();
                 let done = db
                     .run(move |c| {
-                        let mut s = store::load_shadow(c, &id)?;
-                        let changed = s.patch_desired(&patch, now)?;
-                        if changed {
-                            store::save_shadow(c, &id, &s)?;
-                        }
-                        Ok((s, changed))
+                        c.transaction(|c| {
+                            let mut s = store::load_shadow(c, &id)?;
+                            let changed = s.patch_desired(&patch, now)?;
+                            if changed {
+                                store::save_shadow(c, &id, &s)?;
+                                let event = EventData::ShadowUpdated(ShadowUpdated {
+                                    device_id: id.clone(),
+                                    version: s.version,
+                                });
+                                plantd_events::record(c, &[Event::new(event)])?;
+                            }
+                            Ok((s, changed))
+                        })
                     })
                     .await?;
                 Ok::<_, DomainError>(done)
@@ -277,10 +271,7 @@ impl Handler<UpdateDesired> for Control {
                     tracing::info!(version = s.version, "desired state changed");
                     act.send_to(&device_id, "state/desired", s.desired_document(), true);
                     act.send_delta(&device_id, &s, false);
-                    act.emit(
-                        SHADOW_UPDATED,
-                        json!({ "device_id": device_id, "version": s.version }),
-                    );
+                    act.outbox.wake();
                 }
                 Ok(s.view(device_id))
             }),
@@ -409,7 +400,13 @@ impl Control {
                 known(&devices, &msg.device_id).await?;
                 let device = msg.device_id.to_string();
                 let row = db
-                    .run(move |c| store::complete(c, &device, &cmd, to, &outcome.result, now))
+                    .run(move |c| {
+                        c.transaction(|c| {
+                            let row = store::complete(c, &device, &cmd, to, &outcome.result, now)?;
+                            record_finished(c, row.iter())?;
+                            Ok(row)
+                        })
+                    })
                     .await?;
                 Ok::<_, DomainError>(row)
             }
@@ -452,21 +449,92 @@ fn device_message_failed(device_id: &DeviceId, e: &DomainError) {
     }
 }
 
-impl Handler<DomainEvent> for Control {
-    type Result = ();
+impl Handler<DeliverEvent> for Control {
+    type Result = ResponseActFuture<Self, Result<(), String>>;
 
-    fn handle(&mut self, event: DomainEvent, ctx: &mut Context<Self>) {
-        match event.presence() {
-            Some((id, true)) => {
-                self.online.insert(id.clone());
-                ctx.notify_later(Resync { device_id: id }, CONNECT_SETTLE);
+    fn handle(
+        &mut self,
+        DeliverEvent(event): DeliverEvent,
+        ctx: &mut Context<Self>,
+    ) -> Self::Result {
+        match &event.data {
+            EventData::DeviceConnected(e) => {
+                self.online.insert(e.device_id.clone());
+                ctx.notify_later(
+                    Resync {
+                        device_id: e.device_id.clone(),
+                    },
+                    CONNECT_SETTLE,
+                );
             }
-            Some((id, false)) => {
-                self.online.remove(&id);
+            EventData::DeviceDisconnected(e) => {
+                self.online.remove(&e.device_id);
             }
-            None => {}
+            EventData::DeviceDeleted(e) => return self.forget(e.device_id.clone()),
+            _ => {}
         }
+        Box::pin(fut::ready(Ok(())))
     }
+}
+
+impl Control {
+    /// A deleted device's open commands can never be delivered: cancel them. Idempotent
+    /// by its natural key: a redelivered `device.deleted` finds no open command left.
+    fn forget(&mut self, device_id: DeviceId) -> ResponseActFuture<Self, Result<(), String>> {
+        self.online.remove(&device_id);
+        let db = self.db.clone();
+        let device = device_id.to_string();
+        Box::pin(
+            async move {
+                db.run(move |c| {
+                    c.transaction(|c| {
+                        let rows = store::cancel_open_of(c, &device, now_ms())?;
+                        record_finished(c, rows.iter())?;
+                        Ok(rows)
+                    })
+                })
+                .await
+            }
+            .into_actor(self)
+            .map(move |result, act, _| {
+                let rows = result.map_err(|e| e.to_string())?;
+                if !rows.is_empty() {
+                    tracing::info!(device = %device_id, commands = rows.len(), "open commands of a deleted device cancelled");
+                }
+                rows.iter().for_each(|row| act.command_finished(row));
+                Ok(())
+            }),
+        )
+    }
+}
+
+/// The event data of a command row.
+fn command_ref(row: &CommandRow) -> Result<CommandRef, DbError> {
+    Ok(CommandRef {
+        device_id: DeviceId::parse(&row.device_id).map_err(DbError::from)?,
+        command_id: row.id.clone(),
+        name: row.name.clone(),
+    })
+}
+
+/// Records the `command.*` event of each row in a final state.
+fn record_finished<'a>(
+    conn: &mut DbConnection,
+    rows: impl Iterator<Item = &'a CommandRow>,
+) -> Result<(), DbError> {
+    let mut events = Vec::new();
+    for row in rows {
+        let command = command_ref(row)?;
+        let data = match CommandState::parse(&row.state) {
+            Some(CommandState::Succeeded) => EventData::CommandSucceeded(command),
+            Some(CommandState::Failed) => EventData::CommandFailed(command),
+            Some(CommandState::Expired) => EventData::CommandExpired(command),
+            Some(CommandState::Cancelled) => EventData::CommandCancelled(command),
+            _ => continue,
+        };
+        events.push(Event::new(data));
+    }
+    plantd_events::record(conn, &events)
 }
 
 /// Send a (re)connected device its delta and its open commands.
@@ -529,12 +597,21 @@ impl Handler<ExpireDue> for Control {
         let db = self.db.clone();
         let now = now_ms();
         AtomicResponse::new(Box::pin(
-            async move { db.run(move |c| store::expire_due(c, now)).await }
-                .into_actor(self)
-                .map(|result, act, _| match result {
-                    Ok(rows) => rows.iter().for_each(|row| act.command_finished(row)),
-                    Err(e) => tracing::warn!(error = %e, "cannot expire commands; will retry"),
-                }),
+            async move {
+                db.run(move |c| {
+                    c.transaction(|c| {
+                        let rows = store::expire_due(c, now)?;
+                        record_finished(c, rows.iter())?;
+                        Ok(rows)
+                    })
+                })
+                .await
+            }
+            .into_actor(self)
+            .map(|result, act, _| match result {
+                Ok(rows) => rows.iter().for_each(|row| act.command_finished(row)),
+                Err(e) => tracing::warn!(error = %e, "cannot expire commands; will retry"),
+            }),
         ))
     }
 }
@@ -571,7 +648,14 @@ impl Handler<contract::SendCommand> for Control {
                     result: None,
                 };
                 let stored = row.clone();
-                db.run(move |c| store::insert_command(c, &stored)).await?;
+                db.run(move |c| {
+                    c.transaction(|c| {
+                        store::insert_command(c, &stored)?;
+                        let created = EventData::CommandCreated(command_ref(&stored)?);
+                        plantd_events::record(c, &[Event::new(created)])
+                    })
+                })
+                .await?;
                 let row = if online {
                     deliver(&db, &publisher, vec![row.clone()])
                         .await?
@@ -588,10 +672,7 @@ impl Handler<contract::SendCommand> for Control {
                 let row = row?;
                 metrics::counter!("plantd_commands_created_total").increment(1);
                 tracing::info!(command = %row.id, name = %row.name, state = %row.state, "command created");
-                act.emit(
-                    contract::COMMAND_CREATED,
-                    json!({ "device_id": row.device_id, "command_id": row.id, "name": row.name }),
-                );
+                act.outbox.wake();
                 row.view()
                     .ok_or_else(|| DomainError::Unavailable("a stored command is unreadable".into()))
             }),
@@ -614,7 +695,15 @@ impl Handler<contract::CancelCommand> for Control {
                 known(&devices, &msg.device_id).await?;
                 let (device, id) = (msg.device_id.to_string(), msg.id.clone());
                 let outcome = db
-                    .run(move |c| store::cancel(c, &device, &id, now_ms()))
+                    .run(move |c| {
+                        c.transaction(|c| {
+                            let outcome = store::cancel(c, &device, &id, now_ms())?;
+                            if let Ok(row) = &outcome {
+                                record_finished(c, row.iter())?;
+                            }
+                            Ok(outcome)
+                        })
+                    })
                     .await?;
                 match outcome {
                     Ok(Some(row)) => Ok(row),

@@ -274,42 +274,60 @@ pub fn complete(
     get_command(conn, device_id, id)
 }
 
-/// Marks every open command whose time is up as expired; returns them.
-pub fn expire_due(conn: &mut DbConnection, now: Millis) -> Result<Vec<CommandRow>, DbError> {
-    let open = [
-        CommandState::Pending.as_str(),
-        CommandState::Delivered.as_str(),
-    ];
-    Ok(with_conn!(conn, |c| c.transaction(|c| {
-        let due = devices_commands::table
-            .filter(devices_commands::state.eq_any(open))
-            .filter(devices_commands::expires_at.le(now))
-            .load::<CommandRow>(c)?;
-        let mut expired = Vec::with_capacity(due.len());
-        for mut row in due {
+const OPEN: [&str; 2] = ["pending", "delivered"];
+
+/// Moves each of `rows` that is still open to `to` (a guarded UPDATE each); evaluates to
+/// the rows it moved, as they are now.
+macro_rules! close_each {
+    ($c:expr, $rows:expr, $to:expr, $now:expr) => {{
+        let mut closed = Vec::with_capacity($rows.len());
+        for mut row in $rows {
             let n = diesel::update(
                 devices_commands::table
                     .find(&row.id)
-                    .filter(devices_commands::state.eq_any(open)),
+                    .filter(devices_commands::state.eq_any(OPEN)),
             )
             .set((
-                devices_commands::state.eq(CommandState::Expired.as_str()),
-                devices_commands::completed_at.eq(Some(now)),
+                devices_commands::state.eq($to.as_str()),
+                devices_commands::completed_at.eq(Some($now)),
             ))
-            .execute(c)?;
+            .execute($c)?;
             if n == 1 {
-                row.state = CommandState::Expired.as_str().to_owned();
-                row.completed_at = Some(now);
-                expired.push(row);
+                row.state = $to.as_str().to_owned();
+                row.completed_at = Some($now);
+                closed.push(row);
             }
         }
-        Ok::<_, diesel::result::Error>(expired)
+        Ok::<_, diesel::result::Error>(closed)
+    }};
+}
+
+/// Marks every open command whose time is up as expired; returns them.
+pub fn expire_due(conn: &mut DbConnection, now: Millis) -> Result<Vec<CommandRow>, DbError> {
+    Ok(with_conn!(conn, |c| c.transaction(|c| {
+        let due = devices_commands::table
+            .filter(devices_commands::state.eq_any(OPEN))
+            .filter(devices_commands::expires_at.le(now))
+            .load::<CommandRow>(c)?;
+        close_each!(c, due, CommandState::Expired, now)
     }))?)
 }
 
-/// pending | delivered → cancelled. `Ok(Err(state))` when the command had already
-/// finished (in `state`); `Ok(Ok(None))` when there is no such command.
-#[allow(clippy::type_complexity)]
+/// Cancels every open command of a device (it was deleted); returns those it cancelled.
+pub fn cancel_open_of(
+    conn: &mut DbConnection,
+    device_id: &str,
+    now: Millis,
+) -> Result<Vec<CommandRow>, DbError> {
+    Ok(with_conn!(conn, |c| c.transaction(|c| {
+        let open = devices_commands::table
+            .filter(devices_commands::device_id.eq(device_id))
+            .filter(devices_commands::state.eq_any(OPEN))
+            .load::<CommandRow>(c)?;
+        close_each!(c, open, CommandState::Cancelled, now)
+    }))?)
+}
+
 pub fn cancel(
     conn: &mut DbConnection,
     device_id: &str,

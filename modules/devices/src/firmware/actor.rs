@@ -1,7 +1,8 @@
 //! The firmware actor: keeps images and campaigns in memory (loaded at start, every change
 //! written to its tables), checks deadlines, publishes and clears the retained
 //! `firmware/available` notices. Its handlers are in `api.rs` (the REST/UI side) and
-//! `reports.rs` (the device side).
+//! `reports.rs` (the device side). Its `firmware.*` events are written with the rows of
+//! the change that caused them (`save` writes both in one transaction).
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -9,18 +10,17 @@ use std::time::Duration;
 use actix::prelude::*;
 use plantd_contracts::broker::PublishToDevice;
 use plantd_contracts::devices::{FlushPending, ListDevices};
-use plantd_contracts::events::DomainEvent;
+use plantd_contracts::events::{CampaignFinished, FirmwareDeviceFinished};
 use plantd_contracts::firmware::*;
 use plantd_contracts::time::{now_ms, to_datetime};
-use plantd_contracts::{DeviceId, DomainError};
+use plantd_contracts::{DeviceId, DomainError, Event, EventData};
+use plantd_events::Outbox;
 use plantd_storage::{Db, DbError};
-use serde_json::json;
 
 use super::campaign::{Campaign, Effect, Outcome, Target};
 use super::images::FirmwareSettings;
 use super::store::{self, CampaignRow, FirmwareRow, TargetRow};
 
-const SOURCE: &str = "devices.firmware";
 /// How often deadlines are checked and pending progress written.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -30,8 +30,8 @@ pub struct FirmwareWiring {
     pub publisher: Recipient<PublishToDevice>,
     /// The registry: do the targets exist, are they online.
     pub devices: Recipient<ListDevices>,
-    /// Domain events (`firmware.*`).
-    pub events: Vec<Recipient<DomainEvent>>,
+    /// Told when `firmware.*` events were committed.
+    pub outbox: Outbox,
 }
 
 pub struct Firmware {
@@ -43,6 +43,8 @@ pub struct Firmware {
     pub(super) online: HashSet<DeviceId>,
     pub(super) dirty_campaigns: HashSet<String>,
     pub(super) dirty_targets: HashSet<(String, DeviceId)>,
+    /// Events of changes not written yet; `save` writes them with those changes.
+    pub(super) unsaved_events: Vec<Event>,
     pub(super) saving: bool,
 }
 
@@ -105,6 +107,7 @@ impl Firmware {
             online: HashSet::new(),
             dirty_campaigns: HashSet::new(),
             dirty_targets: HashSet::new(),
+            unsaved_events: Vec::new(),
             saving: false,
         };
         firmware.restart_clocks();
@@ -140,7 +143,7 @@ impl Firmware {
     fn notice(&self, campaign: &Campaign) -> Option<Vec<u8>> {
         let image = self.images.get(&campaign.row.firmware_id)?;
         Some(
-            json!({
+            serde_json::json!({
                 "campaign": campaign.row.id,
                 "version": image.version,
                 "url": self.settings.download_url(&image.id),
@@ -174,11 +177,9 @@ impl Firmware {
         });
     }
 
-    pub(super) fn publish(&self, kind: &str, data: serde_json::Value) {
-        let event = DomainEvent::new(kind, SOURCE, data);
-        for recipient in &self.wiring.events {
-            recipient.do_send(event.clone());
-        }
+    /// Queues an event for the next `save`, which writes it with the change it reports.
+    pub(super) fn publish(&mut self, data: EventData) {
+        self.unsaved_events.push(Event::new(data));
     }
 
     /// Marks what changed for writing and carries out the effects.
@@ -204,18 +205,22 @@ impl Firmware {
                     metrics::counter!("plantd_firmware_devices_finished_total", "state" => state.as_str())
                         .increment(1);
                     tracing::info!(campaign = %campaign_id, device = %device, state = state.as_str(), detail = detail.as_deref().unwrap_or(""), "device finished its firmware update");
-                    self.publish(
-                        event::DEVICE_FINISHED,
-                        json!({ "campaign": campaign_id, "device_id": device, "state": state, "detail": detail }),
-                    );
+                    let finished = EventData::FirmwareDeviceFinished(FirmwareDeviceFinished {
+                        campaign: campaign_id.to_owned(),
+                        device_id: device,
+                        state,
+                        detail,
+                    });
+                    self.unsaved_events.push(Event::new(finished));
                 }
                 Effect::CampaignFinished => {
                     let counts = campaign.counts();
                     tracing::info!(campaign = %campaign_id, done = counts.done, failed = counts.failed, "firmware campaign finished");
-                    self.publish(
-                        event::CAMPAIGN_FINISHED,
-                        json!({ "campaign": campaign_id, "counts": counts }),
-                    );
+                    let finished = EventData::CampaignFinished(CampaignFinished {
+                        campaign: campaign_id.to_owned(),
+                        counts,
+                    });
+                    self.unsaved_events.push(Event::new(finished));
                 }
             }
         }
@@ -224,7 +229,11 @@ impl Firmware {
     /// Writes changed campaigns and targets, one write in flight; a failed write is kept
     /// and tried again at the next tick.
     pub(super) fn save(&mut self, ctx: &mut Context<Self>) {
-        if self.saving || (self.dirty_targets.is_empty() && self.dirty_campaigns.is_empty()) {
+        if self.saving
+            || (self.dirty_targets.is_empty()
+                && self.dirty_campaigns.is_empty()
+                && self.unsaved_events.is_empty())
+        {
             return;
         }
         let campaign_keys: Vec<String> = self.dirty_campaigns.drain().collect();
@@ -237,21 +246,38 @@ impl Firmware {
             .iter()
             .filter_map(|(c, d)| self.campaigns.get(c).and_then(|c| c.target_row(d)))
             .collect();
+        let events = std::mem::take(&mut self.unsaved_events);
         self.saving = true;
         let db = self.db.clone();
         ctx.spawn(
             async move {
-                db.run(move |conn| store::save(conn, &campaigns, &targets))
-                    .await
+                db.run_keeping(events, move |conn, events| {
+                    conn.transaction(|conn| {
+                        store::save(conn, &campaigns, &targets)?;
+                        plantd_events::record(conn, events)
+                    })
+                })
+                .await
             }
             .into_actor(self)
             .map(move |result, act, _| {
                 act.saving = false;
-                if let Err(e) = result {
-                    metrics::counter!("plantd_firmware_save_errors_total").increment(1);
-                    tracing::warn!(error = %e, "cannot store firmware progress; will retry");
-                    act.dirty_campaigns.extend(campaign_keys);
-                    act.dirty_targets.extend(target_keys);
+                match result {
+                    Ok((_, Ok(()))) => act.wiring.outbox.wake(),
+                    Ok((mut events, Err(e))) => {
+                        metrics::counter!("plantd_firmware_save_errors_total").increment(1);
+                        tracing::warn!(error = %e, "cannot store firmware progress; will retry");
+                        act.dirty_campaigns.extend(campaign_keys);
+                        act.dirty_targets.extend(target_keys);
+                        events.append(&mut act.unsaved_events);
+                        act.unsaved_events = events;
+                    }
+                    Err(e) => {
+                        metrics::counter!("plantd_firmware_save_errors_total").increment(1);
+                        tracing::error!(error = %e, "firmware progress write failed to run; its events are lost");
+                        act.dirty_campaigns.extend(campaign_keys);
+                        act.dirty_targets.extend(target_keys);
+                    }
                 }
             }),
         );
@@ -332,8 +358,10 @@ impl Firmware {
         deadline: std::time::Instant,
     ) -> ResponseActFuture<Self, Result<(), DomainError>> {
         self.save(ctx);
-        let clean =
-            !self.saving && self.dirty_campaigns.is_empty() && self.dirty_targets.is_empty();
+        let clean = !self.saving
+            && self.dirty_campaigns.is_empty()
+            && self.dirty_targets.is_empty()
+            && self.unsaved_events.is_empty();
         if clean {
             return Box::pin(fut::ready(Ok(())));
         }

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use actix::prelude::*;
 use plantd_contracts::devices::ListDevices;
+use plantd_contracts::events::{CampaignCancelled, CampaignStarted, FirmwareUploaded};
 use plantd_contracts::firmware::*;
 use plantd_contracts::time::now_ms;
-use plantd_contracts::{DeviceId, DomainError};
+use plantd_contracts::{DeviceId, DomainError, Event, EventData};
 use plantd_storage::DbError;
-use serde_json::json;
 
 use super::actor::Firmware;
 use super::campaign::{Campaign, Target};
@@ -97,7 +97,17 @@ impl Handler<RegisterFirmware> for Firmware {
                         let _ = std::fs::remove_file(&staged);
                         DbError::Pool(format!("cannot keep the firmware image: {e}"))
                     })?;
-                    store::insert_firmware(conn, &stored).inspect_err(|_| {
+                    let uploaded = EventData::FirmwareUploaded(FirmwareUploaded {
+                        firmware_id: stored.id.clone(),
+                        version: stored.version.clone(),
+                        sha256: stored.sha256.clone(),
+                        size: stored.size,
+                    });
+                    conn.transaction(|conn| {
+                        store::insert_firmware(conn, &stored)?;
+                        plantd_events::record(conn, &[Event::new(uploaded)])
+                    })
+                    .inspect_err(|_| {
                         let _ = std::fs::remove_file(&target);
                     })
                 })
@@ -107,10 +117,7 @@ impl Handler<RegisterFirmware> for Firmware {
             .map(move |result, act, _| {
                 result.map_err(DomainError::from)?;
                 tracing::info!(firmware = %row.id, version = %row.version, size = row.size, "firmware image stored");
-                act.publish(
-                    event::UPLOADED,
-                    json!({ "firmware_id": row.id, "version": row.version, "sha256": row.sha256, "size": row.size }),
-                );
+                act.wiring.outbox.wake();
                 let view = Firmware::image_view(&row);
                 act.images.insert(row.id.clone(), row);
                 Ok(view)
@@ -271,9 +278,19 @@ impl Handler<StartCampaign> for Firmware {
                     .filter_map(|d| campaign.target_row(d))
                     .collect();
                 let campaign_row = campaign.row.clone();
-                db.run(move |conn| store::insert_campaign(conn, &campaign_row, &rows))
-                    .await
-                    .map_err(DomainError::from)?;
+                let started = EventData::CampaignStarted(CampaignStarted {
+                    campaign: campaign_row.id.clone(),
+                    firmware_id: campaign_row.firmware_id.clone(),
+                    devices: rows.len(),
+                });
+                db.run(move |conn| {
+                    conn.transaction(|conn| {
+                        store::insert_campaign(conn, &campaign_row, &rows)?;
+                        plantd_events::record(conn, &[Event::new(started)])
+                    })
+                })
+                .await
+                .map_err(DomainError::from)?;
                 Ok(campaign)
             }
             .into_actor(self)
@@ -284,10 +301,7 @@ impl Handler<StartCampaign> for Firmware {
                     act.offer(&campaign, device);
                 }
                 tracing::info!(campaign = %id, firmware = %campaign.row.firmware_id, devices = campaign.targets.len(), by = %campaign.row.created_by, "firmware campaign started");
-                act.publish(
-                    event::CAMPAIGN_STARTED,
-                    json!({ "campaign": id, "firmware_id": campaign.row.firmware_id, "devices": campaign.targets.len() }),
-                );
+                act.wiring.outbox.wake();
                 let detail = campaign.detail();
                 act.campaigns.insert(id, campaign);
                 Ok(detail)
@@ -332,10 +346,10 @@ impl Handler<CancelCampaign> for Firmware {
         let detail = campaign.detail();
         self.apply(&msg.id, outcome);
         tracing::info!(campaign = %msg.id, devices = cancelled, by = %msg.by, "firmware campaign cancelled");
-        self.publish(
-            event::CAMPAIGN_CANCELLED,
-            json!({ "campaign": msg.id, "cancelled_devices": cancelled }),
-        );
+        self.publish(EventData::CampaignCancelled(CampaignCancelled {
+            campaign: msg.id.clone(),
+            cancelled_devices: cancelled,
+        }));
         self.save(ctx);
         Ok(detail)
     }

@@ -4,7 +4,7 @@
 
 use actix::prelude::*;
 use plantd_contracts::devices::DeviceMessage;
-use plantd_contracts::events::DomainEvent;
+use plantd_contracts::events::DeliverEvent;
 use plantd_contracts::firmware::TargetState;
 use plantd_contracts::time::now_ms;
 
@@ -59,13 +59,16 @@ impl Handler<DeviceMessage> for Firmware {
     }
 }
 
-impl Handler<DomainEvent> for Firmware {
-    type Result = ();
+impl Handler<DeliverEvent> for Firmware {
+    type Result = Result<(), String>;
 
-    fn handle(&mut self, event: DomainEvent, _: &mut Context<Self>) {
-        let Some((device, connected)) = event.presence() else {
-            return;
+    /// Presence moves deadlines and retries. Idempotent: a redelivered connect or disconnect
+    /// finds the state it would make.
+    fn handle(&mut self, DeliverEvent(event): DeliverEvent, _: &mut Context<Self>) -> Self::Result {
+        let Some((device, connected)) = event.data.presence() else {
+            return Ok(());
         };
+        let device = device.clone();
         let now = now_ms();
         if connected {
             self.online.insert(device.clone());
@@ -83,5 +86,6 @@ impl Handler<DomainEvent> for Firmware {
                     .insert((campaign.row.id.clone(), device.clone()));
             }
         }
+        Ok(())
     }
 }

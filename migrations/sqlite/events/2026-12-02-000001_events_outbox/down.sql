@@ -1,0 +1,3 @@
+DROP TABLE events_processed;
+DROP TABLE events_cursors;
+DROP TABLE events_outbox;

@@ -1,0 +1,1181 @@
+//! Every decision of the policy layer, each with a test, driven the way rumqttd drives it:
+//! a client's packet is encoded with rumqttd's own codec and read through `read_mut` (what
+//! comes out is what the router gets), and what the router sends is passed to `write` (what
+//! comes out is what the client gets). Stand-ins for the devices and identity modules answer
+//! logins from fixed tables on an actix arbiter, as the real ones answer from memory.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Arbiter, Context, Handler, MessageResult, System, SystemRunner};
+use bytes::{BufMut, BytesMut};
+use plantd_contracts::devices::{
+    AuthenticateDevice, DeviceAuth, DeviceConnected, DeviceDisconnected,
+};
+use plantd_contracts::identity::{self, AuthenticateToken, Scope};
+use plantd_contracts::DeviceId;
+use rumqttd::protocol::v4::V4;
+use rumqttd::protocol::v5::V5;
+use rumqttd::protocol::{
+    ConnAck, Connect, ConnectReturnCode, Error, Filter, LastWill, LastWillProperties, Login,
+    Packet, PingReq, Protocol, Publish, PublishProperties, QoS, RetainForwardRule, SubAck,
+    Subscribe, SubscribeReasonCode, UnsubAck, Unsubscribe,
+};
+
+use super::{Policy, PolicyContext, DENIED_TOPIC, VOID_FILTER};
+use crate::auth::Authenticator;
+use crate::hold::RESUME_SUBSCRIBE_PKID;
+use crate::pressure::{Pressure, RESUME_TOPIC};
+use crate::sessions::Sessions;
+
+const SECRET: &str = "device-secret";
+const TOKEN_SECRET: &str = "token-secret";
+const STAMP: &str = "stamp-of-this-process";
+const MAX_PACKET: usize = 1 << 20;
+
+/// A login: (username, password).
+type Credentials = (&'static str, &'static str);
+
+/// What the layer reported about presence, as the devices module got it.
+#[derive(Debug, PartialEq)]
+enum Presence {
+    Connected {
+        device: String,
+        session: u64,
+        protocol: u8,
+    },
+    Disconnected {
+        device: String,
+        session: u64,
+    },
+}
+
+/// The devices and identity modules, reduced to their answers: devices `press-1` and
+/// `press-2` (secret [`SECRET`]), `off-1` (disabled); tokens `tok.mqtt` (scope mqtt),
+/// `tok.reader` (read) and `tok.admin` (admin, which does not imply mqtt).
+struct Modules {
+    presence: mpsc::Sender<Presence>,
+}
+
+impl Actor for Modules {
+    type Context = Context<Self>;
+}
+
+impl Handler<AuthenticateDevice> for Modules {
+    type Result = MessageResult<AuthenticateDevice>;
+
+    fn handle(&mut self, msg: AuthenticateDevice, _: &mut Context<Self>) -> Self::Result {
+        let right = msg.secret == SECRET;
+        MessageResult(match msg.device_id.as_str() {
+            "press-1" | "press-2" if right => DeviceAuth::Accepted,
+            "off-1" if right => DeviceAuth::Disabled,
+            "press-1" | "press-2" | "off-1" => DeviceAuth::BadSecret,
+            _ => DeviceAuth::UnknownDevice,
+        })
+    }
+}
+
+impl Handler<AuthenticateToken> for Modules {
+    type Result = MessageResult<AuthenticateToken>;
+
+    fn handle(&mut self, msg: AuthenticateToken, _: &mut Context<Self>) -> Self::Result {
+        let scopes = match msg.id.as_str() {
+            "tok.mqtt" => vec![Scope::Mqtt],
+            "tok.reader" => vec![Scope::Read],
+            "tok.admin" => vec![Scope::Admin],
+            _ => return MessageResult(None),
+        };
+        MessageResult((msg.secret == TOKEN_SECRET).then(|| identity::Principal {
+            name: format!("token:{}", msg.id),
+            scopes,
+        }))
+    }
+}
+
+impl Handler<DeviceConnected> for Modules {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeviceConnected, _: &mut Context<Self>) {
+        let _ = self.presence.send(Presence::Connected {
+            device: msg.device_id.to_string(),
+            session: msg.session,
+            protocol: msg.protocol_version,
+        });
+    }
+}
+
+impl Handler<DeviceDisconnected> for Modules {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeviceDisconnected, _: &mut Context<Self>) {
+        let _ = self.presence.send(Presence::Disconnected {
+            device: msg.device_id.to_string(),
+            session: msg.session,
+        });
+    }
+}
+
+/// One broker's shared policy state, with the stand-in modules on their own thread.
+struct Harness {
+    ctx: Arc<PolicyContext>,
+    pressure: Arc<Pressure>,
+    presence: Receiver<Presence>,
+    arbiter: Option<Arbiter>,
+    _system: SystemRunner,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let system = System::new();
+        let arbiter = Arbiter::new();
+        let (tx, presence) = mpsc::channel();
+        let modules =
+            Modules::start_in_arbiter(&arbiter.handle(), move |_| Modules { presence: tx });
+        let ctx = Arc::new(PolicyContext {
+            auth: Authenticator {
+                devices: modules.clone().recipient(),
+                tokens: modules.clone().recipient(),
+                arbiter: arbiter.handle(),
+            },
+            connected: modules.clone().recipient(),
+            disconnected: modules.recipient(),
+            sessions: Sessions::new(1),
+            stamp: STAMP.to_owned(),
+            draining: AtomicBool::new(false),
+        });
+        Harness {
+            ctx,
+            pressure: Arc::new(Pressure::new(1 << 20, 1_000)),
+            presence,
+            arbiter: Some(arbiter),
+            _system: system,
+        }
+    }
+
+    /// A new connection speaking MQTT 3.1.1 (`v5` false) or 5.
+    fn connection(&self, v5: bool) -> Conn {
+        Conn {
+            policy: Policy::new(self.ctx.clone(), self.pressure.clone()),
+            v5,
+        }
+    }
+
+    /// A connection whose login the layer accepted and whose CONNACK went out.
+    fn logged_in(&self, v5: bool, client_id: &str, login: (&str, &str)) -> Conn {
+        let mut conn = self.connection(v5);
+        let sent = conn.send(connect(client_id, Some(login)));
+        assert!(
+            matches!(sent, Ok(Packet::Connect(..))),
+            "{client_id} refused: {sent:?}"
+        );
+        conn.out(connack(ConnectReturnCode::Success));
+        conn
+    }
+
+    fn device(&self, v5: bool, id: &str) -> Conn {
+        let conn = self.logged_in(v5, id, (id, SECRET));
+        assert!(matches!(self.next_presence(), Presence::Connected { .. }));
+        conn
+    }
+
+    fn integration(&self, v5: bool, client_id: &str) -> Conn {
+        self.logged_in(v5, client_id, ("tok.mqtt", TOKEN_SECRET))
+    }
+
+    fn next_presence(&self) -> Presence {
+        self.presence
+            .recv_timeout(Duration::from_secs(5))
+            .expect("a presence report within 5 s")
+    }
+
+    /// Proves that nothing about presence was reported: a marker sent now, on the same
+    /// mailbox as the layer's reports, is the next thing that arrives.
+    fn no_presence(&self) {
+        self.ctx.connected.do_send(DeviceConnected {
+            device_id: DeviceId::parse("marker").expect("id"),
+            session: 0,
+            protocol_version: 0,
+            client_address: None,
+            at: chrono::Utc::now(),
+        });
+        assert_eq!(
+            self.next_presence(),
+            Presence::Connected {
+                device: "marker".to_owned(),
+                session: 0,
+                protocol: 0
+            }
+        );
+    }
+
+    /// Stops the stand-in modules: from now on nobody answers a login.
+    fn stop_modules(&mut self) {
+        if let Some(arbiter) = self.arbiter.take() {
+            arbiter.stop();
+            arbiter.join().expect("arbiter thread");
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.stop_modules();
+    }
+}
+
+/// One client connection's policy layer.
+struct Conn {
+    policy: Policy,
+    v5: bool,
+}
+
+impl Conn {
+    /// The client sends `packet`: what the layer hands to the router.
+    fn send(&mut self, packet: Packet) -> Result<Packet, Error> {
+        let mut stream = BytesMut::new();
+        let encoded = if self.v5 {
+            V5.write(packet, &mut stream)
+        } else {
+            V4.write(packet, &mut stream)
+        };
+        encoded.expect("encode the client's packet");
+        self.policy.read_mut(&mut stream, MAX_PACKET)
+    }
+
+    /// rumqttd reads again with nothing new from the client (a wake-up).
+    fn read_again(&mut self) -> Result<Packet, Error> {
+        self.policy.read_mut(&mut BytesMut::new(), MAX_PACKET)
+    }
+
+    /// The router sends `packet` to the client: the bytes that go on the wire.
+    fn out(&self, packet: Packet) -> Vec<u8> {
+        let mut wire = BytesMut::new();
+        let written = self.policy.write(packet, &mut wire).expect("write");
+        assert_eq!(written, wire.len());
+        wire.to_vec()
+    }
+
+    /// The packet the client decodes from [`Conn::out`] (rumqttd's v5 codec decodes no
+    /// CONNACK or UNSUBACK: check those bytes directly).
+    fn out_packet(&self, packet: Packet) -> Packet {
+        let mut wire = BytesMut::from(&self.out(packet)[..]);
+        let decoded = if self.v5 {
+            V5.read_mut(&mut wire, MAX_PACKET)
+        } else {
+            V4.read_mut(&mut wire, MAX_PACKET)
+        };
+        assert!(wire.is_empty(), "one packet");
+        decoded.expect("the client can decode it")
+    }
+}
+
+fn connect(client_id: &str, login: Option<(&str, &str)>) -> Packet {
+    connect_with(client_id, login, 30, true, None)
+}
+
+fn connect_with(
+    client_id: &str,
+    login: Option<(&str, &str)>,
+    keep_alive: u16,
+    clean_session: bool,
+    will: Option<LastWill>,
+) -> Packet {
+    Packet::Connect(
+        Connect {
+            keep_alive,
+            client_id: client_id.to_owned(),
+            clean_session,
+        },
+        None,
+        will,
+        None,
+        login.map(|(username, password)| Login {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        }),
+    )
+}
+
+fn connack(code: ConnectReturnCode) -> Packet {
+    Packet::ConnAck(
+        ConnAck {
+            session_present: true,
+            code,
+        },
+        None,
+    )
+}
+
+/// A QoS 1 PUBLISH (rumqttd keeps QoS and packet id private; its wire form is public).
+fn publish(topic: &[u8], payload: &[u8], pkid: u16, retain: bool) -> Publish {
+    let mut buf = BytesMut::new();
+    buf.put_u8(0b0011_0010 | u8::from(retain));
+    buf.put_u16(pkid);
+    buf.put_u16(u16::try_from(topic.len()).expect("short topic"));
+    buf.extend_from_slice(topic);
+    buf.extend_from_slice(payload);
+    Publish::deserialize(buf.freeze())
+}
+
+/// What a refused PUBLISH becomes: the same packet id and QoS (the client still gets its
+/// PUBACK), on the denied topic, empty, not retained.
+fn denied(pkid: u16) -> Publish {
+    publish(DENIED_TOPIC, b"", pkid, false)
+}
+
+fn filter(path: &str, qos: QoS) -> Filter {
+    Filter {
+        path: path.to_owned(),
+        qos,
+        nolocal: false,
+        preserve_retain: false,
+        retain_forward_rule: RetainForwardRule::OnEverySubscribe,
+    }
+}
+
+fn subscribe(pkid: u16, paths: &[&str]) -> Packet {
+    Packet::Subscribe(
+        Subscribe {
+            pkid,
+            filters: paths.iter().map(|p| filter(p, QoS::AtLeastOnce)).collect(),
+        },
+        None,
+    )
+}
+
+fn suback(pkid: u16, return_codes: Vec<SubscribeReasonCode>) -> Packet {
+    Packet::SubAck(SubAck { pkid, return_codes }, None)
+}
+
+fn unsubscribe(pkid: u16, filters: &[&str]) -> Packet {
+    Packet::Unsubscribe(
+        Unsubscribe {
+            pkid,
+            filters: filters.iter().map(|f| f.to_string()).collect(),
+        },
+        None,
+    )
+}
+
+fn will(topic: &[u8]) -> LastWill {
+    LastWill {
+        topic: bytes::Bytes::copy_from_slice(topic),
+        message: bytes::Bytes::from_static(b"gone"),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+    }
+}
+
+/// The filters of the SUBSCRIBE the router got.
+fn paths(packet: Result<Packet, Error>) -> (u16, Vec<String>) {
+    match packet {
+        Ok(Packet::Subscribe(s, _)) => (s.pkid, s.filters.into_iter().map(|f| f.path).collect()),
+        other => panic!("expected a SUBSCRIBE, got {other:?}"),
+    }
+}
+
+/// The CONNECT the router got: (client id, keep-alive, clean session, will, login).
+fn router_connect(
+    packet: Result<Packet, Error>,
+) -> (String, u16, bool, Option<LastWill>, Option<Login>) {
+    match packet {
+        Ok(Packet::Connect(c, _, will, _, login)) => {
+            (c.client_id, c.keep_alive, c.clean_session, will, login)
+        }
+        other => panic!("expected a CONNECT, got {other:?}"),
+    }
+}
+
+fn stamped(username: &str) -> Option<Login> {
+    Some(Login {
+        username: username.to_owned(),
+        password: STAMP.to_owned(),
+    })
+}
+
+// --- logins --------------------------------------------------------------------------
+
+#[test]
+fn a_device_with_its_secret_is_let_in_under_its_id_with_the_stamp_not_its_secret() {
+    for v5 in [false, true] {
+        let h = Harness::new();
+        let mut conn = h.connection(v5);
+        let (client_id, keep_alive, clean, will, login) =
+            router_connect(conn.send(connect("press-1", Some(("press-1", SECRET)))));
+        assert_eq!(
+            (client_id.as_str(), keep_alive, clean, will),
+            ("press-1", 30, true, None)
+        );
+        assert_eq!(
+            login,
+            stamped("press-1"),
+            "rumqttd's auth hook sees the stamp"
+        );
+
+        // The CONNACK goes out as it came, and only then is the device online.
+        let wire = conn.out(connack(ConnectReturnCode::Success));
+        assert_eq!(&wire[..4], [0x20, wire[1], 1, 0], "success, v5: {v5}");
+        let Presence::Connected {
+            device,
+            session,
+            protocol,
+        } = h.next_presence()
+        else {
+            panic!("expected DeviceConnected");
+        };
+        assert_eq!(
+            (device.as_str(), protocol),
+            ("press-1", if v5 { 5 } else { 4 })
+        );
+        assert_eq!(
+            h.ctx.sessions.kill("press-1"),
+            vec!["press-1".to_owned()],
+            "the session is known by its client id"
+        );
+        drop(conn);
+        assert_eq!(
+            h.next_presence(),
+            Presence::Disconnected {
+                device: "press-1".to_owned(),
+                session
+            },
+            "the same session ends"
+        );
+    }
+}
+
+#[test]
+fn an_integration_is_let_in_under_any_client_id_that_is_not_a_device_id() {
+    let h = Harness::new();
+    for client_id in ["Dashboard.1", "grafana.local", "Line-3", "svc:orders"] {
+        let mut conn = h.connection(false);
+        let (sent_id, _, _, _, login) =
+            router_connect(conn.send(connect(client_id, Some(("tok.mqtt", TOKEN_SECRET)))));
+        assert_eq!(sent_id, client_id, "the client sees the id it sent");
+        assert_eq!(login, stamped("tok.mqtt"));
+        assert_eq!(
+            conn.out(connack(ConnectReturnCode::Success)),
+            [0x20, 2, 1, 0]
+        );
+    }
+    h.no_presence();
+}
+
+/// Each refusal: the CONNECT is steered into rumqttd's "empty client id" branch (empty id,
+/// no clean session, no will, the stamp under an empty username), the CONNACK rumqttd
+/// answers with carries the refusal's code instead, and the connection takes nothing more.
+#[test]
+fn each_refused_login_gets_its_own_connack_code_and_nothing_else() {
+    // (what, client id, login, MQTT 3.1.1 code, MQTT 5 reason code)
+    let cases: &[(&str, &str, Option<Credentials>, u8, u8)] = &[
+        ("no credentials", "press-1", None, 5, 0x87),
+        (
+            "unknown device",
+            "ghost-1",
+            Some(("ghost-1", SECRET)),
+            4,
+            0x86,
+        ),
+        (
+            "wrong secret",
+            "press-1",
+            Some(("press-1", "guess")),
+            4,
+            0x86,
+        ),
+        ("disabled device", "off-1", Some(("off-1", SECRET)), 5, 0x87),
+        (
+            "device under another client id",
+            "press-2",
+            Some(("press-1", SECRET)),
+            2,
+            0x85,
+        ),
+        (
+            "device with an empty client id",
+            "",
+            Some(("press-1", SECRET)),
+            2,
+            0x85,
+        ),
+        (
+            "unknown token",
+            "Dash.1",
+            Some(("tok.nobody", TOKEN_SECRET)),
+            4,
+            0x86,
+        ),
+        (
+            "wrong token secret",
+            "Dash.1",
+            Some(("tok.mqtt", "guess")),
+            4,
+            0x86,
+        ),
+        (
+            "token without the mqtt scope",
+            "Dash.1",
+            Some(("tok.reader", TOKEN_SECRET)),
+            5,
+            0x87,
+        ),
+        (
+            "admin token (admin does not imply mqtt)",
+            "Dash.1",
+            Some(("tok.admin", TOKEN_SECRET)),
+            5,
+            0x87,
+        ),
+        (
+            "integration under the reserved prefix",
+            "plantd.gateway",
+            Some(("tok.mqtt", TOKEN_SECRET)),
+            2,
+            0x85,
+        ),
+        (
+            "integration under a device-shaped client id",
+            "press-9",
+            Some(("tok.mqtt", TOKEN_SECRET)),
+            2,
+            0x85,
+        ),
+    ];
+    let h = Harness::new();
+    for &(what, client_id, login, v4_code, v5_code) in cases {
+        for v5 in [false, true] {
+            let mut conn = h.connection(v5);
+            let sent = conn.send(connect_with(
+                client_id,
+                login,
+                0,
+                true,
+                Some(will(b"devices/press-1/state/reported")),
+            ));
+            let (sent_id, keep_alive, clean, sent_will, sent_login) = router_connect(sent);
+            assert_eq!(
+                (sent_id.as_str(), keep_alive, clean, sent_will, sent_login),
+                ("", 1, false, None, stamped("")),
+                "{what}, v5: {v5}"
+            );
+            let wire = conn.out(connack(ConnectReturnCode::ClientIdentifierNotValid));
+            let expected = if v5 {
+                vec![0x20, 3, 0, v5_code, 0]
+            } else {
+                vec![0x20, 2, 0, v4_code]
+            };
+            assert_eq!(
+                wire, expected,
+                "{what}, v5: {v5}: CONNACK, no session present"
+            );
+            assert!(
+                matches!(
+                    conn.send(Packet::PingReq(PingReq)),
+                    Err(Error::InvalidProtocol)
+                ),
+                "{what}: nothing after a refused CONNECT"
+            );
+            assert!(
+                matches!(
+                    conn.send(connect("press-1", Some(("press-1", SECRET)))),
+                    Err(Error::InvalidProtocol)
+                ),
+                "{what}: no second try on the same connection"
+            );
+        }
+    }
+    h.no_presence();
+}
+
+#[test]
+fn while_draining_logins_are_refused_as_unavailable_and_live_sessions_end() {
+    let h = Harness::new();
+    let mut live = h.device(false, "press-1");
+    assert!(matches!(
+        live.send(Packet::PingReq(PingReq)),
+        Ok(Packet::PingReq(_))
+    ));
+    h.ctx.draining.store(true, Ordering::Relaxed);
+    for (v5, expected) in [
+        (false, vec![0x20, 2, 0, 3]),
+        (true, vec![0x20, 3, 0, 0x88, 0]),
+    ] {
+        let mut conn = h.connection(v5);
+        let (client_id, ..) =
+            router_connect(conn.send(connect("press-2", Some(("press-2", SECRET)))));
+        assert_eq!(client_id, "");
+        assert_eq!(
+            conn.out(connack(ConnectReturnCode::Success)),
+            expected,
+            "server unavailable (MQTT 5 has its own code for it), v5: {v5}"
+        );
+    }
+    assert!(
+        matches!(
+            live.send(Packet::PingReq(PingReq)),
+            Err(Error::InvalidProtocol)
+        ),
+        "a live session ends at its next packet"
+    );
+}
+
+#[test]
+fn a_login_nobody_answers_is_refused_as_unavailable() {
+    let mut h = Harness::new();
+    h.stop_modules();
+    for (login, what) in [
+        (("press-1", SECRET), "device"),
+        (("tok.mqtt", TOKEN_SECRET), "token"),
+    ] {
+        let mut conn = h.connection(false);
+        let client_id = if what == "device" {
+            "press-1"
+        } else {
+            "Dash.1"
+        };
+        let (sent_id, ..) = router_connect(conn.send(connect(client_id, Some(login))));
+        assert_eq!(sent_id, "", "{what}");
+        let expected: &[u8] = if what == "device" {
+            &[0x20, 2, 0, 3]
+        } else {
+            // The identity module answers "no such token" and "not answering" alike.
+            &[0x20, 2, 0, 4]
+        };
+        assert_eq!(
+            conn.out(connack(ConnectReturnCode::Success)),
+            expected,
+            "{what}"
+        );
+    }
+}
+
+// --- what an accepted CONNECT carries ----------------------------------------------------
+
+#[test]
+fn keep_alive_zero_becomes_no_keep_alive() {
+    let h = Harness::new();
+    for (asked, sent) in [(0, u16::MAX), (1, 1), (45, 45)] {
+        let mut conn = h.connection(false);
+        let (_, keep_alive, ..) = router_connect(conn.send(connect_with(
+            "Dash.1",
+            Some(("tok.mqtt", TOKEN_SECRET)),
+            asked,
+            true,
+            None,
+        )));
+        assert_eq!(keep_alive, sent, "keep-alive {asked}");
+    }
+}
+
+#[test]
+fn an_empty_client_id_is_named_by_the_layer_and_mqtt5_clients_are_told() {
+    let h = Harness::new();
+    let mut named = Vec::new();
+    for v5 in [false, true] {
+        let mut conn = h.connection(v5);
+        let (client_id, ..) =
+            router_connect(conn.send(connect("", Some(("tok.mqtt", TOKEN_SECRET)))));
+        assert!(
+            client_id.starts_with("plantd.anon-"),
+            "named under the reserved prefix: {client_id}"
+        );
+        let wire = conn.out(connack(ConnectReturnCode::Success));
+        if v5 {
+            // Assigned Client Identifier (0x12), a length-prefixed string.
+            let mut property = vec![0x12];
+            property.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
+            property.extend_from_slice(client_id.as_bytes());
+            assert_eq!(&wire[2..4], [1, 0], "accepted, as rumqttd answered");
+            assert_eq!(usize::from(wire[4]), property.len());
+            assert_eq!(&wire[5..], property, "the CONNACK names {client_id}");
+        } else {
+            assert_eq!(wire, [0x20, 2, 1, 0], "MQTT 3.1.1 has no way to say it");
+        }
+        named.push((client_id, conn));
+    }
+    let mut cut = h.ctx.sessions.kill("tok.mqtt");
+    cut.sort();
+    let mut expected: Vec<String> = named.iter().map(|(id, _)| id.clone()).collect();
+    expected.sort();
+    assert_eq!(cut, expected, "each session can be cut by its name");
+    assert_ne!(expected[0], expected[1], "each session has its own name");
+
+    // Without a clean session an empty id is rumqttd's to refuse: the layer names nothing.
+    let mut conn = h.connection(false);
+    let (client_id, _, clean, ..) = router_connect(conn.send(connect_with(
+        "",
+        Some(("tok.mqtt", TOKEN_SECRET)),
+        30,
+        false,
+        None,
+    )));
+    assert_eq!((client_id.as_str(), clean), ("", false));
+}
+
+#[test]
+fn a_will_outside_the_clients_topics_is_dropped() {
+    let h = Harness::new();
+    // (client id, login, will topic, kept)
+    let device = ("press-1", SECRET);
+    let token = ("tok.mqtt", TOKEN_SECRET);
+    let cases: &[(&str, Credentials, &[u8], bool)] = &[
+        ("press-1", device, b"devices/press-1/state/reported", true),
+        ("press-1", device, b"devices/press-2/state/reported", false),
+        (
+            "press-1",
+            device,
+            b"plantd/events/device.disconnected",
+            false,
+        ),
+        ("press-1", device, b"devices/press-1/\xff", false),
+        ("Dash.1", token, b"plant/line-1/status", true),
+        ("Dash.1", token, b"devices/press-1/telemetry", false),
+        ("Dash.1", token, b"plantd/events/x", false),
+        ("Dash.1", token, b"$SYS/x", false),
+    ];
+    for &(client_id, login, topic, kept) in cases {
+        let mut conn = h.connection(true);
+        let props = LastWillProperties {
+            delay_interval: Some(5),
+            payload_format_indicator: None,
+            message_expiry_interval: None,
+            content_type: Some("text/plain".to_owned()),
+            response_topic: None,
+            correlation_data: None,
+            user_properties: Vec::new(),
+        };
+        let Packet::Connect(c, p, _, _, l) = connect(client_id, Some(login)) else {
+            unreachable!()
+        };
+        let sent = conn.send(Packet::Connect(
+            c,
+            p,
+            Some(will(topic)),
+            Some(props.clone()),
+            l,
+        ));
+        let Ok(Packet::Connect(connect, _, sent_will, sent_props, _)) = sent else {
+            panic!("{client_id} refused: {sent:?}");
+        };
+        assert_eq!(connect.client_id, client_id, "the login itself is accepted");
+        let topic_text = String::from_utf8_lossy(topic);
+        if kept {
+            assert_eq!(sent_will, Some(will(topic)), "{topic_text}");
+            assert_eq!(sent_props, Some(props), "{topic_text}: with its properties");
+        } else {
+            assert_eq!((sent_will, sent_props), (None, None), "{topic_text}");
+        }
+    }
+}
+
+// --- PUBLISH ---------------------------------------------------------------------------
+
+#[test]
+fn a_device_publishes_on_its_own_topics_and_nothing_else_gets_through() {
+    let h = Harness::new();
+    let mut conn = h.device(false, "press-1");
+    let allowed: &[&[u8]] = &[
+        b"devices/press-1/telemetry",
+        b"devices/press-1/state/reported",
+        b"devices/press-1/commands/0123abcd/result",
+        b"devices/press-1/firmware/status",
+    ];
+    for (pkid, topic) in (1..).zip(allowed) {
+        let sent = publish(topic, br#"{"values": {"a": 1}}"#, pkid, false);
+        assert_eq!(
+            conn.send(Packet::Publish(sent.clone(), None)),
+            Ok(Packet::Publish(sent, None)),
+            "{}",
+            String::from_utf8_lossy(topic)
+        );
+    }
+    let refused: &[&[u8]] = &[
+        b"devices/press-2/telemetry",
+        b"devices/press-10/telemetry",
+        b"devices/press-1",
+        b"devices/press-1/",
+        b"devices/press/telemetry",
+        b"plantd/events/device.connected",
+        b"plantd/broker/resume",
+        b"plant/line-1/orders",
+        b"$plantd/denied",
+        b"devices/press-1/#",
+        b"devices/+/telemetry",
+        b"",
+        b"devices/press-1/\xfftelemetry",
+    ];
+    for (pkid, topic) in (100..).zip(refused) {
+        assert_eq!(
+            conn.send(Packet::Publish(publish(topic, b"forged", pkid, true), None)),
+            Ok(Packet::Publish(denied(pkid), None)),
+            "{}",
+            String::from_utf8_lossy(topic)
+        );
+    }
+}
+
+#[test]
+fn an_integration_publishes_anywhere_but_under_devices_and_plantd() {
+    let h = Harness::new();
+    let mut conn = h.integration(false, "Dash.1");
+    let allowed: &[&[u8]] = &[
+        b"plant/line-1/orders",
+        b"devicesx/y",
+        b"plantdx",
+        b"erp/devices/press-1",
+    ];
+    for (pkid, topic) in (1..).zip(allowed) {
+        // Retained, QoS 1: a plain broker's service on these topics.
+        let sent = publish(topic, b"payload", pkid, true);
+        assert_eq!(
+            conn.send(Packet::Publish(sent.clone(), None)),
+            Ok(Packet::Publish(sent, None)),
+            "{}",
+            String::from_utf8_lossy(topic)
+        );
+    }
+    let refused: &[&[u8]] = &[
+        b"devices/press-1/telemetry",
+        b"devices/press-1/state/desired",
+        b"devices",
+        b"plantd/events/device.connected",
+        b"plantd/broker/resume",
+        b"plantd",
+        b"$SYS/broker",
+        b"$plantd/denied",
+        b"plant/+/orders",
+        b"",
+        b"plant/\xff",
+    ];
+    for (pkid, topic) in (100..).zip(refused) {
+        assert_eq!(
+            conn.send(Packet::Publish(publish(topic, b"forged", pkid, true), None)),
+            Ok(Packet::Publish(denied(pkid), None)),
+            "{}",
+            String::from_utf8_lossy(topic)
+        );
+    }
+}
+
+#[test]
+fn an_empty_topic_passes_only_as_an_mqtt5_topic_alias() {
+    let h = Harness::new();
+    let alias = PublishProperties {
+        topic_alias: Some(1),
+        ..PublishProperties::default()
+    };
+    let mut v5 = h.device(true, "press-1");
+    // The alias is set by a checked publish first, then used with an empty topic.
+    let setting = publish(b"devices/press-1/telemetry", b"{}", 1, false);
+    assert_eq!(
+        v5.send(Packet::Publish(setting.clone(), Some(alias.clone()))),
+        Ok(Packet::Publish(setting, Some(alias.clone())))
+    );
+    let using = publish(b"", b"{}", 2, false);
+    assert_eq!(
+        v5.send(Packet::Publish(using.clone(), Some(alias.clone()))),
+        Ok(Packet::Publish(using, Some(alias)))
+    );
+    assert_eq!(
+        v5.send(Packet::Publish(publish(b"", b"{}", 3, false), None)),
+        Ok(Packet::Publish(denied(3), None)),
+        "no alias: an empty topic is refused"
+    );
+    let mut v4 = h.device(false, "press-2");
+    assert_eq!(
+        v4.send(Packet::Publish(publish(b"", b"{}", 4, false), None)),
+        Ok(Packet::Publish(denied(4), None)),
+        "MQTT 3.1.1 has no aliases"
+    );
+}
+
+// --- SUBSCRIBE and UNSUBSCRIBE -----------------------------------------------------------
+
+#[test]
+fn refused_filters_become_the_inert_filter_and_fail_in_the_suback() {
+    for v5 in [false, true] {
+        let h = Harness::new();
+        let mut conn = h.device(v5, "press-1");
+        let asked = [
+            "devices/press-1/commands/+",
+            "devices/press-2/#",
+            "#",
+            "devices/press-1/state/desired",
+            "$share/g/devices/press-1/#",
+        ];
+        assert_eq!(
+            paths(conn.send(subscribe(7, &asked))),
+            (
+                7,
+                vec![
+                    "devices/press-1/commands/+".to_owned(),
+                    VOID_FILTER.to_owned(),
+                    VOID_FILTER.to_owned(),
+                    "devices/press-1/state/desired".to_owned(),
+                    VOID_FILTER.to_owned(),
+                ]
+            ),
+            "v5: {v5}"
+        );
+        // rumqttd grants all five; the client learns which it did not get.
+        let granted = SubscribeReasonCode::Success(QoS::AtLeastOnce);
+        let (ok, refused) = if v5 {
+            (
+                SubscribeReasonCode::QoS1,
+                SubscribeReasonCode::NotAuthorized,
+            )
+        } else {
+            (granted, SubscribeReasonCode::Failure)
+        };
+        assert_eq!(
+            conn.out_packet(suback(7, vec![granted; 5])),
+            suback(7, vec![ok, refused, refused, ok, refused]),
+            "v5: {v5}"
+        );
+        // Only that SUBSCRIBE's answer is rewritten, and only once.
+        assert_eq!(
+            conn.out_packet(suback(7, vec![granted])),
+            suback(7, vec![ok])
+        );
+        assert_eq!(
+            conn.out_packet(suback(8, vec![granted])),
+            suback(8, vec![ok])
+        );
+    }
+}
+
+#[test]
+fn an_integration_subscribes_to_everything_but_dollar_topics() {
+    let h = Harness::new();
+    let mut conn = h.integration(false, "Dash.1");
+    let asked = [
+        "#",
+        "devices/+/telemetry",
+        "plantd/events/#",
+        "$share/workers/plant/jobs",
+        "$SYS/#",
+        "$share/g/$plantd/denied",
+        "$share//plant/jobs",
+    ];
+    let (_, sent) = paths(conn.send(subscribe(3, &asked)));
+    assert_eq!(
+        sent,
+        [
+            "#",
+            "devices/+/telemetry",
+            "plantd/events/#",
+            "$share/workers/plant/jobs",
+            VOID_FILTER,
+            VOID_FILTER,
+            VOID_FILTER,
+        ]
+    );
+}
+
+#[test]
+fn unsubscribing_refused_filters_is_answered_by_the_layer() {
+    let h = Harness::new();
+    let mut conn = h.device(false, "press-1");
+    // Refused filters are left out of what rumqttd is asked to remove.
+    match conn.send(unsubscribe(
+        9,
+        &["devices/press-1/commands/+", "devices/press-2/#"],
+    )) {
+        Ok(Packet::Unsubscribe(u, _)) => {
+            assert_eq!(
+                (u.pkid, u.filters),
+                (9, vec!["devices/press-1/commands/+".to_owned()])
+            );
+        }
+        other => panic!("expected an UNSUBSCRIBE, got {other:?}"),
+    }
+    // Only refused filters: rumqttd would never answer, so it gets a SUBSCRIBE of the inert
+    // filter under the same packet id, and its SUBACK goes out as the UNSUBACK.
+    match conn.send(unsubscribe(10, &["#", "devices/press-2/#"])) {
+        Ok(Packet::Subscribe(s, None)) => {
+            let void = Filter {
+                retain_forward_rule: RetainForwardRule::Never,
+                ..filter(VOID_FILTER, QoS::AtMostOnce)
+            };
+            assert_eq!((s.pkid, s.filters), (10, vec![void]));
+        }
+        other => panic!("expected the inert SUBSCRIBE, got {other:?}"),
+    }
+    let granted = SubscribeReasonCode::Success(QoS::AtMostOnce);
+    assert_eq!(
+        conn.out_packet(suback(10, vec![granted])),
+        Packet::UnsubAck(
+            UnsubAck {
+                pkid: 10,
+                reasons: Vec::new()
+            },
+            None
+        )
+    );
+    assert_eq!(
+        conn.out_packet(suback(10, vec![granted])),
+        suback(10, vec![granted]),
+        "once"
+    );
+
+    // MQTT 5: one success reason per filter of the UNSUBSCRIBE.
+    let mut v5 = h.device(true, "press-2");
+    assert!(matches!(
+        v5.send(unsubscribe(11, &["#", "devices/press-1/#", "plantd/#"])),
+        Ok(Packet::Subscribe(s, None)) if s.pkid == 11
+    ));
+    assert_eq!(
+        v5.out(suback(11, vec![granted])),
+        [0xB0, 6, 0, 11, 0, 0, 0, 0],
+        "UNSUBACK 11, no properties, three successes"
+    );
+}
+
+// --- what goes out to the client ---------------------------------------------------------
+
+#[test]
+fn back_pressure_traffic_is_swallowed_on_the_way_to_devices_only() {
+    let h = Harness::new();
+    let device = h.device(false, "press-1");
+    let integration = h.integration(false, "Dash.1");
+    let tick = || Packet::Publish(Publish::new(RESUME_TOPIC, "", false), None);
+    assert!(device
+        .out(suback(
+            RESUME_SUBSCRIBE_PKID,
+            vec![SubscribeReasonCode::Success(QoS::AtMostOnce)]
+        ))
+        .is_empty());
+    assert!(device.out(tick()).is_empty());
+    assert_eq!(
+        integration.out_packet(tick()),
+        tick(),
+        "an integration reading `#` gets the tick"
+    );
+    // A device's own traffic still goes out.
+    let own = Publish::new("devices/press-1/commands/0123abcd", "{}", false);
+    assert_eq!(
+        device.out_packet(Packet::Publish(own.clone(), None)),
+        Packet::Publish(own, None)
+    );
+}
+
+#[test]
+fn mqtt5_publish_properties_never_reach_an_mqtt311_client() {
+    let h = Harness::new();
+    let props = PublishProperties {
+        user_properties: vec![("origin".to_owned(), "v5-client".to_owned())],
+        content_type: Some("application/json".to_owned()),
+        ..PublishProperties::default()
+    };
+    let message = publish(b"plant/line-1/orders", b"{}", 5, false);
+    let v4 = h.integration(false, "Old.1");
+    assert_eq!(
+        v4.out_packet(Packet::Publish(message.clone(), Some(props.clone()))),
+        Packet::Publish(message.clone(), None),
+        "stripped (rumqttd's v4 codec would panic on them)"
+    );
+    let v5 = h.integration(true, "New.1");
+    assert_eq!(
+        v5.out_packet(Packet::Publish(message.clone(), Some(props.clone()))),
+        Packet::Publish(message, Some(props)),
+        "kept for MQTT 5"
+    );
+}
+
+// --- the session's life --------------------------------------------------------------------
+
+#[test]
+fn a_session_flagged_to_end_ends_at_its_next_packet_and_no_other() {
+    let h = Harness::new();
+    let mut doomed = h.device(false, "press-1");
+    let mut other = h.device(false, "press-2");
+    assert_eq!(h.ctx.sessions.kill("press-1"), vec!["press-1".to_owned()]);
+    assert!(matches!(
+        doomed.send(Packet::PingReq(PingReq)),
+        Err(Error::InvalidProtocol)
+    ));
+    assert!(matches!(
+        other.send(Packet::PingReq(PingReq)),
+        Ok(Packet::PingReq(_))
+    ));
+}
+
+#[test]
+fn only_one_connect_and_nothing_before_it() {
+    let h = Harness::new();
+    let mut before = h.connection(false);
+    assert!(matches!(
+        before.send(Packet::PingReq(PingReq)),
+        Err(Error::InvalidProtocol)
+    ));
+    let mut live = h.device(false, "press-1");
+    assert!(matches!(
+        live.send(connect("press-1", Some(("press-1", SECRET)))),
+        Err(Error::InvalidProtocol)
+    ));
+}
+
+#[test]
+fn only_device_sessions_are_reported_and_each_once() {
+    let h = Harness::new();
+    let integration = h.integration(false, "Dash.1");
+    let device = h.device(false, "press-1");
+    // A second success CONNACK (never sent by rumqttd) announces nothing more.
+    device.out(connack(ConnectReturnCode::Success));
+    drop(integration);
+    h.no_presence();
+    drop(device);
+    assert!(matches!(
+        h.next_presence(),
+        Presence::Disconnected { device, .. } if device == "press-1"
+    ));
+}
+
+#[test]
+fn while_ingest_is_paused_a_devices_publish_waits_and_an_integrations_does_not() {
+    let h = Harness::new();
+    let mut device = h.device(false, "press-1");
+    let mut integration = h.integration(false, "Dash.1");
+    h.pressure.set_samples(1_001);
+    assert!(h.pressure.must_hold(), "paused");
+
+    let sample = publish(
+        b"devices/press-1/telemetry",
+        br#"{"values": {"a": 1}}"#,
+        1,
+        false,
+    );
+    match device.send(Packet::Publish(sample.clone(), None)) {
+        Ok(Packet::Subscribe(s, None)) => {
+            assert_eq!(s.pkid, RESUME_SUBSCRIBE_PKID);
+            assert_eq!(
+                s.filters
+                    .iter()
+                    .map(|f| f.path.as_str())
+                    .collect::<Vec<_>>(),
+                [RESUME_TOPIC]
+            );
+        }
+        other => panic!("expected the resume subscription instead of the publish: {other:?}"),
+    }
+    assert!(
+        matches!(device.read_again(), Err(Error::InsufficientBytes(_))),
+        "held: the router does not see it, so nothing acknowledges it"
+    );
+    let order = publish(b"plant/line-1/orders", b"{}", 2, false);
+    assert_eq!(
+        integration.send(Packet::Publish(order.clone(), None)),
+        Ok(Packet::Publish(order, None)),
+        "integrations are not held"
+    );
+
+    h.pressure.set_samples(0);
+    assert!(h.pressure.update(), "resumed");
+    assert_eq!(
+        device.read_again(),
+        Ok(Packet::Publish(sample, None)),
+        "released as it came"
+    );
+}
