@@ -614,6 +614,7 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "GET /api/v1/devices/{id}/shadow",
             "GET /api/v1/devices/{id}/telemetry",
             "GET /api/v1/devices/{id}/telemetry/live",
+            "GET /api/v1/events",
             "GET /api/v1/firmware",
             "GET /api/v1/firmware-campaigns",
             "GET /api/v1/firmware-campaigns/{id}",
