@@ -15,9 +15,9 @@ use plantd_events::Outbox;
 use plantd_storage::{Db, DbError};
 use serde_json::json;
 
-use crate::presence::Unsaved;
 use crate::registry::Registry;
 use crate::store::{self, DeviceRow};
+use crate::unsaved::Unsaved;
 use crate::validate;
 
 /// How often devices provisioned by another process (`plantd device add`) are picked up.

@@ -21,6 +21,7 @@ mod presence;
 mod registry;
 mod schema;
 mod store;
+mod unsaved;
 mod validate;
 
 pub use actor::Devices;

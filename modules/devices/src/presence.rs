@@ -84,34 +84,6 @@ impl Devices {
     }
 }
 
-/// Presence not yet written, and who waits for it to be.
-#[derive(Default)]
-pub(crate) struct Unsaved {
-    pub(crate) unsaved_seen: std::collections::HashMap<DeviceId, i64>,
-    unsaved_events: Vec<Event>,
-    writing: bool,
-    waiters: Vec<oneshot::Sender<Result<(), DomainError>>>,
-}
-
-impl Unsaved {
-    fn requeue(&mut self, seen: Vec<(String, i64)>, mut events: Vec<Event>) {
-        for (id, at) in seen {
-            if let Ok(id) = DeviceId::parse(&id) {
-                let kept = self.unsaved_seen.entry(id).or_insert(at);
-                *kept = (*kept).max(at);
-            }
-        }
-        events.append(&mut self.unsaved_events);
-        self.unsaved_events = events;
-    }
-
-    fn wake_waiters(&mut self, result: Result<(), DomainError>) {
-        for waiter in self.waiters.drain(..) {
-            let _ = waiter.send(result.clone());
-        }
-    }
-}
-
 impl Handler<PersistPresence> for Devices {
     type Result = ResponseFuture<Result<usize, DomainError>>;
 
