@@ -1,22 +1,21 @@
 //! `/api/v1/firmware` and `/api/v1/firmware-campaigns`: upload images (streamed to the
-//! firmware folder while hashed), start, watch and cancel campaigns, and the download a
-//! target device makes with its own credentials (Basic auth), streamed from disk.
+//! firmware module in chunks, `transfer.rs`), start, watch and cancel campaigns, and the
+//! download a target device makes with its own credentials (Basic auth), streamed from the
+//! module in chunks.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::{Stream, StreamExt};
 use plantd_contracts::firmware::{
-    AuthorizeDownload, CampaignDetail, CampaignTargets, CancelCampaign, FirmwareView, GetCampaign,
-    GetFirmware, GetStagingArea, ListCampaigns, ListFirmware, RegisterFirmware, StartCampaign,
+    AuthorizeDownload, BeginUpload, CampaignDetail, CampaignTargets, CancelCampaign, FirmwareView,
+    GetCampaign, GetFirmware, ListCampaigns, ListFirmware, StartCampaign,
 };
 use plantd_contracts::identity::Scope;
 use plantd_contracts::DeviceId;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use super::device_auth::authenticate_device;
 use super::{ApiResult, AppState, Caller, Page, Problem};
+
+pub(crate) mod transfer;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/firmware", web::post().to(upload))
@@ -30,69 +29,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/firmware-campaigns/{id}/cancel",
             web::post().to(cancel_campaign),
         );
-}
-
-/// A file in the staging folder, removed unless it is handed on.
-pub struct Staged {
-    pub path: std::path::PathBuf,
-    pub sha256: String,
-    pub size: u64,
-}
-
-fn too_large(max: u64) -> Problem {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "Payload too large",
-        format!("firmware images are limited to {max} bytes (firmware_max_upload_bytes)"),
-    )
-}
-
-/// Streams `body` into a new file of the staging folder, hashing as it goes; never holds
-/// the image in memory. Refuses (and removes the file) past the upload limit.
-pub async fn stage<S, E>(state: &AppState, mut body: S) -> ApiResult<Staged>
-where
-    S: Stream<Item = Result<web::Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    let area = state.firmware.send(GetStagingArea).await?;
-    let path = area
-        .dir
-        .join(format!("{}.part", plantd_secrets::random_hex(8)));
-    let mut file = tokio::fs::File::create(&path).await.map_err(|e| {
-        tracing::error!(error = %e, dir = %area.dir.display(), "cannot stage a firmware upload");
-        Problem::unavailable("cannot store the upload")
-    })?;
-    let mut hasher = Sha256::new();
-    let mut size: u64 = 0;
-    let result: ApiResult<()> = async {
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| Problem::bad_request("body", e.to_string()))?;
-            size += chunk.len() as u64;
-            if size > area.max_bytes {
-                return Err(too_large(area.max_bytes));
-            }
-            hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(|e| {
-                tracing::error!(error = %e, "cannot write a firmware upload");
-                Problem::unavailable("cannot store the upload")
-            })?;
-        }
-        file.sync_all().await.map_err(|e| {
-            tracing::error!(error = %e, "cannot sync a firmware upload");
-            Problem::unavailable("cannot store the upload")
-        })
-    }
-    .await;
-    drop(file);
-    if let Err(problem) = result {
-        let _ = tokio::fs::remove_file(&path).await;
-        return Err(problem);
-    }
-    Ok(Staged {
-        path,
-        sha256: hex::encode(hasher.finalize()),
-        size,
-    })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -122,34 +58,16 @@ pub async fn upload(
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let area = state.firmware.send(GetStagingArea).await?;
-    if declared.is_some_and(|n| n > area.max_bytes) {
-        return Err(too_large(area.max_bytes));
-    }
-    let staged = stage(&state, body).await?;
     let q = q.into_inner();
-    let image = register(&state, staged, q.version, q.name).await?;
+    let begin = BeginUpload {
+        version: q.version,
+        name: q.name,
+        declared_size: declared,
+        by: caller.principal.name.clone(),
+    };
+    let image = transfer::upload(&state.firmware, begin, body).await?;
     tracing::info!(by = %caller.principal.name, firmware = %image.id, "firmware uploaded");
     Ok(HttpResponse::Created().json(image))
-}
-
-/// Hands a staged upload to the firmware module (which removes it if it refuses).
-pub async fn register(
-    state: &AppState,
-    staged: Staged,
-    version: String,
-    name: Option<String>,
-) -> ApiResult<FirmwareView> {
-    Ok(state
-        .firmware
-        .send(RegisterFirmware {
-            version,
-            name,
-            staged: staged.path,
-            sha256: staged.sha256,
-            size: staged.size,
-        })
-        .await??)
 }
 
 /// Stored images, oldest first.
@@ -200,15 +118,11 @@ pub async fn download(
             device_id: device,
         })
         .await??;
-    let file = tokio::fs::File::open(&image.path).await.map_err(|e| {
-        tracing::error!(error = %e, path = %image.path.display(), "firmware image missing");
-        Problem::unavailable("the image cannot be read")
-    })?;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
-        .insert_header(("x-checksum-sha256", image.sha256))
+        .insert_header(("x-checksum-sha256", image.sha256.clone()))
         .no_chunking(image.size)
-        .streaming(tokio_util::io::ReaderStream::new(file)))
+        .streaming(transfer::ImageBody::new(state.firmware.clone(), image)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

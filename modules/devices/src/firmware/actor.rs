@@ -1,7 +1,7 @@
 //! The firmware actor: keeps images and campaigns in memory (loaded at start, every change
 //! written to its tables), checks deadlines, publishes and clears the retained
-//! `firmware/available` notices. Its handlers are in `api.rs` (the REST/UI side) and
-//! `reports.rs` (the device side).
+//! `firmware/available` notices. Its handlers are in `api.rs` (the REST/UI side),
+//! `transfer.rs` (image bytes in and out) and `reports.rs` (the device side).
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -19,6 +19,7 @@ use serde_json::json;
 use super::campaign::{Campaign, Effect, Outcome, Target};
 use super::images::FirmwareSettings;
 use super::store::{self, CampaignRow, FirmwareRow, TargetRow};
+use super::uploads::Uploads;
 
 const SOURCE: &str = "devices.firmware";
 /// How often deadlines are checked and pending progress written.
@@ -44,6 +45,8 @@ pub struct Firmware {
     pub(super) dirty_campaigns: HashSet<String>,
     pub(super) dirty_targets: HashSet<(String, DeviceId)>,
     pub(super) saving: bool,
+    /// Uploads in progress (`transfer.rs`).
+    pub(super) uploads: Uploads,
 }
 
 impl Firmware {
@@ -106,6 +109,7 @@ impl Firmware {
             dirty_campaigns: HashSet::new(),
             dirty_targets: HashSet::new(),
             saving: false,
+            uploads: Uploads::default(),
         };
         firmware.restart_clocks();
         Ok(firmware)
@@ -279,6 +283,7 @@ impl Firmware {
             self.apply(&id, outcome);
         }
         self.save(ctx);
+        self.drop_idle_uploads();
     }
 
     pub(super) fn image_view(row: &FirmwareRow) -> FirmwareView {
