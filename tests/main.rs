@@ -18,6 +18,7 @@ mod commands;
 mod device_pages;
 mod devices;
 mod firmware;
+mod firmware_transfer;
 mod ingest;
 mod shadow;
 mod simulate;

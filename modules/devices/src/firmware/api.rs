@@ -36,11 +36,12 @@ impl Handler<FinishUpload> for Firmware {
             Err(e) => return Box::pin(fut::ready(Err(e))),
         };
         if msg.size == 0 {
-            self.discard(&upload_id, msg.path, "empty");
-            return Box::pin(fut::ready(Err(DomainError::invalid(
-                "file",
-                "the image is empty",
-            ))));
+            let removed = self.discard(&upload_id, msg.path, "empty");
+            let refusal = async move {
+                let _ = removed.await;
+                Err(DomainError::invalid("file", "the image is empty"))
+            };
+            return Box::pin(refusal.into_actor(self));
         }
         let id = new_id("fw");
         let name = msg

@@ -41,24 +41,31 @@ fn cannot_store() -> DomainError {
 }
 
 impl Firmware {
-    /// Removes a dropped upload's file (off the actor's thread) and counts why.
-    pub(super) fn discard(&self, id: &str, path: PathBuf, reason: &'static str) {
+    /// Removes a dropped upload's file (off the actor's thread) and counts why. The removal
+    /// has started when this returns; a handler that refuses awaits it, so its caller finds
+    /// no file once answered.
+    pub(super) fn discard(
+        &self,
+        id: &str,
+        path: PathBuf,
+        reason: &'static str,
+    ) -> tokio::task::JoinHandle<()> {
         metrics::counter!("plantd_firmware_uploads_dropped_total", "reason" => reason).increment(1);
         tracing::info!(upload = %id, reason, "firmware upload dropped");
-        drop(tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             if let Err(e) = std::fs::remove_file(&path) {
                 if e.kind() != std::io::ErrorKind::NotFound {
                     tracing::warn!(error = %e, path = %path.display(), "cannot remove a dropped upload");
                 }
             }
-        }));
+        })
     }
 
     /// Drops uploads that received nothing for [`uploads::IDLE`]; called by the tick.
     pub(super) fn drop_idle_uploads(&mut self) {
         for (id, upload) in self.uploads.drop_idle(Instant::now()) {
             tracing::warn!(upload = %id, by = %upload.by, "firmware upload idle too long");
-            self.discard(&id, upload.path, "idle");
+            drop(self.discard(&id, upload.path, "idle"));
         }
     }
 }
@@ -101,13 +108,13 @@ impl Handler<BeginUpload> for Firmware {
                         return Ok(id);
                     }
                     // Dropped while its file was being created: nobody else removes it.
-                    act.discard(&id, path, "aborted");
+                    drop(act.discard(&id, path, "aborted"));
                     Err(DomainError::NotFound(format!("upload {id}")))
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot create a firmware upload file");
                     if let Some(upload) = act.uploads.remove(&id) {
-                        act.discard(&id, upload.path, "error");
+                        drop(act.discard(&id, upload.path, "error"));
                     }
                     Err(cannot_store())
                 }
@@ -128,10 +135,16 @@ impl Handler<UploadChunk> for Firmware {
         {
             Ok(sink) => sink,
             Err(refused) => {
-                if let Some(upload) = refused.dropped {
-                    self.discard(&id, upload.path, refused.reason);
-                }
-                return Box::pin(fut::ready(Err(refused.error)));
+                let removed = refused
+                    .dropped
+                    .map(|upload| self.discard(&id, upload.path, refused.reason));
+                let answer = async move {
+                    if let Some(removed) = removed {
+                        let _ = removed.await;
+                    }
+                    Err(refused.error)
+                };
+                return Box::pin(answer.into_actor(self));
             }
         };
         let bytes = msg.bytes;
@@ -145,7 +158,7 @@ impl Handler<UploadChunk> for Firmware {
                     Err(e) => {
                         tracing::error!(error = %e, "cannot write a firmware upload");
                         if let Some(upload) = act.uploads.remove(&id) {
-                            act.discard(&id, upload.path, "error");
+                            drop(act.discard(&id, upload.path, "error"));
                         }
                         Err(cannot_store())
                     }
@@ -160,7 +173,7 @@ impl Handler<AbortUpload> for Firmware {
 
     fn handle(&mut self, msg: AbortUpload, _: &mut Context<Self>) {
         if let Some(upload) = self.uploads.remove(&msg.upload_id) {
-            self.discard(&msg.upload_id, upload.path, "aborted");
+            drop(self.discard(&msg.upload_id, upload.path, "aborted"));
         }
     }
 }
