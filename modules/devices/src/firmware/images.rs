@@ -1,8 +1,9 @@
-//! The firmware folder: where uploads are staged and images kept, and its settings. Only
-//! the firmware actor uses it; nothing outside the module sees a path of it.
+//! The firmware folder: where uploads are staged and images kept, and its settings. The
+//! composition root names the folder at start; after that only the firmware actor uses it,
+//! and no message carries a path of it.
 
-use std::io::Read;
-use std::path::PathBuf;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Settings of firmware roll-outs, from plantd's configuration.
@@ -51,8 +52,7 @@ impl FirmwareSettings {
 }
 
 /// Up to `len` bytes of the image file from `offset` (fewer only at its end). Blocking.
-pub fn read_at(path: &std::path::Path, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
-    use std::io::{Seek, SeekFrom};
+pub fn read_at(path: &Path, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
     let mut file = std::fs::File::open(path)?;
     file.seek(SeekFrom::Start(offset))?;
     let mut bytes = Vec::with_capacity(len);

@@ -28,7 +28,7 @@ where
         .map_err(std::io::Error::other)?
 }
 
-pub(super) fn valid_version(version: &str) -> bool {
+fn valid_version(version: &str) -> bool {
     !version.is_empty()
         && version.len() <= 64
         && version
