@@ -28,6 +28,11 @@ pub struct FirmwareView {
 
 /// Most image bytes one message carries, either way ([`UploadChunk`], [`ReadImage`]): the
 /// edge streams an image in pieces of this size, so neither side holds a whole image.
+///
+/// Measured with a 50 MB image over loopback (release build): 64 KiB chunks upload at about
+/// 210 MB/s, 256 KiB and 1 MiB at 360-380 MB/s (as fast as the former direct file path),
+/// 4 MiB slower again; downloads reach about 550 MB/s from 256 KiB on. Larger chunks buy
+/// nothing and cost memory (two chunks per transfer in flight).
 pub const MAX_CHUNK_BYTES: usize = 256 * 1024;
 
 /// Start uploading an image. The firmware module checks the version and the declared size
