@@ -137,7 +137,7 @@ impl Handler<UploadChunk> for Firmware {
             Err(refused) => {
                 let removed = refused
                     .dropped
-                    .map(|upload| self.discard(&id, upload.path, refused.reason));
+                    .map(|path| self.discard(&id, path, refused.reason));
                 let answer = async move {
                     if let Some(removed) = removed {
                         let _ = removed.await;

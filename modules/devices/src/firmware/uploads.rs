@@ -84,12 +84,12 @@ pub struct Finished {
     pub sha256: String,
 }
 
-/// Why a chunk was refused; `dropped` is the upload if the refusal ended it (its file is
-/// the caller's to remove).
+/// Why a chunk was refused; `dropped` is the file of the upload if the refusal ended it
+/// (the caller's to remove).
 pub struct Refused {
     pub error: DomainError,
     pub reason: &'static str,
-    pub dropped: Option<Upload>,
+    pub dropped: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -135,7 +135,7 @@ impl Uploads {
             return Err(refuse(not_found(id), "unknown", None));
         };
         if len > MAX_CHUNK_BYTES {
-            let dropped = self.open.remove(id);
+            let dropped = self.open.remove(id).map(|u| u.path);
             return Err(refuse(
                 DomainError::invalid("chunk", format!("at most {MAX_CHUNK_BYTES} bytes")),
                 "refused",
@@ -144,7 +144,7 @@ impl Uploads {
         }
         let size = upload.size.saturating_add(len as u64);
         if size > max_bytes {
-            let dropped = self.open.remove(id);
+            let dropped = self.open.remove(id).map(|u| u.path);
             return Err(refuse(
                 DomainError::TooLarge(format!(
                     "firmware images are limited to {max_bytes} bytes (firmware_max_upload_bytes)"
@@ -303,7 +303,10 @@ mod tests {
             .err()
             .expect("over the limit");
         assert!(matches!(refused.error, DomainError::TooLarge(_)));
-        assert_eq!(refused.dropped.map(|u| u.size), Some(3000));
+        assert_eq!(
+            refused.dropped.as_deref(),
+            Some(dir.join("big.part").as_path())
+        );
         assert_eq!(uploads.len(), 0);
 
         open(&mut uploads, &dir, "wide", now);
