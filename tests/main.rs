@@ -19,6 +19,7 @@ mod device_pages;
 mod devices;
 mod events;
 mod firmware;
+mod firmware_transfer;
 mod ingest;
 mod migrations;
 mod settings;

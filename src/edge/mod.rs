@@ -1,9 +1,9 @@
 //! What the REST API (`http/`) and the web UI (`web/`) both use, so neither imports the
-//! other: the problem type, rendering a template, the firmware upload's staging, the
+//! other: the problem type, rendering a template, moving firmware image bytes, the
 //! session cookie's name. It may use `state.rs` and the contracts, never `http/`, `web/`
 //! or `routes.rs`.
 
-pub mod firmware_upload;
+pub mod firmware_transfer;
 mod problem;
 mod render;
 

@@ -102,6 +102,9 @@ impl From<DomainError> for Problem {
                     format!("{field}: {message}"),
                 )
             },
+            DomainError::TooLarge(detail) => {
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", detail)
+            }
             DomainError::Unavailable(detail) => Problem::unavailable(detail),
         }
     }

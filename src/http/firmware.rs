@@ -1,11 +1,12 @@
 //! `/api/v1/firmware` and `/api/v1/firmware-campaigns`: upload images (streamed to the
-//! firmware folder while hashed), start, watch and cancel campaigns, and the download a
-//! target device makes with its own credentials (Basic auth), streamed from disk.
+//! firmware module in chunks, `transfer.rs`), start, watch and cancel campaigns, and the
+//! download a target device makes with its own credentials (Basic auth), streamed from the
+//! module in chunks.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use plantd_contracts::firmware::{
-    AuthorizeDownload, CampaignDetail, CampaignTargets, CancelCampaign, FirmwareView, GetCampaign,
-    GetFirmware, GetStagingArea, ListCampaigns, ListFirmware, StartCampaign,
+    AuthorizeDownload, BeginUpload, CampaignDetail, CampaignTargets, CancelCampaign, FirmwareView,
+    GetCampaign, GetFirmware, ListCampaigns, ListFirmware, StartCampaign,
 };
 use plantd_contracts::identity::Scope;
 use plantd_contracts::DeviceId;
@@ -13,7 +14,7 @@ use serde::Deserialize;
 
 use super::device_auth::authenticate_device;
 use super::{ApiResult, AppState, Caller, Page, Problem};
-use crate::edge::firmware_upload::{register, stage, too_large};
+use crate::edge::firmware_transfer as transfer;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/firmware", web::post().to(upload))
@@ -56,13 +57,14 @@ pub async fn upload(
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let area = state.firmware.send(GetStagingArea).await?;
-    if declared.is_some_and(|n| n > area.max_bytes) {
-        return Err(too_large(area.max_bytes));
-    }
-    let staged = stage(&state, body).await?;
     let q = q.into_inner();
-    let image = register(&state, staged, q.version, q.name).await?;
+    let begin = BeginUpload {
+        version: q.version,
+        name: q.name,
+        declared_size: declared,
+        by: caller.principal.name.clone(),
+    };
+    let image = transfer::upload(&state.firmware, begin, body).await?;
     tracing::info!(by = %caller.principal.name, firmware = %image.id, "firmware uploaded");
     Ok(HttpResponse::Created().json(image))
 }
@@ -115,15 +117,11 @@ pub async fn download(
             device_id: device,
         })
         .await??;
-    let file = tokio::fs::File::open(&image.path).await.map_err(|e| {
-        tracing::error!(error = %e, path = %image.path.display(), "firmware image missing");
-        Problem::unavailable("the image cannot be read")
-    })?;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
-        .insert_header(("x-checksum-sha256", image.sha256))
+        .insert_header(("x-checksum-sha256", image.sha256.clone()))
         .no_chunking(image.size)
-        .streaming(tokio_util::io::ReaderStream::new(file)))
+        .streaming(transfer::ImageBody::new(state.firmware.clone(), image)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -129,6 +129,7 @@ fn status_of(e: &DomainError) -> StatusCode {
         DomainError::NotFound(_) => StatusCode::NOT_FOUND,
         DomainError::Conflict(_) => StatusCode::CONFLICT,
         DomainError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        DomainError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }

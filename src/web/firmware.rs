@@ -8,15 +8,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use futures_util::StreamExt;
 use plantd_contracts::firmware::{
-    CampaignDetail, CampaignTargets, CampaignView, CancelCampaign, FirmwareView, GetCampaign,
-    ListCampaigns, ListFirmware, StartCampaign,
+    BeginUpload, CampaignDetail, CampaignTargets, CampaignView, CancelCampaign, FirmwareView,
+    GetCampaign, ListCampaigns, ListFirmware, StartCampaign,
 };
 use plantd_contracts::identity::SessionView;
 use plantd_contracts::DeviceId;
 use serde::Deserialize;
 
 use super::session::{self, can_change, changer, forbidden, redirect};
-use crate::edge::firmware_upload::{register, stage};
+use crate::edge::firmware_transfer as transfer;
 use crate::edge::{render, Problem};
 use crate::state::AppState;
 
@@ -106,8 +106,9 @@ async fn text(field: &mut actix_multipart::Field) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| "a form field is not UTF-8".to_owned())
 }
 
-/// Multipart upload: `csrf_token` must come before the file (browsers send fields in
-/// form order), so nothing is stored for a forged form.
+/// Multipart upload: `csrf_token`, `version` and `name` must come before the file (browsers
+/// send fields in form order), so nothing is stored for a forged form and the image is
+/// streamed to the firmware module as it arrives.
 pub async fn upload(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -119,7 +120,7 @@ pub async fn upload(
     if !can_change(&current) {
         return forbidden("viewers cannot upload firmware");
     }
-    let (mut csrf_ok, mut version, mut name, mut staged) = (false, None, None, None);
+    let (mut csrf_ok, mut version, mut name, mut stored) = (false, None, None, None);
     while let Some(field) = form.next().await {
         let mut field = match field {
             Ok(f) => f,
@@ -143,14 +144,25 @@ pub async fn upload(
             "name" => text(&mut field).await.map(|t| {
                 name = Some(t.trim().to_owned()).filter(|n| !n.is_empty());
             }),
-            "image" if csrf_ok => match stage(&state, &mut field).await {
-                Ok(s) => {
-                    staged = Some(s);
-                    Ok(())
+            "image" if !csrf_ok => {
+                return forbidden("the form expired; reload the page and try again")
+            }
+            "image" => {
+                let begin = BeginUpload {
+                    version: version.clone().unwrap_or_default(),
+                    name: name.clone(),
+                    declared_size: None,
+                    by: format!("user:{}", current.username),
+                };
+                match transfer::upload(&state.firmware, begin, &mut field).await {
+                    // The image is stored: what follows it in the form is not read.
+                    Ok(image) => {
+                        stored = Some(image);
+                        break;
+                    }
+                    Err(p) => return render_page(&state, current, Some(problem_message(p))).await,
                 }
-                Err(p) => return render_page(&state, current, Some(problem_message(p))).await,
-            },
-            "image" => return forbidden("the form expired; reload the page and try again"),
+            }
             _ => Ok(()),
         };
         if let Err(message) = result {
@@ -160,7 +172,7 @@ pub async fn upload(
     if !csrf_ok {
         return forbidden("the form expired; reload the page and try again");
     }
-    let Some(staged) = staged else {
+    let Some(image) = stored else {
         return render_page(
             &state,
             current,
@@ -168,13 +180,8 @@ pub async fn upload(
         )
         .await;
     };
-    match register(&state, staged, version.unwrap_or_default(), name).await {
-        Ok(image) => {
-            tracing::info!(by = %current.username, firmware = %image.id, "firmware uploaded from the UI");
-            redirect("/firmware")
-        }
-        Err(p) => render_page(&state, current, Some(problem_message(p))).await,
-    }
+    tracing::info!(by = %current.username, firmware = %image.id, "firmware uploaded from the UI");
+    redirect("/firmware")
 }
 
 #[derive(Deserialize)]

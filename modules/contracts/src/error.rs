@@ -14,6 +14,9 @@ pub enum DomainError {
     /// A field breaks a rule.
     #[error("invalid {field}: {message}")]
     Invalid { field: String, message: String },
+    /// The request is larger than a limit allows (e.g. a firmware image).
+    #[error("too large: {0}")]
+    TooLarge(String),
     /// Storage or another dependency is not available right now.
     #[error("unavailable: {0}")]
     Unavailable(String),

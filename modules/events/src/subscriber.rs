@@ -74,10 +74,9 @@ pub(crate) async fn run(sub: Subscription, settings: LoopSettings, mut wake: wat
         if batch.is_empty() {
             // Woken by a commit, or look again after the poll interval (events recorded by
             // another process, a database that was away).
-            match tokio::time::timeout(settings.poll, wake.changed()).await {
+            if let Ok(Err(_)) = tokio::time::timeout(settings.poll, wake.changed()).await {
                 // Every `Outbox` is gone (nobody records here any more): poll only.
-                Ok(Err(_)) => tokio::time::sleep(settings.poll).await,
-                Ok(Ok(())) | Err(_) => {}
+                tokio::time::sleep(settings.poll).await;
             }
             continue;
         }

@@ -1,8 +1,9 @@
 //! The firmware actor: keeps images and campaigns in memory (loaded at start, every change
 //! written to its tables), checks deadlines, publishes and clears the retained
-//! `firmware/available` notices. Its handlers are in `api.rs` (the REST/UI side) and
-//! `reports.rs` (the device side). Its `firmware.*` events are written with the rows of
-//! the change that caused them (`save` writes both in one transaction).
+//! `firmware/available` notices. Its handlers are in `api.rs` (the REST/UI side),
+//! `transfer.rs` (image bytes in and out) and `reports.rs` (the device side). Its
+//! `firmware.*` events are written with the rows of the change that caused them (`save`
+//! writes both in one transaction).
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -20,6 +21,7 @@ use plantd_storage::{Db, DbError};
 use super::campaign::{Campaign, Effect, Outcome, Target};
 use super::images::FirmwareSettings;
 use super::store::{self, CampaignRow, FirmwareRow, TargetRow};
+use super::uploads::Uploads;
 
 /// How often deadlines are checked and pending progress written.
 const TICK: Duration = Duration::from_millis(250);
@@ -46,6 +48,8 @@ pub struct Firmware {
     /// Events of changes not written yet; `save` writes them with those changes.
     pub(super) unsaved_events: Vec<Event>,
     pub(super) saving: bool,
+    /// Uploads in progress (`transfer.rs`).
+    pub(super) uploads: Uploads,
 }
 
 impl Firmware {
@@ -109,6 +113,7 @@ impl Firmware {
             dirty_targets: HashSet::new(),
             unsaved_events: Vec::new(),
             saving: false,
+            uploads: Uploads::default(),
         };
         firmware.restart_clocks();
         Ok(firmware)
@@ -305,6 +310,7 @@ impl Firmware {
             self.apply(&id, outcome);
         }
         self.save(ctx);
+        self.drop_idle_uploads();
     }
 
     pub(super) fn image_view(row: &FirmwareRow) -> FirmwareView {

@@ -1,6 +1,7 @@
-//! The firmware actor's API side: images (staging area, register, list), campaigns
+//! The firmware actor's API side: images (keep a finished upload, list), campaigns
 //! (start, list, detail, cancel) and the download check. Answers from memory; writes go
-//! through the firmware tables before memory changes (start, register).
+//! through the firmware tables before memory changes (start, finish an upload). The
+//! bytes of uploads and downloads are handled in `transfer.rs`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -15,6 +16,7 @@ use plantd_storage::DbError;
 use super::actor::Firmware;
 use super::campaign::{Campaign, Target};
 use super::store::{self, CampaignRow, FirmwareRow, TargetRow};
+use super::uploads;
 
 /// Most devices one campaign may target.
 const MAX_TARGETS: usize = 10_000;
@@ -24,52 +26,22 @@ fn new_id(prefix: &str) -> String {
     format!("{prefix}{:012x}{}", now_ms(), plantd_secrets::random_hex(3))
 }
 
-fn valid_version(version: &str) -> bool {
-    !version.is_empty()
-        && version.len() <= 64
-        && version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
-}
-
-impl Handler<GetStagingArea> for Firmware {
-    type Result = MessageResult<GetStagingArea>;
-
-    fn handle(&mut self, _: GetStagingArea, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(StagingArea {
-            dir: self.settings.staging_dir(),
-            max_bytes: self.settings.max_upload_bytes,
-        })
-    }
-}
-
-impl Handler<RegisterFirmware> for Firmware {
+impl Handler<FinishUpload> for Firmware {
     type Result = ResponseActFuture<Self, Result<FirmwareView, DomainError>>;
 
-    fn handle(&mut self, msg: RegisterFirmware, _: &mut Context<Self>) -> Self::Result {
-        let staged = msg.staged.clone();
-        let discard = move || {
-            let _ = std::fs::remove_file(&staged);
+    fn handle(&mut self, msg: FinishUpload, _: &mut Context<Self>) -> Self::Result {
+        let upload_id = msg.upload_id;
+        let msg = match self.uploads.finish(&upload_id) {
+            Ok(finished) => finished,
+            Err(e) => return Box::pin(fut::ready(Err(e))),
         };
-        if !self.settings.is_staged(&msg.staged) {
-            return Box::pin(fut::ready(Err(DomainError::invalid(
-                "file",
-                "not an upload in the staging folder",
-            ))));
-        }
-        if !valid_version(&msg.version) {
-            discard();
-            return Box::pin(fut::ready(Err(DomainError::invalid(
-                "version",
-                "1-64 characters of letters, digits and . _ - +",
-            ))));
-        }
         if msg.size == 0 {
-            discard();
-            return Box::pin(fut::ready(Err(DomainError::invalid(
-                "file",
-                "the image is empty",
-            ))));
+            let removed = self.discard(&upload_id, msg.path, "empty");
+            let refusal = async move {
+                let _ = removed.await;
+                Err(DomainError::invalid("file", "the image is empty"))
+            };
+            return Box::pin(refusal.into_actor(self));
         }
         let id = new_id("fw");
         let name = msg
@@ -89,12 +61,11 @@ impl Handler<RegisterFirmware> for Firmware {
         let stored = row.clone();
         let target = self.settings.image_path(&id);
         let db = self.db.clone();
-        let staged = msg.staged;
+        let (staged, file) = (msg.path, msg.file);
         Box::pin(
             async move {
                 db.run(move |conn| {
-                    std::fs::rename(&staged, &target).map_err(|e| {
-                        let _ = std::fs::remove_file(&staged);
+                    uploads::keep(file, &staged, &target).map_err(|e| {
                         DbError::Pool(format!("cannot keep the firmware image: {e}"))
                     })?;
                     let uploaded = EventData::FirmwareUploaded(FirmwareUploaded {
@@ -356,7 +327,7 @@ impl Handler<CancelCampaign> for Firmware {
 }
 
 impl Handler<AuthorizeDownload> for Firmware {
-    type Result = Result<FirmwareFile, DomainError>;
+    type Result = Result<FirmwareContent, DomainError>;
 
     fn handle(&mut self, msg: AuthorizeDownload, _: &mut Context<Self>) -> Self::Result {
         let allowed = self
@@ -370,8 +341,8 @@ impl Handler<AuthorizeDownload> for Firmware {
             )));
         };
         tracing::info!(device = %msg.device_id, firmware = %image.id, "firmware download");
-        Ok(FirmwareFile {
-            path: self.settings.image_path(&image.id),
+        Ok(FirmwareContent {
+            content_id: image.id.clone(),
             size: u64::try_from(image.size).unwrap_or(0),
             sha256: image.sha256.clone(),
         })

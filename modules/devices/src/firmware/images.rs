@@ -1,5 +1,8 @@
-//! The firmware folder: where uploads are staged and images kept, and its settings.
+//! The firmware folder: where uploads are staged and images kept, and its settings. The
+//! composition root names the folder at start; after that only the firmware actor uses it,
+//! and no message carries a path of it.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,6 +26,11 @@ impl FirmwareSettings {
         self.dir.join("tmp")
     }
 
+    /// An upload in progress (`id` is the module's own upload id).
+    pub fn upload_path(&self, id: &str) -> PathBuf {
+        self.staging_dir().join(format!("{id}.part"))
+    }
+
     pub fn image_path(&self, id: &str) -> PathBuf {
         self.dir.join("images").join(format!("{id}.bin"))
     }
@@ -41,11 +49,13 @@ impl FirmwareSettings {
             self.public_url.trim_end_matches('/')
         )
     }
+}
 
-    /// Whether `path` is a file directly inside the staging folder (the only place an
-    /// upload may be registered from).
-    pub fn is_staged(&self, path: &Path) -> bool {
-        path.parent() == Some(self.staging_dir().as_path())
-            && path.file_name().is_some_and(|n| !n.is_empty())
-    }
+/// Up to `len` bytes of the image file from `offset` (fewer only at its end). Blocking.
+pub fn read_at(path: &Path, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::with_capacity(len);
+    file.take(len as u64).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }

@@ -22,6 +22,10 @@ pub fn describe() {
         "plantd_firmware_save_errors_total",
         "writes of campaign progress that failed (kept and retried)"
     );
+    describe_counter!(
+        "plantd_firmware_uploads_dropped_total",
+        "image uploads dropped and their files removed, by reason (aborted, too_large, refused, empty, idle, error)"
+    );
     for state in ["downloading", "installing", "done", "failed"] {
         metrics::counter!("plantd_firmware_reports_total", "state" => state).absolute(0);
     }

@@ -3,7 +3,8 @@
 //! that offer an image to a list of devices (`devices_campaigns`,
 //! `devices_campaign_targets`), each device's progress from its `firmware/status`
 //! reports, per-state deadlines with retries, and the check that lets only a target
-//! download the image.
+//! download the image. Image bytes cross its boundary only inside messages (uploads in
+//! chunks, reads by content id): its folder is its own.
 //!
 //! It touches only the firmware tables and folder. It reaches devices through the broker's
 //! `PublishToDevice`, learns presence from `device.*` domain events, and asks the registry
@@ -18,6 +19,8 @@ mod metrics;
 mod reports;
 mod schema;
 mod store;
+mod transfer;
+mod uploads;
 
 pub use actor::{Firmware, FirmwareWiring};
 pub use images::FirmwareSettings;
