@@ -179,7 +179,7 @@ impl std::fmt::Debug for DbConnection {
 
 impl DbConnection {
     /// Runs `work` in a transaction of either backend (a savepoint when one is open
-    /// already): committed when it returns `Ok`, rolled back when it returns `Err`. Lets a
+    /// already; on SQLite an IMMEDIATE one, so read-then-write never fails busy): committed when it returns `Ok`, rolled back when it returns `Err`. Lets a
     /// module write its rows and record its events (`plantd-events`) in one transaction.
     pub fn transaction<T, E, F>(&mut self, work: F) -> Result<T, E>
     where
@@ -188,7 +188,19 @@ impl DbConnection {
     {
         use diesel::connection::{AnsiTransactionManager, TransactionManager};
         match self {
-            DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c)?,
+            // SQLite: the outermost transaction takes the write lock at once (waiting on
+            // busy_timeout). A deferred one that reads first and then writes fails at
+            // once with SQLITE_BUSY when another connection wrote since its read.
+            DbConnection::Sqlite(c) => {
+                let outermost = AnsiTransactionManager::transaction_manager_status_mut(c)
+                    .transaction_depth()?
+                    .is_none();
+                if outermost {
+                    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+                } else {
+                    AnsiTransactionManager::begin_transaction(c)?
+                }
+            }
             DbConnection::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
         }
         let outcome = work(self);
