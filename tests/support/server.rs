@@ -15,11 +15,13 @@ use super::eventually;
 static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
 
 /// A port nobody listens on now, from a range that depends on the process id so that
-/// concurrent test runs rarely collide.
+/// concurrent test runs rarely collide. The range stays below Linux's ephemeral ports
+/// (32768 and up): a port found free there could be taken a moment later by one of the
+/// tests' own outgoing connections, and plantd would then fail to start.
 pub fn free_port() -> u16 {
     let _ = NEXT_PORT.compare_exchange(
         0,
-        20_000 + (std::process::id() % 2000) as u16 * 10,
+        20_000 + (std::process::id() % 1100) as u16 * 10,
         Ordering::SeqCst,
         Ordering::SeqCst,
     );
