@@ -83,6 +83,33 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "login_failures_before_backoff",
+        default: Value("5"),
+        doc: "failed UI sign-ins of one account or one address before it must wait (429): 1 s, doubling with each further failure",
+        apply: |s, v| {
+            s.sign_in.failures_before_backoff = number(v, 1, 1000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "login_backoff_max_s",
+        default: Value("900"),
+        doc: "the longest wait after failed sign-ins, in seconds; a failure is forgotten after as long",
+        apply: |s, v| {
+            s.sign_in.backoff_max = seconds(v, 1, 24 * 3600)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "login_queue",
+        default: Value("8"),
+        doc: "sign-ins that may wait for one of the 2 password-hashing workers; more are answered 429 at once",
+        apply: |s, v| {
+            s.sign_in.queue = number(v, 0, 1000)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "log",
         default: Value("info,rumqttd=off"),
         doc: "log filter (`tracing` EnvFilter syntax); `rumqttd=info` shows broker internals",
