@@ -89,6 +89,9 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     );
     metrics::counter!("plantd_http_auth_failures_total").absolute(0);
     metrics::counter!("plantd_http_forbidden_total").absolute(0);
+    for reason in ["backoff", "busy"] {
+        metrics::counter!("plantd_login_refused_total", "reason" => reason).absolute(0);
+    }
     metrics::gauge!("plantd_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     let (db, _) = open_database(&settings).await?;
     tracing::info!(backend = db.backend().as_str(), "database ready");
@@ -97,7 +100,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     // every subscriber exists, delivers them.
     let (outbox, mut dispatch) = plantd_events::outbox(db.clone(), settings.events());
 
-    let identity = Identity::load(db.clone())
+    let identity = Identity::load(db.clone(), settings.sign_in.clone())
         .await
         .map_err(|e| e.to_string())?
         .start();

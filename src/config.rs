@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use plantd_broker::BrokerSettings;
+use plantd_identity::SignInLimits;
 use plantd_telemetry::TelemetrySettings;
 
 pub use setting::{Initial, Setting};
@@ -37,6 +38,7 @@ pub struct Settings {
     pub db_pool_size: u32,
     pub admin_token: Option<String>,
     pub admin_password: Option<String>,
+    pub sign_in: SignInLimits,
     pub log: String,
     pub log_format: LogFormat,
     pub secure_cookies: bool,
@@ -106,6 +108,7 @@ impl Settings {
             db_pool_size: 0,
             admin_token: None,
             admin_password: None,
+            sign_in: SignInLimits::default(),
             log: String::new(),
             log_format: LogFormat::Text,
             secure_cookies: false,

@@ -180,6 +180,74 @@ fn a_bad_setting_exits_with_code_2_and_one_line_naming_it() {
     );
 }
 
+/// Issue 14.7. Attack: an installer sets `admin_password = "admin"` (or a short token),
+/// and the first online guesses open the whole plant. plantd must refuse to start with a
+/// short admin secret, naming the setting and never echoing the secret itself.
+#[test]
+fn a_short_admin_secret_is_refused_at_start_naming_the_setting() {
+    let dir = scratch("short-secrets");
+    let config = dir.join("short.toml");
+    std::fs::write(&config, "admin_token = \"short-token-0123\"\n").expect("write config");
+    let cases: Vec<(Command, String, &str)> = vec![
+        (
+            {
+                let mut cmd = plantd(&dir);
+                cmd.env("PLANTD_DATA_DIR", &dir)
+                    .env("PLANTD_ADMIN_PASSWORD", "hunter2");
+                cmd
+            },
+            "plantd: PLANTD_ADMIN_PASSWORD: too short (7 characters): use at least 12".to_owned(),
+            "hunter2",
+        ),
+        (
+            {
+                let mut cmd = plantd(&dir);
+                cmd.env("PLANTD_DATA_DIR", &dir)
+                    .args(["--admin-token", "abc123"]);
+                cmd
+            },
+            "plantd: --admin-token: too short (6 characters): use at least 24".to_owned(),
+            "abc123",
+        ),
+        (
+            {
+                let mut cmd = plantd(&dir);
+                cmd.env("PLANTD_DATA_DIR", &dir)
+                    .arg("--config")
+                    .arg(&config);
+                cmd
+            },
+            format!(
+                "plantd: {}: admin_token: too short (16 characters): use at least 24",
+                config.display()
+            ),
+            "short-token-0123",
+        ),
+    ];
+    for (cmd, expected, secret) in cases {
+        let shown = format!("{cmd:?}");
+        let out = run(cmd, Duration::from_secs(10));
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{shown}: exit code\nstderr: {stderr}"
+        );
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{shown}: exactly one line: {stderr:?}");
+        assert!(
+            lines[0].starts_with(&expected),
+            "{shown}: {:?} should start with {expected:?}",
+            lines[0]
+        );
+        assert!(!stderr.contains(secret), "{shown}: the secret is not shown");
+    }
+    assert!(
+        !dir.join("plantd.db").exists(),
+        "nothing was started or created with a short secret"
+    );
+}
+
 #[test]
 fn migrate_applies_migrations_once_then_says_up_to_date() {
     // Always SQLite, in a folder that does not exist yet: the freshest possible data dir.
@@ -223,7 +291,7 @@ fn migrate_applies_migrations_once_then_says_up_to_date() {
                 .env("PLANTD_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
                 .env("PLANTD_MQTT_ADDR", format!("127.0.0.1:{mqtt_port}"))
                 .env("PLANTD_ADMIN_TOKEN", "a-token-for-the-migrate-test-000000")
-                .env("PLANTD_ADMIN_PASSWORD", "a-password");
+                .env("PLANTD_ADMIN_PASSWORD", "a-password-for-the-migrate-test");
             cmd
         },
         http_port,

@@ -10,8 +10,13 @@ use std::time::Duration;
 use super::setting::Initial::{Unset, Value};
 use super::setting::Setting;
 use super::values::{
-    addr, base_url, boolean, database_url, days, log_format, millis, number, optional, seconds,
+    addr, base_url, boolean, database_url, days, log_format, millis, number, seconds, secret,
 };
+
+/// The shortest `admin_token` accepted: it guards the whole API, and a generated one has 40.
+const MIN_ADMIN_TOKEN_CHARS: usize = 24;
+/// The shortest `admin_password` accepted (a generated one has 20).
+const MIN_ADMIN_PASSWORD_CHARS: usize = 12;
 
 pub static SETTINGS: &[Setting] = &[
     Setting {
@@ -62,18 +67,45 @@ pub static SETTINGS: &[Setting] = &[
     Setting {
         key: "admin_token",
         default: Unset("generated"),
-        doc: "first start only: the admin API token's secret",
+        doc: "first start only: the admin API token's secret (at least 24 characters)",
         apply: |s, v| {
-            s.admin_token = optional(v);
+            s.admin_token = secret(v, MIN_ADMIN_TOKEN_CHARS)?;
             Ok(())
         },
     },
     Setting {
         key: "admin_password",
         default: Unset("generated"),
-        doc: "first start only: the UI password of user `admin`",
+        doc: "first start only: the UI password of user `admin` (at least 12 characters)",
         apply: |s, v| {
-            s.admin_password = optional(v);
+            s.admin_password = secret(v, MIN_ADMIN_PASSWORD_CHARS)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "login_failures_before_backoff",
+        default: Value("5"),
+        doc: "failed UI sign-ins of one account or one address before it must wait (429): 1 s, doubling with each further failure",
+        apply: |s, v| {
+            s.sign_in.failures_before_backoff = number(v, 1, 1000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "login_backoff_max_s",
+        default: Value("900"),
+        doc: "the longest wait after failed sign-ins, in seconds; a failure is forgotten after as long",
+        apply: |s, v| {
+            s.sign_in.backoff_max = seconds(v, 1, 24 * 3600)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "login_queue",
+        default: Value("8"),
+        doc: "sign-ins that may wait for one of the 2 password-hashing workers; more are answered 429 at once",
+        apply: |s, v| {
+            s.sign_in.queue = number(v, 0, 1000)?;
             Ok(())
         },
     },

@@ -52,6 +52,18 @@ pub fn optional(value: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.to_owned())
 }
 
+/// A secret of at least `min` characters; empty is unset. The reason never repeats it.
+pub fn secret(value: &str, min: usize) -> Result<Option<String>, String> {
+    let length = value.chars().count();
+    match length {
+        0 => Ok(None),
+        n if n < min => Err(format!(
+            "too short ({n} characters): use at least {min}, or leave it unset to have one generated"
+        )),
+        _ => Ok(Some(value.to_owned())),
+    }
+}
+
 pub fn log_format(value: &str) -> Result<LogFormat, String> {
     match value {
         "text" => Ok(LogFormat::Text),

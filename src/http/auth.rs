@@ -22,6 +22,44 @@ use crate::edge::SESSION_COOKIE;
 #[derive(Clone)]
 pub struct Caller {
     pub principal: Principal,
+    /// What the caller presented, so a long-lived response (the live stream) can check
+    /// again that it still holds.
+    pub credential: Credential,
+}
+
+/// A caller's credential as presented: an API token's secret or a session cookie's.
+#[derive(Clone)]
+pub enum Credential {
+    Token(String),
+    Session(String),
+}
+
+impl Credential {
+    /// Whether the credential is still good now: the token not revoked, the session not
+    /// ended or expired. A module that does not answer counts as no.
+    pub async fn still_valid(&self, state: &AppState) -> bool {
+        match self {
+            Credential::Token(secret) => state
+                .identity
+                .send(AuthenticateToken {
+                    id: String::new(),
+                    secret: secret.clone(),
+                })
+                .await
+                .ok()
+                .flatten()
+                .is_some(),
+            Credential::Session(secret) => state
+                .identity
+                .send(ResolveSession {
+                    secret: secret.clone(),
+                })
+                .await
+                .ok()
+                .flatten()
+                .is_some(),
+        }
+    }
 }
 
 impl Caller {
@@ -121,11 +159,14 @@ async fn resolve(
             .identity
             .send(AuthenticateToken {
                 id: String::new(),
-                secret,
+                secret: secret.clone(),
             })
             .await?
         {
-            Some(principal) => Ok(Caller { principal }),
+            Some(principal) => Ok(Caller {
+                principal,
+                credential: Credential::Token(secret),
+            }),
             None => {
                 metrics::counter!("plantd_http_auth_failures_total").increment(1);
                 tracing::warn!("API call with an unknown or revoked token");
@@ -136,7 +177,13 @@ async fn resolve(
     let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Err(Problem::unauthorized());
     };
-    let Some(session) = state.identity.send(ResolveSession { secret }).await? else {
+    let Some(session) = state
+        .identity
+        .send(ResolveSession {
+            secret: secret.clone(),
+        })
+        .await?
+    else {
         return Err(Problem::unauthorized());
     };
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
@@ -153,6 +200,7 @@ async fn resolve(
             name: format!("user:{}", session.username),
             scopes: session.role.scopes().to_vec(),
         },
+        credential: Credential::Session(secret),
     })
 }
 

@@ -28,6 +28,9 @@ const INGEST_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// How often the live stream looks for new samples, and when it sends a keep-alive.
 const LIVE_POLL: Duration = Duration::from_millis(500);
 const LIVE_KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often the live stream checks that its caller's token or session still holds; a
+/// revoked token or an ended session ends the stream within this time.
+const LIVE_RECHECK: Duration = Duration::from_secs(2);
 
 /// Set at shutdown: open live streams end at their next poll, so they do not hold up the
 /// server's graceful stop (the browser's EventSource reconnects to the next process).
@@ -273,6 +276,8 @@ pub async fn latest(
 /// New samples of a device as server-sent events: `event: samples`, `data:` a JSON array
 /// of `{metric, ts, value}`, `id:` a cursor (a reconnect with `Last-Event-ID` resumes from
 /// it while the samples are still in memory). A comment line every 15 s keeps it open.
+/// The stream ends when the caller's token is revoked or their session ends (checked
+/// every 2 s), so it never outlives its credential.
 #[utoipa::path(get, path = "/api/v1/devices/{id}/telemetry/live", tag = "telemetry", params(("id" = String, Path)),
     responses((status = 200, description = "text/event-stream of `samples` events"), (status = 404)),
     security(("bearer" = [])))]
@@ -305,20 +310,36 @@ pub async fn live(
     };
     tracing::debug!(device = %id, cursor, "live telemetry stream opened");
     let telemetry = state.telemetry.clone();
+    let state = state.into_inner();
+    let credential = caller.credential;
     let first = web::Bytes::from_static(b"retry: 2000\n: connected\n\n");
     let stream = futures_util::stream::unfold(
-        (Some(first), cursor, Instant::now()),
-        move |(first, cursor, mut sent_at)| {
+        (Some(first), cursor, Instant::now(), Instant::now()),
+        move |(first, cursor, mut sent_at, mut checked_at)| {
             let telemetry = telemetry.clone();
+            let state = state.clone();
+            let credential = credential.clone();
             let id = id.clone();
             async move {
                 if let Some(first) = first {
-                    return Some((Ok::<_, actix_web::Error>(first), (None, cursor, sent_at)));
+                    return Some((
+                        Ok::<_, actix_web::Error>(first),
+                        (None, cursor, sent_at, checked_at),
+                    ));
                 }
                 loop {
                     tokio::time::sleep(LIVE_POLL).await;
                     if LIVE_STOPPING.load(Ordering::SeqCst) {
                         return None;
+                    }
+                    if checked_at.elapsed() >= LIVE_RECHECK {
+                        if !credential.still_valid(&state).await {
+                            metrics::counter!("plantd_http_live_streams_revoked_total")
+                                .increment(1);
+                            tracing::info!(device = %id, "live stream ended: its credential no longer holds");
+                            return None;
+                        }
+                        checked_at = Instant::now();
                     }
                     let batch = telemetry
                         .send(SamplesSince {
@@ -333,14 +354,14 @@ pub async fn live(
                             format!("id: {}\nevent: samples\ndata: {data}\n\n", batch.cursor);
                         return Some((
                             Ok(web::Bytes::from(event)),
-                            (None, batch.cursor, Instant::now()),
+                            (None, batch.cursor, Instant::now(), checked_at),
                         ));
                     }
                     if sent_at.elapsed() >= LIVE_KEEP_ALIVE {
                         sent_at = Instant::now();
                         return Some((
                             Ok(web::Bytes::from_static(b": keep-alive\n\n")),
-                            (None, cursor, sent_at),
+                            (None, cursor, sent_at, checked_at),
                         ));
                     }
                 }

@@ -1,9 +1,9 @@
 //! Page handlers: sign-in, sign-out, dashboard, static files.
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use plantd_contracts::devices::ListDevices;
-use plantd_contracts::identity::{EndSession, StartSession, VerifyPassword};
+use plantd_contracts::identity::{EndSession, PasswordCheck, StartSession, VerifyPassword};
 use plantd_contracts::telemetry::LatestValues;
 use plantd_contracts::time::format_ms;
 use serde::Deserialize;
@@ -33,6 +33,38 @@ pub async fn login_form(state: web::Data<AppState>) -> HttpResponse {
     response
 }
 
+/// When a sign-in refused for a full hashing queue may try again.
+const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
+/// The sign-in page again, with why the attempt was refused (and when to retry).
+fn login_refused(
+    csrf_token: String,
+    status: StatusCode,
+    message: String,
+    retry_after_secs: Option<u64>,
+) -> HttpResponse {
+    let mut page = render(&LoginPage {
+        csrf_token,
+        error: Some(message),
+    });
+    *page.status_mut() = status;
+    if let Some(secs) = retry_after_secs {
+        if let Ok(value) = header::HeaderValue::from_str(&secs.to_string()) {
+            page.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+    page
+}
+
+/// "1 second", "15 minutes": a wait as a person reads it.
+fn seconds(secs: u64) -> String {
+    match secs {
+        1 => "1 second".to_owned(),
+        s if s < 120 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct LoginForm {
     username: String,
@@ -58,20 +90,51 @@ pub async fn login(
         .send(VerifyPassword {
             username: form.username.clone(),
             password: form.password.clone(),
+            // The peer, not a forwarded header: a client must not choose its own address.
+            address: req
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default(),
         })
         .await;
     let user = match verified {
-        Ok(Ok(Some(user))) => user,
-        Ok(Ok(None)) => {
+        Ok(Ok(PasswordCheck::Verified(user))) => user,
+        Ok(Ok(PasswordCheck::Wrong)) => {
             metrics::counter!("plantd_http_auth_failures_total").increment(1);
             // Not the user name: a password typed into that field must not reach the log.
             tracing::warn!("UI sign-in refused: wrong user name or password");
-            let mut page = render(&LoginPage {
-                csrf_token: expected,
-                error: Some("Wrong user name or password.".to_owned()),
-            });
-            *page.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
-            return page;
+            return login_refused(
+                expected,
+                StatusCode::UNAUTHORIZED,
+                "Wrong user name or password.".to_owned(),
+                None,
+            );
+        }
+        Ok(Ok(PasswordCheck::BackingOff { retry_after_secs })) => {
+            metrics::counter!("plantd_login_refused_total", "reason" => "backoff").increment(1);
+            tracing::warn!(
+                retry_after_secs,
+                "UI sign-in refused unchecked: too many failed attempts"
+            );
+            return login_refused(
+                expected,
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many failed sign-in attempts. Wait {} and try again.",
+                    seconds(retry_after_secs)
+                ),
+                Some(retry_after_secs),
+            );
+        }
+        Ok(Ok(PasswordCheck::Busy)) => {
+            metrics::counter!("plantd_login_refused_total", "reason" => "busy").increment(1);
+            tracing::warn!("UI sign-in refused unchecked: the password-check queue is full");
+            return login_refused(
+                expected,
+                StatusCode::TOO_MANY_REQUESTS,
+                "plantd is busy checking other sign-ins. Try again in a moment.".to_owned(),
+                Some(BUSY_RETRY_AFTER_SECS),
+            );
         }
         _ => return HttpResponse::ServiceUnavailable().body("sign-in is not available right now"),
     };

@@ -145,12 +145,29 @@ pub struct AuthenticateToken {
     pub secret: String,
 }
 
-/// Check a person's password (argon2id).
+/// Check a person's password (argon2id), unless the account or the address must wait
+/// after failures, or every hashing worker is busy and the queue is full.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
-#[rtype(result = "Result<Option<UserView>, DomainError>")]
+#[rtype(result = "Result<PasswordCheck, DomainError>")]
 pub struct VerifyPassword {
     pub username: String,
     pub password: String,
+    /// The caller's IP address, for the per-address back-off; empty when not known.
+    pub address: String,
+}
+
+/// The answer to `VerifyPassword`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum PasswordCheck {
+    Verified(UserView),
+    /// Wrong user name or password.
+    Wrong,
+    /// Refused unchecked: too many recent failures of this account or address.
+    BackingOff {
+        retry_after_secs: u64,
+    },
+    /// Refused unchecked: the password-hashing queue is full.
+    Busy,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

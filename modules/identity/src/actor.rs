@@ -1,7 +1,9 @@
 //! The identity actor: owns the token index and answers identity messages. Database work
 //! runs on the blocking pool through `Db::run`; the index changes only after a commit.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::prelude::*;
 use plantd_contracts::identity::*;
@@ -12,6 +14,7 @@ use tokio::sync::Semaphore;
 
 use crate::passwords;
 use crate::sessions::{self, SessionRow, UserRow};
+use crate::throttle::{SignInLimits, Throttle};
 use crate::tokens::{self, TokenIndex, TokenRow};
 use plantd_secrets as secrets;
 
@@ -24,11 +27,16 @@ pub struct Identity {
     db: Db,
     tokens: TokenIndex,
     password_checks: Arc<Semaphore>,
+    /// Password checks accepted and not finished (hashing or waiting for a worker).
+    checks_in_flight: Arc<AtomicUsize>,
+    /// Checks in flight beyond which a sign-in is refused (`Busy`).
+    max_in_flight: usize,
+    throttle: Throttle,
 }
 
 impl Identity {
     /// Loads the active tokens; call once at start, before the actor serves anyone.
-    pub async fn load(db: Db) -> Result<Identity, DbError> {
+    pub async fn load(db: Db, limits: SignInLimits) -> Result<Identity, DbError> {
         let rows = db.run(tokens::load_active).await?;
         let mut index = TokenIndex::default();
         for row in rows {
@@ -38,6 +46,9 @@ impl Identity {
             db,
             tokens: index,
             password_checks: Arc::new(Semaphore::new(CONCURRENT_PASSWORD_CHECKS)),
+            checks_in_flight: Arc::new(AtomicUsize::new(0)),
+            max_in_flight: CONCURRENT_PASSWORD_CHECKS + limits.queue,
+            throttle: Throttle::new(&limits),
         })
     }
 }
@@ -157,40 +168,90 @@ impl Handler<AuthenticateToken> for Identity {
 /// so a burst of sign-in attempts must queue rather than take every core.
 const CONCURRENT_PASSWORD_CHECKS: usize = 2;
 
+/// Leaves the count of checks in flight when the check ends, however it ends.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Handler<VerifyPassword> for Identity {
-    type Result = ResponseFuture<Result<Option<UserView>, DomainError>>;
+    type Result = Reply<PasswordCheck>;
 
     fn handle(&mut self, msg: VerifyPassword, _: &mut Context<Self>) -> Self::Result {
+        // Back-off first: a refused attempt costs no hash and no database read. The account
+        // key is a digest, so a long user name cannot grow the table.
+        let account = format!("user:{}", secrets::digest(&msg.username));
+        let address = (!msg.address.is_empty()).then(|| format!("addr:{}", msg.address));
+        let now = Instant::now();
+        let wait = [Some(&account), address.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.throttle.wait(key, now))
+            .max();
+        if let Some(wait) = wait {
+            let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Box::pin(fut::ready(Ok(PasswordCheck::BackingOff {
+                retry_after_secs,
+            })));
+        }
+        // A bounded queue: beyond the workers and `queue` waiting, refuse at once rather
+        // than let a flood of sign-ins pile up behind argon2 and starve everything else.
+        let in_flight = self.checks_in_flight.fetch_add(1, Ordering::SeqCst);
+        let guard = InFlight(self.checks_in_flight.clone());
+        if in_flight >= self.max_in_flight {
+            return Box::pin(fut::ready(Ok(PasswordCheck::Busy)));
+        }
         let db = self.db.clone();
         let checks = self.password_checks.clone();
-        Box::pin(async move {
-            // Read the hash, give the connection back, then hash: a slow argon2 check must
-            // never hold one of the pool's connections.
-            let username = msg.username.clone();
-            let user = db
-                .run(move |conn| sessions::find_user(conn, &username))
-                .await?;
-            let _permit = checks
-                .acquire_owned()
-                .await
-                .map_err(|_| DomainError::Unavailable("shutting down".to_owned()))?;
-            let verified = tokio::task::spawn_blocking(move || match user {
-                Some(u) if passwords::verify(&msg.password, &u.password_hash) => Some(u),
-                Some(_) => None,
-                None => {
-                    passwords::verify_dummy(&msg.password);
-                    None
-                }
-            })
-            .await
-            .map_err(|e| DomainError::Unavailable(e.to_string()))?;
-            Ok(verified.and_then(|u| {
-                Role::parse(&u.role).map(|role| UserView {
-                    username: u.username,
-                    role,
+        Box::pin(
+            async move {
+                let _guard = guard;
+                // Read the hash, give the connection back, then hash: a slow argon2 check
+                // must never hold one of the pool's connections.
+                let username = msg.username.clone();
+                let user = db
+                    .run(move |conn| sessions::find_user(conn, &username))
+                    .await?;
+                let _permit = checks
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| DomainError::Unavailable("shutting down".to_owned()))?;
+                let verified = tokio::task::spawn_blocking(move || match user {
+                    Some(u) if passwords::verify(&msg.password, &u.password_hash) => Some(u),
+                    Some(_) => None,
+                    None => {
+                        passwords::verify_dummy(&msg.password);
+                        None
+                    }
                 })
-            }))
-        })
+                .await
+                .map_err(|e| DomainError::Unavailable(e.to_string()))?;
+                Ok(verified.and_then(|u| {
+                    Role::parse(&u.role).map(|role| UserView {
+                        username: u.username,
+                        role,
+                    })
+                }))
+            }
+            .into_actor(self)
+            .map(move |res: Result<Option<UserView>, DomainError>, act, _| {
+                let keys = [Some(account), address].into_iter().flatten();
+                match res? {
+                    Some(user) => {
+                        keys.for_each(|key| act.throttle.succeeded(&key));
+                        Ok(PasswordCheck::Verified(user))
+                    }
+                    None => {
+                        let now = Instant::now();
+                        keys.for_each(|key| act.throttle.failed(&key, now));
+                        Ok(PasswordCheck::Wrong)
+                    }
+                }
+            }),
+        )
     }
 }
 

@@ -12,7 +12,9 @@ mod passwords;
 mod schema;
 
 mod sessions;
+mod throttle;
 mod tokens;
 
 pub use actor::Identity;
 pub use migrations::MIGRATIONS;
+pub use throttle::SignInLimits;
