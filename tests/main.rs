@@ -22,6 +22,7 @@ mod firmware;
 mod firmware_transfer;
 mod ingest;
 mod migrations;
+mod security;
 mod settings;
 mod shadow;
 mod simulate;
