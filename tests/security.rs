@@ -4,8 +4,51 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::{Child, Stdio};
 
-use crate::support::http::{anonymous, api};
+use serde_json::{json, Value};
+
+use crate::support::http::{anonymous, api, metric, provision};
 use crate::support::Server;
+
+const HOUR: i64 = 3_600_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A problem+json body with `status` (400 or 422) and a detail.
+fn assert_refused_problem(status: u16, body: &Value) {
+    assert!(status == 400 || status == 422, "{status}: {body}");
+    assert_eq!(body["status"], status, "problem body: {body}");
+    assert!(body["detail"].is_string(), "problem detail: {body}");
+}
+
+/// Stores `windows` hours of `per_window` samples of `speed` (ending an hour ago) and
+/// compacts them into chunks, one per hour window.
+fn store_chunks(server: &Server, device: &str, windows: i64, per_window: i64) -> i64 {
+    let password = provision(server, device);
+    let first = (now_ms() / HOUR - windows - 1) * HOUR;
+    let samples: Vec<Value> = (0..windows * per_window)
+        .map(|i| {
+            let ts = first + (i / per_window) * HOUR + (i % per_window) * 1000;
+            json!({"ts": ts, "values": {"speed": i as f64}})
+        })
+        .collect();
+    for part in samples.chunks(500) {
+        let (status, reply) = api(server).post_as_device(
+            &format!("/api/v1/devices/{device}/telemetry"),
+            device,
+            &password,
+            Value::Array(part.to_vec()).to_string().as_bytes(),
+        );
+        assert_eq!(status, 202, "{reply}");
+    }
+    let (status, report) = api(server).post("/api/v1/admin/telemetry/maintenance", json!({}));
+    assert_eq!(status, 200, "{report}");
+    first
+}
 
 /// Starts `server`'s plantd without configured admin credentials (so the first start
 /// generates them), logging at info to `{data_dir}/{log}`; returns its stdout file.
@@ -82,4 +125,94 @@ fn first_start_secrets_go_to_a_private_file_named_in_the_log() {
     assert!(!read(&stdout).contains("first start"), "nothing printed");
     let log = read(&server.data_dir.join("second.stderr"));
     assert!(!log.contains("first-start-credentials.txt"), "{log}");
+}
+
+/// The attack: `from`/`to` far outside any real time make `to - from` overflow i64 (a panic
+/// inside the telemetry actor in a debug build, a wrapped span that slips past the bucket
+/// cap in release). Either form must be refused with a problem, and telemetry must still
+/// answer afterwards.
+#[test]
+fn telemetry_ranges_that_overflow_are_refused_and_telemetry_keeps_answering() {
+    let server = Server::start();
+    let first = store_chunks(&server, "sec-overflow-1", 2, 10);
+    let base = "/api/v1/devices/sec-overflow-1/telemetry?metric=speed";
+    for attack in [
+        "&from=-5000000000000000000&to=5000000000000000000&step=1&resolution=raw",
+        "&from=-9223372036854775808&to=9223372036854775807&step=1&resolution=raw",
+        "&from=-9223372036854775808&to=9223372036854775807&limit=5",
+        // Any time outside years 1 to 9999 is refused, not wrapped.
+        "&to=9223372036854775807&step=1d",
+    ] {
+        let (status, body) = api(&server).get(&format!("{base}{attack}"));
+        assert_refused_problem(status, &body);
+    }
+    // The actor survived: a normal query of the stored points answers.
+    let (status, body) = api(&server).get(&format!(
+        "{base}&from={first}&to={}&limit=100000",
+        first + 3 * HOUR
+    ));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["points"].as_array().map(Vec::len), Some(20), "{body}");
+    let (status, body) = api(&server).get(&format!("{base}&from={first}&step=1h"));
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The attack: a raw query with a small `limit` over a long range, repeated, made plantd
+/// decode every chunk in range before the limit applied; and `resolution=raw` with a large
+/// step passed the bucket cap while decoding every raw point. The first must stop at the
+/// window that fills the limit (counted in decoded chunks and points), the second is
+/// refused beyond `telemetry_query_max_points`.
+#[test]
+fn raw_queries_stop_at_their_limit_and_are_capped() {
+    let server = Server::start_with(&[("PLANTD_TELEMETRY_QUERY_MAX_POINTS", "1000")]);
+    let (windows, per_window) = (120, 25);
+    let first = store_chunks(&server, "sec-limit-1", windows, per_window);
+    let base = "/api/v1/devices/sec-limit-1/telemetry?metric=speed";
+    let to = first + (windows + 1) * HOUR;
+    let chunks_before = metric(&server, "plantd_telemetry_query_chunks_decoded_total", "");
+    let points_before = metric(&server, "plantd_telemetry_query_points_decoded_total", "");
+    let (status, body) = api(&server).get(&format!("{base}&from={first}&to={to}&limit=10"));
+    assert_eq!(status, 200, "{body}");
+    let values: Vec<f64> = body["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| p["value"].as_f64().expect("value"))
+        .collect();
+    assert_eq!(
+        values,
+        (0..10).map(f64::from).collect::<Vec<_>>(),
+        "the first ten"
+    );
+    let chunks = metric(&server, "plantd_telemetry_query_chunks_decoded_total", "") - chunks_before;
+    let points = metric(&server, "plantd_telemetry_query_points_decoded_total", "") - points_before;
+    assert_eq!(
+        chunks, 1.0,
+        "one window fills the limit of 10 ({windows} stored)"
+    );
+    assert_eq!(points, per_window as f64, "one chunk's points decoded");
+
+    // Large step, raw resolution: 3,000 points to decode, the cap is 1,000.
+    let refused_before = metric(&server, "plantd_telemetry_queries_refused_total", "");
+    let (status, body) = api(&server).get(&format!(
+        "{base}&from={first}&to={to}&step=59s&resolution=raw"
+    ));
+    assert_refused_problem(status, &body);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("1000 raw points"),
+        "{body}"
+    );
+    assert_eq!(
+        metric(&server, "plantd_telemetry_queries_refused_total", "") - refused_before,
+        1.0
+    );
+    // Within the cap the same kind of query answers.
+    let (status, body) = api(&server).get(&format!(
+        "{base}&from={first}&to={}&step=59s&resolution=raw",
+        first + 10 * HOUR
+    ));
+    assert_eq!(status, 200, "{body}");
 }

@@ -267,6 +267,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "telemetry_query_max_points",
+        default: Value("1000000"),
+        doc: "raw points one query may decode; beyond, it is refused (422) and counted in `plantd_telemetry_queries_refused_total`",
+        apply: |s, v| {
+            s.telemetry.query_max_points = number(v, 1000, 100_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "public_url",
         default: Unset("`http://<http_addr>` (`0.0.0.0` → `127.0.0.1`)"),
         doc: "base URL devices reach plantd's HTTP at: firmware notices carry download URLs under it. **Set it** when devices are on other machines",
