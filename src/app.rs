@@ -203,7 +203,11 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     };
     let server = actix_web::HttpServer::new({
         let state = state.clone();
-        move || actix_web::App::new().configure(|cfg| routes::configure(cfg, state.clone()))
+        move || {
+            actix_web::App::new()
+                .wrap(routes::security_headers())
+                .configure(|cfg| routes::configure(cfg, state.clone()))
+        }
     })
     .workers(2)
     .disable_signals()

@@ -216,3 +216,224 @@ fn raw_queries_stop_at_their_limit_and_are_capped() {
     ));
     assert_eq!(status, 200, "{body}");
 }
+
+/// Headers every answer must carry, whatever served it.
+fn assert_security_headers(response: &ureq::Response, what: &str) {
+    let csp = response
+        .header("content-security-policy")
+        .unwrap_or_else(|| panic!("{what}: no Content-Security-Policy"));
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert!(csp.contains("script-src 'self'"), "{what}: {csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{what}: {csp}"
+    );
+    assert_eq!(
+        response.header("x-content-type-options"),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert_eq!(
+        response.header("referrer-policy"),
+        Some("same-origin"),
+        "{what}"
+    );
+    assert_eq!(response.header("x-frame-options"), Some("DENY"), "{what}");
+}
+
+/// The attacks: another site frames a page to trick a click (clickjacking), a script
+/// injected into a page runs (inline script or handler), a browser sniffs a download into
+/// HTML, a URL with a secret leaks in a Referer to another site. Every response carries
+/// the headers that stop them, and no page of the UI needs inline script to work.
+#[test]
+fn every_response_carries_the_security_headers_and_pages_have_no_inline_script() {
+    use crate::support::web::{agent, sign_in, status_of};
+    let server = Server::start();
+    provision(&server, "sec-head-1");
+    let agent = agent();
+    let session = sign_in(&server, &agent);
+    let pages = [
+        "/",
+        "/devices",
+        "/devices/sec-head-1",
+        "/devices/sec-head-1/control",
+        "/devices/sec-head-1/telemetry",
+        "/firmware",
+        "/api/docs",
+    ];
+    for path in pages {
+        let response = status_of(agent.get(&server.url(path)).set("Cookie", &session).call());
+        assert_eq!(response.status(), 200, "{path}");
+        assert_security_headers(&response, path);
+        let html = response.into_string().expect("html").to_ascii_lowercase();
+        for (i, _) in html.match_indices("<script") {
+            let tag = &html[i..html[i..].find('>').map_or(html.len(), |e| i + e)];
+            assert!(
+                tag.contains(" src=\"/static/"),
+                "{path}: inline script {tag}"
+            );
+        }
+        let handler = html.split(['<', ' ', '\n']).find(|w| {
+            w.starts_with("on")
+                && w.split_once('=')
+                    .is_some_and(|(n, _)| n.len() > 2 && n.chars().all(|c| c.is_ascii_lowercase()))
+        });
+        assert_eq!(handler, None, "{path}: an inline event handler");
+        assert!(!html.contains("javascript:"), "{path}");
+    }
+    let others = [
+        ("/login", None),
+        ("/static/plantd.js", None),
+        ("/static/plantd.css", None),
+        ("/healthz", None),
+        ("/api/v1/devices", Some(crate::support::server::ADMIN_TOKEN)),
+        (
+            "/api/v1/no-such-route",
+            Some(crate::support::server::ADMIN_TOKEN),
+        ),
+        ("/no-such-page", None),
+    ];
+    for (path, token) in others {
+        let mut req = agent.get(&server.url(path));
+        if let Some(token) = token {
+            req = req.set("Authorization", &format!("Bearer {token}"));
+        }
+        let response = status_of(req.call());
+        assert_security_headers(&response, path);
+    }
+}
+
+fn attributes(header: &str) -> Vec<String> {
+    header
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect()
+}
+
+/// The attacks: with TLS, a session cookie without `Secure` is sent over a plain-HTTP
+/// request an attacker provokes; a cookie without the `__Host-` prefix can be planted by a
+/// sibling host or over HTTP (session fixation). With `secure_cookies` both cookies are
+/// `__Host-` and `Secure`, and a session offered under the old name is not accepted.
+#[test]
+fn secure_cookies_are_host_prefixed_and_secure() {
+    use crate::support::web::{agent, cookie_pair, set_cookie, status_of};
+    let server = Server::start_with(&[("PLANTD_SECURE_COOKIES", "true")]);
+    let agent = agent();
+    let form = status_of(agent.get(&server.url("/login")).call());
+    assert!(
+        set_cookie(&form, "plantd_login_csrf").is_none(),
+        "no unprefixed cookie"
+    );
+    let csrf_cookie = set_cookie(&form, "__Host-plantd_login_csrf")
+        .expect("the __Host- sign-in CSRF cookie")
+        .to_owned();
+    for attr in ["secure", "httponly", "path=/"] {
+        assert!(
+            attributes(&csrf_cookie).contains(&attr.to_owned()),
+            "{attr}: {csrf_cookie}"
+        );
+    }
+    assert!(
+        !attributes(&csrf_cookie)
+            .iter()
+            .any(|a| a.starts_with("domain")),
+        "{csrf_cookie}"
+    );
+    let csrf_pair = cookie_pair(&csrf_cookie);
+    let csrf = csrf_pair.split_once('=').expect("=").1.to_owned();
+    // (The test client sends the cookie over plain HTTP itself; a browser would not.)
+    let signed_in = status_of(
+        agent
+            .post(&server.url("/login"))
+            .set("Cookie", &csrf_pair)
+            .send_form(&[
+                ("username", "admin"),
+                ("password", crate::support::server::ADMIN_PASSWORD),
+                ("csrf_token", &csrf),
+            ]),
+    );
+    assert_eq!(signed_in.status(), 303);
+    assert!(
+        set_cookie(&signed_in, "plantd_session").is_none(),
+        "no unprefixed session"
+    );
+    let session_cookie = set_cookie(&signed_in, "__Host-plantd_session")
+        .expect("the __Host- session cookie")
+        .to_owned();
+    let attrs = attributes(&session_cookie);
+    for attr in ["secure", "httponly", "samesite=lax", "path=/"] {
+        assert!(attrs.contains(&attr.to_owned()), "{attr}: {session_cookie}");
+    }
+    assert!(
+        !attrs.iter().any(|a| a.starts_with("domain")),
+        "{session_cookie}"
+    );
+    let removed = set_cookie(&signed_in, "__Host-plantd_login_csrf").expect("CSRF cookie removed");
+    assert!(
+        attributes(removed).contains(&"secure".to_owned()),
+        "{removed}"
+    );
+
+    let session = cookie_pair(&session_cookie);
+    let dashboard = status_of(agent.get(&server.url("/")).set("Cookie", &session).call());
+    assert_eq!(
+        dashboard.status(),
+        200,
+        "the __Host- session opens the dashboard"
+    );
+    let api_call = status_of(
+        agent
+            .get(&server.url("/api/v1/devices"))
+            .set("Cookie", &session)
+            .call(),
+    );
+    assert_eq!(api_call.status(), 200, "and reads the API");
+    // The same secret planted under the unprefixed name opens nothing.
+    let planted = session.replacen("__Host-", "", 1);
+    let dashboard = status_of(agent.get(&server.url("/")).set("Cookie", &planted).call());
+    assert_eq!(dashboard.status(), 303, "to the sign-in page");
+    let api_call = status_of(
+        agent
+            .get(&server.url("/api/v1/devices"))
+            .set("Cookie", &planted)
+            .call(),
+    );
+    assert_eq!(api_call.status(), 401);
+}
+
+/// Under the CSP the UI still works in a browser: the delete form asks first (its
+/// confirmation was an inline handler, which the CSP now blocks), Cancel keeps the
+/// device, OK deletes it.
+#[test]
+fn browser_confirms_a_delete_under_the_content_security_policy() {
+    use crate::support::server::ADMIN_PASSWORD;
+    use crate::ui::Browser;
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let server = Server::start();
+    provision(&server, "sec-del-1");
+    browser.goto(&server.url("/devices/sec-del-1"));
+    browser.wait_for_path("/login");
+    browser.sign_in("admin", ADMIN_PASSWORD);
+    browser.wait_for_path("/");
+    browser.goto(&server.url("/devices/sec-del-1"));
+    browser.wait_for_path("/devices/sec-del-1");
+    browser.click("#delete");
+    assert_eq!(
+        browser.dialog_text(),
+        "Delete sec-del-1? Its id is never given out again."
+    );
+    browser.answer_dialog(false);
+    let (status, _) = api(&server).get("/api/v1/devices/sec-del-1");
+    assert_eq!(status, 200, "Cancel keeps the device");
+    browser.click("#delete");
+    browser.dialog_text();
+    browser.answer_dialog(true);
+    crate::support::eventually(
+        std::time::Duration::from_secs(10),
+        "the device deleted",
+        || (api(&server).get("/api/v1/devices/sec-del-1").0 == 404).then_some(()),
+    );
+}

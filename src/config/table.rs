@@ -98,7 +98,7 @@ pub static SETTINGS: &[Setting] = &[
     Setting {
         key: "secure_cookies",
         default: Value("false"),
-        doc: "mark session cookies `Secure` (set behind TLS)",
+        doc: "the UI's cookies are `Secure` and named `__Host-…` (set behind TLS; a browser then sends them over HTTPS only)",
         apply: |s, v| {
             s.secure_cookies = boolean(v)?;
             Ok(())
