@@ -206,7 +206,11 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     };
     let server = actix_web::HttpServer::new({
         let state = state.clone();
-        move || actix_web::App::new().configure(|cfg| routes::configure(cfg, state.clone()))
+        move || {
+            actix_web::App::new()
+                .wrap(routes::security_headers())
+                .configure(|cfg| routes::configure(cfg, state.clone()))
+        }
     })
     .workers(2)
     .disable_signals()
@@ -323,8 +327,13 @@ async fn shutdown(
     tracing::info!("plantd stopped");
 }
 
-/// First start: the admin token and password, from the settings or generated and printed
-/// once (to the console, never to the log).
+/// The file in the data directory that keeps what the first start generated (0600).
+pub const FIRST_START_FILE: &str = "first-start-credentials.txt";
+
+/// First start: the admin token and password, from the settings or generated. What was
+/// generated is printed once to the console and written once to a 0600 file in the data
+/// directory (journald keeps stdout; the file can be read and deleted); the log names
+/// that file, never a secret.
 async fn bootstrap(identity: &Addr<Identity>, settings: &Settings) -> Result<(), String> {
     let report = identity
         .send(Bootstrap {
@@ -334,23 +343,58 @@ async fn bootstrap(identity: &Addr<Identity>, settings: &Settings) -> Result<(),
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("bootstrap failed: {e}"))?;
+    let mut generated = String::new();
     if let Some((id, secret)) = &report.admin_token {
         if report.token_was_generated {
             println!("plantd: first start. Admin API token (shown only now, keep it safe):");
             println!("    Authorization: Bearer {secret}");
+            generated.push_str(&format!("admin API token: {secret}\n"));
         }
         tracing::info!(token = %id, generated = report.token_was_generated, "admin API token created");
     }
     if report.admin_user_created {
         if let Some(password) = &report.generated_password {
             println!("plantd: first start. Web UI sign-in (shown only now): user admin, password {password}");
+            generated.push_str(&format!(
+                "web UI user: admin\nweb UI password: {password}\n"
+            ));
         }
         tracing::info!(
             generated = report.generated_password.is_some(),
             "web UI user admin created"
         );
     }
+    if !generated.is_empty() {
+        let path = settings.data_dir.join(FIRST_START_FILE);
+        match write_private_once(&path, &generated) {
+            Ok(()) => tracing::warn!(
+                path = %path.display(),
+                "first start: the generated admin credentials are in this file (mode 0600); \
+                 read it, keep them safe, then delete it"
+            ),
+            Err(e) => tracing::warn!(
+                path = %path.display(),
+                error = %e,
+                "first start: could not write the generated admin credentials to a file; \
+                 they were printed to the console only"
+            ),
+        }
+    }
     Ok(())
+}
+
+/// Creates `path` with mode 0600 (owner read/write) and writes `text`; never replaces an
+/// existing file.
+fn write_private_once(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 /// Thousands of devices need thousands of sockets: lift the soft limit to the hard one.

@@ -1,7 +1,7 @@
 //! The route table: every URL plantd serves and the handler behind it. The REST API under
 //! `/api/v1` (authenticated in middleware, one `routes` per resource file in `http/`), its
 //! OpenAPI document, the operations endpoints, the UI's pages and static files, and the
-//! request-wide limits and error shapes of the extractors. It imports `http/`, `web/` and
+//! request-wide limits, error shapes of the extractors and security headers. It imports `http/`, `web/` and
 //! `state.rs`; nothing but `app.rs` imports it.
 
 use actix_web::http::StatusCode;
@@ -11,6 +11,24 @@ use crate::edge::Problem;
 use crate::http;
 use crate::state::AppState;
 use crate::web as ui;
+
+/// What a page may load and who may frame it: scripts and styles only from plantd's own
+/// files (no inline script or handler, no `eval`, no inline style), nothing may frame
+/// it. The UI's pages keep to this; `tests/security.rs` checks them in a browser.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Headers on every response (a handler's own header of the same name wins): the CSP,
+/// `nosniff` (a download is never run as a script or page), no referrer to other sites,
+/// and `X-Frame-Options` for browsers older than `frame-ancestors`.
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"))
+}
 
 /// Largest JSON body the API reads (telemetry ingest reads its own, larger limit).
 const JSON_LIMIT: usize = 64 * 1024;

@@ -23,6 +23,7 @@ mod firmware_transfer;
 mod ingest;
 mod migrations;
 mod security;
+mod security_http;
 mod settings;
 mod shadow;
 mod simulate;

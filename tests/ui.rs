@@ -205,9 +205,29 @@ impl Browser {
         );
     }
 
-    fn click(&self, css: &str) {
+    pub(crate) fn click(&self, css: &str) {
         let id = self.find(css);
         self.session_call("POST", &format!("/element/{id}/click"), Some(json!({})));
+    }
+
+    /// The text of the open `alert`/`confirm` dialog, waiting briefly for one.
+    pub(crate) fn dialog_text(&self) -> String {
+        let session = self.session.as_deref().expect("session");
+        let url = format!("{}/session/{session}/alert/text", self.base);
+        eventually(Duration::from_secs(10), "a dialog", || {
+            let response = ureq::get(&url)
+                .timeout(Duration::from_secs(10))
+                .call()
+                .ok()?;
+            let body: Value = response.into_json().ok()?;
+            body["value"].as_str().map(str::to_owned)
+        })
+    }
+
+    /// Answers the open dialog: OK (`accept`) or Cancel.
+    pub(crate) fn answer_dialog(&self, accept: bool) {
+        let action = if accept { "accept" } else { "dismiss" };
+        self.session_call("POST", &format!("/alert/{action}"), Some(json!({})));
     }
 
     pub(crate) fn wait_for_path(&self, path: &str) {

@@ -130,7 +130,7 @@ pub static SETTINGS: &[Setting] = &[
     Setting {
         key: "secure_cookies",
         default: Value("false"),
-        doc: "mark session cookies `Secure` (set behind TLS)",
+        doc: "the UI's cookies are `Secure` and named `__Host-…` (set behind TLS; a browser then sends them over HTTPS only)",
         apply: |s, v| {
             s.secure_cookies = boolean(v)?;
             Ok(())
@@ -295,6 +295,15 @@ pub static SETTINGS: &[Setting] = &[
         doc: "hour roll-ups kept (0: forever)",
         apply: |s, v| {
             s.telemetry.retention_hour = days(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry_query_max_points",
+        default: Value("1000000"),
+        doc: "raw points one query may decode; beyond, it is refused (422) and counted in `plantd_telemetry_queries_refused_total`",
+        apply: |s, v| {
+            s.telemetry.query_max_points = number(v, 1000, 100_000_000)?;
             Ok(())
         },
     },

@@ -11,5 +11,14 @@ pub use problem::{ApiResult, Problem};
 pub use render::render;
 
 /// The cookie that carries a web session's secret: set by the UI's sign-in, accepted by
-/// the API as well (with the session's CSRF token on changes).
-pub const SESSION_COOKIE: &str = "plantd_session";
+/// the API as well (with the session's CSRF token on changes). With `secure_cookies` it is
+/// `__Host-plantd_session`: a browser keeps a `__Host-` cookie only when it is `Secure`,
+/// has `Path=/` and no `Domain`, so neither plain HTTP nor a sibling host can plant or
+/// overwrite it.
+pub fn session_cookie(secure: bool) -> &'static str {
+    if secure {
+        "__Host-plantd_session"
+    } else {
+        "plantd_session"
+    }
+}

@@ -17,7 +17,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use plantd_contracts::identity::{AuthenticateToken, Principal, ResolveSession, Scope};
 
 use super::{AppState, Problem};
-use crate::edge::SESSION_COOKIE;
+use crate::edge::session_cookie;
 
 #[derive(Clone)]
 pub struct Caller {
@@ -174,7 +174,10 @@ async fn resolve(
             }
         };
     }
-    let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+    let Some(secret) = req
+        .cookie(session_cookie(state.secure_cookies))
+        .map(|c| c.value().to_owned())
+    else {
         return Err(Problem::unauthorized());
     };
     let Some(session) = state

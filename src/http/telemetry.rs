@@ -76,7 +76,7 @@ fn time_param(name: &str, value: Option<&str>, default: i64) -> Result<i64, Prob
         Some(v) => parse_time(v).ok_or_else(|| {
             Problem::bad_request(
                 name,
-                format!("'{v}' is neither RFC 3339 nor epoch milliseconds"),
+                format!("'{v}' is neither RFC 3339 nor epoch milliseconds of the years 1 to 9999"),
             )
         }),
     }

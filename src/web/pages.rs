@@ -8,9 +8,9 @@ use plantd_contracts::telemetry::LatestValues;
 use plantd_contracts::time::format_ms;
 use serde::Deserialize;
 
-use super::session::{self, LOGIN_CSRF_COOKIE};
+use super::session::{self, login_csrf_cookie};
 use super::views::{DashboardPage, DeviceRow, LoginPage};
-use crate::edge::{render, SESSION_COOKIE};
+use crate::edge::{render, session_cookie};
 use crate::state::AppState;
 
 fn redirect(to: &str) -> HttpResponse {
@@ -26,7 +26,7 @@ pub async fn login_form(state: web::Data<AppState>) -> HttpResponse {
         error: None,
     });
     let _ = response.add_cookie(&session::cookie(
-        LOGIN_CSRF_COOKIE,
+        login_csrf_cookie(state.secure_cookies),
         csrf_token,
         state.secure_cookies,
     ));
@@ -78,7 +78,7 @@ pub async fn login(
     form: web::Form<LoginForm>,
 ) -> HttpResponse {
     let expected = req
-        .cookie(LOGIN_CSRF_COOKIE)
+        .cookie(login_csrf_cookie(state.secure_cookies))
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
     if !plantd_secrets::same_secret(&form.csrf_token, &expected) {
@@ -149,11 +149,14 @@ pub async fn login(
             tracing::info!(username = %user.username, "UI sign-in");
             let mut response = redirect("/");
             let _ = response.add_cookie(&session::cookie(
-                SESSION_COOKIE,
+                session_cookie(state.secure_cookies),
                 issued.secret,
                 state.secure_cookies,
             ));
-            let _ = response.add_removal_cookie(&session::removal(LOGIN_CSRF_COOKIE));
+            let _ = response.add_removal_cookie(&session::removal(
+                login_csrf_cookie(state.secure_cookies),
+                state.secure_cookies,
+            ));
             response
         }
         _ => HttpResponse::ServiceUnavailable().body("sign-in is not available right now"),
@@ -178,7 +181,10 @@ pub async fn logout(
         state.identity.do_send(EndSession { secret });
     }
     let mut response = redirect("/login");
-    let _ = response.add_removal_cookie(&session::removal(SESSION_COOKIE));
+    let _ = response.add_removal_cookie(&session::removal(
+        session_cookie(state.secure_cookies),
+        state.secure_cookies,
+    ));
     response
 }
 
@@ -238,6 +244,7 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
 const CSS: &str = include_str!("../../static/plantd.css");
 const TELEMETRY_CSS: &str = include_str!("../../static/telemetry.css");
 const TELEMETRY_JS: &str = include_str!("../../static/telemetry.js");
+const PLANTD_JS: &str = include_str!("../../static/plantd.js");
 
 pub async fn static_file(file: web::Path<String>) -> HttpResponse {
     match file.as_str() {
@@ -253,6 +260,10 @@ pub async fn static_file(file: web::Path<String>) -> HttpResponse {
             .content_type("text/javascript; charset=utf-8")
             .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
             .body(TELEMETRY_JS),
+        "plantd.js" => HttpResponse::Ok()
+            .content_type("text/javascript; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+            .body(PLANTD_JS),
         _ => HttpResponse::NotFound().finish(),
     }
 }

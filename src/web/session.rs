@@ -6,11 +6,20 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use plantd_contracts::identity::{ResolveSession, Scope, SessionView};
 
-use crate::edge::SESSION_COOKIE;
+use crate::edge::session_cookie;
 use crate::state::AppState;
 
-pub const LOGIN_CSRF_COOKIE: &str = "plantd_login_csrf";
+/// The sign-in form's CSRF cookie (`__Host-` with `secure_cookies`, as the session's).
+pub fn login_csrf_cookie(secure: bool) -> &'static str {
+    if secure {
+        "__Host-plantd_login_csrf"
+    } else {
+        "plantd_login_csrf"
+    }
+}
 
+/// A cookie of the UI: whole site (`Path=/`, no `Domain`, as `__Host-` needs), HttpOnly,
+/// SameSite=Lax, `Secure` with `secure_cookies`.
 pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
     Cookie::build(name, value)
         .path("/")
@@ -20,15 +29,20 @@ pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static
         .finish()
 }
 
-pub fn removal(name: &'static str) -> Cookie<'static> {
-    let mut c = Cookie::build(name, "").path("/").finish();
+/// Removes a cookie set by [`cookie`] (a browser drops a `__Host-` cookie only with the
+/// same attributes).
+pub fn removal(name: &'static str, secure: bool) -> Cookie<'static> {
+    let mut c = Cookie::build(name, "").path("/").secure(secure).finish();
     c.make_removal();
     c
 }
 
 /// The signed-in person, if the session cookie names a live session.
 pub async fn current(req: &HttpRequest, state: &AppState) -> Option<(String, SessionView)> {
-    let secret = req.cookie(SESSION_COOKIE)?.value().to_owned();
+    let secret = req
+        .cookie(session_cookie(state.secure_cookies))?
+        .value()
+        .to_owned();
     let session = state
         .identity
         .send(ResolveSession {

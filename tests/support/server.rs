@@ -68,6 +68,14 @@ impl Server {
 
     /// Starts plantd with extra `PLANTD_*` settings.
     pub fn start_with(env: &[(&str, &str)]) -> Server {
+        let mut server = Server::prepare(env);
+        server.spawn();
+        server
+    }
+
+    /// Ports, data directory and database for a plantd that is not started yet (start it
+    /// with your own [`Server::command`] and hand it over with [`Server::adopt`]).
+    pub fn prepare(env: &[(&str, &str)]) -> Server {
         let name = format!("{}-{}", std::process::id(), free_port());
         let data_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join("plantd-tests")
@@ -77,7 +85,7 @@ impl Server {
         let database_url = std::env::var("PLANTD_TEST_DATABASE_URL")
             .ok()
             .map(|base| fresh_postgres_database(&base, &name));
-        let mut server = Server {
+        Server {
             child: None,
             http_port: free_port(),
             mqtt_port: free_port(),
@@ -88,9 +96,14 @@ impl Server {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             stdout: String::new(),
-        };
-        server.spawn();
-        server
+        }
+    }
+
+    /// Takes a plantd started from [`Server::command`]: waits until it is ready; it is
+    /// then stopped and cleaned up like any other.
+    pub fn adopt(&mut self, child: Child) {
+        let url = self.url("/readyz");
+        self.child = Some(wait_ready(child, &url));
     }
 
     pub fn command(&self) -> Command {

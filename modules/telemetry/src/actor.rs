@@ -46,6 +46,8 @@ pub struct TelemetrySettings {
     pub retention_minute: Option<Millis>,
     /// Hour roll-ups are kept this long; `None`: forever.
     pub retention_hour: Option<Millis>,
+    /// A query that would decode more raw points than this is refused.
+    pub query_max_points: usize,
 }
 
 impl Default for TelemetrySettings {
@@ -61,6 +63,7 @@ impl Default for TelemetrySettings {
             retention_raw: Some(30 * DAY_MS),
             retention_minute: Some(365 * DAY_MS),
             retention_hour: None,
+            query_max_points: 1_000_000,
         }
     }
 }

@@ -85,7 +85,22 @@ pub fn describe() {
         Unit::Bytes,
         "PostgreSQL only: each telemetry table with its indexes"
     );
+    describe_counter!(
+        "plantd_telemetry_query_chunks_decoded_total",
+        "chunks decoded by raw queries (a query with a limit stops at the window that fills it)"
+    );
+    describe_counter!(
+        "plantd_telemetry_query_points_decoded_total",
+        "raw points decoded by queries"
+    );
+    describe_counter!(
+        "plantd_telemetry_queries_refused_total",
+        "queries refused for decoding more than telemetry_query_max_points raw points"
+    );
     for name in [
+        "plantd_telemetry_query_chunks_decoded_total",
+        "plantd_telemetry_query_points_decoded_total",
+        "plantd_telemetry_queries_refused_total",
         "plantd_telemetry_duplicates_total",
         "plantd_telemetry_compactions_total",
         "plantd_telemetry_compacted_samples_total",

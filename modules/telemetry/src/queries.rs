@@ -4,12 +4,12 @@
 
 use actix::prelude::*;
 use plantd_contracts::telemetry::*;
-use plantd_contracts::time::{to_datetime, Millis};
+use plantd_contracts::time::{clamp_ms, to_datetime, Millis};
 use plantd_contracts::DomainError;
 
 use crate::actor::Telemetry;
 use crate::agg::{bucket_of, Buckets};
-use crate::store;
+use crate::store::{self, RawBudget};
 
 /// Buckets one aggregate query may return at most.
 pub const MAX_BUCKETS: i64 = 100_000;
@@ -31,19 +31,25 @@ impl Handler<QueryRange> for Telemetry {
             tracing::debug_span!("query_range", device = %msg.device_id, metric = %msg.metric);
         let _guard = span.enter();
         let db = self.db.clone();
+        // Nothing is stored outside years 1 to 9999; within them no arithmetic overflows.
+        let (from, to) = (clamp_ms(msg.from), clamp_ms(msg.to));
         let series = self.registry.find(&msg.device_id, &msg.metric);
         let head = series
-            .map(|id| self.head.points(id, msg.from, msg.to))
+            .map(|id| self.head.points(id, from, to))
             .unwrap_or_default();
+        let budget = RawBudget {
+            enough: Some(msg.limit),
+            max_decoded: self.settings.query_max_points,
+        };
         Box::pin(async move {
-            if msg.from > msg.to {
+            if from > to {
                 return Err(DomainError::invalid("from", "'from' is after 'to'"));
             }
             let Some(id) = series else {
                 return Ok(Vec::new());
             };
             let (seq, mut points) = db
-                .run(move |conn| store::chunk_points(conn, id, msg.from, msg.to))
+                .run(move |conn| store::chunk_points(conn, id, from, to, budget))
                 .await?;
             merge_head(&mut points, after(head, seq));
             points.truncate(msg.limit);
@@ -79,13 +85,16 @@ pub struct Plan {
 }
 
 /// Chooses the resolution (from the step unless given), rounds the step down to whole
-/// buckets of it and widens `[from, to]` to whole buckets.
+/// buckets of it and widens `[from, to]` (first moved into years 1 to 9999) to whole
+/// buckets; refuses more than [`MAX_BUCKETS`] steps. Arithmetic is checked: no input
+/// overflows.
 pub fn plan(
     from: Millis,
     to: Millis,
     step: Millis,
     resolution: Option<Resolution>,
 ) -> Result<Plan, DomainError> {
+    let (from, to) = (clamp_ms(from), clamp_ms(to));
     if from > to {
         return Err(DomainError::invalid("from", "'from' is after 'to'"));
     }
@@ -97,11 +106,18 @@ pub fn plan(
     let step = (step - step % width).max(width);
     let from = bucket_of(from, width);
     let to = bucket_of(to, width).saturating_add(width - 1);
-    if (to - from) / step >= MAX_BUCKETS {
-        return Err(DomainError::invalid(
+    let too_many = || {
+        DomainError::invalid(
             "step",
             format!("that is more than {MAX_BUCKETS} steps; use a larger step or a shorter range"),
-        ));
+        )
+    };
+    let steps = to
+        .checked_sub(from)
+        .and_then(|span| span.checked_div(step))
+        .ok_or_else(too_many)?;
+    if steps >= MAX_BUCKETS {
+        return Err(too_many());
     }
     Ok(Plan {
         resolution,
@@ -118,6 +134,10 @@ impl Handler<QueryAggregate> for Telemetry {
         let span = tracing::debug_span!("query_aggregate", device = %msg.device_id, metric = %msg.metric, step = msg.step_ms);
         let _guard = span.enter();
         let plan = plan(msg.from, msg.to, msg.step_ms, msg.resolution);
+        let budget = RawBudget {
+            enough: None,
+            max_decoded: self.settings.query_max_points,
+        };
         let db = self.db.clone();
         let series = self.registry.find(&msg.device_id, &msg.metric);
         let head = match (&plan, series) {
@@ -132,7 +152,9 @@ impl Handler<QueryAggregate> for Telemetry {
                 match plan.resolution {
                     Resolution::Raw => {
                         let (seq, points) = db
-                            .run(move |conn| store::chunk_points(conn, id, plan.from, plan.to))
+                            .run(move |conn| {
+                                store::chunk_points(conn, id, plan.from, plan.to, budget)
+                            })
                             .await?;
                         let mut points = points;
                         merge_head(&mut points, after(head, seq));
@@ -242,5 +264,22 @@ mod tests {
         assert_eq!(p.step, 60_000);
         assert!(plan(0, 86_400_000 * 30, 1, None).is_err(), "too many steps");
         assert!(plan(10, 5, 1000, None).is_err());
+    }
+
+    #[test]
+    fn plans_of_extreme_ranges_are_refused_not_overflowed() {
+        let err = plan(
+            -5_000_000_000_000_000_000,
+            5_000_000_000_000_000_000,
+            1,
+            Some(Resolution::Raw),
+        )
+        .expect_err("too many steps");
+        assert!(
+            matches!(err, DomainError::Invalid { ref field, .. } if field == "step"),
+            "{err}"
+        );
+        assert!(plan(i64::MIN, i64::MAX, i64::MAX, Some(Resolution::Hour)).is_ok());
+        assert!(plan(i64::MIN, i64::MAX, 1, None).is_err());
     }
 }

@@ -382,46 +382,102 @@ pub fn merge_window(
     })
 }
 
+/// How much of the chunks one raw read may decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawBudget {
+    /// A `limit`: once this many points in range are kept, reading stops at the end of the
+    /// window (later windows hold only later points, so they cannot be among the first).
+    pub enough: Option<usize>,
+    /// The query is refused once it has decoded more points than this.
+    pub max_decoded: usize,
+}
+
+/// Chunks fetched per round trip, so a read that stops early has not loaded the rest.
+const CHUNKS_PER_READ: i64 = 16;
+
 /// Raw points of a series in `[from, to]` from the chunks (ascending), and the compacted
-/// sequence number they are consistent with.
+/// sequence number they are consistent with. Chunks are read in `(window, id)` order a few
+/// at a time and decoded within `budget` (counted in
+/// `plantd_telemetry_query_{chunks,points}_decoded_total`).
 pub fn chunk_points(
     conn: &mut DbConnection,
     series_id: i64,
     from: Millis,
     to: Millis,
+    budget: RawBudget,
 ) -> Result<(i64, Vec<(Millis, f64)>), DbError> {
-    let blobs = read_snapshot(conn, |c| {
+    let first_window = bucket_of(from, WINDOW_MS);
+    let (seq, mut points) = read_snapshot(conn, |c| {
         let seq = compacted_seq_any(c)?;
-        let blobs = with_conn!(c, |c| telemetry_chunks::table
-            .select(telemetry_chunks::data)
-            .filter(telemetry_chunks::series_id.eq(series_id))
-            .filter(telemetry_chunks::window_start.between(bucket_of(from, WINDOW_MS), to))
-            .filter(telemetry_chunks::t_max.ge(from))
-            .filter(telemetry_chunks::t_min.le(to))
-            .order((
-                telemetry_chunks::window_start.asc(),
-                telemetry_chunks::id.asc()
-            ))
-            .load::<Vec<u8>>(c))?;
-        Ok((seq, blobs))
-    })?;
-    let (seq, blobs) = blobs;
-    let mut points = Vec::new();
-    for blob in blobs {
-        let start = points.len();
-        codec::decode_into(&blob, &mut points).map_err(|e| {
-            DbError::Domain(plantd_contracts::DomainError::Unavailable(e.to_string()))
-        })?;
-        // Keep only this chunk's points in range (decoded in place, filtered in place).
-        let mut keep = start;
-        for i in start..points.len() {
-            if points[i].0 >= from && points[i].0 <= to {
-                points[keep] = points[i];
-                keep += 1;
+        let mut points = Vec::new();
+        let mut decoded = 0usize;
+        // The (window, id) of the last chunk read; the next read starts after it.
+        let mut last: Option<(Millis, i64)> = None;
+        loop {
+            let (after_window, after_id) = last.unwrap_or((first_window, i64::MIN));
+            let rows = with_conn!(c, |c| telemetry_chunks::table
+                .select((
+                    telemetry_chunks::id,
+                    telemetry_chunks::window_start,
+                    telemetry_chunks::data
+                ))
+                .filter(telemetry_chunks::series_id.eq(series_id))
+                .filter(telemetry_chunks::window_start.between(after_window, to))
+                .filter(
+                    telemetry_chunks::window_start
+                        .gt(after_window)
+                        .or(telemetry_chunks::id.gt(after_id))
+                )
+                .filter(telemetry_chunks::t_max.ge(from))
+                .filter(telemetry_chunks::t_min.le(to))
+                .order((
+                    telemetry_chunks::window_start.asc(),
+                    telemetry_chunks::id.asc()
+                ))
+                .limit(CHUNKS_PER_READ)
+                .load::<(i64, Millis, Vec<u8>)>(c))?;
+            let fetched = rows.len() as i64;
+            for (id, window, blob) in rows {
+                let new_window = last.is_none_or(|(w, _)| w != window);
+                if new_window && budget.enough.is_some_and(|n| points.len() >= n) {
+                    return Ok((seq, points));
+                }
+                last = Some((window, id));
+                let start = points.len();
+                codec::decode_into(&blob, &mut points).map_err(|e| {
+                    DbError::Domain(plantd_contracts::DomainError::Unavailable(e.to_string()))
+                })?;
+                let n = points.len() - start;
+                decoded += n;
+                metrics::counter!("plantd_telemetry_query_chunks_decoded_total").increment(1);
+                metrics::counter!("plantd_telemetry_query_points_decoded_total")
+                    .increment(n as u64);
+                if decoded > budget.max_decoded {
+                    metrics::counter!("plantd_telemetry_queries_refused_total").increment(1);
+                    return Err(DbError::Domain(plantd_contracts::DomainError::invalid(
+                        "from",
+                        format!(
+                            "the range holds more than {} raw points (telemetry_query_max_points); \
+                             use a shorter range, a step of a minute or more, or a limit",
+                            budget.max_decoded
+                        ),
+                    )));
+                }
+                // Keep only this chunk's points in range (decoded in place, filtered in place).
+                let mut keep = start;
+                for i in start..points.len() {
+                    if points[i].0 >= from && points[i].0 <= to {
+                        points[keep] = points[i];
+                        keep += 1;
+                    }
+                }
+                points.truncate(keep);
+            }
+            if fetched < CHUNKS_PER_READ {
+                return Ok((seq, points));
             }
         }
-        points.truncate(keep);
-    }
+    })?;
     // Chunks of one window can overlap (late samples, not merged yet).
     if !points.windows(2).all(|w| w[0].0 < w[1].0) {
         points.sort_by_key(|p| p.0);
