@@ -1,14 +1,16 @@
 //! The broker's per-client limits, each test written as the attack it stops: topic length,
-//! filters per session and retained messages per integration token. Each runs a server with a small limit and checks what the attacker's
+//! filters per session, retained messages per integration token, sessions per token and the
+//! maximum keep-alive. Each runs a server with a small limit and checks what the attacker's
 //! client gets back, what other clients see, and the counter on /metrics.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rumqttc::{QoS, SubscribeReasonCode};
+use rumqttc::{ConnectReturnCode, ConnectionError, QoS, SubscribeReasonCode};
 
 use crate::support::http::{metric, provision, token};
 use crate::support::mqtt::{connect, device, Mqtt};
-use crate::support::Server;
+use crate::support::raw_mqtt::RawMqtt;
+use crate::support::{eventually, Server};
 
 const LIMITED: &str = "plantd_mqtt_limited_total";
 const FAILURE: SubscribeReasonCode = SubscribeReasonCode::Failure;
@@ -115,4 +117,82 @@ fn an_integration_token_retains_at_most_the_maximum() {
     a.publish_retained("plant/1", "");
     a.publish_retained("plant/3", "three");
     assert_eq!(retained("late.2"), ["plant/2", "plant/3"]);
+}
+
+/// The attack: one `mqtt` token opens session after session, up to the broker's whole
+/// connection limit. Today's code let every one in.
+#[test]
+fn a_token_gets_at_most_the_maximum_sessions() {
+    let server = Server::start_with(&[("PLANTD_MQTT_MAX_SESSIONS_PER_TOKEN", "2")]);
+    let login = token(&server, &["mqtt"]);
+    let other = token(&server, &["mqtt"]);
+    let before = limited(&server, "sessions_per_token");
+    let first = integration(&server, &login, "svc.1");
+    let _second = integration(&server, &login, "svc.2");
+
+    match connect(&server, "svc.3", Some((&login.0, &login.1))) {
+        Err(ConnectionError::ConnectionRefused(code)) => {
+            assert_eq!(code, ConnectReturnCode::NotAuthorized)
+        }
+        Err(e) => panic!("expected a CONNACK refusal, got {e}"),
+        Ok(_) => panic!("a third session of the token was let in"),
+    }
+    // MQTT 5 says why.
+    let (host, port) = server.mqtt_addr();
+    let mut opts = rumqttc::v5::MqttOptions::new("svc.5", host, port);
+    opts.set_credentials(&login.0, &login.1);
+    let (_client, mut connection) = rumqttc::v5::Client::new(opts, 10);
+    match connection.recv_timeout(WAIT) {
+        Ok(Err(rumqttc::v5::ConnectionError::ConnectionRefused(code))) => assert_eq!(
+            code,
+            rumqttc::v5::mqttbytes::v5::ConnectReturnCode::QuotaExceeded
+        ),
+        other => panic!("expected a quota refusal, got {other:?}"),
+    }
+    assert_eq!(limited(&server, "sessions_per_token"), before + 2.0);
+
+    // Another token is not affected; a takeover of one's own client id is no new session.
+    integration(&server, &other, "svc.3");
+    let _again = integration(&server, &login, "svc.2");
+    // A session that ends frees its place.
+    first.client.disconnect().expect("disconnect");
+    eventually(WAIT, "a place freed", || {
+        connect(&server, "svc.3", Some((&login.0, &login.1))).ok()
+    });
+}
+
+/// The attack: keep-alive 0 ("none"; plantd made it 65,535 s), then silence: the session
+/// and everything it holds would outlive the client by 18 hours. Today's code kept it open.
+#[test]
+fn a_silent_client_is_held_to_the_maximum_keep_alive() {
+    let server = Server::start_with(&[("PLANTD_MQTT_MAX_KEEP_ALIVE_S", "1")]);
+    let (id, secret) = token(&server, &["mqtt"]);
+    let before = limited(&server, "keep_alive");
+    let started = Instant::now();
+    let mut silent = RawMqtt::connect_with_keep_alive(&server, "Silent", &id, &secret, 0);
+    // rumqttd ends a session after 1.5 keep-alives of silence.
+    let closed = silent.closed_within(Duration::from_secs(10));
+    assert!(
+        closed.is_some_and(|t| t >= Duration::from_millis(1000)),
+        "closed after {closed:?} (connected {:?} ago)",
+        started.elapsed()
+    );
+    assert_eq!(limited(&server, "keep_alive"), before + 1.0);
+
+    // An MQTT 5 client is told the keep-alive it is held to.
+    let (host, port) = server.mqtt_addr();
+    let mut opts = rumqttc::v5::MqttOptions::new("Told", host, port);
+    opts.set_credentials(&id, &secret);
+    opts.set_keep_alive(Duration::from_secs(60));
+    let (_client, mut connection) = rumqttc::v5::Client::new(opts, 10);
+    match connection.recv_timeout(WAIT) {
+        Ok(Ok(rumqttc::v5::Event::Incoming(rumqttc::v5::mqttbytes::v5::Packet::ConnAck(ack)))) => {
+            assert_eq!(
+                ack.properties.and_then(|p| p.server_keep_alive),
+                Some(1),
+                "server keep-alive in the CONNACK"
+            )
+        }
+        other => panic!("expected a CONNACK, got {other:?}"),
+    }
 }

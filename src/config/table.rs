@@ -204,6 +204,24 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "mqtt_max_sessions_per_token",
+        default: Value("100"),
+        doc: "live MQTT sessions one integration token may hold; more are refused at CONNECT",
+        apply: |s, v| {
+            s.broker.max_sessions_per_token = number(v, 1, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_max_keep_alive_s",
+        default: Value("1200"),
+        doc: "keep-alive a client is held to at most; 0 (none) or more becomes this",
+        apply: |s, v| {
+            s.broker.max_keep_alive_s = number(v, 1, 65_535)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "telemetry_batch_size",
         default: Value("1000"),
         doc: "samples per write transaction at most",

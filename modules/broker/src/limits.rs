@@ -2,7 +2,7 @@
 //! without bound: rumqttd keeps every topic and filter it saw, each filter's log and every
 //! retained message for as long as the process lives. The numbers come from the settings;
 //! the books here are what the limits are counted against, shared by every connection.
-//! Each time a limit refuses something, `plantd_mqtt_limited_total{limit}` counts.
+//! Each time a limit refuses or clamps something, `plantd_mqtt_limited_total{limit}` counts.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -10,9 +10,15 @@ use std::sync::Mutex;
 use crate::BrokerSettings;
 
 /// The label values of `plantd_mqtt_limited_total`.
-pub const LIMITS: [&str; 3] = ["topic_bytes", "filters_per_session", "retained_per_token"];
+pub const LIMITS: [&str; 5] = [
+    "topic_bytes",
+    "filters_per_session",
+    "retained_per_token",
+    "sessions_per_token",
+    "keep_alive",
+];
 
-/// Counts one refusal by `limit`.
+/// Counts one refusal (or, for `keep_alive`, one clamp) by `limit`.
 pub fn hit(limit: &'static str) {
     metrics::counter!("plantd_mqtt_limited_total", "limit" => limit).increment(1);
 }
@@ -22,6 +28,8 @@ pub struct Limits {
     pub topic_bytes: usize,
     pub filters_per_session: usize,
     pub retained_per_token: usize,
+    pub sessions_per_token: usize,
+    pub keep_alive_s: u16,
 }
 
 impl From<&BrokerSettings> for Limits {
@@ -30,6 +38,8 @@ impl From<&BrokerSettings> for Limits {
             topic_bytes: s.max_topic_bytes,
             filters_per_session: s.max_filters_per_session,
             retained_per_token: s.max_retained_per_token,
+            sessions_per_token: s.max_sessions_per_token,
+            keep_alive_s: s.max_keep_alive_s,
         }
     }
 }

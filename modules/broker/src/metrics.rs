@@ -99,7 +99,7 @@ pub fn describe() {
     );
     describe_counter!(
         "plantd_mqtt_limited_total",
-        "client actions refused by a per-client limit, by limit (topic_bytes, filters_per_session, retained_per_token)"
+        "client actions refused by a per-client limit, by limit (topic_bytes, filters_per_session, retained_per_token, sessions_per_token; keep_alive: a keep-alive lowered to the maximum)"
     );
     describe_counter!(
         "plantd_mqtt_device_retain_cleared_total",

@@ -4,7 +4,8 @@
 //! - pick MQTT 3.1.1 or 5 from the CONNECT, so both share one port;
 //! - check the login with the devices/identity modules and refuse with a proper CONNACK
 //!   code (rumqttd itself would just close the socket);
-//! - treat keep-alive 0 as "no keep-alive" (rumqttd refuses it);
+//! - hold every client to a keep-alive of at most the maximum (0, "none", included; MQTT 5
+//!   clients are told it in the CONNACK) and each integration token to a number of sessions;
 //! - enforce the contract's topic rules on PUBLISH, SUBSCRIBE, UNSUBSCRIBE and the will, and
 //!   the per-client limits of `limits.rs` (topic length, filters per session, retained
 //!   messages per token; a device's `retain` flag is cleared);
@@ -75,6 +76,8 @@ struct Live {
     /// The client id rumqttd knows the session by.
     client_id: String,
     clean_session: bool,
+    /// The keep-alive the client is held to, when it is not the one it asked for.
+    server_keep_alive: Option<u16>,
 }
 
 /// Why a login was refused: a CONNACK code and a reason for logs and metrics.
@@ -84,6 +87,7 @@ enum Refusal {
     NotAllowed(&'static str),
     BadClientId(&'static str),
     Unavailable(&'static str),
+    TooManySessions,
 }
 
 #[derive(Clone)]
@@ -122,6 +126,8 @@ impl Policy {
     fn code(&self, refusal: &Refusal) -> ConnectReturnCode {
         match refusal {
             Refusal::NoCredentials | Refusal::NotAllowed(_) => ConnectReturnCode::NotAuthorized,
+            Refusal::TooManySessions if self.version == Some(5) => ConnectReturnCode::QuotaExceeded,
+            Refusal::TooManySessions => ConnectReturnCode::NotAuthorized,
             Refusal::BadCredentials => ConnectReturnCode::BadUserNamePassword,
             Refusal::BadClientId(_) => ConnectReturnCode::ClientIdentifierNotValid,
             Refusal::Unavailable(_) if self.version == Some(5) => {
@@ -200,13 +206,26 @@ impl Policy {
         if let Some(id) = &assigned_client_id {
             connect.client_id = id.clone();
         }
-        let (kill, traffic) =
+        // A device has one session (a second one takes the first over); a token's are
+        // counted, a takeover of one of its own client ids excepted.
+        let cap = matches!(principal, Principal::Integration(_))
+            .then_some(self.ctx.limits.sessions_per_token);
+        let Some((kill, traffic)) =
             self.ctx
                 .sessions
-                .register(principal.username(), &connect.client_id, session);
-        if connect.keep_alive == 0 {
-            // MQTT: 0 turns keep-alive off; rumqttd refuses 0, so use its maximum.
-            connect.keep_alive = u16::MAX;
+                .try_register(principal.username(), &connect.client_id, session, cap)
+        else {
+            limits::hit("sessions_per_token");
+            return Ok(self.refuse(Refusal::TooManySessions, connect, props));
+        };
+        let max_keep_alive = self.ctx.limits.keep_alive_s;
+        // MQTT: 0 turns keep-alive off, and rumqttd refuses 0; a session without one (or a
+        // very long one) would outlive its client's silence for hours.
+        let server_keep_alive = (connect.keep_alive == 0 || connect.keep_alive > max_keep_alive)
+            .then_some(max_keep_alive);
+        if let Some(keep_alive) = server_keep_alive {
+            limits::hit("keep_alive");
+            connect.keep_alive = keep_alive;
         }
         // Checked once the session is let in: a retained will takes a place of its token's.
         let (will, will_props) = match will {
@@ -243,6 +262,7 @@ impl Policy {
             assigned_client_id,
             client_id: connect.client_id.clone(),
             clean_session: connect.clean_session,
+            server_keep_alive,
         }));
         Ok(Packet::Connect(connect, props, will, will_props, login))
     }
@@ -279,6 +299,7 @@ impl Policy {
         let reason = match &refusal {
             Refusal::NoCredentials => "no credentials",
             Refusal::BadCredentials => "bad username or password",
+            Refusal::TooManySessions => "too many sessions for this token",
             Refusal::NotAllowed(r) | Refusal::BadClientId(r) | Refusal::Unavailable(r) => r,
         };
         metrics::counter!("plantd_mqtt_auth_failures_total", "reason" => reason).increment(1);
@@ -604,15 +625,18 @@ impl Protocol for Policy {
                     ack.session_present = false;
                 } else if ack.code == ConnectReturnCode::Success && !self.announced.get() {
                     self.announce_connected();
-                    // MQTT 5 tells a client the id it was given.
-                    if let Some(id) = self
-                        .live
-                        .as_ref()
-                        .and_then(|l| l.assigned_client_id.clone())
-                    {
-                        props
-                            .get_or_insert_with(Default::default)
-                            .assigned_client_identifier = Some(id);
+                    // MQTT 5 tells a client the id it was given and the keep-alive it is
+                    // held to (MQTT 3.1.1 has no way to say either).
+                    if let Some(live) = self.live.as_ref().filter(|_| self.version == Some(5)) {
+                        if let Some(id) = live.assigned_client_id.clone() {
+                            props
+                                .get_or_insert_with(Default::default)
+                                .assigned_client_identifier = Some(id);
+                        }
+                        if let Some(keep_alive) = live.server_keep_alive {
+                            props.get_or_insert_with(Default::default).server_keep_alive =
+                                Some(keep_alive);
+                        }
                     }
                 }
             }

@@ -4,8 +4,8 @@
 //! through one) get their own, larger log so a burst — every device flushing its offline
 //! buffer after a power cut — does not rotate past the gateway. Idle connections cost
 //! rumqttd's fixed per-connection buffers (about 45 KiB each, measured), which no setting
-//! changes. Per-client limits (topic length, filters, retained messages) keep one client
-//! from growing the broker's memory without bound.
+//! changes. Per-client limits (topic length, filters, retained messages, sessions per
+//! token, keep-alive) keep one client from growing the broker's memory without bound.
 
 use std::net::SocketAddr;
 
@@ -43,6 +43,10 @@ pub struct BrokerSettings {
     /// Retained messages one integration token may have set (an empty retained payload
     /// clears one and frees its place). Devices never retain.
     pub max_retained_per_token: usize,
+    /// Live MQTT sessions one integration token may hold.
+    pub max_sessions_per_token: usize,
+    /// Keep-alive (seconds) a client is held to at most: 0 ("none") or more becomes this.
+    pub max_keep_alive_s: u16,
 }
 
 impl Default for BrokerSettings {
@@ -62,6 +66,8 @@ impl Default for BrokerSettings {
             max_topic_bytes: 256,
             max_filters_per_session: 100,
             max_retained_per_token: 1_000,
+            max_sessions_per_token: 100,
+            max_keep_alive_s: 1_200,
         }
     }
 }

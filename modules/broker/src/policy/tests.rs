@@ -662,19 +662,41 @@ fn a_login_nobody_answers_is_refused_as_unavailable() {
 
 // --- what an accepted CONNECT carries ----------------------------------------------------
 
+/// The attack: keep-alive 0 (or 65,535 s) so that a silent client's session, and what it
+/// holds, outlives the client by hours; rumqttd ends a session only after 1.5 keep-alives
+/// of silence. Today's code turned 0 into 65,535 s.
 #[test]
-fn keep_alive_zero_becomes_no_keep_alive() {
+fn keep_alive_zero_or_above_the_maximum_becomes_the_maximum_and_mqtt5_is_told() {
     let h = Harness::new();
-    for (asked, sent) in [(0, u16::MAX), (1, 1), (45, 45)] {
-        let mut conn = h.connection(false);
-        let (_, keep_alive, ..) = router_connect(conn.send(connect_with(
-            "Dash.1",
-            Some(("tok.mqtt", TOKEN_SECRET)),
-            asked,
-            true,
-            None,
-        )));
-        assert_eq!(keep_alive, sent, "keep-alive {asked}");
+    let max = BrokerSettings::default().max_keep_alive_s;
+    for v5 in [false, true] {
+        for (asked, sent) in [
+            (0, max),
+            (u16::MAX, max),
+            (max + 1, max),
+            (max, max),
+            (1, 1),
+        ] {
+            let mut conn = h.connection(v5);
+            let (_, keep_alive, ..) = router_connect(conn.send(connect_with(
+                "Dash.1",
+                Some(("tok.mqtt", TOKEN_SECRET)),
+                asked,
+                true,
+                None,
+            )));
+            assert_eq!(keep_alive, sent, "keep-alive {asked}, v5: {v5}");
+            let wire = conn.out(connack(ConnectReturnCode::Success));
+            let expected = match (v5, asked == sent) {
+                (false, _) => vec![0x20, 2, 1, 0],
+                (true, true) => vec![0x20, 3, 1, 0, 0],
+                // Server Keep Alive (0x13), two bytes.
+                (true, false) => {
+                    [[0x20, 6, 1, 0, 3, 0x13].as_slice(), &sent.to_be_bytes()].concat()
+                }
+            };
+            assert_eq!(wire, expected, "keep-alive {asked}, v5: {v5}");
+        }
     }
 }
 
@@ -1217,6 +1239,8 @@ fn small_limits() -> Limits {
         topic_bytes: 128,
         filters_per_session: 8,
         retained_per_token: 2,
+        sessions_per_token: 2,
+        keep_alive_s: 60,
     }
 }
 
@@ -1401,4 +1425,32 @@ fn an_integration_token_retains_at_most_the_maximum_and_clearing_frees_one() {
         Some(retained_will),
     )));
     assert_eq!(sent_will, None);
+}
+
+/// The attack: one `mqtt` token opens session after session (up to the broker's whole
+/// connection limit). Today's code let every one in.
+#[test]
+fn a_token_holds_at_most_the_maximum_sessions() {
+    let h = Harness::with_limits(small_limits());
+    let first = h.integration(false, "Dash.1");
+    let _second = h.integration(true, "Dash.2");
+    for (v5, expected) in [
+        (false, vec![0x20, 2, 0, 5]),
+        (true, vec![0x20, 3, 0, 0x97, 0]),
+    ] {
+        let mut conn = h.connection(v5);
+        let (client_id, ..) =
+            router_connect(conn.send(connect("Dash.3", Some(("tok.mqtt", TOKEN_SECRET)))));
+        assert_eq!(client_id, "", "steered to a refusal");
+        assert_eq!(
+            conn.out(connack(ConnectReturnCode::ClientIdentifierNotValid)),
+            expected,
+            "not authorized (3.1.1) / quota exceeded (5), v5: {v5}"
+        );
+    }
+    // A takeover of one of its own sessions is no new session.
+    let _taken_over = h.integration(false, "Dash.2");
+    // One ended frees its place.
+    drop(first);
+    let _third = h.integration(false, "Dash.3");
 }
