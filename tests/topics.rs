@@ -1,4 +1,5 @@
-//! The contract's topic rules: devices stay under `devices/{own id}/`, integrations read
+//! The contract's topic rules: devices keep to the contract's topics under
+//! `devices/{own id}/` (never retained), integrations read
 //! everything but publish nothing under `devices/` or `plantd/`, and use every other topic as
 //! a plain broker; domain events on `plantd/events/{type}`.
 
@@ -6,9 +7,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use rumqttc::{Packet, QoS, SubscribeFilter, SubscribeReasonCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::support::http::{metric, points, provision, stored_points, token};
+use crate::support::http::{api, metric, points, provision, stored_points, token};
 use crate::support::mqtt::{connect, device, Mqtt};
 use crate::support::raw_mqtt::RawMqtt;
 use crate::support::{eventually, Server};
@@ -60,6 +61,10 @@ fn a_device_cannot_subscribe_outside_its_prefix_nor_read_another_devices_data() 
         "devices/#",
         "plantd/events/#",
         "$share/g/devices/press-2/#",
+        // Its own prefix, beyond the contract's topics.
+        "devices/press-1/#",
+        "devices/press-1/+/+/+",
+        "devices/press-1/private/x/y",
     ];
     for filter in refused {
         assert_eq!(
@@ -113,22 +118,25 @@ fn a_device_cannot_subscribe_outside_its_prefix_nor_read_another_devices_data() 
     let leaked = press1.received(Duration::from_secs(1));
     assert!(leaked.is_empty(), "press-1 received {leaked:?}");
 
-    // press-1's allowed subscription works: its own command topic reaches it.
-    press1.publish(
-        "devices/press-1/commands/selftest",
-        "ping",
-        QoS::AtLeastOnce,
-    );
-    let own = press1.collect_until(Duration::from_secs(5), "its own command", |got| {
+    // press-1's allowed subscription works: its own command reaches it.
+    let cmd = send_command(&server, "press-1", "selftest");
+    let own = press1.collect_until(Duration::from_secs(10), "its own command", |got| {
         !got.is_empty()
     });
     assert_eq!(
-        own,
-        vec![(
-            "devices/press-1/commands/selftest".to_owned(),
-            b"ping".to_vec()
-        )]
+        topics(&own),
+        vec![format!("devices/press-1/commands/{cmd}")]
     );
+}
+
+/// Sends a command to `device` over the API; returns its id.
+fn send_command(server: &Server, device: &str, name: &str) -> String {
+    let (status, reply) = api(server).post(
+        &format!("/api/v1/devices/{device}/commands"),
+        json!({"name": name, "timeout_s": 60}),
+    );
+    assert_eq!(status, 202, "POST command: {reply}");
+    reply["id"].as_str().expect("command id").to_owned()
 }
 
 #[test]
@@ -154,6 +162,13 @@ fn a_device_publishing_outside_its_prefix_is_dropped_and_counted() {
         QoS::AtLeastOnce,
     );
     press1.publish_retained("devices/press-2/state/desired", r#"{"forged": true}"#);
+    // Under its own prefix, beyond the contract: each would be a topic rumqttd keeps.
+    press1.publish_retained("devices/press-1/private/forged", r#"{"forged": true}"#);
+    press1.publish(
+        "devices/press-1/telemetry/extra/levels",
+        r#"{"forged": true}"#,
+        QoS::AtLeastOnce,
+    );
     // Its own telemetry, afterwards, goes through: the session was not harmed.
     press1.publish(
         "devices/press-1/telemetry",
@@ -180,17 +195,54 @@ fn a_device_publishing_outside_its_prefix_is_dropped_and_counted() {
                 && !p.windows(6).any(|w| w == b"forged")),
         "a forged message was delivered: {seen:?}"
     );
+    assert!(
+        seen.iter()
+            .all(|(t, _)| !t.starts_with("devices/press-1/private")
+                && !t.starts_with("devices/press-1/telemetry/")),
+        "a publish beyond the contract was delivered: {seen:?}"
+    );
     assert_eq!(
         metric(&server, DENIED_PUBLISHES, ""),
-        denied_before + 3.0,
+        denied_before + 5.0,
         "each dropped publish counted"
     );
 
-    // The forged retained message was not kept for press-2's subscribers either.
+    // The forged retained messages were not kept for anyone's subscribers either.
     let mut late = integration(&server, "Late");
-    assert_eq!(late.subscribe("devices/press-2/#"), vec![GRANTED_1]);
+    assert_eq!(late.subscribe("devices/#"), vec![GRANTED_1]);
     let retained = late.received(Duration::from_millis(500));
     assert!(retained.is_empty(), "retained forgery kept: {retained:?}");
+}
+
+/// The attack: a device publishes retained messages on its own contract topics; rumqttd
+/// would keep each for as long as the process lives (and hand a stale `state/reported` to
+/// every later subscriber). Today's code kept them.
+#[test]
+fn a_devices_retain_flag_is_cleared() {
+    let server = Server::start();
+    let password = provision(&server, "press-1");
+    let cleared = "plantd_mqtt_device_retain_cleared_total";
+    let before = metric(&server, cleared, "");
+    let mut watcher = integration(&server, "Watcher");
+    assert_eq!(watcher.subscribe("devices/press-1/#"), vec![GRANTED_1]);
+    let mut press1 = device(&server, "press-1", &password);
+    press1.publish_retained("devices/press-1/state/reported", r#"{"mode": "auto"}"#);
+    // Delivered live (a message with its payload), ...
+    let live = received_until(
+        &mut watcher,
+        "devices/press-1/state/reported",
+        Duration::from_secs(5),
+    );
+    assert!(carries(&live, b"auto"), "{live:?}");
+    // ... not kept for a later subscriber.
+    let mut late = integration(&server, "Late");
+    assert_eq!(late.subscribe("devices/press-1/#"), vec![GRANTED_1]);
+    let retained = late.received(Duration::from_millis(500));
+    assert!(
+        retained.is_empty(),
+        "a device's message was retained: {retained:?}"
+    );
+    assert_eq!(metric(&server, cleared, ""), before + 1.0);
 }
 
 #[test]
@@ -614,19 +666,30 @@ fn unsubscribing_a_refused_filter_gets_an_unsuback() {
         press1.subscribe("devices/press-1/commands/+"),
         vec![GRANTED_1]
     );
-    press1.publish("devices/press-1/commands/a", "1", QoS::AtLeastOnce);
+    let a = send_command(&server, "press-1", "a");
     assert_eq!(
         topics(
-            &press1.collect_until(Duration::from_secs(5), "the command", |got| {
+            &press1.collect_until(Duration::from_secs(10), "the command", |got| {
                 !got.is_empty()
             })
         ),
-        vec!["devices/press-1/commands/a"]
+        vec![format!("devices/press-1/commands/{a}")]
     );
     unsubscribe(&mut press1, "devices/press-1/commands/+");
-    press1.publish("devices/press-1/commands/b", "2", QoS::AtLeastOnce);
-    // Nothing may arrive: a bounded wait.
-    assert_eq!(press1.received(Duration::from_millis(500)), vec![]);
+    // An integration watching the device's commands sees the next one sent: press-1
+    // would have had it by then.
+    let mut watcher = integration(&server, "Watcher");
+    assert_eq!(
+        watcher.subscribe("devices/press-1/commands/+"),
+        vec![GRANTED_1]
+    );
+    let b = send_command(&server, "press-1", "b");
+    received_until(
+        &mut watcher,
+        &format!("devices/press-1/commands/{b}"),
+        Duration::from_secs(10),
+    );
+    assert_eq!(press1.received(Duration::from_millis(300)), vec![]);
 
     // MQTT 5: one reason code per filter, and rumqttc's v5 client accepts only "success".
     let password = provision(&server, "mixer-5");

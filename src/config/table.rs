@@ -209,6 +209,51 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "mqtt_max_topic_bytes",
+        default: Value("256"),
+        doc: "longest topic or subscription filter a client may use (the contract's longest is about 130)",
+        apply: |s, v| {
+            s.broker.max_topic_bytes = number(v, 128, 65_535)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_max_filters_per_session",
+        default: Value("100"),
+        doc: "subscription filters one MQTT session may hold; more are refused (SUBACK failure)",
+        apply: |s, v| {
+            s.broker.max_filters_per_session = number(v, 8, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_max_retained_per_token",
+        default: Value("1000"),
+        doc: "retained messages one integration token may have set; more are dropped (devices never retain)",
+        apply: |s, v| {
+            s.broker.max_retained_per_token = number(v, 0, 10_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_max_sessions_per_token",
+        default: Value("100"),
+        doc: "live MQTT sessions one integration token may hold; more are refused at CONNECT",
+        apply: |s, v| {
+            s.broker.max_sessions_per_token = number(v, 1, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_max_keep_alive_s",
+        default: Value("1200"),
+        doc: "keep-alive a client is held to at most; 0 (none) or more becomes this",
+        apply: |s, v| {
+            s.broker.max_keep_alive_s = number(v, 1, 65_535)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "telemetry_batch_size",
         default: Value("1000"),
         doc: "samples per write transaction at most",

@@ -1,10 +1,11 @@
 //! A bare MQTT 3.1.1 client over a `TcpStream`, for packets rumqttc will not build: a
 //! PUBLISH whose topic is not UTF-8 (rumqttc takes topics as `String`), or bytes chosen
-//! exactly. Only what the tests need: CONNECT/CONNACK and QoS 1 PUBLISH/PUBACK.
+//! exactly (a keep-alive of 0). Only what the tests need: CONNECT/CONNACK, QoS 1
+//! PUBLISH/PUBACK, and seeing the server close the connection.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::server::Server;
 
@@ -16,6 +17,17 @@ impl RawMqtt {
     /// Connects with a clean session and username/password; panics unless the CONNACK
     /// accepts the login.
     pub fn connect(server: &Server, client_id: &str, username: &str, password: &str) -> RawMqtt {
+        RawMqtt::connect_with_keep_alive(server, client_id, username, password, 30)
+    }
+
+    /// [`RawMqtt::connect`] asking for `keep_alive` seconds (0: none, as MQTT allows).
+    pub fn connect_with_keep_alive(
+        server: &Server,
+        client_id: &str,
+        username: &str,
+        password: &str,
+        keep_alive: u16,
+    ) -> RawMqtt {
         let stream = TcpStream::connect(server.mqtt_addr()).expect("connect to the broker");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -25,7 +37,7 @@ impl RawMqtt {
         put_bytes(&mut body, b"MQTT");
         body.push(4); // protocol level: 3.1.1
         body.push(0b1100_0010); // username, password, clean session
-        body.extend_from_slice(&30u16.to_be_bytes()); // keep-alive (s)
+        body.extend_from_slice(&keep_alive.to_be_bytes()); // keep-alive (s)
         for field in [client_id, username, password] {
             put_bytes(&mut body, field.as_bytes());
         }
@@ -49,6 +61,28 @@ impl RawMqtt {
             (0x40, pkid.to_be_bytes().to_vec()),
             "expected the PUBACK of packet {pkid}"
         );
+    }
+
+    /// Sends nothing and waits until the server closes the connection; how long that took,
+    /// or `None` if it was still open after `timeout`.
+    pub fn closed_within(&mut self, timeout: Duration) -> Option<Duration> {
+        let start = Instant::now();
+        let mut byte = [0u8; 1];
+        while start.elapsed() < timeout {
+            let left = timeout
+                .saturating_sub(start.elapsed())
+                .max(Duration::from_millis(1));
+            self.stream
+                .set_read_timeout(Some(left))
+                .expect("read timeout");
+            match self.stream.read(&mut byte) {
+                Ok(0) => return Some(start.elapsed()),
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(_) => return Some(start.elapsed()),
+            }
+        }
+        None
     }
 
     fn send(&mut self, header: u8, body: &[u8]) {

@@ -19,6 +19,7 @@ use rumqttd::{
 };
 
 use crate::auth::Authenticator;
+use crate::limits::{Filters, Limits, Retained};
 use crate::pacer::Pacer;
 use crate::policy::{Policy, PolicyContext};
 use crate::pressure::Pressure;
@@ -118,6 +119,9 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
         sessions: Sessions::new(u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(1)),
         stamp: hex::encode(rand::random::<[u8; 16]>()),
         draining: AtomicBool::new(false),
+        limits: Limits::from(settings),
+        filters: Filters::default(),
+        retained: Retained::default(),
     });
 
     let mut connections = ConnectionSettings {

@@ -11,6 +11,7 @@ mod auth;
 mod embedded;
 mod gateway;
 mod hold;
+mod limits;
 mod metrics;
 mod pacer;
 mod policy;

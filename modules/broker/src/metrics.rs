@@ -97,7 +97,19 @@ pub fn describe() {
         Unit::Count,
         "live MQTT connections, by kind (device, integration)"
     );
+    describe_counter!(
+        "plantd_mqtt_limited_total",
+        "client actions refused by a per-client limit, by limit (topic_bytes, filters_per_session, retained_per_token, sessions_per_token; keep_alive: a keep-alive lowered to the maximum)"
+    );
+    describe_counter!(
+        "plantd_mqtt_device_retain_cleared_total",
+        "device publishes whose retain flag was cleared (only plantd retains on device topics)"
+    );
+    for limit in crate::limits::LIMITS {
+        metrics::counter!("plantd_mqtt_limited_total", "limit" => limit).absolute(0);
+    }
     for name in [
+        "plantd_mqtt_device_retain_cleared_total",
         "plantd_mqtt_connects_total",
         "plantd_mqtt_messages_in_total",
         "plantd_mqtt_denied_subscriptions_total",

@@ -4,8 +4,11 @@
 //! - pick MQTT 3.1.1 or 5 from the CONNECT, so both share one port;
 //! - check the login with the devices/identity modules and refuse with a proper CONNACK
 //!   code (rumqttd itself would just close the socket);
-//! - treat keep-alive 0 as "no keep-alive" (rumqttd refuses it);
-//! - enforce the contract's topic rules on PUBLISH, SUBSCRIBE, UNSUBSCRIBE and the will;
+//! - hold every client to a keep-alive of at most the maximum (0, "none", included; MQTT 5
+//!   clients are told it in the CONNACK) and each integration token to a number of sessions;
+//! - enforce the contract's topic rules on PUBLISH, SUBSCRIBE, UNSUBSCRIBE and the will, and
+//!   the per-client limits of `limits.rs` (topic length, filters per session, retained
+//!   messages per token; a device's `retain` flag is cleared);
 //! - keep MQTT 5 properties away from MQTT 3.1.1 clients;
 //! - report `DeviceConnected` / `DeviceDisconnected`, count each session's messages (for
 //!   presence), and end a session on request;
@@ -25,12 +28,14 @@ use plantd_contracts::DeviceId;
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::v5::V5;
 use rumqttd::protocol::{
-    ConnectReturnCode, Error, Filter, LastWill, Login, Packet, Protocol, PublishProperties, QoS,
-    RetainForwardRule, SubAck, Subscribe, SubscribeReasonCode, UnsubAck, UnsubAckReason,
+    Connect, ConnectProperties, ConnectReturnCode, Error, Filter, LastWill, Login, Packet,
+    Protocol, Publish, QoS, RetainForwardRule, SubAck, Subscribe, SubscribeReasonCode, UnsubAck,
+    UnsubAckReason,
 };
 
 use crate::auth::Authenticator;
 use crate::hold::{Hold, Verdict, RESUME_SUBSCRIBE_PKID};
+use crate::limits::{self, Admit, Filters, Limits, Retained};
 use crate::pressure::{Pressure, RESUME_TOPIC};
 use crate::principal::Principal;
 use crate::sessions::{Sessions, Traffic};
@@ -54,6 +59,11 @@ pub struct PolicyContext {
     pub stamp: String,
     /// Set on shutdown: new logins are refused and live sessions end at their next packet.
     pub draining: AtomicBool,
+    pub limits: Limits,
+    /// The filters each session holds, counted against `limits.filters_per_session`.
+    pub filters: Filters,
+    /// The retained messages each token set, counted against `limits.retained_per_token`.
+    pub retained: Retained,
 }
 
 struct Live {
@@ -63,6 +73,11 @@ struct Live {
     traffic: Arc<Traffic>,
     /// The client id this layer gave a client that sent none (so it can be cut by name).
     assigned_client_id: Option<String>,
+    /// The client id rumqttd knows the session by.
+    client_id: String,
+    clean_session: bool,
+    /// The keep-alive the client is held to, when it is not the one it asked for.
+    server_keep_alive: Option<u16>,
 }
 
 /// Why a login was refused: a CONNACK code and a reason for logs and metrics.
@@ -72,6 +87,7 @@ enum Refusal {
     NotAllowed(&'static str),
     BadClientId(&'static str),
     Unavailable(&'static str),
+    TooManySessions,
 }
 
 #[derive(Clone)]
@@ -87,6 +103,9 @@ pub struct Policy {
     void_unsubscribes: RefCell<HashMap<u16, usize>>,
     /// Back-pressure: what this connection holds back while ingest is paused.
     hold: Hold,
+    /// MQTT 5 topic aliases this client set: alias → topic (`None`: set by a refused
+    /// publish), so a retained publish through an alias is counted on its topic.
+    aliases: RefCell<HashMap<u16, Option<String>>>,
 }
 
 impl Policy {
@@ -100,12 +119,15 @@ impl Policy {
             announced: Cell::new(false),
             denied_subscriptions: RefCell::new(HashMap::new()),
             void_unsubscribes: RefCell::new(HashMap::new()),
+            aliases: RefCell::new(HashMap::new()),
         }
     }
 
     fn code(&self, refusal: &Refusal) -> ConnectReturnCode {
         match refusal {
             Refusal::NoCredentials | Refusal::NotAllowed(_) => ConnectReturnCode::NotAuthorized,
+            Refusal::TooManySessions if self.version == Some(5) => ConnectReturnCode::QuotaExceeded,
+            Refusal::TooManySessions => ConnectReturnCode::NotAuthorized,
             Refusal::BadCredentials => ConnectReturnCode::BadUserNamePassword,
             Refusal::BadClientId(_) => ConnectReturnCode::ClientIdentifierNotValid,
             Refusal::Unavailable(_) if self.version == Some(5) => {
@@ -171,78 +193,139 @@ impl Policy {
             .unwrap_or_default();
         let span = tracing::info_span!("mqtt_connect", client_id = %connect.client_id, username = %username);
         let _guard = span.enter();
-        match self.authorize(&connect.client_id, login.as_ref()) {
-            Ok(principal) => {
-                if connect.keep_alive == 0 {
-                    // MQTT: 0 turns keep-alive off; rumqttd refuses 0, so use its maximum.
-                    connect.keep_alive = u16::MAX;
-                }
-                let (will, will_props) = match &will {
-                    Some(w) if !topic_str(&w.topic).is_some_and(|t| principal.may_publish(t)) => {
-                        metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "will")
-                            .increment(1);
-                        tracing::warn!(
-                            topic = %String::from_utf8_lossy(&w.topic),
-                            "will message outside the client's topics dropped"
-                        );
-                        (None, None)
-                    }
-                    _ => (will, will_props),
-                };
-                let session = self.ctx.sessions.next_session();
-                // An empty client id (allowed with a clean session) gets a name here rather
-                // than from rumqttd, so `DisconnectClient` can cut the session by it. No
-                // client may choose the reserved prefix; device ids never have a '.'.
-                let assigned_client_id = (connect.client_id.is_empty() && connect.clean_session)
-                    .then(|| format!("{RESERVED_CLIENT_PREFIX}anon-{session}"));
-                if let Some(id) = &assigned_client_id {
-                    connect.client_id = id.clone();
-                }
-                let (kill, traffic) =
-                    self.ctx
-                        .sessions
-                        .register(principal.username(), &connect.client_id, session);
-                let login = Some(Login {
-                    username: principal.username().to_owned(),
-                    password: self.ctx.stamp.clone(),
-                });
-                self.live = Some(Arc::new(Live {
-                    principal,
-                    session,
-                    kill,
-                    traffic,
-                    assigned_client_id,
-                }));
-                Ok(Packet::Connect(connect, props, will, will_props, login))
-            }
-            Err(refusal) => {
-                let reason = match &refusal {
-                    Refusal::NoCredentials => "no credentials",
-                    Refusal::BadCredentials => "bad username or password",
-                    Refusal::NotAllowed(r) | Refusal::BadClientId(r) | Refusal::Unavailable(r) => r,
-                };
-                metrics::counter!("plantd_mqtt_auth_failures_total", "reason" => reason)
+        let principal = match self.authorize(&connect.client_id, login.as_ref()) {
+            Ok(principal) => principal,
+            Err(refusal) => return Ok(self.refuse(refusal, connect, props)),
+        };
+        let session = self.ctx.sessions.next_session();
+        // An empty client id (allowed with a clean session) gets a name here rather
+        // than from rumqttd, so `DisconnectClient` can cut the session by it. No
+        // client may choose the reserved prefix; device ids never have a '.'.
+        let assigned_client_id = (connect.client_id.is_empty() && connect.clean_session)
+            .then(|| format!("{RESERVED_CLIENT_PREFIX}anon-{session}"));
+        if let Some(id) = &assigned_client_id {
+            connect.client_id = id.clone();
+        }
+        // A device has one session (a second one takes the first over); a token's are
+        // counted, a takeover of one of its own client ids excepted.
+        let cap = matches!(principal, Principal::Integration(_))
+            .then_some(self.ctx.limits.sessions_per_token);
+        let Some((kill, traffic)) =
+            self.ctx
+                .sessions
+                .try_register(principal.username(), &connect.client_id, session, cap)
+        else {
+            limits::hit("sessions_per_token");
+            return Ok(self.refuse(Refusal::TooManySessions, connect, props));
+        };
+        let max_keep_alive = self.ctx.limits.keep_alive_s;
+        // MQTT: 0 turns keep-alive off, and rumqttd refuses 0; a session without one (or a
+        // very long one) would outlive its client's silence for hours.
+        let server_keep_alive = (connect.keep_alive == 0 || connect.keep_alive > max_keep_alive)
+            .then_some(max_keep_alive);
+        if let Some(keep_alive) = server_keep_alive {
+            limits::hit("keep_alive");
+            connect.keep_alive = keep_alive;
+        }
+        // Checked once the session is let in: a retained will takes a place of its token's.
+        let (will, will_props) = match will {
+            Some(w) if !self.will_allowed(&principal, &w) => {
+                metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "will")
                     .increment(1);
-                tracing::warn!(reason, "MQTT login refused");
-                self.refusal = Some(self.code(&refusal));
-                // rumqttd writes a CONNACK only for an empty client id without a clean
-                // session; steer the refused CONNECT there and rewrite the code in `write`.
-                connect.client_id.clear();
-                connect.clean_session = false;
-                connect.keep_alive = connect.keep_alive.max(1);
-                let login = Some(Login {
-                    username: String::new(),
-                    password: self.ctx.stamp.clone(),
-                });
-                Ok(Packet::Connect(
-                    connect,
-                    props,
-                    None::<LastWill>,
-                    None,
-                    login,
-                ))
+                tracing::warn!(
+                    topic = %String::from_utf8_lossy(&w.topic),
+                    "will message outside the client's topics or limits dropped"
+                );
+                (None, None)
+            }
+            Some(mut w) if matches!(principal, Principal::Device(_)) => {
+                // Only plantd retains on device topics.
+                w.retain = false;
+                (Some(w), will_props)
+            }
+            other => (other, will_props),
+        };
+        if !connect.client_id.is_empty() {
+            self.ctx
+                .filters
+                .begin(&connect.client_id, session, connect.clean_session);
+        }
+        let login = Some(Login {
+            username: principal.username().to_owned(),
+            password: self.ctx.stamp.clone(),
+        });
+        self.live = Some(Arc::new(Live {
+            principal,
+            session,
+            kill,
+            traffic,
+            assigned_client_id,
+            client_id: connect.client_id.clone(),
+            clean_session: connect.clean_session,
+            server_keep_alive,
+        }));
+        Ok(Packet::Connect(connect, props, will, will_props, login))
+    }
+
+    /// A will is published like any message of the client: its topic and, for a retained
+    /// one of an integration, a place among the token's retained messages (taken now).
+    fn will_allowed(&self, principal: &Principal, will: &LastWill) -> bool {
+        let Some(topic) = topic_str(&will.topic) else {
+            return false;
+        };
+        if topic.len() > self.ctx.limits.topic_bytes {
+            limits::hit("topic_bytes");
+            return false;
+        }
+        if !principal.may_publish(topic) {
+            return false;
+        }
+        if let Principal::Integration(token) = principal {
+            if will.retain && !self.admit_retained(token, topic, will.message.is_empty()) {
+                return false;
             }
         }
+        true
+    }
+
+    /// Answers a refused login: logs and counts it, and steers the CONNECT to a CONNACK
+    /// that `write` gives the refusal's code.
+    fn refuse(
+        &mut self,
+        refusal: Refusal,
+        mut connect: Connect,
+        props: Option<ConnectProperties>,
+    ) -> Packet {
+        let reason = match &refusal {
+            Refusal::NoCredentials => "no credentials",
+            Refusal::BadCredentials => "bad username or password",
+            Refusal::TooManySessions => "too many sessions for this token",
+            Refusal::NotAllowed(r) | Refusal::BadClientId(r) | Refusal::Unavailable(r) => r,
+        };
+        metrics::counter!("plantd_mqtt_auth_failures_total", "reason" => reason).increment(1);
+        tracing::warn!(reason, "MQTT login refused");
+        self.refusal = Some(self.code(&refusal));
+        // rumqttd writes a CONNACK only for an empty client id without a clean
+        // session; steer the refused CONNECT there and rewrite the code in `write`.
+        connect.client_id.clear();
+        connect.clean_session = false;
+        connect.keep_alive = connect.keep_alive.max(1);
+        let login = Some(Login {
+            username: String::new(),
+            password: self.ctx.stamp.clone(),
+        });
+        Packet::Connect(connect, props, None::<LastWill>, None, login)
+    }
+
+    fn admit_retained(&self, token: &str, topic: &str, empty: bool) -> bool {
+        let admitted =
+            self.ctx
+                .retained
+                .admit(token, topic, empty, self.ctx.limits.retained_per_token);
+        if !admitted {
+            limits::hit("retained_per_token");
+        }
+        admitted
     }
 
     fn on_publish(&self, live: &Live, packet: Packet) -> Packet {
@@ -251,36 +334,72 @@ impl Policy {
         };
         metrics::counter!("plantd_mqtt_messages_in_total").increment(1);
         live.traffic.record(chrono::Utc::now().timestamp_millis());
-        if !self.may_publish(&live.principal, &publish.topic, props.as_ref()) {
+        let alias = props.as_ref().and_then(|p| p.topic_alias);
+        let allowed = self.may_publish(&live.principal, &publish, alias);
+        if let (Some(alias), false) = (alias, publish.topic.is_empty()) {
+            // A refused publish still sets its alias (to `DENIED_TOPIC`, as rewritten).
+            self.aliases.borrow_mut().insert(
+                alias,
+                allowed.then(|| String::from_utf8_lossy(&publish.topic).into_owned()),
+            );
+        }
+        if !allowed {
             metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "publish")
                 .increment(1);
             tracing::warn!(
                 client = live.principal.username(),
                 topic = %String::from_utf8_lossy(&publish.topic),
-                "publish outside the client's topics dropped"
+                "publish outside the client's topics or limits dropped"
             );
             publish.topic = Bytes::from_static(DENIED_TOPIC);
             publish.payload = Bytes::new();
+            publish.retain = false;
+        } else if publish.retain && matches!(live.principal, Principal::Device(_)) {
+            // Only plantd retains on device topics: a device's retained messages would be
+            // kept by rumqttd for as long as the process lives.
+            metrics::counter!("plantd_mqtt_device_retain_cleared_total").increment(1);
             publish.retain = false;
         }
         Packet::Publish(publish, props)
     }
 
-    /// Whether `principal` may publish on `topic` (as it came in the PUBLISH).
-    fn may_publish(
-        &self,
-        principal: &Principal,
-        topic: &[u8],
-        props: Option<&PublishProperties>,
-    ) -> bool {
-        match topic_str(topic) {
+    /// Whether `principal` may publish `publish` (as it came in): its topic, the topic's
+    /// length, and for an integration's retained message a place among its token's.
+    fn may_publish(&self, principal: &Principal, publish: &Publish, alias: Option<u16>) -> bool {
+        let topic = match topic_str(&publish.topic) {
             // An empty topic names an MQTT 5 topic alias, which rumqttd resolves to the topic
             // an earlier publish of this connection set it with; that publish was checked
             // here (and a refused one set the alias to DENIED_TOPIC). Anything else with an
             // empty topic, rumqttd routes as is, and `#` matches it.
-            Some("") => self.version == Some(5) && props.is_some_and(|p| p.topic_alias.is_some()),
-            Some(topic) => principal.may_publish(topic),
-            None => false,
+            Some("") => {
+                let Some(alias) = alias.filter(|_| self.version == Some(5)) else {
+                    return false;
+                };
+                match self.aliases.borrow().get(&alias) {
+                    Some(Some(topic)) => topic.clone(),
+                    Some(None) => return false,
+                    // Never set: rumqttd refuses it; a retained one is not counted, so
+                    // it is not let through.
+                    None => return !publish.retain,
+                }
+            }
+            Some(topic) => {
+                if topic.len() > self.ctx.limits.topic_bytes {
+                    limits::hit("topic_bytes");
+                    return false;
+                }
+                if !principal.may_publish(topic) {
+                    return false;
+                }
+                topic.to_owned()
+            }
+            None => return false,
+        };
+        match principal {
+            Principal::Integration(token) if publish.retain => {
+                self.admit_retained(token, &topic, publish.payload.is_empty())
+            }
+            _ => true,
         }
     }
 
@@ -289,10 +408,27 @@ impl Policy {
             return packet;
         };
         let mut denied = Vec::new();
+        let limits = &self.ctx.limits;
         for (index, filter) in subscribe.filters.iter_mut().enumerate() {
-            if !live.principal.may_subscribe(&filter.path) {
+            let allowed = if filter.path.len() > limits.topic_bytes {
+                limits::hit("topic_bytes");
+                false
+            } else if !live.principal.may_subscribe(&filter.path) {
+                false
+            } else if self.ctx.filters.add(
+                &live.client_id,
+                &filter.path,
+                limits.filters_per_session,
+            ) == Admit::Full
+            {
+                limits::hit("filters_per_session");
+                false
+            } else {
+                true
+            };
+            if !allowed {
                 metrics::counter!("plantd_mqtt_denied_subscriptions_total").increment(1);
-                tracing::warn!(client = live.principal.username(), filter = %filter.path, "subscription outside the client's topics refused");
+                tracing::warn!(client = live.principal.username(), filter = %filter.path, "subscription outside the client's topics or limits refused");
                 filter.path = VOID_FILTER.to_owned();
                 denied.push(index);
             }
@@ -307,7 +443,8 @@ impl Policy {
 
     /// A refused filter was never subscribed (it went to rumqttd as [`VOID_FILTER`]), and
     /// rumqttd answers an UNSUBSCRIBE only for filters it holds: the client would wait for
-    /// its UNSUBACK forever. Refused filters are dropped from the packet; if none is left,
+    /// its UNSUBACK forever. Filters the session does not hold (refused, or never
+    /// subscribed) are dropped from the packet; if none is left,
     /// it goes on as a SUBSCRIBE of the inert void filter with the same packet id, which
     /// rumqttd always acknowledges, and `write` turns that SUBACK into the UNSUBACK.
     fn on_unsubscribe(&self, live: &Live, packet: Packet) -> Packet {
@@ -317,7 +454,7 @@ impl Policy {
         let count = unsubscribe.filters.len();
         unsubscribe
             .filters
-            .retain(|f| live.principal.may_subscribe(f));
+            .retain(|f| self.ctx.filters.remove(&live.client_id, f));
         if !unsubscribe.filters.is_empty() {
             return Packet::Unsubscribe(unsubscribe, props);
         }
@@ -488,15 +625,18 @@ impl Protocol for Policy {
                     ack.session_present = false;
                 } else if ack.code == ConnectReturnCode::Success && !self.announced.get() {
                     self.announce_connected();
-                    // MQTT 5 tells a client the id it was given.
-                    if let Some(id) = self
-                        .live
-                        .as_ref()
-                        .and_then(|l| l.assigned_client_id.clone())
-                    {
-                        props
-                            .get_or_insert_with(Default::default)
-                            .assigned_client_identifier = Some(id);
+                    // MQTT 5 tells a client the id it was given and the keep-alive it is
+                    // held to (MQTT 3.1.1 has no way to say either).
+                    if let Some(live) = self.live.as_ref().filter(|_| self.version == Some(5)) {
+                        if let Some(id) = live.assigned_client_id.clone() {
+                            props
+                                .get_or_insert_with(Default::default)
+                                .assigned_client_identifier = Some(id);
+                        }
+                        if let Some(keep_alive) = live.server_keep_alive {
+                            props.get_or_insert_with(Default::default).server_keep_alive =
+                                Some(keep_alive);
+                        }
                     }
                 }
             }
@@ -532,6 +672,9 @@ impl Drop for Policy {
         self.ctx
             .sessions
             .unregister(live.principal.username(), live.session);
+        self.ctx
+            .filters
+            .end(&live.client_id, live.session, live.clean_session);
         if !self.announced.get() {
             return;
         }

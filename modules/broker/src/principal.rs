@@ -1,6 +1,9 @@
 //! Who is on a connection and which topics the contract lets them touch.
 //!
-//! Devices: publish and subscribe only under `devices/{own id}/`.
+//! Devices: publish and subscribe only the contract's topics under `devices/{own id}/`
+//! (publish: `telemetry`, `state/reported`, `commands/{cmd}/result`, `firmware/status`;
+//! subscribe: `state/desired`, `state/delta`, `commands/{cmd}` or `commands/+`,
+//! `firmware/available`), nothing deeper or elsewhere.
 //! Integrations (tokens with the `mqtt` scope): read everything, publish nothing under
 //! `devices/` or `plantd/`, and use every other topic as a plain MQTT broker.
 //! `$`-topics are nobody's, except `$share/…` shared subscriptions of integrations.
@@ -25,7 +28,7 @@ impl Principal {
             return false;
         }
         match self {
-            Principal::Device(id) => under_own_prefix(id, topic),
+            Principal::Device(id) => own_rest(id, topic).is_some_and(device_publishes),
             Principal::Integration(_) => {
                 !topic.starts_with('$')
                     && !in_namespace(topic, "devices")
@@ -36,7 +39,7 @@ impl Principal {
 
     pub fn may_subscribe(&self, filter: &str) -> bool {
         match self {
-            Principal::Device(id) => under_own_prefix(id, filter),
+            Principal::Device(id) => own_rest(id, filter).is_some_and(device_subscribes),
             Principal::Integration(_) => match filter.strip_prefix("$share/") {
                 Some(rest) => rest
                     .split_once('/')
@@ -47,12 +50,45 @@ impl Principal {
     }
 }
 
-fn under_own_prefix(id: &str, topic: &str) -> bool {
+/// What follows `devices/{id}/` in `topic`.
+fn own_rest<'a>(id: &str, topic: &'a str) -> Option<&'a str> {
     topic
         .strip_prefix("devices/")
         .and_then(|rest| rest.strip_prefix(id))
         .and_then(|rest| rest.strip_prefix('/'))
-        .is_some_and(|rest| !rest.is_empty())
+}
+
+/// The first four levels of `rest` (`None` past its last): enough to tell the contract's
+/// topics, at most three levels deep, from anything deeper.
+fn levels(rest: &str) -> [Option<&str>; 4] {
+    let mut it = rest.split('/');
+    [it.next(), it.next(), it.next(), it.next()]
+}
+
+/// A command id's level: not empty, no wildcard.
+fn is_name(level: &str) -> bool {
+    !level.is_empty() && !level.contains(['+', '#'])
+}
+
+/// The contract's "Device → plantd" topics (after `devices/{id}/`).
+fn device_publishes(rest: &str) -> bool {
+    match levels(rest) {
+        [Some("telemetry"), None, ..]
+        | [Some("state"), Some("reported"), None, _]
+        | [Some("firmware"), Some("status"), None, _] => true,
+        [Some("commands"), Some(cmd), Some("result"), None] => is_name(cmd),
+        _ => false,
+    }
+}
+
+/// The contract's "plantd → device" topics (after `devices/{id}/`), `+` for any command.
+fn device_subscribes(rest: &str) -> bool {
+    match levels(rest) {
+        [Some("state"), Some("desired" | "delta"), None, _]
+        | [Some("firmware"), Some("available"), None, _] => true,
+        [Some("commands"), Some(cmd), None, _] => cmd == "+" || is_name(cmd),
+        _ => false,
+    }
 }
 
 fn in_namespace(topic: &str, root: &str) -> bool {
@@ -69,14 +105,51 @@ mod tests {
     #[test]
     fn devices_stay_under_their_own_prefix() {
         let d = Principal::Device("press-1".into());
-        assert!(d.may_publish("devices/press-1/telemetry"));
-        assert!(!d.may_publish("devices/press-10/telemetry"));
-        assert!(!d.may_publish("devices/press-1"));
-        assert!(!d.may_publish("devices/press-1/"));
-        assert!(!d.may_publish("plantd/events/x"));
-        assert!(d.may_subscribe("devices/press-1/#"));
-        assert!(d.may_subscribe("devices/press-1/commands/+"));
+        for t in [
+            "devices/press-1/telemetry",
+            "devices/press-1/state/reported",
+            "devices/press-1/commands/c-17/result",
+            "devices/press-1/firmware/status",
+        ] {
+            assert!(d.may_publish(t), "{t}");
+        }
+        for t in [
+            "devices/press-10/telemetry",
+            "devices/press-1",
+            "devices/press-1/",
+            "plantd/events/x",
+            // Beyond the contract: any other name or depth under its own prefix.
+            "devices/press-1/telemetry/x",
+            "devices/press-1/x",
+            "devices/press-1/a/b/c/d/e",
+            "devices/press-1/state/desired",
+            "devices/press-1/state/reported/x",
+            "devices/press-1/commands/c-17",
+            "devices/press-1/commands//result",
+            "devices/press-1/commands/c-17/result/x",
+            "devices/press-1/firmware/available",
+        ] {
+            assert!(!d.may_publish(t), "{t}");
+        }
         for f in [
+            "devices/press-1/state/desired",
+            "devices/press-1/state/delta",
+            "devices/press-1/commands/+",
+            "devices/press-1/commands/c-17",
+            "devices/press-1/firmware/available",
+        ] {
+            assert!(d.may_subscribe(f), "{f}");
+        }
+        for f in [
+            "devices/press-1/#",
+            "devices/press-1/+",
+            "devices/press-1/commands/#",
+            "devices/press-1/commands/+/result",
+            "devices/press-1/state/+",
+            "devices/press-1/telemetry",
+            "devices/press-1/x/y/z",
+            "devices/press-1/commands/",
+            "devices/press-1/commands/a+",
             "#",
             "devices/+/telemetry",
             "devices/press-2/#",

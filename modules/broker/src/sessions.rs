@@ -3,7 +3,7 @@
 //! (so an idle session can be cut at once, see `publisher::cut`), and its traffic counters
 //! since the last report. Private to the broker.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -56,23 +56,51 @@ impl Sessions {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Registers a session of `username`, unless `cap` is given and the user holds that
+    /// many sessions under other client ids already (a session under the same client id is
+    /// being taken over: rumqttd ends it). Checked and registered under one lock, so
+    /// simultaneous logins cannot pass the cap together.
+    pub fn try_register(
+        &self,
+        username: &str,
+        client_id: &str,
+        session: u64,
+        cap: Option<usize>,
+    ) -> Option<(Arc<AtomicBool>, Arc<Traffic>)> {
+        let kill = Arc::new(AtomicBool::new(false));
+        let traffic = Arc::new(Traffic::default());
+        let mut live = self.live.lock().ok()?;
+        if let Some(cap) = cap {
+            // A session being taken over is still listed until its connection ends.
+            let others = live.get(username).map_or(0, |list| {
+                list.iter()
+                    .map(|l| l.client_id.as_str())
+                    .filter(|id| *id != client_id)
+                    .collect::<HashSet<_>>()
+                    .len()
+            });
+            if others >= cap {
+                return None;
+            }
+        }
+        live.entry(username.to_owned()).or_default().push(Live {
+            session,
+            client_id: client_id.to_owned(),
+            kill: kill.clone(),
+            traffic: traffic.clone(),
+        });
+        Some((kill, traffic))
+    }
+
+    #[cfg(test)]
     pub fn register(
         &self,
         username: &str,
         client_id: &str,
         session: u64,
     ) -> (Arc<AtomicBool>, Arc<Traffic>) {
-        let kill = Arc::new(AtomicBool::new(false));
-        let traffic = Arc::new(Traffic::default());
-        if let Ok(mut live) = self.live.lock() {
-            live.entry(username.to_owned()).or_default().push(Live {
-                session,
-                client_id: client_id.to_owned(),
-                kill: kill.clone(),
-                traffic: traffic.clone(),
-            });
-        }
-        (kill, traffic)
+        self.try_register(username, client_id, session, None)
+            .expect("no cap, no poisoned lock")
     }
 
     pub fn unregister(&self, username: &str, session: u64) {
@@ -150,5 +178,23 @@ mod tests {
         traffic.record(20);
         assert_eq!(sessions.take_traffic(), vec![("dev-a".to_owned(), 2, 20)]);
         assert!(sessions.take_traffic().is_empty());
+    }
+
+    #[test]
+    fn a_capped_user_gets_no_more_sessions_but_may_take_one_over() {
+        let sessions = Sessions::new(1);
+        assert!(sessions.try_register("tok.a", "one", 1, Some(2)).is_some());
+        assert!(sessions.try_register("tok.a", "two", 2, Some(2)).is_some());
+        assert!(sessions
+            .try_register("tok.a", "three", 3, Some(2))
+            .is_none());
+        assert!(sessions.try_register("tok.a", "two", 4, Some(2)).is_some());
+        assert!(sessions
+            .try_register("tok.b", "three", 5, Some(2))
+            .is_some());
+        sessions.unregister("tok.a", 1);
+        assert!(sessions
+            .try_register("tok.a", "three", 6, Some(2))
+            .is_some());
     }
 }

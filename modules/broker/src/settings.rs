@@ -4,7 +4,8 @@
 //! through one) get their own, larger log so a burst — every device flushing its offline
 //! buffer after a power cut — does not rotate past the gateway. Idle connections cost
 //! rumqttd's fixed per-connection buffers (about 45 KiB each, measured), which no setting
-//! changes.
+//! changes. Per-client limits (topic length, filters, retained messages, sessions per
+//! token, keep-alive) keep one client from growing the broker's memory without bound.
 
 use std::net::SocketAddr;
 
@@ -33,6 +34,19 @@ pub struct BrokerSettings {
     /// Back-pressure: above this many samples accepted by telemetry and not committed,
     /// device publishes are held unacknowledged (until half as many are left).
     pub backpressure_samples: usize,
+    /// Longest topic name or filter (bytes) a client may publish or subscribe to: rumqttd
+    /// keeps every topic and filter it saw in memory.
+    pub max_topic_bytes: usize,
+    /// Subscription filters one session may hold at once (a persistent session keeps its
+    /// filters across reconnects, and so does the count).
+    pub max_filters_per_session: usize,
+    /// Retained messages one integration token may have set (an empty retained payload
+    /// clears one and frees its place). Devices never retain.
+    pub max_retained_per_token: usize,
+    /// Live MQTT sessions one integration token may hold.
+    pub max_sessions_per_token: usize,
+    /// Keep-alive (seconds) a client is held to at most: 0 ("none") or more becomes this.
+    pub max_keep_alive_s: u16,
 }
 
 impl Default for BrokerSettings {
@@ -49,6 +63,11 @@ impl Default for BrokerSettings {
             connect_timeout_ms: 10_000,
             max_outgoing_packets: 200,
             backpressure_samples: 10_000,
+            max_topic_bytes: 256,
+            max_filters_per_session: 100,
+            max_retained_per_token: 1_000,
+            max_sessions_per_token: 100,
+            max_keep_alive_s: 1_200,
         }
     }
 }

@@ -27,8 +27,10 @@ use rumqttd::protocol::{
 use super::{Policy, PolicyContext, DENIED_TOPIC, VOID_FILTER};
 use crate::auth::Authenticator;
 use crate::hold::RESUME_SUBSCRIBE_PKID;
+use crate::limits::{Filters, Limits, Retained};
 use crate::pressure::{Pressure, RESUME_TOPIC};
 use crate::sessions::Sessions;
+use crate::BrokerSettings;
 
 const SECRET: &str = "device-secret";
 const TOKEN_SECRET: &str = "token-secret";
@@ -128,6 +130,10 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
+        Harness::with_limits(Limits::from(&BrokerSettings::default()))
+    }
+
+    fn with_limits(limits: Limits) -> Harness {
         let system = System::new();
         let arbiter = Arbiter::new();
         let (tx, presence) = mpsc::channel();
@@ -144,6 +150,9 @@ impl Harness {
             sessions: Sessions::new(1),
             stamp: STAMP.to_owned(),
             draining: AtomicBool::new(false),
+            limits,
+            filters: Filters::default(),
+            retained: Retained::default(),
         });
         Harness {
             ctx,
@@ -653,19 +662,41 @@ fn a_login_nobody_answers_is_refused_as_unavailable() {
 
 // --- what an accepted CONNECT carries ----------------------------------------------------
 
+/// The attack: keep-alive 0 (or 65,535 s) so that a silent client's session, and what it
+/// holds, outlives the client by hours; rumqttd ends a session only after 1.5 keep-alives
+/// of silence. Today's code turned 0 into 65,535 s.
 #[test]
-fn keep_alive_zero_becomes_no_keep_alive() {
+fn keep_alive_zero_or_above_the_maximum_becomes_the_maximum_and_mqtt5_is_told() {
     let h = Harness::new();
-    for (asked, sent) in [(0, u16::MAX), (1, 1), (45, 45)] {
-        let mut conn = h.connection(false);
-        let (_, keep_alive, ..) = router_connect(conn.send(connect_with(
-            "Dash.1",
-            Some(("tok.mqtt", TOKEN_SECRET)),
-            asked,
-            true,
-            None,
-        )));
-        assert_eq!(keep_alive, sent, "keep-alive {asked}");
+    let max = BrokerSettings::default().max_keep_alive_s;
+    for v5 in [false, true] {
+        for (asked, sent) in [
+            (0, max),
+            (u16::MAX, max),
+            (max + 1, max),
+            (max, max),
+            (1, 1),
+        ] {
+            let mut conn = h.connection(v5);
+            let (_, keep_alive, ..) = router_connect(conn.send(connect_with(
+                "Dash.1",
+                Some(("tok.mqtt", TOKEN_SECRET)),
+                asked,
+                true,
+                None,
+            )));
+            assert_eq!(keep_alive, sent, "keep-alive {asked}, v5: {v5}");
+            let wire = conn.out(connack(ConnectReturnCode::Success));
+            let expected = match (v5, asked == sent) {
+                (false, _) => vec![0x20, 2, 1, 0],
+                (true, true) => vec![0x20, 3, 1, 0, 0],
+                // Server Keep Alive (0x13), two bytes.
+                (true, false) => {
+                    [[0x20, 6, 1, 0, 3, 0x13].as_slice(), &sent.to_be_bytes()].concat()
+                }
+            };
+            assert_eq!(wire, expected, "keep-alive {asked}, v5: {v5}");
+        }
     }
 }
 
@@ -790,6 +821,14 @@ fn a_device_publishes_on_its_own_topics_and_nothing_else_gets_through() {
             "{}",
             String::from_utf8_lossy(topic)
         );
+        // Retained: passed on, not retained (rumqttd would keep it as long as it lives).
+        let retained = publish(topic, b"{}", pkid, true);
+        assert_eq!(
+            conn.send(Packet::Publish(retained, None)),
+            Ok(Packet::Publish(publish(topic, b"{}", pkid, false), None)),
+            "{}: retained",
+            String::from_utf8_lossy(topic)
+        );
     }
     let refused: &[&[u8]] = &[
         b"devices/press-2/telemetry",
@@ -805,6 +844,14 @@ fn a_device_publishes_on_its_own_topics_and_nothing_else_gets_through() {
         b"devices/+/telemetry",
         b"",
         b"devices/press-1/\xfftelemetry",
+        // Under its own prefix, beyond the contract: each a new topic (and log) in rumqttd.
+        b"devices/press-1/x",
+        b"devices/press-1/telemetry/1",
+        b"devices/press-1/a/b/c/d/e/f",
+        b"devices/press-1/state/desired",
+        b"devices/press-1/commands/c-1",
+        b"devices/press-1/commands/c-1/result/x",
+        b"devices/press-1/firmware/available",
     ];
     for (pkid, topic) in (100..).zip(refused) {
         assert_eq!(
@@ -978,6 +1025,10 @@ fn an_integration_subscribes_to_everything_but_dollar_topics() {
 fn unsubscribing_refused_filters_is_answered_by_the_layer() {
     let h = Harness::new();
     let mut conn = h.device(false, "press-1");
+    assert_eq!(
+        paths(conn.send(subscribe(8, &["devices/press-1/commands/+"]))),
+        (8, vec!["devices/press-1/commands/+".to_owned()])
+    );
     // Refused filters are left out of what rumqttd is asked to remove.
     match conn.send(unsubscribe(
         9,
@@ -1178,4 +1229,228 @@ fn while_ingest_is_paused_a_devices_publish_waits_and_an_integrations_does_not()
         Ok(Packet::Publish(sample, None)),
         "released as it came"
     );
+}
+
+// --- per-client limits: each test is an attack on the broker's memory ---------------------
+
+/// Small limits, so the tests can reach them.
+fn small_limits() -> Limits {
+    Limits {
+        topic_bytes: 128,
+        filters_per_session: 8,
+        retained_per_token: 2,
+        sessions_per_token: 2,
+        keep_alive_s: 60,
+    }
+}
+
+/// The attack: a device subscribes to filters of its own prefix beyond the contract (`#`,
+/// any depth), each a filter with its own log in rumqttd. Today's code granted them.
+#[test]
+fn a_device_subscribes_only_the_contracts_topics() {
+    let h = Harness::new();
+    let mut conn = h.device(false, "press-1");
+    let asked = [
+        "devices/press-1/state/desired",
+        "devices/press-1/state/delta",
+        "devices/press-1/commands/+",
+        "devices/press-1/commands/c-1",
+        "devices/press-1/firmware/available",
+        "devices/press-1/#",
+        "devices/press-1/+/+",
+        "devices/press-1/commands/#",
+        "devices/press-1/x/y/z",
+        "devices/press-1/telemetry",
+        "devices/press-1/state/reported",
+    ];
+    let (_, sent) = paths(conn.send(subscribe(3, &asked)));
+    let mut expected: Vec<&str> = asked[..5].to_vec();
+    expected.extend([VOID_FILTER; 6]);
+    assert_eq!(sent, expected);
+}
+
+/// The attack: topics and filters of any length (up to the packet size), each kept by
+/// rumqttd. Today's code passed them on.
+#[test]
+fn topics_and_filters_longer_than_the_maximum_are_refused() {
+    let h = Harness::with_limits(small_limits());
+    let mut conn = h.integration(false, "Dash.1");
+    let at_max = format!("plant/{}", "a".repeat(128 - 6));
+    let over = format!("{at_max}b");
+    let sent = publish(at_max.as_bytes(), b"x", 1, false);
+    assert_eq!(
+        conn.send(Packet::Publish(sent.clone(), None)),
+        Ok(Packet::Publish(sent, None))
+    );
+    assert_eq!(
+        conn.send(Packet::Publish(
+            publish(over.as_bytes(), b"x", 2, false),
+            None
+        )),
+        Ok(Packet::Publish(denied(2), None))
+    );
+    assert_eq!(
+        paths(conn.send(subscribe(3, &[&at_max, &over]))),
+        (3, vec![at_max.clone(), VOID_FILTER.to_owned()])
+    );
+    // A will on an over-long topic is dropped.
+    let mut conn = h.connection(false);
+    let (.., will, _) = router_connect(conn.send(connect_with(
+        "Dash.2",
+        Some(("tok.mqtt", TOKEN_SECRET)),
+        30,
+        true,
+        Some(will(over.as_bytes())),
+    )));
+    assert_eq!(will, None);
+}
+
+/// The attack: one session subscribes to ever more filters (a device to ever more
+/// `commands/{cmd}`), each with its own log; a persistent session would keep adding at
+/// every reconnect. Today's code granted every one.
+#[test]
+fn a_session_holds_at_most_the_maximum_filters_and_unsubscribing_frees_one() {
+    let h = Harness::with_limits(small_limits());
+    let mut conn = h.device(false, "press-1");
+    let names: Vec<String> = (0..10)
+        .map(|i| format!("devices/press-1/commands/c-{i}"))
+        .collect();
+    let asked: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (_, sent) = paths(conn.send(subscribe(1, &asked)));
+    assert_eq!(&sent[..8], &asked[..8], "up to the maximum");
+    assert_eq!(&sent[8..], [VOID_FILTER; 2], "beyond it refused");
+    // Renewing a held filter takes no new place; unsubscribing frees one.
+    assert_eq!(paths(conn.send(subscribe(2, &asked[..1]))).1, asked[..1]);
+    assert!(matches!(
+        conn.send(unsubscribe(3, &asked[..1])),
+        Ok(Packet::Unsubscribe(u, _)) if u.filters == asked[..1]
+    ));
+    assert_eq!(paths(conn.send(subscribe(4, &asked[8..9]))).1, asked[8..9]);
+
+    // A persistent session's filters stay in rumqttd across reconnects, and so does their
+    // count; a clean session starts from none.
+    let mut persistent = h.connection(false);
+    router_connect(persistent.send(connect_with(
+        "Dash.p",
+        Some(("tok.mqtt", TOKEN_SECRET)),
+        30,
+        false,
+        None,
+    )));
+    let filters: Vec<String> = (0..8).map(|i| format!("plant/{i}")).collect();
+    let filters: Vec<&str> = filters.iter().map(String::as_str).collect();
+    assert_eq!(paths(persistent.send(subscribe(1, &filters))).1, filters);
+    drop(persistent);
+    let mut again = h.connection(false);
+    router_connect(again.send(connect_with(
+        "Dash.p",
+        Some(("tok.mqtt", TOKEN_SECRET)),
+        30,
+        false,
+        None,
+    )));
+    assert_eq!(
+        paths(again.send(subscribe(2, &["plant/more"]))).1,
+        [VOID_FILTER]
+    );
+    drop(again);
+    let mut clean = h.integration(false, "Dash.p");
+    assert_eq!(
+        paths(clean.send(subscribe(3, &["plant/more"]))).1,
+        ["plant/more"]
+    );
+}
+
+/// The attack: an integration retains a message on ever new topics; rumqttd keeps every
+/// one for as long as the process lives. Today's code retained them all.
+#[test]
+fn an_integration_token_retains_at_most_the_maximum_and_clearing_frees_one() {
+    let h = Harness::with_limits(small_limits());
+    let mut a = h.integration(true, "Dash.a");
+    let mut b = h.integration(false, "Dash.b");
+    let pass = |conn: &mut Conn, topic: &[u8], payload: &[u8], pkid| {
+        let sent = publish(topic, payload, pkid, true);
+        assert_eq!(
+            conn.send(Packet::Publish(sent.clone(), None)),
+            Ok(Packet::Publish(sent, None)),
+            "{}",
+            String::from_utf8_lossy(topic)
+        );
+    };
+    pass(&mut a, b"plant/1", b"x", 1);
+    pass(&mut b, b"plant/2", b"x", 2);
+    pass(&mut a, b"plant/1", b"y", 3);
+    // The token's two places are taken, whichever of its sessions took them.
+    assert_eq!(
+        a.send(Packet::Publish(publish(b"plant/3", b"x", 4, true), None)),
+        Ok(Packet::Publish(denied(4), None))
+    );
+    // Not retained, the same topic goes through.
+    let plain = publish(b"plant/3", b"x", 5, false);
+    assert_eq!(
+        a.send(Packet::Publish(plain.clone(), None)),
+        Ok(Packet::Publish(plain, None))
+    );
+    // Through a topic alias it is the same topic, and the same count.
+    let alias = PublishProperties {
+        topic_alias: Some(1),
+        ..PublishProperties::default()
+    };
+    let setting = publish(b"plant/4", b"x", 6, false);
+    assert_eq!(
+        a.send(Packet::Publish(setting.clone(), Some(alias.clone()))),
+        Ok(Packet::Publish(setting, Some(alias.clone())))
+    );
+    assert_eq!(
+        a.send(Packet::Publish(
+            publish(b"", b"x", 7, true),
+            Some(alias.clone())
+        )),
+        Ok(Packet::Publish(denied(7), Some(alias.clone())))
+    );
+    // Clearing one (an empty retained payload) frees its place.
+    pass(&mut b, b"plant/2", b"", 8);
+    pass(&mut a, b"plant/3", b"x", 9);
+    // A retained will takes a place too: none is left for it.
+    let mut conn = h.connection(false);
+    let retained_will = LastWill {
+        retain: true,
+        ..will(b"plant/will")
+    };
+    let (.., sent_will, _) = router_connect(conn.send(connect_with(
+        "Dash.w",
+        Some(("tok.mqtt", TOKEN_SECRET)),
+        30,
+        true,
+        Some(retained_will),
+    )));
+    assert_eq!(sent_will, None);
+}
+
+/// The attack: one `mqtt` token opens session after session (up to the broker's whole
+/// connection limit). Today's code let every one in.
+#[test]
+fn a_token_holds_at_most_the_maximum_sessions() {
+    let h = Harness::with_limits(small_limits());
+    let first = h.integration(false, "Dash.1");
+    let _second = h.integration(true, "Dash.2");
+    for (v5, expected) in [
+        (false, vec![0x20, 2, 0, 5]),
+        (true, vec![0x20, 3, 0, 0x97, 0]),
+    ] {
+        let mut conn = h.connection(v5);
+        let (client_id, ..) =
+            router_connect(conn.send(connect("Dash.3", Some(("tok.mqtt", TOKEN_SECRET)))));
+        assert_eq!(client_id, "", "steered to a refusal");
+        assert_eq!(
+            conn.out(connack(ConnectReturnCode::ClientIdentifierNotValid)),
+            expected,
+            "not authorized (3.1.1) / quota exceeded (5), v5: {v5}"
+        );
+    }
+    // A takeover of one of its own sessions is no new session.
+    let _taken_over = h.integration(false, "Dash.2");
+    // One ended frees its place.
+    drop(first);
+    let _third = h.integration(false, "Dash.3");
 }
