@@ -303,21 +303,13 @@ fn every_response_carries_the_security_headers_and_pages_have_no_inline_script()
     }
 }
 
-fn attributes(header: &str) -> Vec<String> {
-    header
-        .split(';')
-        .skip(1)
-        .map(|a| a.trim().to_ascii_lowercase())
-        .collect()
-}
-
 /// The attacks: with TLS, a session cookie without `Secure` is sent over a plain-HTTP
 /// request an attacker provokes; a cookie without the `__Host-` prefix can be planted by a
 /// sibling host or over HTTP (session fixation). With `secure_cookies` both cookies are
 /// `__Host-` and `Secure`, and a session offered under the old name is not accepted.
 #[test]
 fn secure_cookies_are_host_prefixed_and_secure() {
-    use crate::support::web::{agent, cookie_pair, set_cookie, status_of};
+    use crate::support::web::{agent, attributes, cookie_pair, set_cookie, status_of};
     let server = Server::start_with(&[("PLANTD_SECURE_COOKIES", "true")]);
     let agent = agent();
     let form = status_of(agent.get(&server.url("/login")).call());

@@ -16,7 +16,7 @@ use crate::support::http::{api, forbidden, provision};
 use crate::support::mqtt::device;
 use crate::support::server::{free_port, ADMIN_PASSWORD};
 use crate::support::web::{
-    agent, assert_refused, cookie_pair, form_token, set_cookie, sign_in, status_of,
+    agent, assert_refused, attributes, cookie_pair, form_token, set_cookie, sign_in, status_of,
 };
 use crate::support::{eventually, Server};
 
@@ -362,14 +362,6 @@ fn browser_signs_in_sees_live_devices_and_signs_out() {
     browser.goto(&server.url("/"));
     browser.wait_for_path("/login");
     drop(mqtt);
-}
-
-fn attributes(header: &str) -> Vec<String> {
-    header
-        .split(';')
-        .skip(1)
-        .map(|a| a.trim().to_ascii_lowercase())
-        .collect()
 }
 
 #[test]

@@ -71,3 +71,12 @@ pub fn assert_refused(response: ureq::Response, reason: &str) {
     assert_eq!((status, text.as_str()), (403, reason));
     assert_eq!(content_type, "text/plain", "{reason}");
 }
+
+/// The attributes of a `Set-Cookie` header after its name=value, lower case.
+pub fn attributes(header: &str) -> Vec<String> {
+    header
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect()
+}
