@@ -290,6 +290,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "telemetry_max_series_per_device",
+        default: Value("256"),
+        doc: "distinct metrics one device may have; a payload adding more is rejected whole (`plantd_telemetry_payloads_rejected_total{reason=\"series_limit\"}`)",
+        apply: |s, v| {
+            s.telemetry.max_series_per_device = number(v, 1, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "telemetry_max_buffered_samples",
         default: Value("1000000"),
         doc: "samples held while storage is behind before payloads are refused",
