@@ -17,8 +17,10 @@ use crate::support::mqtt::{connect, options};
 use crate::support::{eventually, Server};
 
 /// Storage made slow on purpose (five samples per transaction), a small watermark and a
-/// small gateway log: flat-out QoS 1 publishers outrun storage many times over.
+/// small gateway log: flat-out QoS 1 publishers outrun storage many times over. No
+/// per-device rate limit: these tests pause ingest with one device on purpose.
 const SLOW_STORAGE: &[(&str, &str)] = &[
+    ("PLANTD_MQTT_DEVICE_MAX_MSGS_PER_S", "0"),
     ("PLANTD_TELEMETRY_BATCH_SIZE", "5"),
     ("PLANTD_MQTT_BACKPRESSURE_SAMPLES", "50"),
     ("PLANTD_MQTT_GATEWAY_SEGMENT_BYTES", "65536"),

@@ -21,6 +21,7 @@ mod devices;
 mod events;
 mod firmware;
 mod firmware_transfer;
+mod flood;
 mod ingest;
 mod migrations;
 mod security;

@@ -131,6 +131,11 @@ impl Plantd {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        // The flat-out modes publish as fast as each device can, far beyond the per-device
+        // rate limit: the bench measures ingest, so the limit is off unless asked for.
+        if std::env::var_os("PLANTD_MQTT_DEVICE_MAX_MSGS_PER_S").is_none() {
+            cmd.env("PLANTD_MQTT_DEVICE_MAX_MSGS_PER_S", "0");
+        }
         let child = cmd.spawn().map_err(|e| format!("start plantd: {e}"))?;
         let mut plantd = Plantd {
             pid: Some(child.id()),

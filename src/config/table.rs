@@ -254,6 +254,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "mqtt_device_max_msgs_per_s",
+        default: Value("200"),
+        doc: "publishes a second one device session may send (bursts of twice as many); beyond, QoS 0 is dropped (`plantd_mqtt_dropped_total{reason=\"rate\"}`) and QoS 1 held back unacknowledged (`plantd_mqtt_rate_held_total`). 0: no limit",
+        apply: |s, v| {
+            s.broker.device_max_msgs_per_s = number(v, 0, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "telemetry_batch_size",
         default: Value("1000"),
         doc: "samples per write transaction at most",
@@ -286,6 +295,15 @@ pub static SETTINGS: &[Setting] = &[
         doc: "larger telemetry payloads are rejected",
         apply: |s, v| {
             s.telemetry.max_payload_bytes = number(v, 64, 64 << 20)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "telemetry_max_series_per_device",
+        default: Value("256"),
+        doc: "distinct metrics one device may have; a payload adding more is rejected whole (`plantd_telemetry_payloads_rejected_total{reason=\"series_limit\"}`)",
+        apply: |s, v| {
+            s.telemetry.max_series_per_device = number(v, 1, 1_000_000)?;
             Ok(())
         },
     },

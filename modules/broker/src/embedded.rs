@@ -156,10 +156,13 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
     // before much is queued ahead of telemetry (the ack → commit window grows with it).
     let kept =
         settings.gateway_segment_size * settings.gateway_segment_count.saturating_sub(1).max(1);
-    let pressure = Arc::new(Pressure::new(
-        (kept / 2).min(MAX_QUEUED_BYTES) as u64,
-        settings.backpressure_samples as u64,
-    ));
+    let pressure = Arc::new(
+        Pressure::new(
+            (kept / 2).min(MAX_QUEUED_BYTES) as u64,
+            settings.backpressure_samples as u64,
+        )
+        .with_device_rate(settings.device_max_msgs_per_s),
+    );
     let policy = Policy::new(ctx.clone(), pressure.clone());
     let tx = router_tx.clone();
     thread::Builder::new()

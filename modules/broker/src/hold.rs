@@ -2,9 +2,16 @@
 //! back from the router while ingest is paused, in the order they came, and the MQTT 5
 //! topic aliases it must resolve to know which publishes feed the gateway. Owned by that
 //! connection's `Policy`; touches only the shared `Pressure`.
+//!
+//! Also the device's own rate (`mqtt_device_max_msgs_per_s`, a token bucket per session):
+//! a publish over it is held back the same way (QoS 0 dropped, QoS 1/2 queued
+//! unacknowledged), so one flooding device waits alone instead of filling ingest until
+//! every device is paused. Held packets leave at the rate as the resume ticks (every
+//! 10 ms while anyone holds) wake the connection.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Instant;
 
 use rumqttd::protocol::{Filter, Packet, QoS, RetainForwardRule, Subscribe};
 
@@ -34,8 +41,47 @@ pub enum Verdict {
     Overflow,
 }
 
+/// A token bucket: `rate` publishes a second on average, bursts of up to `burst`.
+struct Bucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    /// A full bucket allowing `per_s` a second and bursts of twice that; `None` for 0.
+    fn new(per_s: u32) -> Option<Bucket> {
+        (per_s > 0).then(|| {
+            let burst = 2.0 * f64::from(per_s);
+            Bucket {
+                rate: f64::from(per_s),
+                burst,
+                tokens: burst,
+                at: Instant::now(),
+            }
+        })
+    }
+
+    /// Takes a token if one is there.
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 pub struct Hold {
     pressure: Option<Arc<Pressure>>,
+    /// The session's publish rate (`None`: no limit).
+    bucket: Option<Bucket>,
     queue: VecDeque<Packet>,
     bytes: usize,
     subscribed: bool,
@@ -57,6 +103,7 @@ impl Hold {
 
     fn with(pressure: Option<Arc<Pressure>>) -> Self {
         Hold {
+            bucket: pressure.as_ref().and_then(|p| Bucket::new(p.device_rate())),
             pressure,
             queue: VecDeque::new(),
             bytes: 0,
@@ -67,8 +114,11 @@ impl Hold {
 
     /// The oldest held packet, once ingest is no longer paused.
     pub fn release(&mut self) -> Option<Packet> {
-        let pressure = self.pressure.as_ref()?;
+        let pressure = self.pressure.clone()?;
         if self.queue.is_empty() || pressure.must_hold() {
+            return None;
+        }
+        if matches!(self.queue.front(), Some(Packet::Publish(..))) && !self.within_rate() {
             return None;
         }
         let packet = self.queue.pop_front()?;
@@ -99,17 +149,26 @@ impl Hold {
                     let len = feeds_gateway(&publish.topic).then_some(publish.topic.len());
                     self.aliases.insert(alias, len);
                 }
-                if !holding && !pressure.must_hold() {
+                let paused = pressure.must_hold();
+                if !holding && !paused && self.within_rate() {
                     self.count_appended(&publish.topic, publish.payload.len(), alias);
                     return Verdict::Pass(packet);
                 }
                 // rumqttd keeps the QoS private; its meter length tells it (no packet id).
                 let qos0 = publish.len() == 2 + publish.topic.len() + publish.payload.len();
+                // Not paused: this device is over its rate (or still sending on the
+                // publishes it has held back for that).
+                match (qos0, paused) {
+                    (true, true) => pressure.dropped_qos0(client),
+                    (true, false) => pressure.dropped_over_rate(client),
+                    (false, true) => {
+                        metrics::counter!("plantd_mqtt_backpressure_held_total").increment(1)
+                    }
+                    (false, false) => metrics::counter!("plantd_mqtt_rate_held_total").increment(1),
+                }
                 if qos0 {
-                    pressure.dropped_qos0(client);
                     return Verdict::Taken;
                 }
-                metrics::counter!("plantd_mqtt_backpressure_held_total").increment(1);
             }
             // Keep-alive and acknowledgements of messages to the client go on at once, so a
             // waiting client stays connected and its subscriptions keep flowing.
@@ -143,6 +202,11 @@ impl Hold {
         }
         self.subscribed = true;
         Verdict::Inject(resume_subscription())
+    }
+
+    /// Whether one more publish fits the session's rate (taking its token).
+    fn within_rate(&mut self) -> bool {
+        self.bucket.as_mut().is_none_or(Bucket::take)
     }
 
     /// Counts a publish going to the router when the gateway will read it (an empty
@@ -263,5 +327,39 @@ mod tests {
             "both QoS 1 publishes; the QoS 0 one was dropped"
         );
         assert_eq!(pressure.holding(), 0);
+    }
+
+    #[test]
+    fn over_its_rate_a_device_drops_qos0_and_holds_qos1_without_pausing_anyone() {
+        let pressure = Arc::new(Pressure::new(1 << 20, 1_000).with_device_rate(1));
+        let mut hold = Hold::new(pressure.clone());
+        let t = "devices/d1/telemetry";
+        // A burst of twice the rate passes.
+        for pkid in 1..=2 {
+            assert!(matches!(
+                hold.admit("d1", publish(t, 1, pkid)),
+                Verdict::Pass(_)
+            ));
+        }
+        assert!(matches!(hold.admit("d1", publish(t, 0, 0)), Verdict::Taken));
+        assert!(matches!(
+            hold.admit("d1", publish(t, 1, 3)),
+            Verdict::Inject(Packet::Subscribe(..))
+        ));
+        assert!(!pressure.is_paused(), "nobody else is paused");
+        assert_eq!(
+            pressure.holding(),
+            1,
+            "the flooding connection waits for ticks"
+        );
+        assert!(hold.release().is_none(), "no token yet");
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert!(matches!(hold.release(), Some(Packet::Publish(..))));
+        assert_eq!(pressure.holding(), 0);
+        // Another session of the same device gets a bucket of its own.
+        assert!(matches!(
+            hold.clone().admit("d1", publish(t, 1, 4)),
+            Verdict::Pass(_)
+        ));
     }
 }

@@ -71,7 +71,12 @@ pub fn describe() {
     );
     describe_counter!(
         "plantd_mqtt_dropped_total",
-        "device publishes dropped by plantd, by reason (backpressure_qos0: QoS 0 while paused)"
+        "device publishes dropped by plantd, by reason (backpressure_qos0: QoS 0 while paused; \
+         rate: QoS 0 over mqtt_device_max_msgs_per_s)"
+    );
+    describe_counter!(
+        "plantd_mqtt_rate_held_total",
+        "QoS 1/2 device publishes held back (unacknowledged) for being over mqtt_device_max_msgs_per_s"
     );
     describe_gauge!(
         "plantd_mqtt_backpressure_paused",
@@ -122,13 +127,16 @@ pub fn describe() {
         "plantd_mqtt_backpressure_pauses_total",
         "plantd_mqtt_backpressure_held_total",
         "plantd_mqtt_backpressure_disconnects_total",
+        "plantd_mqtt_rate_held_total",
     ] {
         metrics::counter!(name).absolute(0);
     }
     metrics::counter!("plantd_mqtt_auth_failures_total", "reason" => "bad username or password")
         .absolute(0);
     metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "publish").absolute(0);
-    metrics::counter!("plantd_mqtt_dropped_total", "reason" => "backpressure_qos0").absolute(0);
+    for reason in ["backpressure_qos0", "rate"] {
+        metrics::counter!("plantd_mqtt_dropped_total", "reason" => reason).absolute(0);
+    }
     for gauge in [
         "plantd_mqtt_backpressure_paused",
         "plantd_mqtt_backpressure_queued_bytes",

@@ -48,6 +48,10 @@ pub struct Pressure {
     high_samples: u64,
     /// When a QoS 0 drop was last logged (ms since `epoch`), to rate-limit the log.
     last_drop_log: AtomicU64,
+    /// The same for drops of publishes over a device's rate.
+    last_rate_log: AtomicU64,
+    /// Publishes a second each device session may send (0: no limit); see `hold.rs`.
+    device_msgs_per_s: u32,
     epoch: Instant,
 }
 
@@ -63,8 +67,21 @@ impl Pressure {
             high_bytes: high_bytes.max(1),
             high_samples: high_samples.max(1),
             last_drop_log: AtomicU64::new(0),
+            last_rate_log: AtomicU64::new(0),
+            device_msgs_per_s: 0,
             epoch: Instant::now(),
         }
+    }
+
+    /// Holds each device session to `per_s` publishes a second (bursts of twice as many);
+    /// 0: no limit.
+    pub fn with_device_rate(mut self, per_s: u32) -> Self {
+        self.device_msgs_per_s = per_s;
+        self
+    }
+
+    pub fn device_rate(&self) -> u32 {
+        self.device_msgs_per_s
     }
 
     /// Bytes between the policy layer and telemetry.
@@ -186,18 +203,36 @@ impl Pressure {
         self.holding.load(Ordering::Relaxed)
     }
 
+    /// Counts a QoS 0 publish dropped for being over the device's rate; logs at most once
+    /// every 10 s (over all devices).
+    pub fn dropped_over_rate(&self, client: &str) {
+        metrics::counter!("plantd_mqtt_dropped_total", "reason" => "rate").increment(1);
+        if self.log_due(&self.last_rate_log) {
+            tracing::warn!(
+                client,
+                "device publishing faster than mqtt_device_max_msgs_per_s: QoS 0 beyond it is \
+                 dropped, QoS 1 held back (counted in plantd_mqtt_dropped_total and \
+                 plantd_mqtt_rate_held_total; logged at most every 10 s)"
+            );
+        }
+    }
+
+    /// Whether a log line guarded by `last` (ms since `epoch`) may be written now: at most
+    /// one every 10 s.
+    fn log_due(&self, last_log: &AtomicU64) -> bool {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let last = last_log.load(Ordering::Relaxed);
+        (last == 0 || now.saturating_sub(last) >= 10_000)
+            && last_log
+                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
     /// Counts a QoS 0 publish dropped while paused; logs at most once every 10 s.
     pub fn dropped_qos0(&self, client: &str) {
         metrics::counter!("plantd_mqtt_dropped_total", "reason" => "backpressure_qos0")
             .increment(1);
-        let now = self.epoch.elapsed().as_millis() as u64;
-        let last = self.last_drop_log.load(Ordering::Relaxed);
-        if (last == 0 || now.saturating_sub(last) >= 10_000)
-            && self
-                .last_drop_log
-                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if self.log_due(&self.last_drop_log) {
             tracing::warn!(
                 client,
                 "storage is behind: QoS 0 device publishes are dropped until it catches up \

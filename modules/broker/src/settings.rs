@@ -47,6 +47,9 @@ pub struct BrokerSettings {
     pub max_sessions_per_token: usize,
     /// Keep-alive (seconds) a client is held to at most: 0 ("none") or more becomes this.
     pub max_keep_alive_s: u16,
+    /// Publishes a second one device session may send on average (bursts of twice as many);
+    /// beyond, QoS 0 is dropped and QoS 1/2 held back unacknowledged. 0: no limit.
+    pub device_max_msgs_per_s: u32,
 }
 
 impl Default for BrokerSettings {
@@ -68,6 +71,7 @@ impl Default for BrokerSettings {
             max_retained_per_token: 1_000,
             max_sessions_per_token: 100,
             max_keep_alive_s: 1_200,
+            device_max_msgs_per_s: 200,
         }
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use crate::head::Head;
 use crate::series::{Registry, RejectionStats};
 use crate::store::{self, Batch, RecentRow};
-use crate::validate::parse_payload;
+use crate::validate::{parse_payload, Sample};
 
 const DAY_MS: Millis = 86_400_000;
 
@@ -48,6 +48,9 @@ pub struct TelemetrySettings {
     pub retention_hour: Option<Millis>,
     /// A query that would decode more raw points than this is refused.
     pub query_max_points: usize,
+    /// Distinct metrics (series) one device may have; a payload that would add one more is
+    /// rejected whole. Each series costs memory, rows and a query on the device page.
+    pub max_series_per_device: usize,
 }
 
 impl Default for TelemetrySettings {
@@ -64,6 +67,7 @@ impl Default for TelemetrySettings {
             retention_minute: Some(365 * DAY_MS),
             retention_hour: None,
             query_max_points: 1_000_000,
+            max_series_per_device: 256,
         }
     }
 }
@@ -420,6 +424,33 @@ impl Telemetry {
         }
     }
 
+    /// Registers the payload's new metrics for the device, or refuses them all (registering
+    /// none) when they would take it past `max_series_per_device`. Registered here, at
+    /// acceptance, so metrics still buffered count against the cap too.
+    fn register_series(&mut self, device: &DeviceId, samples: &[Sample]) -> Result<(), String> {
+        let new: BTreeSet<&str> = samples
+            .iter()
+            .map(|s| s.metric.as_str())
+            .filter(|m| self.registry.find(device, m).is_none())
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let have = self.registry.series_count(device);
+        let cap = self.settings.max_series_per_device;
+        if have + new.len() > cap {
+            return Err(format!(
+                "the payload adds {} new metric(s) to the device's {have}; at most {cap} are kept \
+                 (telemetry_max_series_per_device)",
+                new.len()
+            ));
+        }
+        for sample in samples {
+            self.registry.id_for(device, &sample.metric, sample.ts);
+        }
+        Ok(())
+    }
+
     fn record_rejection(&mut self, device: &DeviceId, code: &'static str, reason: &str, at: i64) {
         metrics::counter!("plantd_telemetry_payloads_rejected_total", "reason" => code)
             .increment(1);
@@ -471,6 +502,13 @@ impl Handler<IngestPayload> for Telemetry {
             let reason = "storage is behind; the payload was refused (not stored)";
             self.record_rejection(&msg.device_id, "overloaded", reason, msg.received_at);
             return Err(IngestError::Unavailable(reason.to_owned()));
+        }
+        if let Err(reason) = self.register_series(&msg.device_id, &samples) {
+            self.record_rejection(&msg.device_id, "series_limit", &reason, msg.received_at);
+            return Err(IngestError::Rejected {
+                code: "series_limit".to_owned(),
+                reason,
+            });
         }
         let count = samples.len();
         self.buffer.extend(samples.into_iter().map(|s| Buffered {

@@ -114,7 +114,9 @@ pub fn describe() {
     ] {
         metrics::counter!(name).absolute(0);
     }
-    metrics::counter!("plantd_telemetry_payloads_rejected_total", "reason" => "malformed")
-        .absolute(0);
+    for reason in ["malformed", "series_limit"] {
+        metrics::counter!("plantd_telemetry_payloads_rejected_total", "reason" => reason)
+            .absolute(0);
+    }
     metrics::gauge!("plantd_telemetry_buffered_samples").set(0.0);
 }

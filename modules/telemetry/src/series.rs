@@ -92,6 +92,11 @@ impl Registry {
             .unwrap_or_default()
     }
 
+    /// How many series the device has (registered, stored or not yet).
+    pub fn series_count(&self, device: &DeviceId) -> usize {
+        self.by_device.get(device).map_or(0, BTreeMap::len)
+    }
+
     pub fn all_ids(&self) -> impl Iterator<Item = i64> + '_ {
         self.by_id.keys().copied()
     }
