@@ -38,7 +38,7 @@ use crate::hold::{Hold, Verdict, RESUME_SUBSCRIBE_PKID};
 use crate::limits::{self, Admit, Filters, Limits, Retained};
 use crate::pressure::{Pressure, RESUME_TOPIC};
 use crate::principal::Principal;
-use crate::sessions::{Sessions, Traffic};
+use crate::sessions::{NotRegistered, Sessions, Traffic};
 use crate::sniff;
 
 /// Where a refused publish goes: a `$` topic nobody may subscribe to (payload emptied).
@@ -88,6 +88,9 @@ enum Refusal {
     BadClientId(&'static str),
     Unavailable(&'static str),
     TooManySessions,
+    /// The credential was rotated or revoked (or the device disabled) while the login was
+    /// being answered: the answer no longer holds.
+    CutSinceLogin,
 }
 
 #[derive(Clone)]
@@ -128,7 +131,9 @@ impl Policy {
             Refusal::NoCredentials | Refusal::NotAllowed(_) => ConnectReturnCode::NotAuthorized,
             Refusal::TooManySessions if self.version == Some(5) => ConnectReturnCode::QuotaExceeded,
             Refusal::TooManySessions => ConnectReturnCode::NotAuthorized,
-            Refusal::BadCredentials => ConnectReturnCode::BadUserNamePassword,
+            Refusal::BadCredentials | Refusal::CutSinceLogin => {
+                ConnectReturnCode::BadUserNamePassword
+            }
             Refusal::BadClientId(_) => ConnectReturnCode::ClientIdentifierNotValid,
             Refusal::Unavailable(_) if self.version == Some(5) => {
                 ConnectReturnCode::ServerUnavailable
@@ -193,6 +198,9 @@ impl Policy {
             .unwrap_or_default();
         let span = tracing::info_span!("mqtt_connect", client_id = %connect.client_id, username = %username);
         let _guard = span.enter();
+        // Read before the login is checked: a cut (rotation, revocation) that commits while
+        // the answer is on its way finds no session yet, and is caught at registration.
+        let cuts_at_login = self.ctx.sessions.cuts(&username);
         let principal = match self.authorize(&connect.client_id, login.as_ref()) {
             Ok(principal) => principal,
             Err(refusal) => return Ok(self.refuse(refusal, connect, props)),
@@ -210,13 +218,21 @@ impl Policy {
         // counted, a takeover of one of its own client ids excepted.
         let cap = matches!(principal, Principal::Integration(_))
             .then_some(self.ctx.limits.sessions_per_token);
-        let Some((kill, traffic)) =
-            self.ctx
-                .sessions
-                .try_register(principal.username(), &connect.client_id, session, cap)
-        else {
-            limits::hit("sessions_per_token");
-            return Ok(self.refuse(Refusal::TooManySessions, connect, props));
+        let (kill, traffic) = match self.ctx.sessions.try_register(
+            principal.username(),
+            &connect.client_id,
+            session,
+            cap,
+            cuts_at_login,
+        ) {
+            Ok(registered) => registered,
+            Err(NotRegistered::Cap) => {
+                limits::hit("sessions_per_token");
+                return Ok(self.refuse(Refusal::TooManySessions, connect, props));
+            }
+            Err(NotRegistered::CutSinceLogin) => {
+                return Ok(self.refuse(Refusal::CutSinceLogin, connect, props));
+            }
         };
         let max_keep_alive = self.ctx.limits.keep_alive_s;
         // MQTT: 0 turns keep-alive off, and rumqttd refuses 0; a session without one (or a
@@ -300,6 +316,7 @@ impl Policy {
             Refusal::NoCredentials => "no credentials",
             Refusal::BadCredentials => "bad username or password",
             Refusal::TooManySessions => "too many sessions for this token",
+            Refusal::CutSinceLogin => "credential changed while the login was checked",
             Refusal::NotAllowed(r) | Refusal::BadClientId(r) | Refusal::Unavailable(r) => r,
         };
         metrics::counter!("plantd_mqtt_auth_failures_total", "reason" => reason).increment(1);
