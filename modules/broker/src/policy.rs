@@ -24,6 +24,8 @@ use bytes::{Bytes, BytesMut};
 use plantd_contracts::devices::{DeviceAuth, DeviceConnected, DeviceDisconnected};
 use plantd_contracts::identity::Scope;
 use plantd_contracts::ids::{is_token_id, is_valid_device_id};
+use plantd_contracts::log_throttle::clip;
+use plantd_contracts::warn_throttled;
 use plantd_contracts::DeviceId;
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::v5::V5;
@@ -196,7 +198,8 @@ impl Policy {
             .as_ref()
             .map(|l| l.username.clone())
             .unwrap_or_default();
-        let span = tracing::info_span!("mqtt_connect", client_id = %connect.client_id, username = %username);
+        // No username here: a refused one may be a secret typed in the wrong field.
+        let span = tracing::info_span!("mqtt_connect", client_id = %clip(&connect.client_id));
         let _guard = span.enter();
         // Read before the login is checked: a cut (rotation, revocation) that commits while
         // the answer is on its way finds no session yet, and is caught at registration.
@@ -248,8 +251,10 @@ impl Policy {
             Some(w) if !self.will_allowed(&principal, &w) => {
                 metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "will")
                     .increment(1);
-                tracing::warn!(
-                    topic = %String::from_utf8_lossy(&w.topic),
+                warn_throttled!(
+                    "mqtt_will_dropped",
+                    client = principal.username(),
+                    topic = %clip(&String::from_utf8_lossy(&w.topic)),
                     "will message outside the client's topics or limits dropped"
                 );
                 (None, None)
@@ -320,7 +325,8 @@ impl Policy {
             Refusal::NotAllowed(r) | Refusal::BadClientId(r) | Refusal::Unavailable(r) => r,
         };
         metrics::counter!("plantd_mqtt_auth_failures_total", "reason" => reason).increment(1);
-        tracing::warn!(reason, "MQTT login refused");
+        // Never the username: it may be a secret typed in the wrong field.
+        warn_throttled!("mqtt_login_refused", reason, "MQTT login refused");
         self.refusal = Some(self.code(&refusal));
         // rumqttd writes a CONNACK only for an empty client id without a clean
         // session; steer the refused CONNECT there and rewrite the code in `write`.
@@ -363,9 +369,10 @@ impl Policy {
         if !allowed {
             metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "publish")
                 .increment(1);
-            tracing::warn!(
+            warn_throttled!(
+                "mqtt_publish_refused",
                 client = live.principal.username(),
-                topic = %String::from_utf8_lossy(&publish.topic),
+                topic = %clip(&String::from_utf8_lossy(&publish.topic)),
                 "publish outside the client's topics or limits dropped"
             );
             publish.topic = Bytes::from_static(DENIED_TOPIC);
@@ -445,7 +452,12 @@ impl Policy {
             };
             if !allowed {
                 metrics::counter!("plantd_mqtt_denied_subscriptions_total").increment(1);
-                tracing::warn!(client = live.principal.username(), filter = %filter.path, "subscription outside the client's topics or limits refused");
+                warn_throttled!(
+                    "mqtt_subscription_refused",
+                    client = live.principal.username(),
+                    filter = %clip(&filter.path),
+                    "subscription outside the client's topics or limits refused"
+                );
                 filter.path = VOID_FILTER.to_owned();
                 denied.push(index);
             }
@@ -576,7 +588,8 @@ impl Policy {
         let packet = match packet {
             Err(Error::PayloadSizeLimitExceeded(over)) => {
                 metrics::counter!("plantd_mqtt_oversized_packets_total").increment(1);
-                tracing::warn!(
+                warn_throttled!(
+                    "mqtt_packet_oversized",
                     client = self
                         .live
                         .as_ref()
