@@ -41,6 +41,8 @@ pub struct Settings {
     pub sign_in: SignInLimits,
     pub log: String,
     pub log_format: LogFormat,
+    /// Lines per kind and 10 s of the warnings a client can cause.
+    pub log_warnings_per_10s: u32,
     pub secure_cookies: bool,
     pub broker: BrokerSettings,
     pub telemetry: TelemetrySettings,
@@ -111,6 +113,7 @@ impl Settings {
             sign_in: SignInLimits::default(),
             log: String::new(),
             log_format: LogFormat::Text,
+            log_warnings_per_10s: 0,
             secure_cookies: false,
             broker: BrokerSettings::default(),
             telemetry: TelemetrySettings::default(),

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         eprintln!("plantd: {e}");
         return ExitCode::from(2);
     }
+    plantd_contracts::log_throttle::WARNINGS.set_per_window(settings.log_warnings_per_10s);
     let result = match command {
         Some(cli::Command::Simulate(args)) => simulate::main(args),
         command => run(command, settings),

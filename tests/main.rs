@@ -23,6 +23,7 @@ mod firmware;
 mod firmware_transfer;
 mod flood;
 mod ingest;
+mod log_flooding;
 mod migrations;
 mod security;
 mod security_http;

@@ -128,6 +128,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "log_warnings_per_10s",
+        default: Value("20"),
+        doc: "warning lines a client can cause (refused logins, publishes, payloads, reports) per kind in 10 s at most; the rest are counted in `plantd_log_lines_suppressed_total`",
+        apply: |s, v| {
+            s.log_warnings_per_10s = number(v, 0, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "secure_cookies",
         default: Value("false"),
         doc: "the UI's cookies are `Secure` and named `__Host-…` (set behind TLS; a browser then sends them over HTTPS only)",

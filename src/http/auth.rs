@@ -169,7 +169,10 @@ async fn resolve(
             }),
             None => {
                 metrics::counter!("plantd_http_auth_failures_total").increment(1);
-                tracing::warn!("API call with an unknown or revoked token");
+                plantd_contracts::warn_throttled!(
+                    "http_token_refused",
+                    "API call with an unknown or revoked token"
+                );
                 Err(Problem::unauthorized())
             }
         };

@@ -58,10 +58,17 @@ pub fn refused(
 ) -> Problem {
     metrics::counter!("plantd_http_auth_failures_total").increment(1);
     match path_device {
-        Some(device) => {
-            tracing::warn!(device = %device, ?verdict, "{what} with bad device credentials")
-        }
-        None => tracing::warn!(?verdict, "{what} with bad device credentials"),
+        Some(device) => plantd_contracts::warn_throttled!(
+            "http_device_auth_refused",
+            device = %device,
+            ?verdict,
+            "{what} with bad device credentials"
+        ),
+        None => plantd_contracts::warn_throttled!(
+            "http_device_auth_refused",
+            ?verdict,
+            "{what} with bad device credentials"
+        ),
     }
     problem
 }

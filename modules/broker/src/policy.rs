@@ -24,6 +24,8 @@ use bytes::{Bytes, BytesMut};
 use plantd_contracts::devices::{DeviceAuth, DeviceConnected, DeviceDisconnected};
 use plantd_contracts::identity::Scope;
 use plantd_contracts::ids::{is_token_id, is_valid_device_id};
+use plantd_contracts::log_throttle::clip;
+use plantd_contracts::warn_throttled;
 use plantd_contracts::DeviceId;
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::v5::V5;
@@ -38,7 +40,7 @@ use crate::hold::{Hold, Verdict, RESUME_SUBSCRIBE_PKID};
 use crate::limits::{self, Admit, Filters, Limits, Retained};
 use crate::pressure::{Pressure, RESUME_TOPIC};
 use crate::principal::Principal;
-use crate::sessions::{Sessions, Traffic};
+use crate::sessions::{NotRegistered, Sessions, Traffic};
 use crate::sniff;
 
 /// Where a refused publish goes: a `$` topic nobody may subscribe to (payload emptied).
@@ -88,6 +90,9 @@ enum Refusal {
     BadClientId(&'static str),
     Unavailable(&'static str),
     TooManySessions,
+    /// The credential was rotated or revoked (or the device disabled) while the login was
+    /// being answered: the answer no longer holds.
+    CutSinceLogin,
 }
 
 #[derive(Clone)]
@@ -128,7 +133,9 @@ impl Policy {
             Refusal::NoCredentials | Refusal::NotAllowed(_) => ConnectReturnCode::NotAuthorized,
             Refusal::TooManySessions if self.version == Some(5) => ConnectReturnCode::QuotaExceeded,
             Refusal::TooManySessions => ConnectReturnCode::NotAuthorized,
-            Refusal::BadCredentials => ConnectReturnCode::BadUserNamePassword,
+            Refusal::BadCredentials | Refusal::CutSinceLogin => {
+                ConnectReturnCode::BadUserNamePassword
+            }
             Refusal::BadClientId(_) => ConnectReturnCode::ClientIdentifierNotValid,
             Refusal::Unavailable(_) if self.version == Some(5) => {
                 ConnectReturnCode::ServerUnavailable
@@ -191,8 +198,12 @@ impl Policy {
             .as_ref()
             .map(|l| l.username.clone())
             .unwrap_or_default();
-        let span = tracing::info_span!("mqtt_connect", client_id = %connect.client_id, username = %username);
+        // No username here: a refused one may be a secret typed in the wrong field.
+        let span = tracing::info_span!("mqtt_connect", client_id = %clip(&connect.client_id));
         let _guard = span.enter();
+        // Read before the login is checked: a cut (rotation, revocation) that commits while
+        // the answer is on its way finds no session yet, and is caught at registration.
+        let cuts_at_login = self.ctx.sessions.cuts(&username);
         let principal = match self.authorize(&connect.client_id, login.as_ref()) {
             Ok(principal) => principal,
             Err(refusal) => return Ok(self.refuse(refusal, connect, props)),
@@ -210,13 +221,21 @@ impl Policy {
         // counted, a takeover of one of its own client ids excepted.
         let cap = matches!(principal, Principal::Integration(_))
             .then_some(self.ctx.limits.sessions_per_token);
-        let Some((kill, traffic)) =
-            self.ctx
-                .sessions
-                .try_register(principal.username(), &connect.client_id, session, cap)
-        else {
-            limits::hit("sessions_per_token");
-            return Ok(self.refuse(Refusal::TooManySessions, connect, props));
+        let (kill, traffic) = match self.ctx.sessions.try_register(
+            principal.username(),
+            &connect.client_id,
+            session,
+            cap,
+            cuts_at_login,
+        ) {
+            Ok(registered) => registered,
+            Err(NotRegistered::Cap) => {
+                limits::hit("sessions_per_token");
+                return Ok(self.refuse(Refusal::TooManySessions, connect, props));
+            }
+            Err(NotRegistered::CutSinceLogin) => {
+                return Ok(self.refuse(Refusal::CutSinceLogin, connect, props));
+            }
         };
         let max_keep_alive = self.ctx.limits.keep_alive_s;
         // MQTT: 0 turns keep-alive off, and rumqttd refuses 0; a session without one (or a
@@ -232,8 +251,10 @@ impl Policy {
             Some(w) if !self.will_allowed(&principal, &w) => {
                 metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "will")
                     .increment(1);
-                tracing::warn!(
-                    topic = %String::from_utf8_lossy(&w.topic),
+                warn_throttled!(
+                    "mqtt_will_dropped",
+                    client = principal.username(),
+                    topic = %clip(&String::from_utf8_lossy(&w.topic)),
                     "will message outside the client's topics or limits dropped"
                 );
                 (None, None)
@@ -300,10 +321,12 @@ impl Policy {
             Refusal::NoCredentials => "no credentials",
             Refusal::BadCredentials => "bad username or password",
             Refusal::TooManySessions => "too many sessions for this token",
+            Refusal::CutSinceLogin => "credential changed while the login was checked",
             Refusal::NotAllowed(r) | Refusal::BadClientId(r) | Refusal::Unavailable(r) => r,
         };
         metrics::counter!("plantd_mqtt_auth_failures_total", "reason" => reason).increment(1);
-        tracing::warn!(reason, "MQTT login refused");
+        // Never the username: it may be a secret typed in the wrong field.
+        warn_throttled!("mqtt_login_refused", reason, "MQTT login refused");
         self.refusal = Some(self.code(&refusal));
         // rumqttd writes a CONNACK only for an empty client id without a clean
         // session; steer the refused CONNECT there and rewrite the code in `write`.
@@ -346,9 +369,10 @@ impl Policy {
         if !allowed {
             metrics::counter!("plantd_mqtt_denied_publishes_total", "kind" => "publish")
                 .increment(1);
-            tracing::warn!(
+            warn_throttled!(
+                "mqtt_publish_refused",
                 client = live.principal.username(),
-                topic = %String::from_utf8_lossy(&publish.topic),
+                topic = %clip(&String::from_utf8_lossy(&publish.topic)),
                 "publish outside the client's topics or limits dropped"
             );
             publish.topic = Bytes::from_static(DENIED_TOPIC);
@@ -428,7 +452,12 @@ impl Policy {
             };
             if !allowed {
                 metrics::counter!("plantd_mqtt_denied_subscriptions_total").increment(1);
-                tracing::warn!(client = live.principal.username(), filter = %filter.path, "subscription outside the client's topics or limits refused");
+                warn_throttled!(
+                    "mqtt_subscription_refused",
+                    client = live.principal.username(),
+                    filter = %clip(&filter.path),
+                    "subscription outside the client's topics or limits refused"
+                );
                 filter.path = VOID_FILTER.to_owned();
                 denied.push(index);
             }
@@ -559,7 +588,8 @@ impl Policy {
         let packet = match packet {
             Err(Error::PayloadSizeLimitExceeded(over)) => {
                 metrics::counter!("plantd_mqtt_oversized_packets_total").increment(1);
-                tracing::warn!(
+                warn_throttled!(
+                    "mqtt_packet_oversized",
                     client = self
                         .live
                         .as_ref()

@@ -1,7 +1,8 @@
 //! Live MQTT sessions by username, each with a flag that ends it at its next packet
 //! (credential revoked, device disabled, shutting down), the client id rumqttd knows it by
 //! (so an idle session can be cut at once, see `publisher::cut`), and its traffic counters
-//! since the last report. Private to the broker.
+//! since the last report, and a count of the cuts per username, so a login answered before
+//! a cut cannot register its session after it. Private to the broker.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -38,17 +39,44 @@ struct Live {
     traffic: Arc<Traffic>,
 }
 
+#[derive(Default)]
+struct State {
+    live: HashMap<String, Vec<Live>>,
+    /// How often each username was cut ([`Sessions::kill`]). A username is cut when its
+    /// credential is rotated or revoked or its device disabled or deleted, so this holds
+    /// one small entry per such change.
+    cuts: HashMap<String, u64>,
+}
+
+/// Why [`Sessions::try_register`] did not register a session.
+#[derive(Debug, PartialEq)]
+pub enum NotRegistered {
+    /// The user holds its maximum of sessions already.
+    Cap,
+    /// The user was cut after its login was checked: the answer may be stale.
+    CutSinceLogin,
+}
+
 pub struct Sessions {
     next: AtomicU64,
-    live: Mutex<HashMap<String, Vec<Live>>>,
+    state: Mutex<State>,
 }
 
 impl Sessions {
     pub fn new(first_session: u64) -> Self {
         Sessions {
             next: AtomicU64::new(first_session),
-            live: Mutex::new(HashMap::new()),
+            state: Mutex::new(State::default()),
         }
+    }
+
+    /// How often `username` was cut so far: read before its login is checked, and handed
+    /// to [`Sessions::try_register`].
+    pub fn cuts(&self, username: &str) -> u64 {
+        self.state
+            .lock()
+            .map(|state| state.cuts.get(username).copied().unwrap_or(0))
+            .unwrap_or(u64::MAX)
     }
 
     /// A new session number, larger than every earlier one of this process.
@@ -56,20 +84,31 @@ impl Sessions {
         self.next.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Registers a session of `username`, unless `cap` is given and the user holds that
-    /// many sessions under other client ids already (a session under the same client id is
-    /// being taken over: rumqttd ends it). Checked and registered under one lock, so
-    /// simultaneous logins cannot pass the cap together.
+    /// Registers a session of `username`, unless the user was cut since `cuts_at_login`
+    /// (what [`Sessions::cuts`] said before the login was checked: a rotation or revocation
+    /// that committed while the login was answered found no session to end), or `cap` is
+    /// given and the user holds that many sessions under other client ids already (a
+    /// session under the same client id is being taken over: rumqttd ends it). Checked and
+    /// registered under one lock, so simultaneous logins cannot pass the cap together and
+    /// a cut either sees the session or is seen by it.
     pub fn try_register(
         &self,
         username: &str,
         client_id: &str,
         session: u64,
         cap: Option<usize>,
-    ) -> Option<(Arc<AtomicBool>, Arc<Traffic>)> {
+        cuts_at_login: u64,
+    ) -> Result<(Arc<AtomicBool>, Arc<Traffic>), NotRegistered> {
         let kill = Arc::new(AtomicBool::new(false));
         let traffic = Arc::new(Traffic::default());
-        let mut live = self.live.lock().ok()?;
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| NotRegistered::CutSinceLogin)?;
+        if state.cuts.get(username).copied().unwrap_or(0) != cuts_at_login {
+            return Err(NotRegistered::CutSinceLogin);
+        }
+        let live = &mut state.live;
         if let Some(cap) = cap {
             // A session being taken over is still listed until its connection ends.
             let others = live.get(username).map_or(0, |list| {
@@ -80,7 +119,7 @@ impl Sessions {
                     .len()
             });
             if others >= cap {
-                return None;
+                return Err(NotRegistered::Cap);
             }
         }
         live.entry(username.to_owned()).or_default().push(Live {
@@ -89,7 +128,7 @@ impl Sessions {
             kill: kill.clone(),
             traffic: traffic.clone(),
         });
-        Some((kill, traffic))
+        Ok((kill, traffic))
     }
 
     #[cfg(test)]
@@ -99,35 +138,40 @@ impl Sessions {
         client_id: &str,
         session: u64,
     ) -> (Arc<AtomicBool>, Arc<Traffic>) {
-        self.try_register(username, client_id, session, None)
-            .expect("no cap, no poisoned lock")
+        let cuts = self.cuts(username);
+        self.try_register(username, client_id, session, None, cuts)
+            .expect("no cap, no cut, no poisoned lock")
     }
 
     pub fn unregister(&self, username: &str, session: u64) {
-        if let Ok(mut live) = self.live.lock() {
-            if let Some(list) = live.get_mut(username) {
+        if let Ok(mut state) = self.state.lock() {
+            if let Some(list) = state.live.get_mut(username) {
                 list.retain(|l| l.session != session);
                 if list.is_empty() {
-                    live.remove(username);
+                    state.live.remove(username);
                 }
             }
         }
     }
 
-    /// Flags every session of `username` to end; returns the client ids of those sessions.
+    /// Flags every session of `username` to end, and counts the cut so that a login of
+    /// `username` checked before it registers no session after it; returns the client ids
+    /// of the sessions flagged.
     pub fn kill(&self, username: &str) -> Vec<String> {
-        self.live
-            .lock()
-            .ok()
-            .and_then(|live| {
-                live.get(username).map(|list| {
-                    list.iter()
-                        .map(|l| {
-                            l.kill.store(true, Ordering::Relaxed);
-                            l.client_id.clone()
-                        })
-                        .collect()
-                })
+        let Ok(mut state) = self.state.lock() else {
+            return Vec::new();
+        };
+        *state.cuts.entry(username.to_owned()).or_insert(0) += 1;
+        state
+            .live
+            .get(username)
+            .map(|list| {
+                list.iter()
+                    .map(|l| {
+                        l.kill.store(true, Ordering::Relaxed);
+                        l.client_id.clone()
+                    })
+                    .collect()
             })
             .unwrap_or_default()
     }
@@ -135,10 +179,12 @@ impl Sessions {
     /// Traffic since the last call, per username: (username, messages, last message time),
     /// for usernames whose sessions received anything.
     pub fn take_traffic(&self) -> Vec<(String, u64, i64)> {
-        let Ok(live) = self.live.lock() else {
+        let Ok(state) = self.state.lock() else {
             return Vec::new();
         };
-        live.iter()
+        state
+            .live
+            .iter()
             .filter_map(|(username, list)| {
                 let (messages, last_at) = list
                     .iter()
@@ -183,18 +229,38 @@ mod tests {
     #[test]
     fn a_capped_user_gets_no_more_sessions_but_may_take_one_over() {
         let sessions = Sessions::new(1);
-        assert!(sessions.try_register("tok.a", "one", 1, Some(2)).is_some());
-        assert!(sessions.try_register("tok.a", "two", 2, Some(2)).is_some());
-        assert!(sessions
-            .try_register("tok.a", "three", 3, Some(2))
-            .is_none());
-        assert!(sessions.try_register("tok.a", "two", 4, Some(2)).is_some());
-        assert!(sessions
-            .try_register("tok.b", "three", 5, Some(2))
-            .is_some());
+        let reg = |user: &str, client: &str, session| {
+            sessions.try_register(user, client, session, Some(2), 0)
+        };
+        assert!(reg("tok.a", "one", 1).is_ok());
+        assert!(reg("tok.a", "two", 2).is_ok());
+        assert_eq!(reg("tok.a", "three", 3).err(), Some(NotRegistered::Cap));
+        assert!(reg("tok.a", "two", 4).is_ok());
+        assert!(reg("tok.b", "three", 5).is_ok());
         sessions.unregister("tok.a", 1);
+        assert!(reg("tok.a", "three", 6).is_ok());
+    }
+
+    /// A cut that found no session (the login was still being answered) keeps the
+    /// session that login would register out, and only that user's.
+    #[test]
+    fn a_cut_between_login_and_registration_keeps_the_session_out() {
+        let sessions = Sessions::new(1);
+        let at_login = sessions.cuts("dev-a");
+        let other_at_login = sessions.cuts("dev-b");
+        assert!(sessions.kill("dev-a").is_empty());
+        assert_eq!(
+            sessions
+                .try_register("dev-a", "dev-a", 1, None, at_login)
+                .err(),
+            Some(NotRegistered::CutSinceLogin)
+        );
         assert!(sessions
-            .try_register("tok.a", "three", 6, Some(2))
-            .is_some());
+            .try_register("dev-b", "dev-b", 2, None, other_at_login)
+            .is_ok());
+        let again = sessions.cuts("dev-a");
+        assert!(sessions
+            .try_register("dev-a", "dev-a", 3, None, again)
+            .is_ok());
     }
 }

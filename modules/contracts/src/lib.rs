@@ -14,6 +14,7 @@ pub mod firmware;
 pub mod identity;
 pub mod ids;
 pub mod json;
+pub mod log_throttle;
 pub mod shadow;
 pub mod telemetry;
 pub mod time;

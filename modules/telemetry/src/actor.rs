@@ -9,8 +9,10 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use plantd_contracts::log_throttle::clip;
 use plantd_contracts::telemetry::*;
 use plantd_contracts::time::{now_ms, to_datetime, Millis};
+use plantd_contracts::warn_throttled;
 use plantd_contracts::{DeviceId, DomainError};
 use plantd_storage::{Db, DbError};
 use tokio::sync::oneshot;
@@ -454,11 +456,19 @@ impl Telemetry {
     fn record_rejection(&mut self, device: &DeviceId, code: &'static str, reason: &str, at: i64) {
         metrics::counter!("plantd_telemetry_payloads_rejected_total", "reason" => code)
             .increment(1);
-        tracing::warn!(device = %device, reason, "telemetry payload rejected");
+        // The reason quotes the payload (a metric name may be 256 KiB): clipped, and the
+        // lines throttled; the counters above keep the totals.
+        let reason = clip(reason);
+        warn_throttled!(
+            "telemetry_payload_rejected",
+            device = %device,
+            reason = %reason,
+            "telemetry payload rejected"
+        );
         self.health.rejected_total += 1;
         let stats = self.stats.entry(device.clone()).or_default();
         stats.rejections.count += 1;
-        stats.rejections.last_reason = Some(reason.to_owned());
+        stats.rejections.last_reason = Some(reason.into_owned());
         stats.rejections.last_at = Some(at);
     }
 }

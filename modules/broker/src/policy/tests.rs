@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use actix::{Actor, Arbiter, Context, Handler, MessageResult, System, SystemRunner};
@@ -56,9 +56,12 @@ enum Presence {
 
 /// The devices and identity modules, reduced to their answers: devices `press-1` and
 /// `press-2` (secret [`SECRET`]), `off-1` (disabled); tokens `tok.mqtt` (scope mqtt),
-/// `tok.reader` (read) and `tok.admin` (admin, which does not imply mqtt).
+/// `tok.reader` (read) and `tok.admin` (admin, which does not imply mqtt). `rotated-1`
+/// (secret [`SECRET`]) is accepted, and its credential rotated just after the answer: the
+/// broker is told to cut it before the answer reaches the connection.
 struct Modules {
     presence: mpsc::Sender<Presence>,
+    broker: Arc<Mutex<Weak<PolicyContext>>>,
 }
 
 impl Actor for Modules {
@@ -70,6 +73,13 @@ impl Handler<AuthenticateDevice> for Modules {
 
     fn handle(&mut self, msg: AuthenticateDevice, _: &mut Context<Self>) -> Self::Result {
         let right = msg.secret == SECRET;
+        if msg.device_id == "rotated-1" && right {
+            // What `DisconnectClient` does in the broker, run before this answer is read.
+            if let Some(ctx) = self.broker.lock().expect("lock").upgrade() {
+                assert!(ctx.sessions.kill("rotated-1").is_empty(), "no session yet");
+            }
+            return MessageResult(DeviceAuth::Accepted);
+        }
         MessageResult(match msg.device_id.as_str() {
             "press-1" | "press-2" if right => DeviceAuth::Accepted,
             "off-1" if right => DeviceAuth::Disabled,
@@ -137,8 +147,12 @@ impl Harness {
         let system = System::new();
         let arbiter = Arbiter::new();
         let (tx, presence) = mpsc::channel();
-        let modules =
-            Modules::start_in_arbiter(&arbiter.handle(), move |_| Modules { presence: tx });
+        let broker = Arc::new(Mutex::new(Weak::new()));
+        let modules_broker = broker.clone();
+        let modules = Modules::start_in_arbiter(&arbiter.handle(), move |_| Modules {
+            presence: tx,
+            broker: modules_broker,
+        });
         let ctx = Arc::new(PolicyContext {
             auth: Authenticator {
                 devices: modules.clone().recipient(),
@@ -154,6 +168,7 @@ impl Harness {
             filters: Filters::default(),
             retained: Retained::default(),
         });
+        *broker.lock().expect("lock") = Arc::downgrade(&ctx);
         Harness {
             ctx,
             pressure: Arc::new(Pressure::new(1 << 20, 1_000)),
@@ -628,6 +643,37 @@ fn while_draining_logins_are_refused_as_unavailable_and_live_sessions_end() {
         ),
         "a live session ends at its next packet"
     );
+}
+
+/// The attack (issue 14.12): log in with a credential that is being rotated or revoked,
+/// so that the answer ("accepted") is made just before the change commits and the
+/// broker's cut (`DisconnectClient`) runs while the answer is on its way: the cut finds no
+/// session, and today's code then registered the session, which outlived its credential.
+/// The stand-in devices module cuts `rotated-1` right after answering, every time.
+#[test]
+fn a_login_answered_before_a_cut_registers_no_session_after_it() {
+    let h = Harness::new();
+    for v5 in [false, true] {
+        let mut conn = h.connection(v5);
+        let (sent_id, ..) =
+            router_connect(conn.send(connect("rotated-1", Some(("rotated-1", SECRET)))));
+        assert_eq!(sent_id, "", "steered to a refusal (v5: {v5})");
+        let expected: &[u8] = if v5 {
+            &[0x20, 3, 0, 0x86, 0]
+        } else {
+            &[0x20, 2, 0, 4]
+        };
+        assert_eq!(
+            conn.out(connack(ConnectReturnCode::Success)),
+            expected,
+            "v5: {v5}"
+        );
+        // No session is left to outlive the credential, and nothing was announced.
+        assert!(h.ctx.sessions.kill("rotated-1").is_empty());
+        h.no_presence();
+    }
+    // Logins of other devices are not affected.
+    drop(h.device(false, "press-1"));
 }
 
 #[test]

@@ -19,8 +19,10 @@ use plantd_contracts::broker::PublishToDevice;
 use plantd_contracts::commands::{self as contract, CommandState, CommandView};
 use plantd_contracts::devices::{DeviceMessage, DeviceView, FlushPending, GetDevice};
 use plantd_contracts::events::{CommandRef, DeliverEvent, ShadowUpdated};
+use plantd_contracts::log_throttle::clip;
 use plantd_contracts::shadow::{GetShadow, ShadowView, UpdateDesired};
 use plantd_contracts::time::now_ms;
+use plantd_contracts::warn_throttled;
 use plantd_contracts::{DeviceId, DomainError, Event, EventData};
 use plantd_events::Outbox;
 use plantd_storage::{Db, DbConnection, DbError};
@@ -427,20 +429,35 @@ impl Control {
 fn reject_report(device_id: &DeviceId, why: Rejection, bytes: usize) {
     metrics::counter!("plantd_shadow_reports_rejected_total", "reason" => why.as_str())
         .increment(1);
-    tracing::warn!(device = %device_id, reason = why.as_str(), bytes, "state report not applied");
+    warn_throttled!(
+        "shadow_report_rejected",
+        device = %device_id,
+        reason = why.as_str(),
+        bytes,
+        "state report not applied"
+    );
 }
 
 fn reject_result(device_id: &DeviceId, cmd: &str, reason: &'static str) {
     metrics::counter!("plantd_command_results_rejected_total", "reason" => reason).increment(1);
-    let cmd: String = cmd.chars().take(64).collect();
-    tracing::warn!(device = %device_id, command = %cmd, reason, "command result not applied (malformed, or the command is unknown, not delivered, already finished or expired)");
+    warn_throttled!(
+        "command_result_rejected",
+        device = %device_id,
+        command = %clip(cmd),
+        reason,
+        "command result not applied (malformed, or the command is unknown, not delivered, already finished or expired)"
+    );
 }
 
 fn device_message_failed(device_id: &DeviceId, e: &DomainError) {
     match e {
         DomainError::NotFound(_) => {
             metrics::counter!("plantd_control_unknown_device_total").increment(1);
-            tracing::warn!(device = %device_id, "control message from a device not in the registry; ignored");
+            warn_throttled!(
+                "control_unknown_device",
+                device = %device_id,
+                "control message from a device not in the registry; ignored"
+            );
         }
         other => {
             metrics::counter!("plantd_control_errors_total").increment(1);

@@ -6,7 +6,9 @@ use actix::prelude::*;
 use plantd_contracts::devices::DeviceMessage;
 use plantd_contracts::events::DeliverEvent;
 use plantd_contracts::firmware::TargetState;
+use plantd_contracts::log_throttle::clip;
 use plantd_contracts::time::now_ms;
+use plantd_contracts::warn_throttled;
 
 use super::actor::Firmware;
 use super::campaign::StatusReport;
@@ -20,7 +22,14 @@ impl Handler<DeviceMessage> for Firmware {
         let ignore = |reason: &'static str, detail: String| {
             metrics::counter!("plantd_firmware_reports_ignored_total", "reason" => reason)
                 .increment(1);
-            tracing::warn!(device = %msg.device_id, reason, %detail, "firmware status ignored");
+            // `detail` may be the device's `campaign` string, up to 1 MiB: clipped.
+            warn_throttled!(
+                "firmware_report_ignored",
+                device = %msg.device_id,
+                reason,
+                detail = %clip(&detail),
+                "firmware status ignored"
+            );
         };
         if msg.subtopic != "firmware/status" {
             return ignore("topic", msg.subtopic.clone());
