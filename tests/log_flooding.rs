@@ -24,8 +24,12 @@ fn logged_server() -> (Server, PathBuf) {
     logged_server_with(&[])
 }
 
+/// A plantd whose stderr goes to a file. The per-device rate limit is off: these floods are
+/// about what reaches the log, and a limited device's excess would never be seen there.
 fn logged_server_with(env: &[(&str, &str)]) -> (Server, PathBuf) {
-    let mut server = Server::prepare(env);
+    let mut env = env.to_vec();
+    env.push(("PLANTD_MQTT_DEVICE_MAX_MSGS_PER_S", "0"));
+    let mut server = Server::prepare(&env);
     let log = server.data_dir.join("stderr.log");
     let child = server
         .command()
