@@ -29,6 +29,7 @@ mod security;
 mod security_http;
 mod settings;
 mod shadow;
+mod side_channels;
 mod simulate;
 mod telemetry;
 mod topics;

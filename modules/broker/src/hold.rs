@@ -250,11 +250,36 @@ fn feeds_gateway(topic: &[u8]) -> bool {
         .any(|f| rumqttd::protocol::matches(topic, f))
 }
 
+/// The bytes a held packet keeps in memory: what a client controls (filters, properties,
+/// reason strings) counted in full, plus a fixed 16 for each packet and field header. A
+/// flat size for everything but publishes would let a client hold `MAX_HELD_PACKETS`
+/// subscriptions of kilobytes each under `MAX_HELD_BYTES` (issue 14.4).
 fn packet_size(packet: &Packet) -> usize {
-    match packet {
-        Packet::Publish(p, _) => log_size(p.topic.len(), p.payload.len()) as usize,
-        _ => 64,
+    const HEADER: usize = 16;
+    fn props(user: &[(String, String)]) -> usize {
+        user.iter().map(|(k, v)| HEADER + k.len() + v.len()).sum()
     }
+    HEADER
+        + match packet {
+            Packet::Publish(p, _) => log_size(p.topic.len(), p.payload.len()) as usize,
+            Packet::Subscribe(s, sp) => {
+                s.filters
+                    .iter()
+                    .map(|f| HEADER + f.path.len())
+                    .sum::<usize>()
+                    + sp.as_ref().map_or(0, |p| props(&p.user_properties))
+            }
+            Packet::Unsubscribe(u, up) => {
+                u.filters.iter().map(|f| HEADER + f.len()).sum::<usize>()
+                    + up.as_ref().map_or(0, |p| props(&p.user_properties))
+            }
+            Packet::Disconnect(_, dp) => dp.as_ref().map_or(0, |p| {
+                props(&p.user_properties)
+                    + p.reason_string.as_ref().map_or(0, String::len)
+                    + p.server_reference.as_ref().map_or(0, String::len)
+            }),
+            _ => 0,
+        }
 }
 
 /// The subscription that lets the gateway's resume tick wake this connection.
@@ -327,6 +352,49 @@ mod tests {
             "both QoS 1 publishes; the QoS 0 one was dropped"
         );
         assert_eq!(pressure.holding(), 0);
+    }
+
+    fn subscribe(path_len: usize) -> Packet {
+        Packet::Subscribe(
+            Subscribe {
+                pkid: 7,
+                filters: vec![Filter {
+                    path: "f".repeat(path_len),
+                    qos: QoS::AtLeastOnce,
+                    nolocal: false,
+                    preserve_retain: false,
+                    retain_forward_rule: RetainForwardRule::Never,
+                }],
+            },
+            None,
+        )
+    }
+
+    /// The attack: while paused, a client sends subscriptions with long filters behind a
+    /// held publish. Each used to count as 64 bytes whatever its size, so 10,000 of them
+    /// (tens of megabytes) stayed under the 16 MiB cap; counted at their real size, the
+    /// cap ends the connection.
+    #[test]
+    fn held_non_publish_packets_count_at_their_real_size() {
+        assert!(packet_size(&subscribe(4_000)) > 4_000);
+        assert!(packet_size(&subscribe(4_000)) > packet_size(&subscribe(10)));
+        assert!(packet_size(&Packet::PingReq(PingReq)) > 0);
+
+        let pressure = Arc::new(Pressure::new(1 << 20, 10));
+        let mut hold = Hold::new(pressure.clone());
+        pressure.set_samples(11);
+        assert!(matches!(
+            hold.admit("d1", publish("devices/d1/telemetry", 1, 1)),
+            Verdict::Inject(_)
+        ));
+        // 16 MiB of 4 KiB filters is about 4,100 packets, well under MAX_HELD_PACKETS.
+        let overflowed_at = (0..MAX_HELD_PACKETS)
+            .position(|_| matches!(hold.admit("d1", subscribe(4_000)), Verdict::Overflow));
+        let at = overflowed_at.expect("the held bytes reach the cap");
+        assert!(
+            (4_000..4_300).contains(&at),
+            "ended after about 16 MiB of filters, not 10,000 packets: {at}"
+        );
     }
 
     #[test]

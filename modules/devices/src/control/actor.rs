@@ -11,7 +11,7 @@
 //! patches of one shadow never interleave and a device sees desired documents in order.
 //! It may touch only `devices_shadow` and `devices_commands`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -30,7 +30,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use super::commands;
-use super::shadow::{self, Rejection, Shadow};
+use super::shadow::{self, Rejection, Report, Shadow};
 use super::store::{self, CommandRow};
 
 /// How often open commands are checked for expiry.
@@ -47,6 +47,10 @@ pub struct Control {
     outbox: Outbox,
     /// Devices connected now, from `device.connected` / `device.disconnected` events.
     online: HashSet<DeviceId>,
+    /// Parsed `state/reported` messages waiting, per device, in arrival order, with their
+    /// receive times. A device has an entry only while an `ApplyReports` for it is queued:
+    /// whatever it reports until that runs joins the same load and save (issue 14.4).
+    reports: HashMap<DeviceId, Vec<(Report, i64)>>,
 }
 
 impl Control {
@@ -64,6 +68,7 @@ impl Control {
             publisher,
             outbox,
             online: HashSet::new(),
+            reports: HashMap::new(),
         }
     }
 
@@ -282,13 +287,17 @@ impl Handler<UpdateDesired> for Control {
 }
 
 impl Handler<DeviceMessage> for Control {
-    type Result = AtomicResponse<Self, ()>;
+    type Result = ();
 
-    fn handle(&mut self, msg: DeviceMessage, _: &mut Context<Self>) -> Self::Result {
+    /// A report is only queued (no I/O, nothing to wait for), so the actor reads on through
+    /// its mailbox and a device's reports gather into one batch; a command result is
+    /// handled atomically, as every change is.
+    fn handle(&mut self, msg: DeviceMessage, ctx: &mut Context<Self>) {
         let span = tracing::debug_span!("device_control_in", device = %msg.device_id, subtopic = %msg.subtopic);
         let _guard = span.enter();
         if msg.subtopic == "state/reported" {
-            return self.report(msg, span.clone());
+            self.queue_report(msg, ctx);
+            return;
         }
         let cmd = msg
             .subtopic
@@ -296,51 +305,94 @@ impl Handler<DeviceMessage> for Control {
             .and_then(|rest| rest.strip_suffix("/result"))
             .map(str::to_owned);
         match cmd {
-            Some(cmd) => self.result(msg, cmd, span.clone()),
-            None => {
-                tracing::debug!("device control message on a topic Control does not handle");
-                AtomicResponse::new(Box::pin(fut::ready(())))
-            }
+            Some(cmd) => ctx.wait(self.result(msg, cmd, span.clone())),
+            None => tracing::debug!("device control message on a topic Control does not handle"),
         }
     }
 }
 
-/// What became of a report, decided inside the database work.
-enum ReportOutcome {
-    Applied(Shadow, bool),
-    Rejected(Shadow, Rejection),
+/// Applies the reports one device sent since the last batch (see `Control::reports`).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct ApplyReports(DeviceId);
+
+/// What became of a batch of reports, decided inside the database work: the shadow after
+/// the last of them, how many were applied and changed something, the rejections in order.
+struct BatchOutcome {
+    shadow: Shadow,
+    applied: usize,
+    changed: usize,
+    rejected: Vec<Rejection>,
 }
 
 impl Control {
-    fn report(&mut self, msg: DeviceMessage, span: tracing::Span) -> AtomicResponse<Self, ()> {
-        let device_id = msg.device_id.clone();
+    /// Parses a report and queues it with the device's others; the first one of a batch
+    /// schedules the batch. So a device sending reports faster than storage takes them
+    /// costs one registry check, one load and at most one save per batch, and the
+    /// messages of other devices and the edge wait behind one batch, not behind each
+    /// report (issue 14.4).
+    fn queue_report(&mut self, msg: DeviceMessage, ctx: &mut Context<Self>) {
         let report = match shadow::parse_report(&msg.payload) {
             Ok(r) => r,
             Err(why) => {
-                reject_report(&device_id, why, msg.payload.len());
-                return AtomicResponse::new(Box::pin(fut::ready(())));
+                reject_report(&msg.device_id, why, msg.payload.len());
+                return;
             }
         };
-        // An empty report (`{}`) is how a device asks for the current delta again.
-        let asks = report.state.is_empty();
+        let queued = self.reports.entry(msg.device_id.clone()).or_default();
+        queued.push((report, msg.received_at));
+        if queued.len() == 1 {
+            ctx.notify(ApplyReports(msg.device_id));
+        } else {
+            metrics::counter!("plantd_shadow_reports_coalesced_total").increment(1);
+        }
+    }
+}
+
+impl Handler<ApplyReports> for Control {
+    type Result = AtomicResponse<Self, ()>;
+
+    /// The reports are applied in order to one loaded shadow, exactly as one at a time
+    /// would (each may be stale or ahead against the versions the earlier ones left), and
+    /// the shadow is saved once if any changed it. Empty and stale reports ask for the
+    /// delta: the device gets one, computed after the whole batch.
+    fn handle(&mut self, msg: ApplyReports, _: &mut Context<Self>) -> Self::Result {
+        let device_id = msg.0;
+        let reports = self.reports.remove(&device_id).unwrap_or_default();
+        if reports.is_empty() {
+            return AtomicResponse::new(Box::pin(fut::ready(())));
+        }
+        let span =
+            tracing::debug_span!("device_reports", device = %device_id, reports = reports.len());
+        let asks = reports.iter().any(|(r, _)| r.state.is_empty());
         let (db, devices) = (self.db.clone(), self.devices.clone());
-        let now = msg.received_at;
+        let id = device_id.clone();
         AtomicResponse::new(Box::pin(
             async move {
-                known(&devices, &msg.device_id).await?;
-                let id = msg.device_id.clone();
+                known(&devices, &id).await?;
                 let outcome = db
                     .run(move |c| {
                         let mut s = store::load_shadow(c, &id)?;
-                        match s.apply_report(&report, now) {
-                            Ok(changed) => {
-                                if changed {
-                                    store::save_shadow(c, &id, &s)?;
+                        let (mut applied, mut changed) = (0, 0);
+                        let mut rejected = Vec::new();
+                        for (report, now) in &reports {
+                            match s.apply_report(report, *now) {
+                                Ok(did) => {
+                                    applied += 1;
+                                    changed += usize::from(did);
                                 }
-                                Ok(ReportOutcome::Applied(s, changed))
+                                Err(why) => rejected.push(why),
                             }
-                            Err(why) => Ok(ReportOutcome::Rejected(s, why)),
                         }
+                        if changed > 0 {
+                            store::save_shadow(c, &id, &s)?;
+                        }
+                        Ok(BatchOutcome {
+                            shadow: s,
+                            applied,
+                            changed,
+                            rejected,
+                        })
                     })
                     .await?;
                 Ok::<_, DomainError>(outcome)
@@ -350,18 +402,17 @@ impl Control {
             .map(move |outcome, act, _| {
                 let _guard = span.enter();
                 match outcome {
-                    Ok(ReportOutcome::Applied(s, changed)) => {
-                        metrics::counter!("plantd_shadow_reports_total").increment(1);
-                        tracing::debug!(device = %device_id, version = s.version, changed, "report applied");
-                        if asks {
-                            act.send_delta(&device_id, &s, false);
+                    Ok(b) => {
+                        metrics::counter!("plantd_shadow_reports_total").increment(b.applied as u64);
+                        metrics::counter!("plantd_shadow_report_batches_total").increment(1);
+                        tracing::debug!(device = %device_id, version = b.shadow.version, applied = b.applied, changed = b.changed, "reports applied");
+                        let stale = b.rejected.contains(&Rejection::Stale);
+                        for why in &b.rejected {
+                            reject_report(&device_id, *why, 0);
                         }
-                    }
-                    Ok(ReportOutcome::Rejected(s, why)) => {
-                        reject_report(&device_id, why, 0);
-                        if why == Rejection::Stale {
-                            // Tell the device what is wanted now, and the version to report.
-                            act.send_delta(&device_id, &s, true);
+                        if asks || stale {
+                            // What is wanted now, and the version to report.
+                            act.send_delta(&device_id, &b.shadow, stale);
                         }
                     }
                     Err(e) => device_message_failed(&device_id, &e),
@@ -369,13 +420,15 @@ impl Control {
             }),
         ))
     }
+}
 
+impl Control {
     fn result(
         &mut self,
         msg: DeviceMessage,
         cmd: String,
         span: tracing::Span,
-    ) -> AtomicResponse<Self, ()> {
+    ) -> ResponseActFuture<Self, ()> {
         let device_id = msg.device_id.clone();
         let outcome = if commands::is_valid_id(&cmd) {
             commands::parse_result(&msg.payload)
@@ -386,7 +439,7 @@ impl Control {
             Ok(o) => o,
             Err(reason) => {
                 reject_result(&device_id, &cmd, reason);
-                return AtomicResponse::new(Box::pin(fut::ready(())));
+                return Box::pin(fut::ready(()));
             }
         };
         let (db, devices) = (self.db.clone(), self.devices.clone());
@@ -397,7 +450,7 @@ impl Control {
             CommandState::Failed
         };
         let command = cmd.clone();
-        AtomicResponse::new(Box::pin(
+        Box::pin(
             async move {
                 known(&devices, &msg.device_id).await?;
                 let device = msg.device_id.to_string();
@@ -422,7 +475,7 @@ impl Control {
                     Err(e) => device_message_failed(&device_id, &e),
                 }
             }),
-        ))
+        )
     }
 }
 

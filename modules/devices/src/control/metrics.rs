@@ -12,6 +12,14 @@ pub fn describe() {
             "device state reports applied (changed or not)",
         ),
         (
+            "plantd_shadow_report_batches_total",
+            "batches of one device's state reports applied with one load and save",
+        ),
+        (
+            "plantd_shadow_reports_coalesced_total",
+            "state reports that joined a batch already queued for their device",
+        ),
+        (
             "plantd_control_unknown_device_total",
             "shadow/command messages from devices not in the registry (ignored)",
         ),
