@@ -168,6 +168,9 @@ impl Settings {
             step_timeout: self.firmware_step_timeout,
             retries: self.firmware_retries,
             max_upload_bytes: self.firmware_max_upload_bytes,
+            key_file: self
+                .data_dir
+                .join(plantd_devices::firmware::SIGNING_KEY_FILE),
         }
     }
 

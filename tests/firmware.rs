@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
+use base64::Engine;
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use rumqttc::Packet;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::support::http::{api, provision};
+use crate::support::http::{anonymous, api, provision};
 use crate::support::mqtt::{device, Mqtt};
 use crate::support::server::ADMIN_TOKEN;
 use crate::support::{eventually, web, Server};
@@ -150,6 +151,33 @@ fn campaign_with_success_failure_and_timeout_then_cancel() {
     }
     let url = notices[0]["url"].as_str().expect("url").to_owned();
 
+    // Each notice is signed: ed25519 over the image's raw SHA-256 digest, verifiable with
+    // the public key the API shows (and a forged digest does not verify).
+    let (status, key) = api(&server).get("/api/v1/firmware/signing-key");
+    assert_eq!(status, 200, "{key}");
+    assert_eq!(key["algorithm"], "ed25519");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let public: [u8; 32] = b64
+        .decode(key["public_key"].as_str().expect("key"))
+        .expect("base64")
+        .try_into()
+        .expect("32 bytes");
+    let public = ed25519_dalek::VerifyingKey::from_bytes(&public).expect("a key");
+    let signature = b64
+        .decode(notices[0]["signature"].as_str().expect("signature"))
+        .expect("base64");
+    let signature = ed25519_dalek::Signature::from_slice(&signature).expect("a signature");
+    let digest = Sha256::digest(&image);
+    assert!(public.verify_strict(&digest, &signature).is_ok());
+    assert!(public
+        .verify_strict(&Sha256::digest(b"other"), &signature)
+        .is_err());
+    assert_eq!(fw["signature"], notices[0]["signature"]);
+    assert_eq!(
+        anonymous(&server).get("/api/v1/firmware/signing-key").0,
+        401
+    );
+
     // Only a target, with its own secret, may download.
     assert_eq!(download(&url, "fw-other", &passwords[3]).0, 404);
     assert_eq!(download(&url, "fw-ok", &passwords[3]).0, 401);
@@ -284,6 +312,11 @@ fn firmware_pages_upload_start_and_cancel_with_csrf() {
         r.into_string().expect("html")
     };
     let page = get("/firmware");
+    let (_, key) = api(&server).get("/api/v1/firmware/signing-key");
+    assert!(
+        page.contains(key["public_key"].as_str().expect("key")),
+        "the page shows the signing key for device makers"
+    );
     let csrf = web::form_token(&page).expect("the page carries the session's CSRF token");
 
     let post = |path: &str, content_type: &str, body: &[u8]| match agent

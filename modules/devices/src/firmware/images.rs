@@ -19,6 +19,8 @@ pub struct FirmwareSettings {
     pub retries: u32,
     /// Uploads larger than this are refused.
     pub max_upload_bytes: u64,
+    /// `{data_dir}/firmware-signing.key`: the ed25519 key that signs every image.
+    pub key_file: PathBuf,
 }
 
 impl FirmwareSettings {
