@@ -11,7 +11,7 @@ use rumqttc::Packet;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::support::http::{anonymous, api, provision};
+use crate::support::http::{anonymous, api, metric, provision};
 use crate::support::mqtt::{device, Mqtt};
 use crate::support::server::ADMIN_TOKEN;
 use crate::support::{eventually, web, Server};
@@ -636,4 +636,87 @@ fn progress_acknowledged_just_before_a_stop_is_kept() {
     let t = target(&after, "fw-stop");
     assert_eq!(t["state"], "downloading", "{after}");
     assert_eq!(t["detail"], "95%", "{after}");
+}
+
+#[test]
+fn attack_oversized_detail_and_version_in_reports_are_clipped_before_they_are_kept() {
+    // A target device (or someone holding its secret) answers its campaigns with reports
+    // near the payload limit, to park that much per target in plantd's memory and
+    // database, and a version long enough to be kept whole.
+    let server = Server::start_with(&[
+        ("PLANTD_FIRMWARE_REPORT_MAX_DETAIL_BYTES", "200"),
+        ("PLANTD_FIRMWARE_REPORT_MAX_VERSION_BYTES", "32"),
+    ]);
+    let (status, fw) = upload(&server, "3.0.0", &[1u8; 1000]);
+    assert_eq!(status, 201, "{fw}");
+    let ids = ["fat-detail", "fat-version"];
+    let mut devices: Vec<Mqtt> = ids
+        .iter()
+        .map(|id| {
+            let pw = provision(&server, id);
+            let mut d = device(&server, id, &pw);
+            d.subscribe(&format!("devices/{id}/firmware/available"));
+            d
+        })
+        .collect();
+    let (status, started) = api(&server).post(
+        "/api/v1/firmware-campaigns",
+        json!({ "firmware": fw["id"], "devices": ids, "timeout_s": 60 }),
+    );
+    assert_eq!(status, 201, "{started}");
+    let campaign_id = started["id"].as_str().expect("id").to_owned();
+    for (mqtt, id) in devices.iter_mut().zip(ids) {
+        next_notice(mqtt, id);
+    }
+    let clipped = |field: &str| {
+        metric(
+            &server,
+            "plantd_firmware_report_fields_clipped_total",
+            &format!("field=\"{field}\""),
+        )
+    };
+    let (detail_before, version_before) = (clipped("detail"), clipped("version"));
+    // 200 KB of detail, as text and as a JSON object.
+    let huge = "x".repeat(200_000);
+    report(
+        &mut devices[0],
+        ids[0],
+        json!({ "campaign": campaign_id, "state": "downloading", "detail": { "log": huge } }),
+    );
+    report(
+        &mut devices[0],
+        ids[0],
+        json!({ "campaign": campaign_id, "state": "failed", "version": "1.0.0", "detail": huge }),
+    );
+    // The campaign's version followed by 10 KB: clipped, it cannot pass for "3.0.0".
+    report(
+        &mut devices[1],
+        ids[1],
+        json!({ "campaign": campaign_id, "state": "done", "version": format!("3.0.0{}", "0".repeat(10_000)) }),
+    );
+    let finished = eventually(Duration::from_secs(10), "both devices finished", || {
+        let c = campaign(&server, &campaign_id);
+        (c["status"] == "finished").then_some(c)
+    });
+    let fat = target(&finished, ids[0]);
+    assert_eq!(fat["state"], "failed", "{fat}");
+    let detail = fat["detail"].as_str().expect("detail");
+    assert!(
+        detail.len() <= 200 && detail.starts_with("xxx"),
+        "{}",
+        detail.len()
+    );
+    let long = target(&finished, ids[1]);
+    assert_eq!(
+        long["state"], "failed",
+        "a clipped version is not the campaign's: {long}"
+    );
+    let version = long["reported_version"].as_str().expect("version");
+    assert!(
+        version.len() <= 32 && version.starts_with("3.0.0"),
+        "{version}"
+    );
+    assert!(long["detail"].as_str().expect("detail").len() <= 200 + 32 + 40);
+    assert_eq!(clipped("detail") - detail_before, 2.0);
+    assert_eq!(clipped("version") - version_before, 1.0);
 }
