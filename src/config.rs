@@ -50,6 +50,8 @@ pub struct Settings {
     pub firmware_max_upload_bytes: u64,
     pub firmware_step_timeout: Duration,
     pub firmware_retries: u32,
+    pub firmware_report_max_detail_bytes: usize,
+    pub firmware_report_max_version_bytes: usize,
     pub events_retention: Duration,
 }
 
@@ -121,6 +123,8 @@ impl Settings {
             firmware_max_upload_bytes: 0,
             firmware_step_timeout: Duration::ZERO,
             firmware_retries: 0,
+            firmware_report_max_detail_bytes: 0,
+            firmware_report_max_version_bytes: 0,
             events_retention: Duration::ZERO,
         };
         for setting in SETTINGS {
@@ -168,6 +172,11 @@ impl Settings {
             step_timeout: self.firmware_step_timeout,
             retries: self.firmware_retries,
             max_upload_bytes: self.firmware_max_upload_bytes,
+            max_report_detail_bytes: self.firmware_report_max_detail_bytes,
+            max_report_version_bytes: self.firmware_report_max_version_bytes,
+            key_file: self
+                .data_dir
+                .join(plantd_devices::firmware::SIGNING_KEY_FILE),
         }
     }
 

@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
+use base64::Engine;
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use rumqttc::Packet;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::support::http::{api, provision};
+use crate::support::http::{anonymous, api, metric, provision};
 use crate::support::mqtt::{device, Mqtt};
 use crate::support::server::ADMIN_TOKEN;
 use crate::support::{eventually, web, Server};
@@ -150,6 +151,33 @@ fn campaign_with_success_failure_and_timeout_then_cancel() {
     }
     let url = notices[0]["url"].as_str().expect("url").to_owned();
 
+    // Each notice is signed: ed25519 over the image's raw SHA-256 digest, verifiable with
+    // the public key the API shows (and a forged digest does not verify).
+    let (status, key) = api(&server).get("/api/v1/firmware/signing-key");
+    assert_eq!(status, 200, "{key}");
+    assert_eq!(key["algorithm"], "ed25519");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let public: [u8; 32] = b64
+        .decode(key["public_key"].as_str().expect("key"))
+        .expect("base64")
+        .try_into()
+        .expect("32 bytes");
+    let public = ed25519_dalek::VerifyingKey::from_bytes(&public).expect("a key");
+    let signature = b64
+        .decode(notices[0]["signature"].as_str().expect("signature"))
+        .expect("base64");
+    let signature = ed25519_dalek::Signature::from_slice(&signature).expect("a signature");
+    let digest = Sha256::digest(&image);
+    assert!(public.verify_strict(&digest, &signature).is_ok());
+    assert!(public
+        .verify_strict(&Sha256::digest(b"other"), &signature)
+        .is_err());
+    assert_eq!(fw["signature"], notices[0]["signature"]);
+    assert_eq!(
+        anonymous(&server).get("/api/v1/firmware/signing-key").0,
+        401
+    );
+
     // Only a target, with its own secret, may download.
     assert_eq!(download(&url, "fw-other", &passwords[3]).0, 404);
     assert_eq!(download(&url, "fw-ok", &passwords[3]).0, 401);
@@ -284,6 +312,11 @@ fn firmware_pages_upload_start_and_cancel_with_csrf() {
         r.into_string().expect("html")
     };
     let page = get("/firmware");
+    let (_, key) = api(&server).get("/api/v1/firmware/signing-key");
+    assert!(
+        page.contains(key["public_key"].as_str().expect("key")),
+        "the page shows the signing key for device makers"
+    );
     let csrf = web::form_token(&page).expect("the page carries the session's CSRF token");
 
     let post = |path: &str, content_type: &str, body: &[u8]| match agent
@@ -603,4 +636,87 @@ fn progress_acknowledged_just_before_a_stop_is_kept() {
     let t = target(&after, "fw-stop");
     assert_eq!(t["state"], "downloading", "{after}");
     assert_eq!(t["detail"], "95%", "{after}");
+}
+
+#[test]
+fn attack_oversized_detail_and_version_in_reports_are_clipped_before_they_are_kept() {
+    // A target device (or someone holding its secret) answers its campaigns with reports
+    // near the payload limit, to park that much per target in plantd's memory and
+    // database, and a version long enough to be kept whole.
+    let server = Server::start_with(&[
+        ("PLANTD_FIRMWARE_REPORT_MAX_DETAIL_BYTES", "200"),
+        ("PLANTD_FIRMWARE_REPORT_MAX_VERSION_BYTES", "32"),
+    ]);
+    let (status, fw) = upload(&server, "3.0.0", &[1u8; 1000]);
+    assert_eq!(status, 201, "{fw}");
+    let ids = ["fat-detail", "fat-version"];
+    let mut devices: Vec<Mqtt> = ids
+        .iter()
+        .map(|id| {
+            let pw = provision(&server, id);
+            let mut d = device(&server, id, &pw);
+            d.subscribe(&format!("devices/{id}/firmware/available"));
+            d
+        })
+        .collect();
+    let (status, started) = api(&server).post(
+        "/api/v1/firmware-campaigns",
+        json!({ "firmware": fw["id"], "devices": ids, "timeout_s": 60 }),
+    );
+    assert_eq!(status, 201, "{started}");
+    let campaign_id = started["id"].as_str().expect("id").to_owned();
+    for (mqtt, id) in devices.iter_mut().zip(ids) {
+        next_notice(mqtt, id);
+    }
+    let clipped = |field: &str| {
+        metric(
+            &server,
+            "plantd_firmware_report_fields_clipped_total",
+            &format!("field=\"{field}\""),
+        )
+    };
+    let (detail_before, version_before) = (clipped("detail"), clipped("version"));
+    // 200 KB of detail, as text and as a JSON object.
+    let huge = "x".repeat(200_000);
+    report(
+        &mut devices[0],
+        ids[0],
+        json!({ "campaign": campaign_id, "state": "downloading", "detail": { "log": huge } }),
+    );
+    report(
+        &mut devices[0],
+        ids[0],
+        json!({ "campaign": campaign_id, "state": "failed", "version": "1.0.0", "detail": huge }),
+    );
+    // The campaign's version followed by 10 KB: clipped, it cannot pass for "3.0.0".
+    report(
+        &mut devices[1],
+        ids[1],
+        json!({ "campaign": campaign_id, "state": "done", "version": format!("3.0.0{}", "0".repeat(10_000)) }),
+    );
+    let finished = eventually(Duration::from_secs(10), "both devices finished", || {
+        let c = campaign(&server, &campaign_id);
+        (c["status"] == "finished").then_some(c)
+    });
+    let fat = target(&finished, ids[0]);
+    assert_eq!(fat["state"], "failed", "{fat}");
+    let detail = fat["detail"].as_str().expect("detail");
+    assert!(
+        detail.len() <= 200 && detail.starts_with("xxx"),
+        "{}",
+        detail.len()
+    );
+    let long = target(&finished, ids[1]);
+    assert_eq!(
+        long["state"], "failed",
+        "a clipped version is not the campaign's: {long}"
+    );
+    let version = long["reported_version"].as_str().expect("version");
+    assert!(
+        version.len() <= 32 && version.starts_with("3.0.0"),
+        "{version}"
+    );
+    assert!(long["detail"].as_str().expect("detail").len() <= 200 + 32 + 40);
+    assert_eq!(clipped("detail") - detail_before, 2.0);
+    assert_eq!(clipped("version") - version_before, 1.0);
 }

@@ -398,6 +398,24 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "firmware_report_max_detail_bytes",
+        default: Value("1024"),
+        doc: "a device's firmware status `detail` is clipped to this many bytes before it is kept (counted in `plantd_firmware_report_fields_clipped_total{field=\"detail\"}`)",
+        apply: |s, v| {
+            s.firmware_report_max_detail_bytes = number(v, 64, 65536)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "firmware_report_max_version_bytes",
+        default: Value("64"),
+        doc: "a device's firmware status `version` longer than this is clipped (and so never matches the campaign's version: the update counts as failed), counted in `plantd_firmware_report_fields_clipped_total{field=\"version\"}`",
+        apply: |s, v| {
+            s.firmware_report_max_version_bytes = number(v, 16, 1024)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "firmware_step_timeout_s",
         default: Value("300"),
         doc: "seconds a device has to make progress in each update state (a campaign may set its own `timeout_s`)",

@@ -6,7 +6,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use plantd_contracts::firmware::{
     AuthorizeDownload, BeginUpload, CampaignDetail, CampaignTargets, CancelCampaign, FirmwareView,
-    GetCampaign, GetFirmware, ListCampaigns, ListFirmware, StartCampaign,
+    GetCampaign, GetFirmware, GetSigningKey, ListCampaigns, ListFirmware, StartCampaign,
 };
 use plantd_contracts::identity::Scope;
 use plantd_contracts::DeviceId;
@@ -19,6 +19,7 @@ use crate::edge::firmware_transfer as transfer;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/firmware", web::post().to(upload))
         .route("/firmware", web::get().to(list))
+        .route("/firmware/signing-key", web::get().to(signing_key))
         .route("/firmware/{id}", web::get().to(get))
         .route("/firmware/{id}/image", web::get().to(download))
         .route("/firmware-campaigns", web::post().to(start_campaign))
@@ -80,6 +81,30 @@ pub async fn list(
     caller.require(Scope::Read)?;
     let images = state.firmware.send(ListFirmware).await??;
     Ok(HttpResponse::Ok().json(page.apply(images, |i| i.id.as_str())?))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SigningKeyView {
+    /// `ed25519`.
+    algorithm: &'static str,
+    /// Base64 (standard, padded) of the 32-byte public key.
+    public_key: String,
+    /// What each signature covers.
+    signs: &'static str,
+}
+
+/// The public key that verifies every image's signature (ed25519, over the raw 32-byte
+/// SHA-256 digest of the image), for device makers to build into their devices.
+#[utoipa::path(get, path = "/api/v1/firmware/signing-key", tag = "firmware",
+    responses((status = 200, body = SigningKeyView)), security(("bearer" = [])))]
+pub async fn signing_key(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    caller.require(Scope::Read)?;
+    let public_key = state.firmware.send(GetSigningKey).await?;
+    Ok(HttpResponse::Ok().json(SigningKeyView {
+        algorithm: "ed25519",
+        public_key,
+        signs: "sha256_digest",
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/firmware/{id}", tag = "firmware", params(("id" = String, Path)),

@@ -14,6 +14,11 @@ use serde_json::json;
 pub struct Credentials {
     /// Device id → secret.
     pub devices: BTreeMap<String, String>,
+    /// plantd's firmware signing public key (base64 ed25519), fetched once with the token
+    /// (`GET /api/v1/firmware/signing-key`) and kept here, or written here by hand. Images
+    /// whose signature it does not verify are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware_signing_key: Option<String>,
 }
 
 impl Credentials {
@@ -42,6 +47,25 @@ impl Credentials {
         };
         write().map_err(|e| format!("{}: cannot write: {e}", path.display()))
     }
+}
+
+/// plantd's firmware signing public key, through `GET /api/v1/firmware/signing-key`. Blocking.
+pub fn fetch_signing_key(base_url: &str, token: &str) -> Result<String, String> {
+    let url = format!(
+        "{}/api/v1/firmware/signing-key",
+        base_url.trim_end_matches('/')
+    );
+    let body: serde_json::Value = ureq::get(&url)
+        .timeout(Duration::from_secs(30))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .map_err(|e| format!("firmware signing key: {e}"))?
+        .into_json()
+        .map_err(|e| format!("firmware signing key: unreadable reply: {e}"))?;
+    body["public_key"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "firmware signing key: no public_key in the reply".to_owned())
 }
 
 /// Provisions `id` through `POST /api/v1/devices`; returns its secret. Blocking.

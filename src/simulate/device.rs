@@ -56,6 +56,8 @@ pub struct Spec {
     pub index: usize,
     pub fault: Option<Fault>,
     pub firmware: String,
+    /// Images must be signed with this key; `None` refuses every update.
+    pub signing_key: Option<ed25519_dalek::VerifyingKey>,
 }
 
 #[derive(Clone)]
@@ -462,13 +464,14 @@ impl Device {
         }
         self.updating = Some(notice.campaign.clone());
         self.status(&notice.campaign, "downloading", None);
-        let (id, secret, tx) = (
+        let (id, secret, key, tx) = (
             self.spec.id.clone(),
             self.spec.secret.clone(),
+            self.spec.signing_key,
             self.tx.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            let result = update::download(&notice, &id, &secret);
+            let result = update::download(&notice, &id, &secret, key.as_ref());
             let _ = tx.send(Msg::Downloaded(notice, result));
         });
     }

@@ -4,7 +4,8 @@
 //! a reconnect, answers shadow deltas and commands, and performs firmware updates.
 //!
 //! It talks to plantd only as a device does (MQTT, the firmware download), plus the REST
-//! API once to provision devices it has no credentials for.
+//! API once to provision devices it has no credentials for and to fetch the firmware
+//! signing key it verifies images with (kept in the credentials file).
 
 mod buffer;
 mod credentials;
@@ -118,7 +119,8 @@ async fn run(args: SimulateArgs) -> Result<(), String> {
         .credentials
         .clone()
         .unwrap_or_else(|| args.buffer_dir.join("credentials.json"));
-    let creds = provision_missing(&args, &ids, &creds_path).await?;
+    let mut creds = provision_missing(&args, &ids, &creds_path).await?;
+    let signing_key = firmware_key(&args, &mut creds, &creds_path).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let totals = Arc::new(Totals::default());
@@ -139,6 +141,7 @@ async fn run(args: SimulateArgs) -> Result<(), String> {
             index,
             fault,
             firmware: args.firmware.clone(),
+            signing_key,
         };
         let common = common.clone();
         tasks.push(tokio::spawn(async move {
@@ -193,6 +196,35 @@ async fn run(args: SimulateArgs) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// The key firmware images must be signed with: from the credentials file, else fetched
+/// once with `--token` and saved there. Without one every update is refused (and said so).
+async fn firmware_key(
+    args: &SimulateArgs,
+    creds: &mut Credentials,
+    path: &std::path::Path,
+) -> Result<Option<ed25519_dalek::VerifyingKey>, String> {
+    if creds.firmware_signing_key.is_none() {
+        if let Some(token) = args.token.clone() {
+            let url = args.url.clone();
+            let key =
+                tokio::task::spawn_blocking(move || credentials::fetch_signing_key(&url, &token))
+                    .await
+                    .map_err(|e| e.to_string())??;
+            creds.firmware_signing_key = Some(key);
+            creds.save(path)?;
+        }
+    }
+    match &creds.firmware_signing_key {
+        Some(text) => update::parse_key(text)
+            .map(Some)
+            .map_err(|e| format!("{}: firmware_signing_key: {e}", path.display())),
+        None => {
+            tracing::warn!(file = %path.display(), "no firmware signing key (give --token once): firmware updates will be refused");
+            Ok(None)
+        }
+    }
 }
 
 /// Reads the credentials file and provisions the devices it lacks (saving after each, so

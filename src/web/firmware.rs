@@ -9,7 +9,7 @@ use askama::Template;
 use futures_util::StreamExt;
 use plantd_contracts::firmware::{
     BeginUpload, CampaignDetail, CampaignTargets, CampaignView, CancelCampaign, FirmwareView,
-    GetCampaign, ListCampaigns, ListFirmware, StartCampaign,
+    GetCampaign, GetSigningKey, ListCampaigns, ListFirmware, StartCampaign,
 };
 use plantd_contracts::identity::SessionView;
 use plantd_contracts::DeviceId;
@@ -38,6 +38,8 @@ struct FirmwarePage {
     error: Option<String>,
     images: Vec<FirmwareView>,
     campaigns: Vec<CampaignView>,
+    /// The firmware signing public key (base64), for device makers.
+    signing_key: String,
 }
 
 #[derive(Template)]
@@ -56,13 +58,14 @@ async fn render_page(
     session: SessionView,
     error: Option<(StatusCode, String)>,
 ) -> HttpResponse {
-    let (images, campaigns) = match (
+    let (images, campaigns, signing_key) = match (
         state.firmware.send(ListFirmware).await,
         state.firmware.send(ListCampaigns).await,
+        state.firmware.send(GetSigningKey).await,
     ) {
-        (Ok(Ok(images)), Ok(Ok(mut campaigns))) => {
+        (Ok(Ok(images)), Ok(Ok(mut campaigns)), Ok(key)) => {
             campaigns.reverse();
-            (images, campaigns)
+            (images, campaigns, key)
         }
         _ => return HttpResponse::ServiceUnavailable().body("plantd is not ready; try again"),
     };
@@ -75,6 +78,7 @@ async fn render_page(
         error: error.map(|(_, m)| m),
         images,
         campaigns,
+        signing_key,
     });
     if let Some(status) = status {
         *response.status_mut() = status;

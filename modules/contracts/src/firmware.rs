@@ -23,8 +23,17 @@ pub struct FirmwareView {
     pub sha256: String,
     /// Bytes.
     pub size: u64,
+    /// Base64 ed25519 signature of the raw 32-byte SHA-256 digest, by plantd's firmware
+    /// signing key ([`GetSigningKey`]); the `firmware/available` notice carries it too.
+    pub signature: String,
     pub created_at: DateTime<Utc>,
 }
+
+/// plantd's firmware signing public key (base64 of the 32-byte ed25519 key), for device
+/// makers to build into their devices.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "String")]
+pub struct GetSigningKey;
 
 /// Most image bytes one message carries, either way ([`UploadChunk`], [`ReadImage`]): the
 /// edge streams an image in pieces of this size, so neither side holds a whole image.

@@ -50,6 +50,8 @@ pub struct Firmware {
     pub(super) saving: bool,
     /// Uploads in progress (`transfer.rs`).
     pub(super) uploads: Uploads,
+    /// Signs every image's SHA-256 (`signing.rs`).
+    pub(super) signing_key: ed25519_dalek::SigningKey,
 }
 
 impl Firmware {
@@ -69,6 +71,17 @@ impl Firmware {
             })
         })
         .await?;
+        let key_file = settings.key_file.clone();
+        let signing_key = db
+            .run(move |_| {
+                super::signing::load_or_create(&key_file).map_err(|e| {
+                    DbError::Pool(format!(
+                        "cannot read or create the firmware signing key {}: {e}",
+                        key_file.display()
+                    ))
+                })
+            })
+            .await?;
         let (images, campaigns, targets) = db.run(store::load_all).await?;
         let images: BTreeMap<String, FirmwareRow> =
             images.into_iter().map(|r| (r.id.clone(), r)).collect();
@@ -114,6 +127,7 @@ impl Firmware {
             unsaved_events: Vec::new(),
             saving: false,
             uploads: Uploads::default(),
+            signing_key,
         };
         firmware.restart_clocks();
         Ok(firmware)
@@ -154,6 +168,7 @@ impl Firmware {
                 "url": self.settings.download_url(&image.id),
                 "sha256": image.sha256,
                 "size": image.size,
+                "signature": super::signing::sign_sha256(&self.signing_key, &image.sha256),
             })
             .to_string()
             .into_bytes(),
@@ -313,8 +328,10 @@ impl Firmware {
         self.drop_idle_uploads();
     }
 
-    pub(super) fn image_view(row: &FirmwareRow) -> FirmwareView {
+    pub(super) fn image_view(&self, row: &FirmwareRow) -> FirmwareView {
         FirmwareView {
+            signature: super::signing::sign_sha256(&self.signing_key, &row.sha256)
+                .unwrap_or_default(),
             id: row.id.clone(),
             version: row.version.clone(),
             name: row.name.clone(),

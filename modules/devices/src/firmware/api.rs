@@ -89,7 +89,7 @@ impl Handler<FinishUpload> for Firmware {
                 result.map_err(DomainError::from)?;
                 tracing::info!(firmware = %row.id, version = %row.version, size = row.size, "firmware image stored");
                 act.wiring.outbox.wake();
-                let view = Firmware::image_view(&row);
+                let view = act.image_view(&row);
                 act.images.insert(row.id.clone(), row);
                 Ok(view)
             }),
@@ -101,7 +101,7 @@ impl Handler<ListFirmware> for Firmware {
     type Result = Result<Vec<FirmwareView>, DomainError>;
 
     fn handle(&mut self, _: ListFirmware, _: &mut Context<Self>) -> Self::Result {
-        Ok(self.images.values().map(Firmware::image_view).collect())
+        Ok(self.images.values().map(|r| self.image_view(r)).collect())
     }
 }
 
@@ -111,8 +111,16 @@ impl Handler<GetFirmware> for Firmware {
     fn handle(&mut self, msg: GetFirmware, _: &mut Context<Self>) -> Self::Result {
         self.images
             .get(&msg.id)
-            .map(Firmware::image_view)
+            .map(|r| self.image_view(r))
             .ok_or_else(|| DomainError::NotFound(format!("firmware {}", msg.id)))
+    }
+}
+
+impl Handler<GetSigningKey> for Firmware {
+    type Result = String;
+
+    fn handle(&mut self, _: GetSigningKey, _: &mut Context<Self>) -> Self::Result {
+        super::signing::public_key_base64(&self.signing_key)
     }
 }
 

@@ -25,6 +25,51 @@ pub struct StatusReport {
     pub detail: Option<serde_json::Value>,
 }
 
+/// Marks a field clipped to its limit. Not a character a valid version has, so a clipped
+/// version never matches the campaign's.
+const CLIPPED: &str = "…";
+
+/// `text` cut to at most `max` bytes (at a character boundary, [`CLIPPED`] included);
+/// `None` when it fits.
+fn clipped(text: &str, max: usize) -> Option<String> {
+    if text.len() <= max {
+        return None;
+    }
+    let mut end = max.saturating_sub(CLIPPED.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(format!("{}{CLIPPED}", &text[..end]))
+}
+
+impl StatusReport {
+    /// Holds `detail` (as text) and `version` to their limits, before anything is kept:
+    /// a device could otherwise park up to a payload's size per target in memory and in
+    /// the database. Answers the fields it clipped.
+    pub fn clip(&mut self, max_detail: usize, max_version: usize) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if let Some(detail) = &self.detail {
+            let text = match detail {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if let Some(short) = clipped(&text, max_detail) {
+                fields.push("detail");
+                self.detail = Some(serde_json::Value::String(short));
+            }
+        }
+        if let Some(short) = self
+            .version
+            .as_deref()
+            .and_then(|v| clipped(v, max_version))
+        {
+            fields.push("version");
+            self.version = Some(short);
+        }
+        fields
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub state: TargetState,
@@ -334,6 +379,24 @@ impl Target {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oversized_detail_and_version_are_clipped_at_a_character_boundary() {
+        let mut r = StatusReport {
+            campaign: "c1".into(),
+            state: "failed".into(),
+            version: Some("9".repeat(100)),
+            detail: Some(serde_json::json!({ "log": "é".repeat(600) })),
+        };
+        assert_eq!(r.clip(100, 64), vec!["detail", "version"]);
+        let detail = r.detail.as_ref().and_then(|d| d.as_str()).expect("text");
+        assert!(detail.len() <= 100 && detail.ends_with(CLIPPED), "{detail}");
+        let version = r.version.as_deref().expect("version");
+        assert!(version.len() <= 64 && version.ends_with(CLIPPED));
+        let mut small = report("done", Some("1.0"));
+        assert!(small.clip(100, 64).is_empty());
+        assert_eq!(small.version.as_deref(), Some("1.0"));
+    }
 
     fn id(s: &str) -> DeviceId {
         DeviceId::parse(s).expect("id")

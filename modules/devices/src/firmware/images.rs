@@ -19,6 +19,12 @@ pub struct FirmwareSettings {
     pub retries: u32,
     /// Uploads larger than this are refused.
     pub max_upload_bytes: u64,
+    /// A status report's `detail` (as text) is clipped to this many bytes.
+    pub max_report_detail_bytes: usize,
+    /// A status report's `version` is clipped to this many bytes.
+    pub max_report_version_bytes: usize,
+    /// `{data_dir}/firmware-signing.key`: the ed25519 key that signs every image.
+    pub key_file: PathBuf,
 }
 
 impl FirmwareSettings {

@@ -26,6 +26,14 @@ pub fn describe() {
         "plantd_firmware_uploads_dropped_total",
         "image uploads dropped and their files removed, by reason (aborted, too_large, refused, empty, idle, error)"
     );
+    describe_counter!(
+        "plantd_firmware_report_fields_clipped_total",
+        "firmware/status fields clipped to their size limit before they were kept, by field (detail, version)"
+    );
+    for field in ["detail", "version"] {
+        metrics::counter!("plantd_firmware_report_fields_clipped_total", "field" => field)
+            .absolute(0);
+    }
     for state in ["downloading", "installing", "done", "failed"] {
         metrics::counter!("plantd_firmware_reports_total", "state" => state).absolute(0);
     }

@@ -1,5 +1,6 @@
 //! Firmware roll-outs, a second actor of the devices module: images stored under the data
-//! directory (`images/{id}.bin`, their SHA-256 and size in `devices_firmware`), campaigns
+//! directory (`images/{id}.bin`, their SHA-256 and size in `devices_firmware`), each signed with
+//! the ed25519 key in `data_dir/firmware-signing.key` (`signing.rs`), campaigns
 //! that offer an image to a list of devices (`devices_campaigns`,
 //! `devices_campaign_targets`), each device's progress from its `firmware/status`
 //! reports, per-state deadlines with retries, and the check that lets only a target
@@ -18,6 +19,7 @@ mod images;
 mod metrics;
 mod reports;
 mod schema;
+mod signing;
 mod store;
 mod transfer;
 mod uploads;
@@ -25,3 +27,4 @@ mod uploads;
 pub use actor::{Firmware, FirmwareWiring};
 pub use images::FirmwareSettings;
 pub use metrics::describe as describe_metrics;
+pub use signing::KEY_FILE as SIGNING_KEY_FILE;

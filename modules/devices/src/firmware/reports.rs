@@ -34,10 +34,17 @@ impl Handler<DeviceMessage> for Firmware {
         if msg.subtopic != "firmware/status" {
             return ignore("topic", msg.subtopic.clone());
         }
-        let report: StatusReport = match serde_json::from_slice(&msg.payload) {
+        let mut report: StatusReport = match serde_json::from_slice(&msg.payload) {
             Ok(r) => r,
             Err(e) => return ignore("malformed", e.to_string()),
         };
+        for field in report.clip(
+            self.settings.max_report_detail_bytes,
+            self.settings.max_report_version_bytes,
+        ) {
+            metrics::counter!("plantd_firmware_report_fields_clipped_total", "field" => field)
+                .increment(1);
+        }
         let Some(campaign) = self.campaigns.get_mut(&report.campaign) else {
             return ignore("unknown_campaign", report.campaign);
         };
