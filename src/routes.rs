@@ -59,6 +59,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .configure(http::telemetry::routes)
                 .configure(http::firmware::routes)
                 .configure(http::events::routes)
+                .configure(http::assets::routes)
+                .configure(http::rules::routes)
+                .configure(http::alarms::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(Problem::new(
                         StatusCode::NOT_FOUND,

@@ -11,6 +11,7 @@ use plantd_broker::EventPublisher;
 use plantd_devices::firmware::Firmware;
 use plantd_devices::{Control, Devices};
 use plantd_events::Dispatcher;
+use plantd_health::Health;
 use plantd_identity::Identity;
 use plantd_storage::Db;
 use plantd_telemetry::Telemetry;
@@ -22,6 +23,7 @@ pub struct AppState {
     pub control: Addr<Control>,
     pub firmware: Addr<Firmware>,
     pub events: Addr<Dispatcher>,
+    pub health: Addr<Health>,
     pub telemetry: Addr<Telemetry>,
     pub broker: Addr<EventPublisher>,
     pub db: Db,

@@ -442,4 +442,22 @@ pub static SETTINGS: &[Setting] = &[
             Ok(())
         },
     },
+    Setting {
+        key: "alarm_max_shelve_hours",
+        default: Value("8"),
+        doc: "the longest an operator may shelve an alarm (ISA-18.2: shelving is time-limited)",
+        apply: |s, v| {
+            s.health.max_shelve = Duration::from_secs(number::<u64>(v, 1, 720)? * 3600);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "health_state_save_s",
+        default: Value("5"),
+        doc: "how often the rule detectors' state (on-delays, anomaly baselines) is saved, so a restart continues where it was",
+        apply: |s, v| {
+            s.health.save_interval = Duration::from_secs(number::<u64>(v, 1, 3600)?);
+            Ok(())
+        },
+    },
 ];

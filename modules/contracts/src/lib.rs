@@ -11,6 +11,7 @@ pub mod devices;
 pub mod error;
 pub mod events;
 pub mod firmware;
+pub mod health;
 pub mod identity;
 pub mod ids;
 pub mod json;
