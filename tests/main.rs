@@ -22,6 +22,7 @@ mod events;
 mod firmware;
 mod firmware_transfer;
 mod flood;
+mod health;
 mod ingest;
 mod log_flooding;
 mod migrations;

@@ -32,12 +32,25 @@ impl Handler<SamplesStored> for Health {
         metrics::counter!("plantd_health_samples_evaluated_total")
             .increment(msg.samples.len() as u64);
         let mut written = Vec::new();
-        for s in &msg.samples {
-            let latest = self.latest.entry(s.device_id.clone()).or_default();
-            if let Some(v) = latest.get_mut(&s.metric) {
-                *v = s.value;
-            } else {
-                latest.insert(s.metric.clone(), s.value);
+        for (i, s) in msg.samples.iter().enumerate() {
+            // The values of one sample object (same device, same time) are seen together:
+            // `running: false` suppresses `flow: 0` of the same payload whatever their order.
+            let first_of_group = i == 0 || {
+                let prev = &msg.samples[i - 1];
+                prev.device_id != s.device_id || prev.ts != s.ts
+            };
+            if first_of_group {
+                for t in msg.samples[i..]
+                    .iter()
+                    .take_while(|t| t.device_id == s.device_id && t.ts == s.ts)
+                {
+                    let latest = self.latest.entry(t.device_id.clone()).or_default();
+                    if let Some(v) = latest.get_mut(&t.metric) {
+                        *v = t.value;
+                    } else {
+                        latest.insert(t.metric.clone(), t.value);
+                    }
+                }
             }
             let mut ids: Vec<String> = self.by_metric.get(&s.metric).cloned().unwrap_or_default();
             ids.extend(self.any_metric.iter().cloned());

@@ -14,7 +14,7 @@ use crate::detect::{AnomalyParams, Check, Comparison};
 /// Longest on-delay, off-delay and window: a day.
 const MAX_DELAY_S: u32 = 86_400;
 /// Longest silence a `no_data` rule waits: a week.
-const MAX_SILENCE_MIN: u32 = 10_080;
+const MAX_SILENCE_MIN: f64 = 10_080.0;
 const MAX_CONDITIONS: usize = 8;
 
 fn invalid(field: &str, message: impl Into<String>) -> DomainError {
@@ -246,11 +246,11 @@ pub fn compile(r: &RuleInput, iso: Option<Iso20816Class>) -> Result<Check, Domai
             if let Some(m) = m {
                 metric("metric", Some(m))?;
             }
-            if *minutes == 0 || *minutes > MAX_SILENCE_MIN {
-                return Err(invalid("minutes", format!("1 to {MAX_SILENCE_MIN}")));
+            if !minutes.is_finite() || *minutes < 0.05 || *minutes > MAX_SILENCE_MIN {
+                return Err(invalid("minutes", format!("0.05 to {MAX_SILENCE_MIN}")));
             }
             Check::NoData {
-                silence_ms: i64::from(*minutes) * 60_000,
+                silence_ms: (minutes * 60_000.0) as i64,
             }
         }
         RuleSpec::All { conditions } | RuleSpec::Any { conditions } => {

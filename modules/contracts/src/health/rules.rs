@@ -144,8 +144,9 @@ pub enum RuleSpec {
         #[serde(default)]
         for_s: u32,
     },
-    /// Silence: no sample of the metric (or of any metric, without one) for `minutes`.
-    NoData { minutes: u32 },
+    /// Silence: no sample of the metric (or of any metric, without one) for `minutes`
+    /// (fractions allowed, down to 0.05 = 3 s).
+    NoData { minutes: f64 },
     /// Every condition true (AND), each with its own on-delay.
     All { conditions: Vec<Condition> },
     /// At least one condition true (OR), each with its own on-delay.
