@@ -53,6 +53,7 @@ pub struct Settings {
     pub firmware_report_max_detail_bytes: usize,
     pub firmware_report_max_version_bytes: usize,
     pub events_retention: Duration,
+    pub webhooks: plantd_webhooks::WebhookSettings,
 }
 
 /// Where a value came from, for error messages that name the setting as the user wrote it.
@@ -126,6 +127,7 @@ impl Settings {
             firmware_report_max_detail_bytes: 0,
             firmware_report_max_version_bytes: 0,
             events_retention: Duration::ZERO,
+            webhooks: plantd_webhooks::WebhookSettings::default(),
         };
         for setting in SETTINGS {
             let value = match setting.default {

@@ -14,6 +14,7 @@ use plantd_events::Dispatcher;
 use plantd_identity::Identity;
 use plantd_storage::Db;
 use plantd_telemetry::Telemetry;
+use plantd_webhooks::Webhooks;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,6 +23,7 @@ pub struct AppState {
     pub control: Addr<Control>,
     pub firmware: Addr<Firmware>,
     pub events: Addr<Dispatcher>,
+    pub webhooks: Addr<Webhooks>,
     pub telemetry: Addr<Telemetry>,
     pub broker: Addr<EventPublisher>,
     pub db: Db,

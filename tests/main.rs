@@ -34,3 +34,4 @@ mod simulate;
 mod telemetry;
 mod topics;
 mod ui;
+mod webhooks;

@@ -14,6 +14,7 @@ pub mod ops;
 pub mod shadow;
 pub mod telemetry;
 pub mod tokens;
+pub mod webhooks;
 
 pub use crate::edge::{ApiResult, Problem};
 pub use crate::state::AppState;

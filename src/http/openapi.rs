@@ -7,7 +7,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{commands, devices, events, firmware, shadow, telemetry, tokens};
+use super::{commands, devices, events, firmware, shadow, telemetry, tokens, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,8 @@ use super::{commands, devices, events, firmware, shadow, telemetry, tokens};
         firmware::upload, firmware::list, firmware::signing_key, firmware::get, firmware::download,
         firmware::start_campaign, firmware::list_campaigns, firmware::get_campaign, firmware::cancel_campaign,
         events::list,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::patch, webhooks::delete,
+        webhooks::deliveries, webhooks::redeliver,
     ),
     components(schemas(
         plantd_contracts::devices::DeviceView,
@@ -54,6 +56,12 @@ use super::{commands, devices, events, firmware, shadow, telemetry, tokens};
         plantd_contracts::firmware::CampaignStatus,
         plantd_contracts::firmware::TargetView,
         plantd_contracts::firmware::TargetState,
+        plantd_contracts::webhooks::WebhookView,
+        plantd_contracts::webhooks::CreatedWebhook,
+        plantd_contracts::webhooks::DeliveryView,
+        plantd_contracts::webhooks::DeliveryStatus,
+        webhooks::NewWebhook,
+        webhooks::WebhookPatch,
     )),
     modifiers(&Security)
 )]
