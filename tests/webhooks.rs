@@ -19,8 +19,8 @@ use sha2::Sha256;
 
 use crate::support::eventually;
 use crate::support::http::{api, metric, provision, token};
-use crate::support::server::{free_port, Server};
-use crate::support::web::{agent, form_token, sign_in, status_of};
+use crate::support::server::{free_port, Server, ADMIN_PASSWORD};
+use crate::support::web::{agent, assert_refused, form_token, sign_in, status_of};
 
 /// Short retries, so a test sees several attempts in a second or two.
 const FAST_RETRIES: [(&str, &str); 2] = [
@@ -353,6 +353,36 @@ fn bad_subscriptions_are_refused_naming_the_field_and_only_admins_may_manage() {
     let items = list["items"].as_array().expect("items");
     assert_eq!(items.len(), 1, "only the admin's webhook: {list}");
     assert_eq!(items[0]["url"], "https://example.com/hook");
+
+    // In the UI, an engineer sees no Webhooks entry, and neither the page nor its forms.
+    crate::device_pages::add_user(&server, "erin", "engineer");
+    let agent = agent();
+    let session = crate::device_pages::sign_in(&server, &agent, "erin", ADMIN_PASSWORD);
+    let home = status_of(agent.get(&server.url("/")).set("Cookie", &session).call());
+    let html = home.into_string().expect("html");
+    assert!(html.contains("erin (engineer)"), "{html}");
+    assert!(!html.contains("href=\"/webhooks\""), "{html}");
+    let csrf = form_token(&html).expect("the sign-out form's token");
+    let refused = status_of(
+        agent
+            .get(&server.url("/webhooks"))
+            .set("Cookie", &session)
+            .call(),
+    );
+    assert_refused(refused, "only admins manage webhooks");
+    let refused = status_of(
+        agent
+            .post(&server.url("/webhooks"))
+            .set("Cookie", &session)
+            .send_form(&[
+                ("csrf_token", &csrf),
+                ("url", "http://127.0.0.1:9/x"),
+                ("events", "*"),
+            ]),
+    );
+    assert_refused(refused, "only admins manage webhooks");
+    let (_, list) = api(&server).get("/api/v1/webhooks");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
 
     let (status, _) = api(&server).delete(&path);
     assert_eq!(status, 204);
