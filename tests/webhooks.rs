@@ -201,6 +201,13 @@ fn stored_event(server: &Server, kind: &str, device: &str) -> Value {
         .unwrap_or_else(|| panic!("no {kind} of {device}: {page}"))
 }
 
+/// A UI page as the signed-in admin sees it (200 asserted).
+fn admin_page(server: &Server, agent: &ureq::Agent, cookie: &str, path: &str) -> String {
+    let page = status_of(agent.get(&server.url(path)).set("Cookie", cookie).call());
+    assert_eq!(page.status(), 200, "{path}");
+    page.into_string().expect("html")
+}
+
 /// Checks the Standard Webhooks signature of a request with the subscription's secret.
 fn assert_signed(request: &Received, secret: &str) {
     let key = STANDARD
@@ -557,14 +564,7 @@ fn a_webhook_failing_too_long_is_disabled_and_can_be_enabled_again() {
     // The UI says why.
     let agent = agent();
     let cookie = sign_in(&server, &agent);
-    let page = status_of(
-        agent
-            .get(&server.url(&format!("/webhooks/{id}")))
-            .set("Cookie", &cookie)
-            .call(),
-    );
-    assert_eq!(page.status(), 200);
-    let html = page.into_string().expect("html");
+    let html = admin_page(&server, &agent, &cookie, &format!("/webhooks/{id}"));
     assert!(html.contains("no delivery succeeded since"), "{html}");
     assert_eq!(
         receiver.requests().len(),
@@ -617,14 +617,7 @@ fn a_delivery_is_sent_again_by_hand_with_the_same_id() {
     // The UI's button does the same, with the session's CSRF token only.
     let agent = agent();
     let cookie = sign_in(&server, &agent);
-    let page = status_of(
-        agent
-            .get(&server.url(&format!("/webhooks/{id}")))
-            .set("Cookie", &cookie)
-            .call(),
-    );
-    assert_eq!(page.status(), 200);
-    let html = page.into_string().expect("html");
+    let html = admin_page(&server, &agent, &cookie, &format!("/webhooks/{id}"));
     assert!(
         html.contains(&format!("/deliveries/{delivery}/redeliver")),
         "{html}"
@@ -650,13 +643,49 @@ fn a_delivery_is_sent_again_by_hand_with_the_same_id() {
         .iter()
         .all(|r| r.header("webhook-id") == first[0].header("webhook-id")));
     // The list page shows it, with the admin's navigation entry.
-    let list = status_of(
-        agent
-            .get(&server.url("/webhooks"))
-            .set("Cookie", &cookie)
-            .call(),
-    );
-    let html = list.into_string().expect("html");
+    let html = admin_page(&server, &agent, &cookie, "/webhooks");
     assert!(html.contains(&receiver.url("/hook")), "{html}");
     assert!(html.contains("href=\"/webhooks\""), "{html}");
+
+    // The create form: a bad selector is shown as the error; a good one shows the
+    // generated secret once, and the new webhook gets the next event.
+    let csrf = form_token(&html).expect("csrf token");
+    let form = |events: &str| {
+        status_of(
+            agent
+                .post(&server.url("/webhooks"))
+                .set("Cookie", &cookie)
+                .send_form(&[
+                    ("csrf_token", &csrf),
+                    ("url", &receiver.url("/from-ui")),
+                    ("events", events),
+                    ("secret", ""),
+                ]),
+        )
+    };
+    let refused = form("alarm.raised");
+    assert_eq!(refused.status(), 422);
+    assert!(refused
+        .into_string()
+        .expect("html")
+        .contains("unknown event type"));
+    let made = form("device.deleted, device.disabled");
+    assert_eq!(made.status(), 200);
+    let html = made.into_string().expect("html");
+    let secret = html
+        .split("<code class=\"hash\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the secret on the page")
+        .to_owned();
+    assert!(secret.starts_with("whsec_"), "{html}");
+    let (status, _) = api(&server).post("/api/v1/devices/press-6/disable", json!({}));
+    assert_eq!(status, 200);
+    let got = receiver.wait_for(4);
+    let from_ui = got
+        .iter()
+        .find(|r| r.path == "/from-ui")
+        .expect("the UI's webhook");
+    assert_signed(from_ui, &secret);
+    assert!(from_ui.body.contains("device.disabled"), "{from_ui:?}");
 }

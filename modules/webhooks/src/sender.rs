@@ -26,6 +26,8 @@ pub async fn run(db: Db, settings: WebhookSettings, wake: Arc<Notify>) {
     // Deliveries in flight, by the task that sends them.
     let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut last_prune = Instant::now();
+    // The pending gauge is refreshed at most once per poll interval.
+    let mut last_gauge = Instant::now() - settings.poll;
     loop {
         if in_flight.len() < CONCURRENCY {
             let exclude: Vec<String> = busy.values().cloned().collect();
@@ -54,6 +56,13 @@ pub async fn run(db: Db, settings: WebhookSettings, wake: Arc<Notify>) {
                 Err(e) => tracing::warn!(error = %e, "cannot read due webhook deliveries"),
             }
         }
+        if last_gauge.elapsed() >= settings.poll {
+            last_gauge = Instant::now();
+            let db = db.clone();
+            if let Ok(n) = db.run(store::open_count).await {
+                metrics::gauge!("plantd_webhook_pending").set(n as f64);
+            }
+        }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = Instant::now();
             housekeeping(&db, &settings).await;
@@ -73,12 +82,7 @@ pub async fn run(db: Db, settings: WebhookSettings, wake: Arc<Notify>) {
                 }
             }
             _ = wake.notified() => {}
-            _ = tokio::time::sleep(settings.poll) => {
-                let db = db.clone();
-                if let Ok(n) = db.run(store::open_count).await {
-                    metrics::gauge!("plantd_webhook_pending").set(n as f64);
-                }
-            }
+            _ = tokio::time::sleep(settings.poll) => {}
         }
     }
 }
