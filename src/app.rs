@@ -27,6 +27,7 @@ use crate::state::AppState;
 /// infrastructure crate's tables come first, before the domain modules that write to them.
 const MIGRATIONS: &[&ModuleMigrations] = &[
     &plantd_events::MIGRATIONS,
+    &plantd_webhooks::MIGRATIONS,
     &plantd_identity::MIGRATIONS,
     &plantd_devices::MIGRATIONS,
     &plantd_telemetry::MIGRATIONS,
@@ -82,6 +83,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     plantd_devices::firmware::describe_metrics();
     plantd_events::describe_metrics();
     plantd_health::describe_metrics();
+    plantd_webhooks::describe_metrics();
     metrics::describe_counter!(
         "plantd_http_auth_failures_total",
         "API calls and UI sign-ins with bad credentials"
@@ -187,6 +189,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let firmware = firmware_ctx.run(firmware_state);
     drop(firmware_tx);
+    // Webhooks: a delivery log fed by the outbox, sent by its own loop.
+    let webhooks = plantd_webhooks::Webhooks::new(db.clone(), settings.webhooks.clone()).start();
     // Subscribers, each with its own cursor (the names are the cursors' keys: keep them).
     dispatch
         .subscribe(Subscription {
@@ -215,6 +219,11 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
                 "device.deleted".into(),
             ]),
             recipient: health.clone().recipient(),
+        })
+        .subscribe(Subscription {
+            name: "webhooks",
+            filter: EventFilter::All,
+            recipient: webhooks.clone().recipient(),
         });
     let events = dispatch.start();
     sync_device_assets(&devices, &health).await;
@@ -228,6 +237,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         firmware,
         events,
         health: health.clone(),
+        webhooks,
         telemetry: telemetry.clone(),
         broker: broker.publisher.clone(),
         db: db.clone(),

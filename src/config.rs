@@ -54,6 +54,7 @@ pub struct Settings {
     pub firmware_report_max_version_bytes: usize,
     pub events_retention: Duration,
     pub health: plantd_health::HealthSettings,
+    pub webhooks: plantd_webhooks::WebhookSettings,
 }
 
 /// Where a value came from, for error messages that name the setting as the user wrote it.
@@ -128,6 +129,7 @@ impl Settings {
             firmware_report_max_version_bytes: 0,
             events_retention: Duration::ZERO,
             health: plantd_health::HealthSettings::default(),
+            webhooks: plantd_webhooks::WebhookSettings::default(),
         };
         for setting in SETTINGS {
             let value = match setting.default {

@@ -15,6 +15,7 @@ use plantd_health::Health;
 use plantd_identity::Identity;
 use plantd_storage::Db;
 use plantd_telemetry::Telemetry;
+use plantd_webhooks::Webhooks;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,6 +25,7 @@ pub struct AppState {
     pub firmware: Addr<Firmware>,
     pub events: Addr<Dispatcher>,
     pub health: Addr<Health>,
+    pub webhooks: Addr<Webhooks>,
     pub telemetry: Addr<Telemetry>,
     pub broker: Addr<EventPublisher>,
     pub db: Db,

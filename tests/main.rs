@@ -35,3 +35,4 @@ mod simulate;
 mod telemetry;
 mod topics;
 mod ui;
+mod webhooks;

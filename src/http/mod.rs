@@ -17,6 +17,7 @@ pub mod rules;
 pub mod shadow;
 pub mod telemetry;
 pub mod tokens;
+pub mod webhooks;
 
 pub use crate::edge::{ApiResult, Problem};
 pub use crate::state::AppState;

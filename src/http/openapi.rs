@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alarms, assets, commands, devices, events, firmware, rules, shadow, telemetry, tokens,
+    alarms, assets, commands, devices, events, firmware, rules, shadow, telemetry, tokens, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -28,6 +28,8 @@ use super::{
         assets::create, assets::list, assets::get, assets::patch, assets::delete, assets::maintenance,
         rules::create, rules::list, rules::get, rules::patch, rules::delete, rules::preview,
         alarms::list, alarms::stats, alarms::get, alarms::acknowledge, alarms::shelve, alarms::unshelve, alarms::clear,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::patch, webhooks::delete,
+        webhooks::deliveries, webhooks::redeliver,
     ),
     components(schemas(
         plantd_contracts::devices::DeviceView,
@@ -63,6 +65,12 @@ use super::{
         plantd_contracts::firmware::CampaignStatus,
         plantd_contracts::firmware::TargetView,
         plantd_contracts::firmware::TargetState,
+        plantd_contracts::webhooks::WebhookView,
+        plantd_contracts::webhooks::CreatedWebhook,
+        plantd_contracts::webhooks::DeliveryView,
+        plantd_contracts::webhooks::DeliveryStatus,
+        webhooks::NewWebhook,
+        webhooks::WebhookPatch,
     )),
     modifiers(&Security)
 )]

@@ -19,6 +19,7 @@ pub mod log_throttle;
 pub mod shadow;
 pub mod telemetry;
 pub mod time;
+pub mod webhooks;
 
 pub use error::DomainError;
 pub use events::{Event, EventData};
