@@ -114,7 +114,10 @@ fn pages(cfg: &mut web::ServiceConfig) {
             web::post().to(ui::control::cancel_command),
         )
         .configure(ui::firmware::routes)
-        .configure(ui::webhooks::routes);
+        .configure(ui::webhooks::routes)
+        .configure(ui::assets::routes)
+        .configure(ui::alarms::routes)
+        .configure(ui::rules::routes);
 }
 
 fn json_error(e: actix_web::error::JsonPayloadError) -> actix_web::Error {

@@ -4,12 +4,19 @@
 //! page family; `routes.rs` mounts the pages. It may use `state.rs` and `edge/`, never
 //! `http/` or `routes.rs`.
 
+mod alarm_chart;
+mod alarm_stats;
+pub mod alarms;
+pub mod assets;
 pub mod control;
 pub mod control_panel;
 pub mod devices;
 pub mod firmware;
 pub mod firmware_section;
+mod health_common;
 pub mod pages;
+mod rule_form;
+pub mod rules;
 mod session;
 pub mod telemetry;
 mod views;

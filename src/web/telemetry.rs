@@ -21,7 +21,7 @@ use crate::edge::render;
 use crate::state::AppState;
 
 /// Chart size in SVG user units, and points drawn per chart at most.
-const WIDTH: f64 = 600.0;
+pub(crate) const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 120.0;
 const POINTS: i64 = 300;
 
@@ -102,7 +102,7 @@ fn format_bytes(bytes: u64) -> String {
 }
 
 /// The SVG polyline of points in `[from, to]`, scaled to the chart.
-fn polyline(points: &[(Millis, f64)], from: Millis, to: Millis) -> (String, f64, f64) {
+pub(crate) fn polyline(points: &[(Millis, f64)], from: Millis, to: Millis) -> (String, f64, f64) {
     let min = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let max = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
     let span = (to - from).max(1) as f64;
