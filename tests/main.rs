@@ -23,6 +23,7 @@ mod firmware;
 mod firmware_transfer;
 mod flood;
 mod health;
+mod health_pages;
 mod ingest;
 mod log_flooding;
 mod migrations;

@@ -13,7 +13,10 @@ use crate::edge::render;
 use crate::state::AppState;
 
 /// The windows offered: (query value, label, milliseconds).
-const WINDOWS: [(&str, &str, i64); 2] = [("24h", "last 24 h", 86_400_000), ("7d", "last 7 d", 7 * 86_400_000)];
+const WINDOWS: [(&str, &str, i64); 2] = [
+    ("24h", "last 24 h", 86_400_000),
+    ("7d", "last 7 d", 7 * 86_400_000),
+];
 
 #[derive(Template)]
 #[template(path = "alarm_stats.html")]

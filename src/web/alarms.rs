@@ -14,7 +14,9 @@ use plantd_contracts::DomainError;
 use serde::Deserialize;
 
 use super::alarm_chart::{self, AlarmChart};
-use super::health_common::{answer, asset_names, encode, filled, plain, reader, when, when_or, Head};
+use super::health_common::{
+    answer, asset_names, encode, filled, plain, reader, when, when_or, Head,
+};
 use super::session::{changer, redirect};
 use super::telemetry::format_value;
 use crate::edge::{render, Problem};
@@ -117,9 +119,10 @@ fn query_of(f: &Filter) -> Result<ListAlarms, Problem> {
     };
     let severity = match f.severity.as_str() {
         "" => None,
-        s => Some(Severity::parse(s).ok_or_else(|| {
-            Problem::from(DomainError::invalid("severity", "not a severity"))
-        })?),
+        s => Some(
+            Severity::parse(s)
+                .ok_or_else(|| Problem::from(DomainError::invalid("severity", "not a severity")))?,
+        ),
     };
     Ok(ListAlarms {
         state,
@@ -257,6 +260,8 @@ pub async fn show(
 
 #[derive(Deserialize)]
 pub struct ActionForm {
+    /// Absent is refused like a wrong one (403), not as a malformed form.
+    #[serde(default)]
     csrf_token: String,
     #[serde(default)]
     comment: String,

@@ -55,9 +55,7 @@ fn kind_str(a: &Asset) -> &'static str {
 }
 
 fn criticality(a: &Asset) -> String {
-    a.criticality
-        .map(|c| format!("{c:?}"))
-        .unwrap_or_default()
+    a.criticality.map(|c| format!("{c:?}")).unwrap_or_default()
 }
 
 /// The tree in depth-first order: each node after its parent, siblings by name.
@@ -124,7 +122,11 @@ async fn open_counts(state: &AppState) -> HashMap<String, usize> {
     counts
 }
 
-async fn render_tree(state: &AppState, session: &SessionView, error: Option<Problem>) -> HttpResponse {
+async fn render_tree(
+    state: &AppState,
+    session: &SessionView,
+    error: Option<Problem>,
+) -> HttpResponse {
     let assets = match answer(state.health.send(ListAssets).await) {
         Ok(assets) => assets,
         Err(p) => return plain(p),
@@ -151,6 +153,8 @@ pub async fn tree(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
 /// The create and edit forms' fields.
 #[derive(Deserialize)]
 pub struct AssetForm {
+    /// Absent is refused like a wrong one (403).
+    #[serde(default)]
     csrf_token: String,
     #[serde(default)]
     name: String,

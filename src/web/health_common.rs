@@ -44,9 +44,7 @@ impl Head {
 }
 
 /// A message's answer, with a lost mailbox as 503.
-pub fn answer<T>(
-    sent: Result<Result<T, DomainError>, actix::MailboxError>,
-) -> Result<T, Problem> {
+pub fn answer<T>(sent: Result<Result<T, DomainError>, actix::MailboxError>) -> Result<T, Problem> {
     sent.map_err(Problem::from)
         .and_then(|r| r.map_err(Problem::from))
 }

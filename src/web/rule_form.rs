@@ -153,7 +153,10 @@ impl RuleForm {
                 m.insert("low".into(), number("low", &self.low)?);
                 m.insert("high".into(), number("high", &self.high)?);
                 m.insert("for_s".into(), whole("for_s", &self.for_s)?);
-                m.insert("off_delay_s".into(), whole("off_delay_s", &self.off_delay_s)?);
+                m.insert(
+                    "off_delay_s".into(),
+                    whole("off_delay_s", &self.off_delay_s)?,
+                );
                 m.insert("deadband".into(), number("deadband", &self.deadband)?);
             }
             "iso20816" => {
