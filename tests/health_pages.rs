@@ -352,3 +352,68 @@ fn an_engineer_acknowledges_an_mqtt_alarm_with_a_comment_and_a_viewer_cannot() {
         "{bad}"
     );
 }
+
+#[test]
+fn browser_builds_the_tree_with_the_form_and_acknowledges_an_alarm() {
+    let Some(browser) = crate::ui::Browser::start() else {
+        return;
+    };
+    let server = Server::start();
+    let (_, password, rule) = plant(&server);
+    browser.goto(&server.url("/login"));
+    browser.sign_in("admin", ADMIN_PASSWORD);
+    browser.wait_for_path("/");
+    browser.click("nav a[href='/assets']");
+    browser.wait_for_path("/assets");
+    browser.type_into("#new-asset input[name=name]", "North Plant");
+    browser.click("#new-asset select[name=kind] option[value='site']");
+    browser.click("#new-asset button[type=submit]");
+    assert_eq!(browser.text("main h1"), "North Plant (site)");
+    let site = browser.text("main dl dd code");
+    browser.click("nav a[href='/assets']");
+    browser.wait_for_path("/assets");
+    browser.type_into("#new-asset input[name=name]", "Fan F-3");
+    browser.click(&format!(
+        "#new-asset select[name=parent_id] option[value='{site}']"
+    ));
+    browser.click("#new-asset select[name=criticality] option[value='B']");
+    browser.click("#new-asset button[type=submit]");
+    assert_eq!(browser.text("main h1"), "Fan F-3 (asset)");
+    let fan = browser.text("main dl dd code");
+    browser.click("nav a[href='/assets']");
+    browser.wait_for_path("/assets");
+    let fan = browser.text(&format!(
+        "#asset-tree tr[data-asset='{fan}'][data-depth='1']"
+    ));
+    assert!(fan.contains("Fan F-3") && fan.contains('B'), "{fan}");
+
+    let mut dev = device(&server, "pump-1", &password);
+    dev.publish(
+        "devices/pump-1/telemetry",
+        json!({"values": {"vib": 9.0}}).to_string(),
+        QoS::AtLeastOnce,
+    );
+    let rule_id = rule["id"].as_str().expect("rule id");
+    let raised = eventually(WAIT, "the alarm", || {
+        let (_, page) = api(&server).get(&format!("/api/v1/alarms?rule_id={rule_id}"));
+        page["items"].as_array().and_then(|l| l.first().cloned())
+    });
+    let id = raised["id"].as_str().expect("id").to_owned();
+    browser.click("nav a[href='/alarms']");
+    browser.wait_for_path("/alarms");
+    let row = format!("tr[data-alarm='{id}']");
+    browser.type_into(
+        &format!("{row} form[action$='/acknowledge'] input[name=comment]"),
+        "seen from the browser",
+    );
+    browser.click(&format!("{row} form[action$='/acknowledge'] button"));
+    eventually(WAIT, "acknowledged", || {
+        (alarm(&server, &id)["state"] == "active_ack").then_some(())
+    });
+    assert_eq!(browser.text(&format!("{row} .state")), "active_ack");
+    let history = alarm(&server, &id)["history"].clone();
+    assert!(
+        history.to_string().contains("seen from the browser"),
+        "{history}"
+    );
+}

@@ -195,7 +195,7 @@ impl Browser {
             .to_owned()
     }
 
-    fn type_into(&self, css: &str, text: &str) {
+    pub(crate) fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css);
         self.session_call("POST", &format!("/element/{id}/clear"), Some(json!({})));
         self.session_call(
