@@ -260,6 +260,11 @@ fn every_response_carries_the_security_headers_and_pages_have_no_inline_script()
         "/devices/sec-head-1/telemetry",
         "/firmware",
         "/api/docs",
+        "/assets",
+        "/alarms",
+        "/alarms/stats",
+        "/rules",
+        "/rules/new",
     ];
     for path in pages {
         let response = status_of(agent.get(&server.url(path)).set("Cookie", &session).call());
@@ -280,6 +285,7 @@ fn every_response_carries_the_security_headers_and_pages_have_no_inline_script()
         });
         assert_eq!(handler, None, "{path}: an inline event handler");
         assert!(!html.contains("javascript:"), "{path}");
+        assert!(!html.contains(" style=\""), "{path}: an inline style");
     }
     let others = [
         ("/login", None),
