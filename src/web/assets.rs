@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::alarms::AlarmRow;
-use super::health_common::{answer, filled, plain, reader, when, with_status, Head};
+use super::health_common::{answer, filled, plain, reader, when, with_status, Head, TokenForm};
 use super::session::{changer, redirect};
 use super::telemetry::format_value;
 use crate::edge::{render, Problem};
@@ -458,11 +458,6 @@ pub async fn maintenance(
         Ok(_) => redirect(&format!("/assets/{id}")),
         Err(p) => render_asset(&state, &current, id, Some(p)).await,
     }
-}
-
-#[derive(Deserialize)]
-pub struct TokenForm {
-    csrf_token: String,
 }
 
 pub async fn delete(

@@ -101,3 +101,11 @@ pub fn encode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A form that carries only the CSRF token (delete buttons); an absent token is refused
+/// like a wrong one.
+#[derive(serde::Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    pub csrf_token: String,
+}

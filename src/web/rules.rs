@@ -12,9 +12,8 @@ use plantd_contracts::health::{
 };
 use plantd_contracts::identity::SessionView;
 use plantd_contracts::time::now_ms;
-use serde::Deserialize;
 
-use super::health_common::{answer, plain, reader, when, when_or, with_status, Head};
+use super::health_common::{answer, plain, reader, when, when_or, with_status, Head, TokenForm};
 use super::rule_form::{field_errors, RuleForm, KINDS, OPS};
 use super::session::{changer, forbidden, redirect};
 use super::telemetry::format_value;
@@ -254,11 +253,6 @@ pub async fn update(
         }
         Err(p) => editor(&current, form, Some(p), None),
     }
-}
-
-#[derive(Deserialize)]
-pub struct TokenForm {
-    csrf_token: String,
 }
 
 pub async fn delete(
