@@ -134,6 +134,8 @@ struct RulePage {
     ops: [&'static str; 7],
     severities: [&'static str; 4],
     preview: Option<PreviewResult>,
+    /// The form edits the rule's kind (rate, all, any are edited over the API).
+    editable: bool,
 }
 
 impl RulePage {
@@ -158,13 +160,14 @@ fn editor(
     with_status(
         render(&RulePage {
             head: Head::of(session),
-            form,
             error,
             errors,
             kinds: KINDS,
             ops: OPS,
             severities: ["critical", "major", "minor", "warning"],
             preview,
+            editable: KINDS.contains(&form.kind.as_str()),
+            form,
         }),
         status,
     )
