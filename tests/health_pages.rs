@@ -315,6 +315,11 @@ fn an_engineer_acknowledges_an_mqtt_alarm_with_a_comment_and_a_viewer_cannot() {
         preview.contains(&raised_at[..19]),
         "raised at {raised_at}: {preview}"
     );
+    assert_eq!(
+        preview.matches("<line class=\"raised\"").count(),
+        1,
+        "the raise marked on the chart: {preview}"
+    );
     let stats = page(&server, &agent, &viewer, "/alarms/stats?window=24h");
     assert!(
         stats.contains(

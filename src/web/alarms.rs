@@ -13,7 +13,7 @@ use plantd_contracts::time::parse_time;
 use plantd_contracts::DomainError;
 use serde::Deserialize;
 
-use super::alarm_chart::{self, AlarmChart};
+use super::alarm_chart::{self, MarkedChart};
 use super::health_common::{
     answer, asset_names, encode, filled, plain, reader, when, when_or, Head,
 };
@@ -208,7 +208,7 @@ struct AlarmPage {
     shelved_until: String,
     updated_at: String,
     history: Vec<HistoryRow>,
-    chart: Option<AlarmChart>,
+    chart: Option<MarkedChart>,
     back: String,
 }
 

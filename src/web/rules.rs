@@ -12,8 +12,12 @@ use plantd_contracts::health::{
 };
 use plantd_contracts::identity::SessionView;
 use plantd_contracts::time::now_ms;
+use plantd_contracts::DeviceId;
 
-use super::health_common::{answer, plain, reader, when, when_or, with_status, Head, TokenForm};
+use super::alarm_chart::{marked, MarkedChart};
+use super::health_common::{
+    answer, filled, plain, reader, when, when_or, with_status, Head, TokenForm,
+};
 use super::rule_form::{field_errors, RuleForm, KINDS, OPS};
 use super::session::{changer, forbidden, redirect};
 use super::telemetry::format_value;
@@ -120,6 +124,9 @@ pub struct PreviewResult {
     pub to: String,
     pub samples: usize,
     pub alarms: Vec<PreviewRow>,
+    /// The metric of the rule's device over the window with the raises marked (a rule on
+    /// one device and metric only).
+    pub chart: Option<MarkedChart>,
 }
 
 #[derive(Template)]
@@ -312,7 +319,19 @@ pub async fn preview(
         .await;
     match answer(sent) {
         Ok(p) => {
+            let chart = match (DeviceId::parse(form.device_id.trim()), filled(&form.metric)) {
+                (Ok(device), Some(metric)) => {
+                    let marks: Vec<i64> = p
+                        .alarms
+                        .iter()
+                        .map(|a| a.raised_at.timestamp_millis())
+                        .collect();
+                    marked(&state, &device, &metric, (to - WEEK_MS, to), &marks).await
+                }
+                _ => None,
+            };
             let result = PreviewResult {
+                chart,
                 from: when(p.from),
                 to: when(p.to),
                 samples: p.samples,
