@@ -356,6 +356,50 @@ fn an_engineer_acknowledges_an_mqtt_alarm_with_a_comment_and_a_viewer_cannot() {
         bad.contains("data-error=\"value\">a number</span>"),
         "{bad}"
     );
+
+    // The editor saves a change of the rule; the API has it.
+    let editor = page(&server, &agent, &engineer, &format!("/rules/{rule_id}"));
+    assert!(
+        editor.contains("value=\"P-101 vibration high\""),
+        "{editor}"
+    );
+    let saved = location(&post(
+        &server,
+        &agent,
+        &engineer,
+        &format!("/rules/{rule_id}"),
+        &[
+            ("csrf_token", &csrf),
+            ("name", "P-101 vibration high"),
+            ("device_id", "pump-1"),
+            ("metric", "vib"),
+            ("kind", "threshold"),
+            ("op", ">="),
+            ("value", "6.5"),
+            ("for_s", "2"),
+            ("severity", "minor"),
+            ("latching", "on"),
+        ],
+    ));
+    assert_eq!(saved, format!("/rules/{rule_id}"));
+    let (_, stored) = api(&server).get(&format!("/api/v1/rules/{rule_id}"));
+    assert_eq!(
+        (
+            &stored["op"],
+            &stored["value"],
+            &stored["for_s"],
+            &stored["severity"],
+            &stored["latching"]
+        ),
+        (
+            &json!(">="),
+            &json!(6.5),
+            &json!(2),
+            &json!("minor"),
+            &json!(true)
+        ),
+        "{stored}"
+    );
 }
 
 #[test]
