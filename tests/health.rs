@@ -520,3 +520,54 @@ fn invalid_assets_and_rules_are_422_naming_the_field_and_viewers_change_nothing(
         (200, Some("vibration drift"))
     );
 }
+
+#[test]
+fn an_alarm_reaches_a_webhook_signed_even_when_the_receiver_was_down_across_a_restart() {
+    use crate::support::server::free_port;
+    use crate::webhooks::{assert_signed, Receiver, FAST_RETRIES};
+    let mut server = Server::start_with(&FAST_RETRIES);
+    let (pump, password) = plant(&server);
+    let port = free_port();
+    let hook = create(
+        &server,
+        "/api/v1/webhooks",
+        json!({"url": format!("http://127.0.0.1:{port}/plantd"), "events": ["alarm.*"]}),
+    );
+    let secret = hook["secret"].as_str().expect("secret").to_owned();
+    create(
+        &server,
+        "/api/v1/rules",
+        json!({"name": "P-101 vibration", "asset_id": pump, "metric": "vib", "kind": "iso20816"}),
+    );
+    {
+        let mut dev = device(&server, "pump-1", &password);
+        publish(&mut dev, json!({"vib": 7.5}));
+    }
+    // The receiver is down: attempts fail and are logged; then plantd restarts.
+    let hook_id = hook["id"].as_str().expect("id").to_owned();
+    eventually(WAIT, "a failed attempt in the delivery log", || {
+        let (_, log) = api(&server).get(&format!("/api/v1/webhooks/{hook_id}/deliveries"));
+        let items = log["items"].as_array()?.clone();
+        items
+            .iter()
+            .any(|d| d["attempts"].as_u64().unwrap_or(0) >= 1 && d["status"] != "delivered")
+            .then_some(())
+    });
+    server.restart();
+    let receiver = Receiver::start_on(port, 200, None);
+    let got = receiver.wait_for(1);
+    let raised = got
+        .iter()
+        .find(|r| r.body.contains("\"alarm.raised\""))
+        .expect("alarm.raised delivered");
+    assert_signed(raised, &secret);
+    let body: Value = serde_json::from_str(&raised.body).expect("json");
+    assert_eq!(body["data"]["severity"], "critical", "zone D");
+    assert_eq!(body["data"]["device_id"], "pump-1");
+    let alarm = &alarms(&server, "")[0];
+    assert_eq!(body["data"]["alarm_id"], alarm["id"]);
+    assert_eq!(
+        raised.header("webhook-id"),
+        body["id"].as_str().expect("event id")
+    );
+}
