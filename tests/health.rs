@@ -571,3 +571,43 @@ fn an_alarm_reaches_a_webhook_signed_even_when_the_receiver_was_down_across_a_re
         body["id"].as_str().expect("event id")
     );
 }
+
+#[test]
+fn three_raises_within_a_minute_flag_the_alarm_and_its_rule_as_chattering() {
+    let server = Server::start();
+    let (_, password) = plant(&server);
+    let rule = create(
+        &server,
+        "/api/v1/rules",
+        json!({"name": "hot", "device_id": "pump-1", "metric": "temp", "kind": "threshold",
+               "op": ">", "value": 80, "severity": "minor"}),
+    );
+    let mut dev = device(&server, "pump-1", &password);
+    for v in [85, 70, 85, 70, 85] {
+        publish(&mut dev, json!({ "temp": v }));
+    }
+    let alarm = eventually(WAIT, "the alarm flagged as chattering", || {
+        let a = alarm_in(&server, &rule, "active_unack");
+        (a["chattering"] == true).then_some(a)
+    });
+    assert_eq!(alarms(&server, "").len(), 1, "one episode, re-activated");
+    let (_, detail) = api(&server).get(&format!(
+        "/api/v1/alarms/{}",
+        alarm["id"].as_str().expect("id")
+    ));
+    let actions: Vec<&str> = detail["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| h["action"].as_str().expect("action"))
+        .collect();
+    assert!(actions.contains(&"chattering"), "{actions:?}");
+    let (_, r) = api(&server).get(&format!(
+        "/api/v1/rules/{}",
+        rule["id"].as_str().expect("id")
+    ));
+    assert_eq!(r["chattering"], true, "{r}");
+    let (_, stats) = api(&server).get("/api/v1/alarms/stats");
+    assert_eq!(stats["chattering_alarms"], 1, "{stats}");
+    assert_eq!(stats["chattering_rules"], json!([rule["id"]]));
+}
