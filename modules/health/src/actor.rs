@@ -18,7 +18,7 @@ use plantd_storage::{Db, DbError};
 use crate::detect::{Check, DetectorState, Signal};
 use crate::rules;
 use crate::store;
-use crate::writer::Writer;
+use crate::write_queue::Writer;
 
 #[derive(Debug, Clone)]
 pub struct HealthSettings {
@@ -195,7 +195,7 @@ impl Health {
             });
             slot.alarm = Some(alarm);
         }
-        crate::metrics::set_open_gauges(&health);
+        crate::metrics::set_open_gauges(health.open_alarms());
         tracing::info!(
             assets = health.assets.len(),
             rules = health.rules.len(),
