@@ -49,10 +49,20 @@ fn plant(server: &Server) -> (String, String) {
     (pump_id, password)
 }
 
+/// Publishes one sample object stamped now, a millisecond after the previous one at
+/// least: two samples of a series at the same millisecond are one sample (a duplicate).
 fn publish(mqtt: &mut Mqtt, values: Value) {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = Utc::now().timestamp_millis();
+    let at = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(now.max(last + 1))
+        })
+        .map_or(now, |last| now.max(last + 1));
     mqtt.publish(
         "devices/pump-1/telemetry",
-        json!({ "values": values }).to_string(),
+        json!({ "ts": at, "values": values }).to_string(),
         QoS::AtLeastOnce,
     );
 }
@@ -450,6 +460,33 @@ fn invalid_assets_and_rules_are_422_naming_the_field_and_viewers_change_nothing(
     assert_eq!(out["errors"][0]["field"], "asset_id");
     let (status, _) = api(&server).get("/api/v1/devices/fan-1");
     assert_eq!(status, 404, "nothing provisioned");
+    // A device moves between assets by PATCH; an unknown asset is refused.
+    let (status, out) = api(&server).patch(
+        "/api/v1/devices/pump-1",
+        json!({"asset_id": "no-such-asset"}),
+    );
+    assert_eq!(status, 422, "{out}");
+    assert_eq!(out["errors"][0]["field"], "asset_id");
+    let spare = create(
+        &server,
+        "/api/v1/assets",
+        json!({"name": "Spare pump", "kind": "asset", "parent_id": pump}),
+    );
+    let spare_id = spare["id"].as_str().expect("id").to_owned();
+    let (status, out) = api(&server).patch("/api/v1/devices/pump-1", json!({"asset_id": spare_id}));
+    assert_eq!(status, 200, "{out}");
+    eventually(WAIT, "health to see the device on the spare pump", || {
+        let (_, a) = api(&server).get(&format!("/api/v1/assets/{spare_id}"));
+        (a["devices"] == json!(["pump-1"])).then_some(())
+    });
+    let (status, out) = api(&server).patch("/api/v1/devices/pump-1", json!({"asset_id": pump}));
+    assert_eq!(status, 200, "{out}");
+    eventually(WAIT, "and back on the pump", || {
+        let (_, a) = api(&server).get(&format!("/api/v1/assets/{spare_id}"));
+        (a["devices"] == json!([])).then_some(())
+    });
+    let (status, out) = api(&server).delete(&format!("/api/v1/assets/{spare_id}"));
+    assert_eq!(status, 204, "an empty asset goes: {out}");
     let base = json!({"name": "r", "device_id": "pump-1", "metric": "temp", "kind": "threshold", "op": ">", "value": 1});
     let mut cases = vec![];
     let mut no_value = base.clone();
@@ -583,8 +620,13 @@ fn three_raises_within_a_minute_flag_the_alarm_and_its_rule_as_chattering() {
                "op": ">", "value": 80, "severity": "minor"}),
     );
     let mut dev = device(&server, "pump-1", &password);
-    for v in [85, 70, 85, 70, 85] {
-        publish(&mut dev, json!({ "temp": v }));
+    // Distinct times (samples of one series at the same millisecond are one sample).
+    for (i, v) in [85, 70, 85, 70, 85].into_iter().enumerate() {
+        dev.publish(
+            "devices/pump-1/telemetry",
+            json!({"ts": ts(10_000 - i as i64 * 1_000), "values": {"temp": v}}).to_string(),
+            QoS::AtLeastOnce,
+        );
     }
     let alarm = eventually(WAIT, "the alarm flagged as chattering", || {
         let a = alarm_in(&server, &rule, "active_unack");
@@ -610,4 +652,37 @@ fn three_raises_within_a_minute_flag_the_alarm_and_its_rule_as_chattering() {
     let (_, stats) = api(&server).get("/api/v1/alarms/stats");
     assert_eq!(stats["chattering_alarms"], 1, "{stats}");
     assert_eq!(stats["chattering_rules"], json!([rule["id"]]));
+}
+
+#[test]
+fn deleting_a_device_ends_its_open_alarms() {
+    let server = Server::start();
+    let (pump, password) = plant(&server);
+    let rule = create(
+        &server,
+        "/api/v1/rules",
+        json!({"name": "hot", "asset_id": pump, "metric": "temp", "kind": "threshold", "op": ">", "value": 80}),
+    );
+    {
+        let mut dev = device(&server, "pump-1", &password);
+        publish(&mut dev, json!({"temp": 85}));
+    }
+    let alarm = alarm_in(&server, &rule, "active_unack");
+    let (status, _) = api(&server).delete(&format!("/api/v1/assets/{pump}"));
+    assert_eq!(status, 409, "open alarms and a device keep the asset");
+    let (status, _) = api(&server).delete("/api/v1/devices/pump-1");
+    assert_eq!(status, 204);
+    let ended = alarm_in(&server, &rule, "cleared");
+    assert_eq!(ended["id"], alarm["id"]);
+    let (_, detail) = api(&server).get(&format!(
+        "/api/v1/alarms/{}",
+        alarm["id"].as_str().expect("id")
+    ));
+    let last = detail["history"]
+        .as_array()
+        .expect("history")
+        .last()
+        .cloned()
+        .expect("entry");
+    assert_eq!(last["comment"], "device deleted");
 }

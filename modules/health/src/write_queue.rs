@@ -44,4 +44,3 @@ impl Writer {
         self.queue.len()
     }
 }
-
