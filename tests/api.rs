@@ -605,6 +605,7 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
         operations,
         vec![
             "DELETE /api/v1/devices/{id}",
+            "DELETE /api/v1/firmware/{id}",
             "DELETE /api/v1/tokens/{id}",
             "GET /api/v1/devices",
             "GET /api/v1/devices/{id}",

@@ -20,6 +20,7 @@ mod device_pages;
 mod devices;
 mod events;
 mod firmware;
+mod firmware_quota;
 mod firmware_transfer;
 mod flood;
 mod ingest;

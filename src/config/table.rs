@@ -398,6 +398,24 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "firmware_max_total_bytes",
+        default: Value("2147483648"),
+        doc: "the bytes all kept firmware images may take together; an upload that would exceed it is refused (413, counted in `plantd_firmware_uploads_refused_total{quota=\"firmware_max_total_bytes\"}`)",
+        apply: |s, v| {
+            s.firmware_max_total_bytes = number(v, 1024, 1 << 50)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "firmware_max_images",
+        default: Value("100"),
+        doc: "firmware images kept at most; one more is refused (409, counted in `plantd_firmware_uploads_refused_total{quota=\"firmware_max_images\"}`) until one is deleted",
+        apply: |s, v| {
+            s.firmware_max_images = number(v, 1, 100_000)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "firmware_report_max_detail_bytes",
         default: Value("1024"),
         doc: "a device's firmware status `detail` is clipped to this many bytes before it is kept (counted in `plantd_firmware_report_fields_clipped_total{field=\"detail\"}`)",
