@@ -150,6 +150,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         devices_tx.clone().recipient(),
         broker.publisher.clone().recipient(),
         outbox.clone(),
+        broker.publisher.clone().recipient(),
+        settings.device_queue,
     ));
     drop(control_tx);
     let devices = devices_ctx.run(devices_state);

@@ -48,6 +48,8 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub public_url: Option<String>,
     pub firmware_max_upload_bytes: u64,
+    /// Caps of Control's per-device queues.
+    pub device_queue: plantd_devices::QueueLimits,
     pub firmware_max_total_bytes: u64,
     pub firmware_max_images: usize,
     pub firmware_step_timeout: Duration,
@@ -123,6 +125,10 @@ impl Settings {
             telemetry: TelemetrySettings::default(),
             public_url: None,
             firmware_max_upload_bytes: 0,
+            device_queue: plantd_devices::QueueLimits {
+                per_device: 0,
+                total: 0,
+            },
             firmware_max_total_bytes: 0,
             firmware_max_images: 0,
             firmware_step_timeout: Duration::ZERO,

@@ -200,7 +200,7 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
     let drained = Arc::new(AtomicU64::new(0));
     let seen = drained.clone();
     let pacer = Pacer::new(
-        pressure,
+        pressure.clone(),
         wiring.telemetry_backlog,
         LinkBuilder::new("plantd.pacer", router_tx.clone())
             .build()
@@ -247,6 +247,7 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
         gateway_alive,
         next_pkid: AtomicU16::new(1),
         next_marker: 1,
+        pressure,
     };
     // Its own thread: a backed-up router channel blocks its sends, and must not block the
     // modules (logins, API) on the main arbiter.
