@@ -25,6 +25,7 @@ mod firmware_transfer;
 mod flood;
 mod ingest;
 mod log_flooding;
+mod login_blocking;
 mod migrations;
 mod security;
 mod security_http;

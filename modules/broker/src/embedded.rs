@@ -168,10 +168,16 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
     thread::Builder::new()
         .name("mqtt-server".to_owned())
         .spawn(move || {
-            // One thread, as rumqttd runs it: measured, two workers cost 10 MiB more and
-            // connected no faster (rumqttd's accept loop sleeps a timer tick per accept).
-            // Logins are answered from memory, so a connection's set-up does not block it.
-            match tokio::runtime::Builder::new_current_thread()
+            // One worker, as rumqttd runs it (measured: two workers cost 10 MiB more and
+            // connected no faster), but a multi-thread runtime: a login waiting for its
+            // answer does so in `block_in_place` (`auth.rs`), and tokio moves the other
+            // connections to a new thread meanwhile (issue 14.10).
+            match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                // Logins waiting at once, each holding a thread, before the next one
+                // stalls the others again (for at most its 3 s answer timeout).
+                .max_blocking_threads(32)
+                .thread_name("mqtt-conn")
                 .enable_all()
                 .build()
             {
