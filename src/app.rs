@@ -13,6 +13,7 @@ use plantd_contracts::telemetry::FlushTelemetry;
 use plantd_devices::firmware::{Firmware, FirmwareWiring};
 use plantd_devices::{Control, Devices};
 use plantd_events::Subscription;
+use plantd_health::Health;
 use plantd_identity::Identity;
 use plantd_storage::{Db, ModuleMigrations};
 use plantd_telemetry::Telemetry;
@@ -26,9 +27,11 @@ use crate::state::AppState;
 /// infrastructure crate's tables come first, before the domain modules that write to them.
 const MIGRATIONS: &[&ModuleMigrations] = &[
     &plantd_events::MIGRATIONS,
+    &plantd_webhooks::MIGRATIONS,
     &plantd_identity::MIGRATIONS,
     &plantd_devices::MIGRATIONS,
     &plantd_telemetry::MIGRATIONS,
+    &plantd_health::MIGRATIONS,
 ];
 
 /// Opens the database the settings name and applies pending migrations; returns them as
@@ -79,6 +82,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     plantd_devices::describe_control_metrics();
     plantd_devices::firmware::describe_metrics();
     plantd_events::describe_metrics();
+    plantd_health::describe_metrics();
+    plantd_webhooks::describe_metrics();
     metrics::describe_counter!(
         "plantd_http_auth_failures_total",
         "API calls and UI sign-ins with bad credentials"
@@ -104,12 +109,29 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .start();
+    // Telemetry forwards committed samples to health, and health asks telemetry for
+    // history (backtests): create health's mailbox first, start it once telemetry runs.
+    // Its own thread: rule evaluation keeps up with ingest without sharing the UI's.
+    let (health_tx, health_start) = start_later::<Health>()?;
     let telemetry = {
         let loaded = Telemetry::load(db.clone(), settings.telemetry.clone())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .with_samples_out(health_tx.clone().recipient());
         Telemetry::start_in_arbiter(&Arbiter::new().handle(), move |_| loaded)
     };
+    let health_state = Health::load(
+        db.clone(),
+        outbox.clone(),
+        settings.health.clone(),
+        telemetry.clone().recipient(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    if health_start.send(health_state).is_err() {
+        return Err("the health module's thread did not start".into());
+    }
+    let health = health_tx;
     // The broker needs the devices actor's address and devices needs the broker's event
     // publisher: create the devices mailbox first, start the actor once both exist.
     let (devices_tx, devices_ctx) = {
@@ -170,6 +192,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let firmware = firmware_ctx.run(firmware_state);
     drop(firmware_tx);
+    // Webhooks: a delivery log fed by the outbox, sent by its own loop.
+    let webhooks = plantd_webhooks::Webhooks::new(db.clone(), settings.webhooks.clone()).start();
     // Subscribers, each with its own cursor (the names are the cursors' keys: keep them).
     dispatch
         .subscribe(Subscription {
@@ -189,8 +213,23 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
                 "device.disconnected".into(),
             ]),
             recipient: firmware.clone().recipient(),
+        })
+        .subscribe(Subscription {
+            name: "health",
+            filter: EventFilter::Prefixes(vec![
+                "device.provisioned".into(),
+                "device.updated".into(),
+                "device.deleted".into(),
+            ]),
+            recipient: health.clone().recipient(),
+        })
+        .subscribe(Subscription {
+            name: "webhooks",
+            filter: EventFilter::All,
+            recipient: webhooks.clone().recipient(),
         });
     let events = dispatch.start();
+    sync_device_assets(&devices, &health).await;
 
     bootstrap(&identity, &settings).await?;
 
@@ -200,6 +239,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         control,
         firmware,
         events,
+        health: health.clone(),
+        webhooks,
         telemetry: telemetry.clone(),
         broker: broker.publisher.clone(),
         db: db.clone(),
@@ -244,12 +285,39 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         [
             state.control.clone().recipient(),
             state.firmware.clone().recipient(),
+            state.health.clone().recipient(),
         ],
         server_handle,
     )
     .await;
     let _ = server_task.await;
     Ok(())
+}
+
+/// An actor on its own thread (arbiter) whose address is needed before its state can be
+/// built (two modules that message each other): the address now, the state later.
+fn start_later<A>() -> Result<(Addr<A>, tokio::sync::oneshot::Sender<A>), String>
+where
+    A: Actor<Context = Context<A>> + Send,
+{
+    let (addr_tx, addr_rx) = std::sync::mpsc::sync_channel(1);
+    let (state_tx, state_rx) = tokio::sync::oneshot::channel::<A>();
+    let spawned = Arbiter::new().spawn_fn(move || {
+        let ctx = Context::<A>::new();
+        let _ = addr_tx.send(ctx.address());
+        actix::spawn(async move {
+            if let Ok(state) = state_rx.await {
+                ctx.run(state);
+            }
+        });
+    });
+    if !spawned {
+        return Err("cannot start a module's thread".into());
+    }
+    let addr = addr_rx
+        .recv_timeout(Duration::from_secs(5))
+        .map_err(|_| "a module's thread did not start".to_owned())?;
+    Ok((addr, state_tx))
 }
 
 /// SIGTERM or SIGINT (Ctrl-C).
@@ -281,7 +349,7 @@ async fn shutdown(
     broker: &BrokerHandle,
     telemetry: &Addr<Telemetry>,
     devices: &Addr<Devices>,
-    device_state: [Recipient<FlushPending>; 2],
+    device_state: [Recipient<FlushPending>; 3],
     server: actix_web::dev::ServerHandle,
 ) {
     tracing::info!("stopping: refusing new data and flushing telemetry");
@@ -314,7 +382,8 @@ async fn shutdown(
         }
     }
     // Shadow reports, command results and firmware progress the broker acknowledged
-    // before the drain are written before the process ends.
+    // before the drain, and alarm changes and detector state, are written before the
+    // process ends.
     for module in device_state {
         match module.send(FlushPending).await {
             Ok(Ok(())) => {}
@@ -328,6 +397,40 @@ async fn shutdown(
         Err(e) => tracing::warn!(error = %e, "devices module is not running"),
     }
     tracing::info!("plantd stopped");
+}
+
+/// Health learns devices' assets from events; at start it also gets the whole list, so
+/// devices attached before an event was missed (or before health existed) count too.
+async fn sync_device_assets(devices: &Addr<Devices>, health: &Addr<Health>) {
+    use plantd_contracts::devices::ListDevices;
+    use plantd_contracts::health::SyncDeviceAssets;
+    let mut after = None;
+    let mut all = Vec::new();
+    loop {
+        let page = devices
+            .send(ListDevices {
+                state: None,
+                kind: None,
+                label: None,
+                after: after.clone(),
+                limit: Some(1000),
+            })
+            .await;
+        match page {
+            Ok(Ok(page)) => {
+                all.extend(page.items.into_iter().map(|d| (d.id, d.asset_id)));
+                match page.next_cursor {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            other => {
+                tracing::warn!(outcome = ?other.err(), "devices' assets not listed at start; health knows them from events");
+                return;
+            }
+        }
+    }
+    health.do_send(SyncDeviceAssets(all));
 }
 
 /// The file in the data directory that keeps what the first start generated (0600).

@@ -57,6 +57,8 @@ pub struct Settings {
     pub firmware_report_max_detail_bytes: usize,
     pub firmware_report_max_version_bytes: usize,
     pub events_retention: Duration,
+    pub health: plantd_health::HealthSettings,
+    pub webhooks: plantd_webhooks::WebhookSettings,
 }
 
 /// Where a value came from, for error messages that name the setting as the user wrote it.
@@ -136,6 +138,8 @@ impl Settings {
             firmware_report_max_detail_bytes: 0,
             firmware_report_max_version_bytes: 0,
             events_retention: Duration::ZERO,
+            health: plantd_health::HealthSettings::default(),
+            webhooks: plantd_webhooks::WebhookSettings::default(),
         };
         for setting in SETTINGS {
             let value = match setting.default {

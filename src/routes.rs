@@ -59,6 +59,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .configure(http::telemetry::routes)
                 .configure(http::firmware::routes)
                 .configure(http::events::routes)
+                .configure(http::assets::routes)
+                .configure(http::rules::routes)
+                .configure(http::alarms::routes)
+                .configure(http::webhooks::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(Problem::new(
                         StatusCode::NOT_FOUND,
@@ -109,7 +113,8 @@ fn pages(cfg: &mut web::ServiceConfig) {
             "/devices/{id}/commands/{cmd}/cancel",
             web::post().to(ui::control::cancel_command),
         )
-        .configure(ui::firmware::routes);
+        .configure(ui::firmware::routes)
+        .configure(ui::webhooks::routes);
 }
 
 fn json_error(e: actix_web::error::JsonPayloadError) -> actix_web::Error {

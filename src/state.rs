@@ -11,9 +11,11 @@ use plantd_broker::EventPublisher;
 use plantd_devices::firmware::Firmware;
 use plantd_devices::{Control, Devices};
 use plantd_events::Dispatcher;
+use plantd_health::Health;
 use plantd_identity::Identity;
 use plantd_storage::Db;
 use plantd_telemetry::Telemetry;
+use plantd_webhooks::Webhooks;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,6 +24,8 @@ pub struct AppState {
     pub control: Addr<Control>,
     pub firmware: Addr<Firmware>,
     pub events: Addr<Dispatcher>,
+    pub health: Addr<Health>,
+    pub webhooks: Addr<Webhooks>,
     pub telemetry: Addr<Telemetry>,
     pub broker: Addr<EventPublisher>,
     pub db: Db,

@@ -604,9 +604,17 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
     assert_eq!(
         operations,
         vec![
+            "DELETE /api/v1/assets/{id}",
             "DELETE /api/v1/devices/{id}",
             "DELETE /api/v1/firmware/{id}",
+            "DELETE /api/v1/rules/{id}",
             "DELETE /api/v1/tokens/{id}",
+            "DELETE /api/v1/webhooks/{id}",
+            "GET /api/v1/alarms",
+            "GET /api/v1/alarms/stats",
+            "GET /api/v1/alarms/{id}",
+            "GET /api/v1/assets",
+            "GET /api/v1/assets/{id}",
             "GET /api/v1/devices",
             "GET /api/v1/devices/{id}",
             "GET /api/v1/devices/{id}/commands",
@@ -622,11 +630,25 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "GET /api/v1/firmware/signing-key",
             "GET /api/v1/firmware/{id}",
             "GET /api/v1/firmware/{id}/image",
+            "GET /api/v1/rules",
+            "GET /api/v1/rules/{id}",
             "GET /api/v1/telemetry/health",
             "GET /api/v1/tokens",
+            "GET /api/v1/webhooks",
+            "GET /api/v1/webhooks/{id}",
+            "GET /api/v1/webhooks/{id}/deliveries",
+            "PATCH /api/v1/assets/{id}",
             "PATCH /api/v1/devices/{id}",
             "PATCH /api/v1/devices/{id}/shadow",
+            "PATCH /api/v1/rules/{id}",
+            "PATCH /api/v1/webhooks/{id}",
             "POST /api/v1/admin/telemetry/maintenance",
+            "POST /api/v1/alarms/{id}/acknowledge",
+            "POST /api/v1/alarms/{id}/clear",
+            "POST /api/v1/alarms/{id}/shelve",
+            "POST /api/v1/alarms/{id}/unshelve",
+            "POST /api/v1/assets",
+            "POST /api/v1/assets/{id}/maintenance",
             "POST /api/v1/devices",
             "POST /api/v1/devices/{id}/commands",
             "POST /api/v1/devices/{id}/commands/{cmd}/cancel",
@@ -637,13 +659,22 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "POST /api/v1/firmware",
             "POST /api/v1/firmware-campaigns",
             "POST /api/v1/firmware-campaigns/{id}/cancel",
+            "POST /api/v1/rules",
+            "POST /api/v1/rules/preview",
             "POST /api/v1/tokens",
+            "POST /api/v1/webhooks",
+            "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
         ]
     );
     // Each documented operation is served (an anonymous call is refused, not "no such route").
     for op in &operations {
         let (method, path) = op.split_once(' ').expect("method and path");
-        let url = server.url(&path.replace("{id}", "press-1").replace("{cmd}", "0123abcd"));
+        let url = server.url(
+            &path
+                .replace("{id}", "press-1")
+                .replace("{cmd}", "0123abcd")
+                .replace("{delivery_id}", "d1"),
+        );
         let status = match ureq::request(method, &url).send_json(json!({})) {
             Ok(r) => r.status(),
             Err(ureq::Error::Status(code, _)) => code,

@@ -41,7 +41,12 @@ fn cookie(response: &ureq::Response, name: &str) -> String {
 }
 
 /// Signs in through the form; returns the session cookie pair.
-fn sign_in(server: &Server, agent: &ureq::Agent, username: &str, password: &str) -> String {
+pub(crate) fn sign_in(
+    server: &Server,
+    agent: &ureq::Agent,
+    username: &str,
+    password: &str,
+) -> String {
     let form = respond(agent.get(&server.url("/login")).call());
     let login_cookie = cookie(&form, "plantd_login_csrf");
     let csrf = login_cookie.split_once('=').expect("=").1.to_owned();
@@ -154,7 +159,7 @@ fn device_page_shows_the_firmware_version_and_campaign_progress() {
 /// Adds a UI user with `role` and the admin's password, straight into identity's table:
 /// plantd has no user management yet, and identity reads users from the database at
 /// every sign-in.
-fn add_user(server: &Server, username: &str, role: &str) {
+pub(crate) fn add_user(server: &Server, username: &str, role: &str) {
     let sql = format!(
         "INSERT INTO identity_users (username, password_hash, role, created_at) \
          SELECT '{username}', password_hash, '{role}', created_at FROM identity_users \

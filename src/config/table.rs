@@ -478,4 +478,94 @@ pub static SETTINGS: &[Setting] = &[
             Ok(())
         },
     },
+    Setting {
+        key: "webhooks_connect_timeout_ms",
+        default: Value("5000"),
+        doc: "milliseconds a webhook delivery may take to connect to its receiver",
+        apply: |s, v| {
+            s.webhooks.connect_timeout = millis(v, 100, 60_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "webhooks_timeout_ms",
+        default: Value("10000"),
+        doc: "milliseconds a webhook delivery may take in all (connect, send, the response's head); longer counts as a failed attempt",
+        apply: |s, v| {
+            s.webhooks.timeout = millis(v, 100, 300_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "webhooks_retry_initial_ms",
+        default: Value("5000"),
+        doc: "a failed webhook delivery is retried after a random wait up to this, doubling per failed attempt (full jitter)",
+        apply: |s, v| {
+            s.webhooks.retry_initial = millis(v, 10, 3_600_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "webhooks_retry_max_ms",
+        default: Value("3600000"),
+        doc: "the longest wait between two attempts of a webhook delivery",
+        apply: |s, v| {
+            s.webhooks.retry_max = millis(v, 10, 86_400_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "webhooks_give_up_after_s",
+        default: Value("86400"),
+        doc: "seconds a webhook delivery is retried before it is given up (`gave_up`; it can be redelivered by hand)",
+        apply: |s, v| {
+            s.webhooks.give_up_after = seconds(v, 1, 30 * 86_400)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "webhooks_disable_after_s",
+        default: Value("86400"),
+        doc: "a webhook whose deliveries have all failed for this many seconds (no success since) is disabled, with the reason shown; re-enable it with `PATCH {\"enabled\": true}`",
+        apply: |s, v| {
+            s.webhooks.disable_after = seconds(v, 1, 30 * 86_400)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "webhooks_max_subscriptions",
+        default: Value("100"),
+        doc: "most webhook subscriptions (one more is refused with 409)",
+        apply: |s, v| {
+            s.webhooks.max_subscriptions = number(v, 1, 10_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "webhooks_log_retention_days",
+        default: Value("7"),
+        doc: "days delivered and given-up webhook deliveries stay in the delivery log",
+        apply: |s, v| {
+            s.webhooks.log_retention = Duration::from_secs(number::<u64>(v, 1, 3650)? * 24 * 3600);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "alarm_max_shelve_hours",
+        default: Value("8"),
+        doc: "the longest an operator may shelve an alarm (ISA-18.2: shelving is time-limited)",
+        apply: |s, v| {
+            s.health.max_shelve = Duration::from_secs(number::<u64>(v, 1, 720)? * 3600);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "health_state_save_s",
+        default: Value("5"),
+        doc: "how often the rule detectors' state (on-delays, anomaly baselines) is saved, so a restart continues where it was",
+        apply: |s, v| {
+            s.health.save_interval = Duration::from_secs(number::<u64>(v, 1, 3600)?);
+            Ok(())
+        },
+    },
 ];

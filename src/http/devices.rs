@@ -110,6 +110,7 @@ pub async fn provision(
     caller.require(Scope::Write)?;
     let body = body.into_inner();
     let id = device_id(&body.id)?;
+    known_asset(&state, body.asset_id.as_deref()).await?;
     let provisioned = state
         .devices
         .send(ProvisionDevice {
@@ -192,6 +193,7 @@ pub async fn patch(
     caller.require(Scope::Write)?;
     let id = device_id(&id)?;
     let body = body.into_inner();
+    known_asset(&state, body.asset_id.as_ref().and_then(|a| a.as_deref())).await?;
     let device = state
         .devices
         .send(PatchDevice {
@@ -281,4 +283,22 @@ async fn set_enabled(
         .await??;
     tracing::info!(by = %caller.principal.name, device = %device.id, enabled, "device state set");
     Ok(HttpResponse::Ok().json(device))
+}
+
+/// A device joins an asset that exists (the health module keeps the tree): 422 otherwise.
+async fn known_asset(state: &AppState, asset_id: Option<&str>) -> ApiResult<()> {
+    let Some(asset) = asset_id.filter(|a| !a.is_empty()) else {
+        return Ok(());
+    };
+    match state
+        .health
+        .send(plantd_contracts::health::GetAsset(asset.to_owned()))
+        .await?
+    {
+        Ok(_) => Ok(()),
+        Err(plantd_contracts::DomainError::NotFound(_)) => Err(Problem::from(
+            plantd_contracts::DomainError::invalid("asset_id", "no such asset"),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }

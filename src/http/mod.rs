@@ -3,6 +3,8 @@
 //! mounts. Handlers translate HTTP to module messages and back; they hold no domain
 //! logic. It may use `state.rs` and `edge/`, never `web/` or `routes.rs`.
 
+pub mod alarms;
+pub mod assets;
 pub mod auth;
 pub mod commands;
 mod device_auth;
@@ -11,9 +13,11 @@ pub mod events;
 pub mod firmware;
 pub mod openapi;
 pub mod ops;
+pub mod rules;
 pub mod shadow;
 pub mod telemetry;
 pub mod tokens;
+pub mod webhooks;
 
 pub use crate::edge::{ApiResult, Problem};
 pub use crate::state::AppState;

@@ -7,7 +7,9 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{commands, devices, events, firmware, shadow, telemetry, tokens};
+use super::{
+    alarms, assets, commands, devices, events, firmware, rules, shadow, telemetry, tokens, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +25,11 @@ use super::{commands, devices, events, firmware, shadow, telemetry, tokens};
         firmware::upload, firmware::list, firmware::signing_key, firmware::get, firmware::delete, firmware::download,
         firmware::start_campaign, firmware::list_campaigns, firmware::get_campaign, firmware::cancel_campaign,
         events::list,
+        assets::create, assets::list, assets::get, assets::patch, assets::delete, assets::maintenance,
+        rules::create, rules::list, rules::get, rules::patch, rules::delete, rules::preview,
+        alarms::list, alarms::stats, alarms::get, alarms::acknowledge, alarms::shelve, alarms::unshelve, alarms::clear,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::patch, webhooks::delete,
+        webhooks::deliveries, webhooks::redeliver,
     ),
     components(schemas(
         plantd_contracts::devices::DeviceView,
@@ -31,6 +38,10 @@ use super::{commands, devices, events, firmware, shadow, telemetry, tokens};
         devices::NewDevice,
         devices::DevicePatch,
         devices::DeviceDetail,
+        assets::MaintenanceBody,
+        rules::PreviewBody,
+        alarms::ActionBody,
+        alarms::ShelveBody,
         plantd_contracts::identity::TokenView,
         plantd_contracts::identity::CreatedToken,
         plantd_contracts::identity::Scope,
@@ -54,6 +65,12 @@ use super::{commands, devices, events, firmware, shadow, telemetry, tokens};
         plantd_contracts::firmware::CampaignStatus,
         plantd_contracts::firmware::TargetView,
         plantd_contracts::firmware::TargetState,
+        plantd_contracts::webhooks::WebhookView,
+        plantd_contracts::webhooks::CreatedWebhook,
+        plantd_contracts::webhooks::DeliveryView,
+        plantd_contracts::webhooks::DeliveryStatus,
+        webhooks::NewWebhook,
+        webhooks::WebhookPatch,
     )),
     modifiers(&Security)
 )]

@@ -13,3 +13,4 @@ pub mod pages;
 mod session;
 pub mod telemetry;
 mod views;
+pub mod webhooks;

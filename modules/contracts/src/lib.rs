@@ -11,6 +11,7 @@ pub mod devices;
 pub mod error;
 pub mod events;
 pub mod firmware;
+pub mod health;
 pub mod identity;
 pub mod ids;
 pub mod json;
@@ -18,6 +19,7 @@ pub mod log_throttle;
 pub mod shadow;
 pub mod telemetry;
 pub mod time;
+pub mod webhooks;
 
 pub use error::DomainError;
 pub use events::{Event, EventData};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use plantd_contracts::broker::DisconnectClient;
 use plantd_contracts::devices::*;
-use plantd_contracts::events::DeviceRef;
+use plantd_contracts::events::DeviceProvisioned;
 use plantd_contracts::time::now_ms;
 use plantd_contracts::{DeviceId, DomainError, Event, EventData};
 use plantd_events::Outbox;
@@ -197,8 +197,9 @@ impl Handler<ProvisionDevice> for Devices {
         let stored = row.clone();
         let db = self.db.clone();
         let id = msg.id;
-        let event = EventData::DeviceProvisioned(DeviceRef {
+        let event = EventData::DeviceProvisioned(DeviceProvisioned {
             device_id: id.clone(),
+            asset_id: stored.asset_id.clone(),
         });
         let recorded = Event::new(event.clone());
         Box::pin(

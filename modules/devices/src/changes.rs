@@ -157,6 +157,7 @@ impl Handler<PatchDevice> for Devices {
             device_id: msg.id.clone(),
             fields: fields.iter().map(|f| (*f).to_owned()).collect(),
             labels: labels_of(&row),
+            asset_id: row.asset_id.clone(),
         });
         let fut = self.commit(msg.id.clone(), row, event, After::Nothing);
         Self::view_after(fut, msg.id)

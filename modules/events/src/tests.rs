@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use diesel::Connection;
-use plantd_contracts::events::{examples, DeliverEvent, DeviceRef, EventFilter, ListEvents};
+use plantd_contracts::events::{
+    examples, DeliverEvent, DeviceProvisioned, DeviceRef, EventFilter, ListEvents,
+};
 use plantd_contracts::{DeviceId, Event, EventData};
 use plantd_storage::{Db, DbError};
 use uuid::Uuid;
@@ -68,8 +70,9 @@ fn test_db(name: &str) -> TestDb {
 }
 
 fn device_event(id: &str) -> Event {
-    Event::new(EventData::DeviceProvisioned(DeviceRef {
+    Event::new(EventData::DeviceProvisioned(DeviceProvisioned {
         device_id: DeviceId::parse(id).expect("id"),
+        asset_id: None,
     }))
 }
 

@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use plantd_contracts::health::{SamplesStored, StoredSample};
 use plantd_contracts::log_throttle::clip;
 use plantd_contracts::telemetry::*;
 use plantd_contracts::time::{now_ms, to_datetime, Millis};
@@ -134,6 +135,8 @@ pub struct Telemetry {
     /// Callers of `FlushTelemetry` waiting for the buffer to be empty and committed.
     flush_waiters: Vec<oneshot::Sender<Result<usize, DomainError>>>,
     flushed_since_request: usize,
+    /// Where committed samples go next (asset health's rule evaluation), in commit order.
+    samples_out: Option<Recipient<SamplesStored>>,
 }
 
 impl Telemetry {
@@ -210,7 +213,14 @@ impl Telemetry {
             stats: HashMap::new(),
             flush_waiters: Vec::new(),
             flushed_since_request: 0,
+            samples_out: None,
         })
+    }
+
+    /// Forwards every committed sample to `to` (one message per batch, after its commit).
+    pub fn with_samples_out(mut self, to: Recipient<SamplesStored>) -> Self {
+        self.samples_out = Some(to);
+        self
     }
 
     /// Samples accepted and not yet committed.
@@ -366,11 +376,26 @@ impl Telemetry {
         let now = now_ms();
         let mut stored = 0;
         let mut newest = i64::MIN;
+        let mut forward = Vec::with_capacity(if self.samples_out.is_some() {
+            batch.rows.len()
+        } else {
+            0
+        });
         for ((row, keep), device) in batch.rows.iter().zip(kept).zip(devices) {
             if !*keep {
                 continue;
             }
             stored += 1;
+            if self.samples_out.is_some() {
+                if let Some(series) = self.registry.get(row.series_id) {
+                    forward.push(StoredSample {
+                        device_id: device.clone(),
+                        metric: series.row.metric.clone(),
+                        ts: row.ts,
+                        value: row.value,
+                    });
+                }
+            }
             self.head
                 .insert(device, row.series_id, row.ts, row.value, row.seq);
             self.registry.observe(row.series_id, row.ts, row.value);
@@ -380,6 +405,13 @@ impl Telemetry {
                     .record(delay as f64 / 1000.0);
             }
             newest = newest.max(row.ts);
+        }
+        if let (Some(to), false) = (&self.samples_out, forward.is_empty()) {
+            let received_at = items.iter().map(|i| i.received_at).min().unwrap_or(now);
+            to.do_send(SamplesStored {
+                samples: forward,
+                received_at,
+            });
         }
         let duplicates = kept.iter().filter(|k| !**k).count();
         if duplicates > 0 {

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::firmware::{CampaignCounts, TargetState};
+use crate::health::{AlarmState, Severity};
 use crate::DeviceId;
 
 fn device() -> DeviceId {
@@ -21,11 +22,15 @@ pub fn examples() -> Vec<EventData> {
         device_id: device(),
     };
     vec![
-        EventData::DeviceProvisioned(d()),
+        EventData::DeviceProvisioned(DeviceProvisioned {
+            device_id: device(),
+            asset_id: Some("pump-p101".into()),
+        }),
         EventData::DeviceUpdated(DeviceUpdated {
             device_id: device(),
             fields: vec!["name".into(), "labels".into()],
             labels: vec!["line-2".into()],
+            asset_id: None,
         }),
         EventData::DeviceDeleted(d()),
         EventData::DeviceCredentialsRotated(d()),
@@ -74,5 +79,34 @@ pub fn examples() -> Vec<EventData> {
             state: TargetState::Failed,
             detail: Some("checksum mismatch".into()),
         }),
+        EventData::AlarmRaised(alarm(AlarmState::ActiveUnack, None)),
+        EventData::AlarmAcknowledged(alarm(AlarmState::ActiveAck, None)),
+        EventData::AlarmReturnedToNormal(alarm(AlarmState::RtnUnack, None)),
+        EventData::AlarmCleared(alarm(AlarmState::Cleared, None)),
+        EventData::AlarmSeverityChanged(alarm(AlarmState::ActiveUnack, Some(Severity::Major))),
+        EventData::AlarmShelved(alarm(AlarmState::Shelved, None)),
+        EventData::AlarmUnshelved(alarm(AlarmState::ActiveAck, None)),
     ]
+}
+
+fn alarm(state: AlarmState, previous_severity: Option<Severity>) -> AlarmEvent {
+    AlarmEvent {
+        alarm_id: "al-1".into(),
+        rule_id: "rule-1".into(),
+        rule_name: "P-101 vibration".into(),
+        device_id: device(),
+        asset_id: Some("pump-p101".into()),
+        metric: Some("vibration_mm_s".into()),
+        state,
+        severity: if previous_severity.is_some() {
+            Severity::Critical
+        } else {
+            Severity::Major
+        },
+        previous_severity,
+        value: 7.4,
+        create_work_order: true,
+        by: "system".into(),
+        comment: None,
+    }
 }

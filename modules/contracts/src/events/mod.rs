@@ -14,6 +14,7 @@ mod control;
 mod devices;
 mod examples;
 mod firmware;
+mod health;
 
 use actix::Message;
 use chrono::{DateTime, Utc};
@@ -24,11 +25,13 @@ pub use control::*;
 pub use devices::*;
 pub use examples::examples;
 pub use firmware::*;
+pub use health::*;
 
 /// The module that emits each event type, as `source` in the envelope.
 pub mod source {
     pub const DEVICES: &str = "devices";
     pub const FIRMWARE: &str = "devices.firmware";
+    pub const HEALTH: &str = "health";
 }
 
 /// Declares every event type once: its wire name, variant, payload and source.
@@ -75,7 +78,7 @@ macro_rules! event_types {
 }
 
 event_types! {
-    "device.provisioned" => DeviceProvisioned(DeviceRef), source::DEVICES;
+    "device.provisioned" => DeviceProvisioned(DeviceProvisioned), source::DEVICES;
     "device.updated" => DeviceUpdated(DeviceUpdated), source::DEVICES;
     "device.deleted" => DeviceDeleted(DeviceRef), source::DEVICES;
     "device.credentials_rotated" => DeviceCredentialsRotated(DeviceRef), source::DEVICES;
@@ -94,6 +97,13 @@ event_types! {
     "firmware.campaign_finished" => CampaignFinished(CampaignFinished), source::FIRMWARE;
     "firmware.campaign_cancelled" => CampaignCancelled(CampaignCancelled), source::FIRMWARE;
     "firmware.device_finished" => FirmwareDeviceFinished(FirmwareDeviceFinished), source::FIRMWARE;
+    "alarm.raised" => AlarmRaised(AlarmEvent), source::HEALTH;
+    "alarm.acknowledged" => AlarmAcknowledged(AlarmEvent), source::HEALTH;
+    "alarm.returned_to_normal" => AlarmReturnedToNormal(AlarmEvent), source::HEALTH;
+    "alarm.cleared" => AlarmCleared(AlarmEvent), source::HEALTH;
+    "alarm.severity_changed" => AlarmSeverityChanged(AlarmEvent), source::HEALTH;
+    "alarm.shelved" => AlarmShelved(AlarmEvent), source::HEALTH;
+    "alarm.unshelved" => AlarmUnshelved(AlarmEvent), source::HEALTH;
 }
 
 impl EventData {

@@ -1,0 +1,2 @@
+DROP TABLE webhooks_deliveries;
+DROP TABLE webhooks_subscriptions;
