@@ -166,12 +166,15 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let devices_state = Devices::load(db.clone(), outbox.clone())
         .await
         .map_err(|e| e.to_string())?
-        .with_disconnect(broker.publisher.clone().recipient());
+        .with_disconnect(broker.publisher.clone().recipient())
+        .with_login_hold(std::env::var_os("PLANTD_TEST_HOLD_LOGINS").map(std::path::PathBuf::from));
     let control = control_ctx.run(Control::new(
         db.clone(),
         devices_tx.clone().recipient(),
         broker.publisher.clone().recipient(),
         outbox.clone(),
+        broker.publisher.clone().recipient(),
+        settings.device_queue,
     ));
     drop(control_tx);
     let devices = devices_ctx.run(devices_state);

@@ -48,6 +48,10 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub public_url: Option<String>,
     pub firmware_max_upload_bytes: u64,
+    /// Caps of Control's per-device queues.
+    pub device_queue: plantd_devices::QueueLimits,
+    pub firmware_max_total_bytes: u64,
+    pub firmware_max_images: usize,
     pub firmware_step_timeout: Duration,
     pub firmware_retries: u32,
     pub firmware_report_max_detail_bytes: usize,
@@ -123,6 +127,12 @@ impl Settings {
             telemetry: TelemetrySettings::default(),
             public_url: None,
             firmware_max_upload_bytes: 0,
+            device_queue: plantd_devices::QueueLimits {
+                per_device: 0,
+                total: 0,
+            },
+            firmware_max_total_bytes: 0,
+            firmware_max_images: 0,
             firmware_step_timeout: Duration::ZERO,
             firmware_retries: 0,
             firmware_report_max_detail_bytes: 0,
@@ -176,6 +186,8 @@ impl Settings {
             step_timeout: self.firmware_step_timeout,
             retries: self.firmware_retries,
             max_upload_bytes: self.firmware_max_upload_bytes,
+            max_total_bytes: self.firmware_max_total_bytes,
+            max_images: self.firmware_max_images,
             max_report_detail_bytes: self.firmware_report_max_detail_bytes,
             max_report_version_bytes: self.firmware_report_max_version_bytes,
             key_file: self

@@ -606,6 +606,7 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
         vec![
             "DELETE /api/v1/assets/{id}",
             "DELETE /api/v1/devices/{id}",
+            "DELETE /api/v1/firmware/{id}",
             "DELETE /api/v1/rules/{id}",
             "DELETE /api/v1/tokens/{id}",
             "DELETE /api/v1/webhooks/{id}",

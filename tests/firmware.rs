@@ -36,7 +36,7 @@ pub fn upload(server: &Server, version: &str, image: &[u8]) -> (u16, Value) {
 }
 
 /// GET of a firmware image with Basic credentials; returns status and bytes.
-fn download(url: &str, user: &str, password: &str) -> (u16, Vec<u8>) {
+pub fn download(url: &str, user: &str, password: &str) -> (u16, Vec<u8>) {
     use base64::Engine;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     let response = match ureq::get(url)
@@ -278,7 +278,7 @@ fn campaign_with_success_failure_and_timeout_then_cancel() {
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
 }
 
-fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+pub fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "plantd-test-boundary-7d1f";
     let mut body = Vec::new();
     for (name, value) in fields {

@@ -49,10 +49,20 @@ fn plant(server: &Server) -> (String, String) {
     (pump_id, password)
 }
 
+/// Publishes one sample object stamped now, a millisecond after the previous one at
+/// least: two samples of a series at the same millisecond are one sample (a duplicate).
 fn publish(mqtt: &mut Mqtt, values: Value) {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = Utc::now().timestamp_millis();
+    let at = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(now.max(last + 1))
+        })
+        .map_or(now, |last| now.max(last + 1));
     mqtt.publish(
         "devices/pump-1/telemetry",
-        json!({ "values": values }).to_string(),
+        json!({ "ts": at, "values": values }).to_string(),
         QoS::AtLeastOnce,
     );
 }
@@ -450,6 +460,33 @@ fn invalid_assets_and_rules_are_422_naming_the_field_and_viewers_change_nothing(
     assert_eq!(out["errors"][0]["field"], "asset_id");
     let (status, _) = api(&server).get("/api/v1/devices/fan-1");
     assert_eq!(status, 404, "nothing provisioned");
+    // A device moves between assets by PATCH; an unknown asset is refused.
+    let (status, out) = api(&server).patch(
+        "/api/v1/devices/pump-1",
+        json!({"asset_id": "no-such-asset"}),
+    );
+    assert_eq!(status, 422, "{out}");
+    assert_eq!(out["errors"][0]["field"], "asset_id");
+    let spare = create(
+        &server,
+        "/api/v1/assets",
+        json!({"name": "Spare pump", "kind": "asset", "parent_id": pump}),
+    );
+    let spare_id = spare["id"].as_str().expect("id").to_owned();
+    let (status, out) = api(&server).patch("/api/v1/devices/pump-1", json!({"asset_id": spare_id}));
+    assert_eq!(status, 200, "{out}");
+    eventually(WAIT, "health to see the device on the spare pump", || {
+        let (_, a) = api(&server).get(&format!("/api/v1/assets/{spare_id}"));
+        (a["devices"] == json!(["pump-1"])).then_some(())
+    });
+    let (status, out) = api(&server).patch("/api/v1/devices/pump-1", json!({"asset_id": pump}));
+    assert_eq!(status, 200, "{out}");
+    eventually(WAIT, "and back on the pump", || {
+        let (_, a) = api(&server).get(&format!("/api/v1/assets/{spare_id}"));
+        (a["devices"] == json!([])).then_some(())
+    });
+    let (status, out) = api(&server).delete(&format!("/api/v1/assets/{spare_id}"));
+    assert_eq!(status, 204, "an empty asset goes: {out}");
     let base = json!({"name": "r", "device_id": "pump-1", "metric": "temp", "kind": "threshold", "op": ">", "value": 1});
     let mut cases = vec![];
     let mut no_value = base.clone();
@@ -519,4 +556,133 @@ fn invalid_assets_and_rules_are_422_naming_the_field_and_viewers_change_nothing(
         (status, out["name"].as_str()),
         (200, Some("vibration drift"))
     );
+}
+
+#[test]
+fn an_alarm_reaches_a_webhook_signed_even_when_the_receiver_was_down_across_a_restart() {
+    use crate::support::server::free_port;
+    use crate::webhooks::{assert_signed, Receiver, FAST_RETRIES};
+    let mut server = Server::start_with(&FAST_RETRIES);
+    let (pump, password) = plant(&server);
+    let port = free_port();
+    let hook = create(
+        &server,
+        "/api/v1/webhooks",
+        json!({"url": format!("http://127.0.0.1:{port}/plantd"), "events": ["alarm.*"]}),
+    );
+    let secret = hook["secret"].as_str().expect("secret").to_owned();
+    create(
+        &server,
+        "/api/v1/rules",
+        json!({"name": "P-101 vibration", "asset_id": pump, "metric": "vib", "kind": "iso20816"}),
+    );
+    {
+        let mut dev = device(&server, "pump-1", &password);
+        publish(&mut dev, json!({"vib": 7.5}));
+    }
+    // The receiver is down: attempts fail and are logged; then plantd restarts.
+    let hook_id = hook["id"].as_str().expect("id").to_owned();
+    eventually(WAIT, "a failed attempt in the delivery log", || {
+        let (_, log) = api(&server).get(&format!("/api/v1/webhooks/{hook_id}/deliveries"));
+        let items = log["items"].as_array()?.clone();
+        items
+            .iter()
+            .any(|d| d["attempts"].as_u64().unwrap_or(0) >= 1 && d["status"] != "delivered")
+            .then_some(())
+    });
+    server.restart();
+    let receiver = Receiver::start_on(port, 200, None);
+    let got = receiver.wait_for(1);
+    let raised = got
+        .iter()
+        .find(|r| r.body.contains("\"alarm.raised\""))
+        .expect("alarm.raised delivered");
+    assert_signed(raised, &secret);
+    let body: Value = serde_json::from_str(&raised.body).expect("json");
+    assert_eq!(body["data"]["severity"], "critical", "zone D");
+    assert_eq!(body["data"]["device_id"], "pump-1");
+    let alarm = &alarms(&server, "")[0];
+    assert_eq!(body["data"]["alarm_id"], alarm["id"]);
+    assert_eq!(
+        raised.header("webhook-id"),
+        body["id"].as_str().expect("event id")
+    );
+}
+
+#[test]
+fn three_raises_within_a_minute_flag_the_alarm_and_its_rule_as_chattering() {
+    let server = Server::start();
+    let (_, password) = plant(&server);
+    let rule = create(
+        &server,
+        "/api/v1/rules",
+        json!({"name": "hot", "device_id": "pump-1", "metric": "temp", "kind": "threshold",
+               "op": ">", "value": 80, "severity": "minor"}),
+    );
+    let mut dev = device(&server, "pump-1", &password);
+    // Distinct times (samples of one series at the same millisecond are one sample).
+    for (i, v) in [85, 70, 85, 70, 85].into_iter().enumerate() {
+        dev.publish(
+            "devices/pump-1/telemetry",
+            json!({"ts": ts(10_000 - i as i64 * 1_000), "values": {"temp": v}}).to_string(),
+            QoS::AtLeastOnce,
+        );
+    }
+    let alarm = eventually(WAIT, "the alarm flagged as chattering", || {
+        let a = alarm_in(&server, &rule, "active_unack");
+        (a["chattering"] == true).then_some(a)
+    });
+    assert_eq!(alarms(&server, "").len(), 1, "one episode, re-activated");
+    let (_, detail) = api(&server).get(&format!(
+        "/api/v1/alarms/{}",
+        alarm["id"].as_str().expect("id")
+    ));
+    let actions: Vec<&str> = detail["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| h["action"].as_str().expect("action"))
+        .collect();
+    assert!(actions.contains(&"chattering"), "{actions:?}");
+    let (_, r) = api(&server).get(&format!(
+        "/api/v1/rules/{}",
+        rule["id"].as_str().expect("id")
+    ));
+    assert_eq!(r["chattering"], true, "{r}");
+    let (_, stats) = api(&server).get("/api/v1/alarms/stats");
+    assert_eq!(stats["chattering_alarms"], 1, "{stats}");
+    assert_eq!(stats["chattering_rules"], json!([rule["id"]]));
+}
+
+#[test]
+fn deleting_a_device_ends_its_open_alarms() {
+    let server = Server::start();
+    let (pump, password) = plant(&server);
+    let rule = create(
+        &server,
+        "/api/v1/rules",
+        json!({"name": "hot", "asset_id": pump, "metric": "temp", "kind": "threshold", "op": ">", "value": 80}),
+    );
+    {
+        let mut dev = device(&server, "pump-1", &password);
+        publish(&mut dev, json!({"temp": 85}));
+    }
+    let alarm = alarm_in(&server, &rule, "active_unack");
+    let (status, _) = api(&server).delete(&format!("/api/v1/assets/{pump}"));
+    assert_eq!(status, 409, "open alarms and a device keep the asset");
+    let (status, _) = api(&server).delete("/api/v1/devices/pump-1");
+    assert_eq!(status, 204);
+    let ended = alarm_in(&server, &rule, "cleared");
+    assert_eq!(ended["id"], alarm["id"]);
+    let (_, detail) = api(&server).get(&format!(
+        "/api/v1/alarms/{}",
+        alarm["id"].as_str().expect("id")
+    ));
+    let last = detail["history"]
+        .as_array()
+        .expect("history")
+        .last()
+        .cloned()
+        .expect("entry");
+    assert_eq!(last["comment"], "device deleted");
 }

@@ -23,29 +23,29 @@ use crate::support::server::{free_port, Server, ADMIN_PASSWORD};
 use crate::support::web::{agent, assert_refused, form_token, sign_in, status_of};
 
 /// Short retries, so a test sees several attempts in a second or two.
-const FAST_RETRIES: [(&str, &str); 2] = [
+pub(crate) const FAST_RETRIES: [(&str, &str); 2] = [
     ("PLANTD_WEBHOOKS_RETRY_INITIAL_MS", "100"),
     ("PLANTD_WEBHOOKS_RETRY_MAX_MS", "400"),
 ];
 
 /// One request as the receiver read it.
 #[derive(Debug, Clone)]
-struct Received {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body: String,
+pub(crate) struct Received {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) headers: HashMap<String, String>,
+    pub(crate) body: String,
 }
 
 impl Received {
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers.get(name).map(String::as_str).unwrap_or("")
     }
 }
 
 /// A webhook receiver: a real HTTP/1.1 server on a thread that answers every request with
 /// `status` (and `location`, if set) and records what it got.
-struct Receiver {
+pub(crate) struct Receiver {
     port: u16,
     status: Arc<AtomicU16>,
     got: Arc<Mutex<Vec<Received>>>,
@@ -54,11 +54,11 @@ struct Receiver {
 }
 
 impl Receiver {
-    fn start(status: u16) -> Receiver {
+    pub(crate) fn start(status: u16) -> Receiver {
         Receiver::start_on(free_port(), status, None)
     }
 
-    fn start_on(port: u16, status: u16, location: Option<String>) -> Receiver {
+    pub(crate) fn start_on(port: u16, status: u16, location: Option<String>) -> Receiver {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the receiver");
         let status = Arc::new(AtomicU16::new(status));
         let got = Arc::new(Mutex::new(Vec::new()));
@@ -87,7 +87,7 @@ impl Receiver {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
@@ -95,12 +95,12 @@ impl Receiver {
         self.status.store(status, Ordering::SeqCst);
     }
 
-    fn requests(&self) -> Vec<Received> {
+    pub(crate) fn requests(&self) -> Vec<Received> {
         self.got.lock().expect("lock").clone()
     }
 
     /// Waits until `n` requests came; returns them all.
-    fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub(crate) fn wait_for(&self, n: usize) -> Vec<Received> {
         eventually(
             Duration::from_secs(20),
             &format!("{n} webhook request(s)"),
@@ -209,7 +209,7 @@ fn admin_page(server: &Server, agent: &ureq::Agent, cookie: &str, path: &str) ->
 }
 
 /// Checks the Standard Webhooks signature of a request with the subscription's secret.
-fn assert_signed(request: &Received, secret: &str) {
+pub(crate) fn assert_signed(request: &Received, secret: &str) {
     let key = STANDARD
         .decode(secret.strip_prefix("whsec_").expect("whsec_ prefix"))
         .expect("base64 key");

@@ -398,6 +398,42 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "device_queue_max_per_device",
+        default: Value("256"),
+        doc: "state reports and command results one device may have waiting in Control; at this many its publishes are held unacknowledged (QoS 0 dropped) until they are applied, counted in `plantd_control_queue_full_total{limit=\"per_device\"}`",
+        apply: |s, v| {
+            s.device_queue.per_device = number(v, 1, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "device_queue_max_total",
+        default: Value("20000"),
+        doc: "state reports and command results all devices may have waiting in Control; past it the next sender is held like a full device, counted in `plantd_control_queue_full_total{limit=\"total\"}`",
+        apply: |s, v| {
+            s.device_queue.total = number(v, 1, 100_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "firmware_max_total_bytes",
+        default: Value("2147483648"),
+        doc: "the bytes all kept firmware images may take together; an upload that would exceed it is refused (413, counted in `plantd_firmware_uploads_refused_total{quota=\"firmware_max_total_bytes\"}`)",
+        apply: |s, v| {
+            s.firmware_max_total_bytes = number(v, 1024, 1 << 50)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "firmware_max_images",
+        default: Value("100"),
+        doc: "firmware images kept at most; one more is refused (409, counted in `plantd_firmware_uploads_refused_total{quota=\"firmware_max_images\"}`) until one is deleted",
+        apply: |s, v| {
+            s.firmware_max_images = number(v, 1, 100_000)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "firmware_report_max_detail_bytes",
         default: Value("1024"),
         doc: "a device's firmware status `detail` is clipped to this many bytes before it is kept (counted in `plantd_firmware_report_fields_clipped_total{field=\"detail\"}`)",

@@ -122,6 +122,7 @@ pub async fn provision(
             labels: body.labels,
         })
         .await??;
+    attached(&state, &provisioned.device).await;
     tracing::info!(by = %caller.principal.name, device = %provisioned.device.id, "device provisioned");
     Ok(HttpResponse::Created()
         .insert_header(NO_STORE)
@@ -205,6 +206,7 @@ pub async fn patch(
             labels: body.labels,
         })
         .await??;
+    attached(&state, &device).await;
     tracing::info!(by = %caller.principal.name, device = %device.id, "device changed");
     Ok(HttpResponse::Ok().json(device))
 }
@@ -300,5 +302,18 @@ async fn known_asset(state: &AppState, asset_id: Option<&str>) -> ApiResult<()> 
             plantd_contracts::DomainError::invalid("asset_id", "no such asset"),
         )),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Tells health at once which asset the device is on, so telemetry sent right after this
+/// answer is evaluated against the asset's rules (the `device.*` event says the same, a
+/// moment later, and also reaches health for changes made by `plantd device add`).
+async fn attached(state: &AppState, device: &plantd_contracts::devices::DeviceView) {
+    let sync = plantd_contracts::health::SyncDeviceAssets(vec![(
+        device.id.clone(),
+        device.asset_id.clone(),
+    )]);
+    if let Err(e) = state.health.send(sync).await {
+        tracing::warn!(error = %e, "health did not take the device's asset; it follows from the event");
     }
 }

@@ -5,8 +5,9 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use plantd_contracts::firmware::{
-    AuthorizeDownload, BeginUpload, CampaignDetail, CampaignTargets, CancelCampaign, FirmwareView,
-    GetCampaign, GetFirmware, GetSigningKey, ListCampaigns, ListFirmware, StartCampaign,
+    AuthorizeDownload, BeginUpload, CampaignDetail, CampaignTargets, CancelCampaign,
+    DeleteFirmware, FirmwareView, GetCampaign, GetFirmware, GetSigningKey, ListCampaigns,
+    ListFirmware, StartCampaign,
 };
 use plantd_contracts::identity::Scope;
 use plantd_contracts::DeviceId;
@@ -21,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/firmware", web::get().to(list))
         .route("/firmware/signing-key", web::get().to(signing_key))
         .route("/firmware/{id}", web::get().to(get))
+        .route("/firmware/{id}", web::delete().to(delete))
         .route("/firmware/{id}/image", web::get().to(download))
         .route("/firmware-campaigns", web::post().to(start_campaign))
         .route("/firmware-campaigns", web::get().to(list_campaigns))
@@ -122,6 +124,29 @@ pub async fn get(
         })
         .await??;
     Ok(HttpResponse::Ok().json(image))
+}
+
+/// Delete an image (admin): its bytes are removed and it is no longer listed or offered;
+/// campaigns that used it stay readable. 409 while a running campaign offers it.
+#[utoipa::path(delete, path = "/api/v1/firmware/{id}", tag = "firmware", params(("id" = String, Path)),
+    responses((status = 204), (status = 404), (status = 409, description = "a running campaign uses it")),
+    security(("bearer" = [])))]
+pub async fn delete(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.require(Scope::Admin)?;
+    let id = id.into_inner();
+    state
+        .firmware
+        .send(DeleteFirmware {
+            id: id.clone(),
+            by: caller.principal.name.clone(),
+        })
+        .await??;
+    tracing::info!(by = %caller.principal.name, firmware = %id, "firmware deleted");
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The image, for a device a running campaign offers it to (its own Basic credentials).

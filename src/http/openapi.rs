@@ -22,7 +22,7 @@ use super::{
         telemetry::health, telemetry::maintenance,
         shadow::get, shadow::patch,
         commands::send, commands::list, commands::get, commands::cancel,
-        firmware::upload, firmware::list, firmware::signing_key, firmware::get, firmware::download,
+        firmware::upload, firmware::list, firmware::signing_key, firmware::get, firmware::delete, firmware::download,
         firmware::start_campaign, firmware::list_campaigns, firmware::get_campaign, firmware::cancel_campaign,
         events::list,
         assets::create, assets::list, assets::get, assets::patch, assets::delete, assets::maintenance,

@@ -1,6 +1,7 @@
-//! Firmware pages: images (list, multipart upload), campaigns (start for devices or a
-//! label, counts per state, each device's progress, cancel). Viewers read; admins and
-//! engineers change, and every form carries the session's CSRF token.
+//! Firmware pages: images (list, multipart upload, delete), campaigns (start for devices or
+//! a label, counts per state, each device's progress, cancel). Viewers read; admins and
+//! engineers change, only admins delete an image, and every form carries the session's
+//! CSRF token.
 
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
@@ -8,10 +9,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use futures_util::StreamExt;
 use plantd_contracts::firmware::{
-    BeginUpload, CampaignDetail, CampaignTargets, CampaignView, CancelCampaign, FirmwareView,
-    GetCampaign, GetSigningKey, ListCampaigns, ListFirmware, StartCampaign,
+    BeginUpload, CampaignDetail, CampaignTargets, CampaignView, CancelCampaign, DeleteFirmware,
+    FirmwareView, GetCampaign, GetSigningKey, ListCampaigns, ListFirmware, StartCampaign,
 };
-use plantd_contracts::identity::SessionView;
+use plantd_contracts::identity::{Role, SessionView};
 use plantd_contracts::DeviceId;
 use serde::Deserialize;
 
@@ -23,6 +24,7 @@ use crate::state::AppState;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/firmware", web::get().to(page))
         .route("/firmware", web::post().to(upload))
+        .route("/firmware/{id}/delete", web::post().to(delete))
         .route("/firmware/campaigns", web::post().to(start))
         .route("/firmware/campaigns/{id}", web::get().to(campaign))
         .route("/firmware/campaigns/{id}/cancel", web::post().to(cancel));
@@ -35,6 +37,8 @@ struct FirmwarePage {
     role: String,
     csrf_token: String,
     can_change: bool,
+    /// Admins may delete images.
+    is_admin: bool,
     error: Option<String>,
     images: Vec<FirmwareView>,
     campaigns: Vec<CampaignView>,
@@ -74,6 +78,7 @@ async fn render_page(
         username: session.username.clone(),
         role: session.role.as_str().to_owned(),
         can_change: can_change(&session),
+        is_admin: session.role == Role::Admin,
         csrf_token: session.csrf_token,
         error: error.map(|(_, m)| m),
         images,
@@ -337,6 +342,45 @@ pub async fn cancel(
         .await
     {
         Ok(Ok(_)) => redirect(&format!("/firmware/campaigns/{id}")),
+        Ok(Err(e)) => render_page(&state, current, Some(problem_message(Problem::from(e)))).await,
+        Err(e) => render_page(&state, current, Some(problem_message(Problem::from(e)))).await,
+    }
+}
+
+/// Deletes an image (admins only); a running campaign's image is refused with its reason.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let current = match changer(
+        &req,
+        &state,
+        &form.csrf_token,
+        "viewers cannot delete firmware",
+    )
+    .await
+    {
+        Ok(current) => current,
+        Err(refusal) => return refusal,
+    };
+    if current.role != Role::Admin {
+        return forbidden("only admins delete firmware images");
+    }
+    let id = id.into_inner();
+    let deleted = state
+        .firmware
+        .send(DeleteFirmware {
+            id: id.clone(),
+            by: format!("user:{}", current.username),
+        })
+        .await;
+    match deleted {
+        Ok(Ok(())) => {
+            tracing::info!(by = %current.username, firmware = %id, "firmware deleted in the UI");
+            redirect("/firmware")
+        }
         Ok(Err(e)) => render_page(&state, current, Some(problem_message(Problem::from(e)))).await,
         Err(e) => render_page(&state, current, Some(problem_message(Problem::from(e)))).await,
     }

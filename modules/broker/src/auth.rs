@@ -1,6 +1,9 @@
-//! The bridge from rumqttd's connection threads to the modules that check logins. The
+//! The bridge from rumqttd's connection tasks to the modules that check logins. The
 //! policy layer must decide inside a synchronous `read_mut`, so it waits (bounded) for the
-//! reply; devices and identity answer from memory in microseconds.
+//! reply; devices and identity answer from memory in microseconds, but a slow answer
+//! must not stall other connections (issue 14.10). The listener's runtime is a
+//! multi-thread one, so the wait runs in `block_in_place`: tokio hands this worker's other
+//! connections to another thread while this one waits.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -55,6 +58,18 @@ impl Authenticator {
         if !spawned {
             return None;
         }
-        rx.recv_timeout(ANSWER_TIMEOUT).ok().flatten()
+        let wait = || {
+            metrics::gauge!("plantd_mqtt_logins_waiting").increment(1.0);
+            let answer = rx.recv_timeout(ANSWER_TIMEOUT).ok().flatten();
+            metrics::gauge!("plantd_mqtt_logins_waiting").decrement(1.0);
+            answer
+        };
+        let on_worker = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if on_worker {
+            tokio::task::block_in_place(wait)
+        } else {
+            wait()
+        }
     }
 }

@@ -168,10 +168,16 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
     thread::Builder::new()
         .name("mqtt-server".to_owned())
         .spawn(move || {
-            // One thread, as rumqttd runs it: measured, two workers cost 10 MiB more and
-            // connected no faster (rumqttd's accept loop sleeps a timer tick per accept).
-            // Logins are answered from memory, so a connection's set-up does not block it.
-            match tokio::runtime::Builder::new_current_thread()
+            // One worker, as rumqttd runs it (measured: two workers cost 10 MiB more and
+            // connected no faster), but a multi-thread runtime: a login waiting for its
+            // answer does so in `block_in_place` (`auth.rs`), and tokio moves the other
+            // connections to a new thread meanwhile (issue 14.10).
+            match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                // Logins waiting at once, each holding a thread, before the next one
+                // stalls the others again (for at most its 3 s answer timeout).
+                .max_blocking_threads(32)
+                .thread_name("mqtt-conn")
                 .enable_all()
                 .build()
             {
@@ -200,7 +206,7 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
     let drained = Arc::new(AtomicU64::new(0));
     let seen = drained.clone();
     let pacer = Pacer::new(
-        pressure,
+        pressure.clone(),
         wiring.telemetry_backlog,
         LinkBuilder::new("plantd.pacer", router_tx.clone())
             .build()
@@ -247,6 +253,7 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
         gateway_alive,
         next_pkid: AtomicU16::new(1),
         next_marker: 1,
+        pressure,
     };
     // Its own thread: a backed-up router channel blocks its sends, and must not block the
     // modules (logins, API) on the main arbiter.

@@ -3,6 +3,9 @@
 //! topic aliases it must resolve to know which publishes feed the gateway. Owned by that
 //! connection's `Policy`; touches only the shared `Pressure`.
 //!
+//! Also a device a module asked to hold (`HoldDevice`: its queue there is full) is held
+//! the same way until the module lets it go.
+//!
 //! Also the device's own rate (`mqtt_device_max_msgs_per_s`, a token bucket per session):
 //! a publish over it is held back the same way (QoS 0 dropped, QoS 1/2 queued
 //! unacknowledged), so one flooding device waits alone instead of filling ingest until
@@ -80,6 +83,8 @@ impl Bucket {
 
 pub struct Hold {
     pressure: Option<Arc<Pressure>>,
+    /// The device this connection is (its username), once a packet came.
+    client: String,
     /// The session's publish rate (`None`: no limit).
     bucket: Option<Bucket>,
     queue: VecDeque<Packet>,
@@ -105,6 +110,7 @@ impl Hold {
         Hold {
             bucket: pressure.as_ref().and_then(|p| Bucket::new(p.device_rate())),
             pressure,
+            client: String::new(),
             queue: VecDeque::new(),
             bytes: 0,
             subscribed: false,
@@ -118,7 +124,9 @@ impl Hold {
         if self.queue.is_empty() || pressure.must_hold() {
             return None;
         }
-        if matches!(self.queue.front(), Some(Packet::Publish(..))) && !self.within_rate() {
+        if matches!(self.queue.front(), Some(Packet::Publish(..)))
+            && (pressure.device_held(&self.client) || !self.within_rate())
+        {
             return None;
         }
         let packet = self.queue.pop_front()?;
@@ -141,6 +149,9 @@ impl Hold {
         let Some(pressure) = self.pressure.clone() else {
             return Verdict::Pass(packet);
         };
+        if self.client.is_empty() {
+            client.clone_into(&mut self.client);
+        }
         let holding = !self.queue.is_empty();
         match &packet {
             Packet::Publish(publish, props) => {
@@ -150,7 +161,9 @@ impl Hold {
                     self.aliases.insert(alias, len);
                 }
                 let paused = pressure.must_hold();
-                if !holding && !paused && self.within_rate() {
+                // A module's queue for this device is full (`HoldDevice`).
+                let full = pressure.device_held(client);
+                if !holding && !paused && !full && self.within_rate() {
                     self.count_appended(&publish.topic, publish.payload.len(), alias);
                     return Verdict::Pass(packet);
                 }
@@ -158,13 +171,23 @@ impl Hold {
                 let qos0 = publish.len() == 2 + publish.topic.len() + publish.payload.len();
                 // Not paused: this device is over its rate (or still sending on the
                 // publishes it has held back for that).
-                match (qos0, paused) {
-                    (true, true) => pressure.dropped_qos0(client),
-                    (true, false) => pressure.dropped_over_rate(client),
-                    (false, true) => {
+                match (qos0, paused, full) {
+                    (true, true, _) => pressure.dropped_qos0(client),
+                    (true, false, true) => {
+                        metrics::counter!("plantd_mqtt_device_queue_full_total", "qos" => "0")
+                            .increment(1)
+                    }
+                    (true, false, false) => pressure.dropped_over_rate(client),
+                    (false, true, _) => {
                         metrics::counter!("plantd_mqtt_backpressure_held_total").increment(1)
                     }
-                    (false, false) => metrics::counter!("plantd_mqtt_rate_held_total").increment(1),
+                    (false, false, true) => {
+                        metrics::counter!("plantd_mqtt_device_queue_full_total", "qos" => "1")
+                            .increment(1)
+                    }
+                    (false, false, false) => {
+                        metrics::counter!("plantd_mqtt_rate_held_total").increment(1)
+                    }
                 }
                 if qos0 {
                     return Verdict::Taken;

@@ -79,6 +79,14 @@ pub fn describe() {
         "QoS 1/2 device publishes held back (unacknowledged) for being over mqtt_device_max_msgs_per_s"
     );
     describe_gauge!(
+        "plantd_mqtt_logins_waiting",
+        "MQTT logins waiting for the device registry's or identity's answer (each on a thread of its own)"
+    );
+    describe_counter!(
+        "plantd_mqtt_device_queue_full_total",
+        "device publishes held back (QoS 1/2, unacknowledged) or dropped (QoS 0) because a module's queue for the device is full (HoldDevice), by qos"
+    );
+    describe_gauge!(
         "plantd_mqtt_backpressure_paused",
         "1 while device publishes are held (ingest behind), else 0"
     );

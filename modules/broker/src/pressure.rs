@@ -18,6 +18,7 @@
 //! Written by the policy layer (appended, pause) and the gateway thread (done, backlog,
 //! resume); private to the broker.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -52,6 +53,10 @@ pub struct Pressure {
     last_rate_log: AtomicU64,
     /// Publishes a second each device session may send (0: no limit); see `hold.rs`.
     device_msgs_per_s: u32,
+    /// Devices whose queue in a module is full (`HoldDevice`), with the queues that hold
+    /// them; `held_count` is its size, so the common case takes no lock.
+    held_devices: Mutex<HashMap<String, HashSet<String>>>,
+    held_count: AtomicUsize,
     epoch: Instant,
 }
 
@@ -69,6 +74,8 @@ impl Pressure {
             last_drop_log: AtomicU64::new(0),
             last_rate_log: AtomicU64::new(0),
             device_msgs_per_s: 0,
+            held_devices: Mutex::new(HashMap::new()),
+            held_count: AtomicUsize::new(0),
             epoch: Instant::now(),
         }
     }
@@ -82,6 +89,33 @@ impl Pressure {
 
     pub fn device_rate(&self) -> u32 {
         self.device_msgs_per_s
+    }
+
+    /// A module's queue `by` for `device` is full (`hold`) or taken again.
+    pub fn set_device_held(&self, device: &str, by: &str, hold: bool) {
+        let Ok(mut held) = self.held_devices.lock() else {
+            return;
+        };
+        if hold {
+            held.entry(device.to_owned())
+                .or_default()
+                .insert(by.to_owned());
+        } else if let Some(queues) = held.get_mut(device) {
+            queues.remove(by);
+            if queues.is_empty() {
+                held.remove(device);
+            }
+        }
+        self.held_count.store(held.len(), Ordering::Relaxed);
+    }
+
+    /// Whether a module asked to hold this device's publishes.
+    pub fn device_held(&self, device: &str) -> bool {
+        self.held_count.load(Ordering::Relaxed) > 0
+            && self
+                .held_devices
+                .lock()
+                .is_ok_and(|held| held.contains_key(device))
     }
 
     /// Bytes between the policy layer and telemetry.

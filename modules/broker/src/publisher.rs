@@ -1,14 +1,15 @@
 //! The broker's actor face: publishes domain events to `plantd/events/{type}` (QoS 1)
 //! through a local link (an outbox subscriber: an event it could not publish is refused,
 //! and the dispatcher offers it again), ends sessions on request (at once, even idle ones), reports
-//! device traffic to the devices module every second, and reports readiness.
+//! device traffic to the devices module every second, holds a device's publishes while a
+//! module's queue for it is full (`HoldDevice`), and reports readiness.
 
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
 use bytes::{BufMut, BytesMut};
-use plantd_contracts::broker::{BrokerReady, DisconnectClient, PublishToDevice};
+use plantd_contracts::broker::{BrokerReady, DisconnectClient, HoldDevice, PublishToDevice};
 use plantd_contracts::devices::{DeviceTraffic, TrafficEntry};
 use plantd_contracts::events::DeliverEvent;
 use plantd_contracts::DeviceId;
@@ -30,6 +31,8 @@ pub struct EventPublisher {
     /// Takes over a client id in rumqttd's router, closing its connection (see `embedded`).
     pub(crate) takeover: Takeover,
     pub(crate) traffic: Recipient<DeviceTraffic>,
+    /// Back-pressure state, for `HoldDevice`.
+    pub(crate) pressure: Arc<crate::pressure::Pressure>,
 }
 
 /// How often device traffic is reported to the devices module.
@@ -177,6 +180,18 @@ impl Handler<DisconnectClient> for EventPublisher {
             "MQTT sessions told to end"
         );
         client_ids.len()
+    }
+}
+
+impl Handler<HoldDevice> for EventPublisher {
+    type Result = ();
+
+    /// The device's connections hold its publishes from their next one on, and let them go
+    /// at the resume ticks once no queue holds it.
+    fn handle(&mut self, msg: HoldDevice, _: &mut Context<Self>) {
+        self.pressure
+            .set_device_held(msg.device_id.as_str(), &msg.by, msg.hold);
+        tracing::debug!(device = %msg.device_id, by = %msg.by, hold = msg.hold, "device hold changed");
     }
 }
 

@@ -12,6 +12,19 @@ pub struct DisconnectClient {
     pub username: String,
 }
 
+/// Hold one device's publishes at the broker (`hold: true`) or let them go again. While
+/// held, its QoS 1 publishes wait unacknowledged (the device keeps them and nothing it was
+/// told is lost) and its QoS 0 ones are dropped and counted. A module whose queue for the
+/// device is full asks; `by` names the queue, and the device is held while any queue holds
+/// it (issue 14.4).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct HoldDevice {
+    pub device_id: crate::DeviceId,
+    pub by: String,
+    pub hold: bool,
+}
+
 /// Whether the broker is listening and its gateway is running.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "bool")]

@@ -97,6 +97,16 @@ pub struct GetFirmware {
     pub id: String,
 }
 
+/// Delete an image: its bytes are removed and it is no longer listed, offered or
+/// downloadable; campaigns that used it keep their history. While a running campaign
+/// offers it, a conflict.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<(), DomainError>")]
+pub struct DeleteFirmware {
+    pub id: String,
+    pub by: String,
+}
+
 /// Which devices a campaign targets.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

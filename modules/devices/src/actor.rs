@@ -40,6 +40,8 @@ pub struct Devices {
     refreshing: bool,
     /// Presence not yet written.
     pub(crate) presence: Unsaved,
+    /// Test hook (`PLANTD_TEST_HOLD_LOGINS`): while this file exists, login answers wait.
+    hold_logins: Option<std::path::PathBuf>,
 }
 
 impl Devices {
@@ -54,10 +56,18 @@ impl Devices {
             refresh_from: now_ms() - REFRESH_OVERLAP_MS,
             refreshing: false,
             presence: Unsaved::default(),
+            hold_logins: None,
         };
         devices.learn(rows);
         crate::metrics::gauges(&devices.registry);
         Ok(devices)
+    }
+
+    /// Test hook: while `file` exists, answers to `AuthenticateDevice` wait (at most 10 s),
+    /// as a registry that answers slowly would.
+    pub fn with_login_hold(mut self, file: Option<std::path::PathBuf>) -> Self {
+        self.hold_logins = file;
+        self
     }
 
     /// Wires the broker's session cutter (the CLI's short-lived actor has none).
@@ -264,9 +274,19 @@ impl Handler<GetDevice> for Devices {
 }
 
 impl Handler<AuthenticateDevice> for Devices {
-    type Result = MessageResult<AuthenticateDevice>;
+    type Result = ResponseFuture<<AuthenticateDevice as Message>::Result>;
 
     fn handle(&mut self, msg: AuthenticateDevice, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.registry.authenticate(&msg.device_id, &msg.secret))
+        let answer = self.registry.authenticate(&msg.device_id, &msg.secret);
+        let hold = self.hold_logins.clone().filter(|f| f.exists());
+        Box::pin(async move {
+            if let Some(file) = hold {
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while file.exists() && std::time::Instant::now() < until {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            }
+            answer
+        })
     }
 }

@@ -25,6 +25,6 @@ mod unsaved;
 mod validate;
 
 pub use actor::Devices;
-pub use control::{describe_metrics as describe_control_metrics, Control};
+pub use control::{describe_metrics as describe_control_metrics, Control, QueueLimits};
 pub use metrics::describe as describe_metrics;
 pub use migrations::MIGRATIONS;

@@ -18,7 +18,7 @@ use plantd_storage::{Db, DbError};
 use crate::detect::{Check, DetectorState, Signal};
 use crate::rules;
 use crate::store;
-use crate::writer::Writer;
+use crate::write_queue::Writer;
 
 #[derive(Debug, Clone)]
 pub struct HealthSettings {
@@ -195,7 +195,7 @@ impl Health {
             });
             slot.alarm = Some(alarm);
         }
-        crate::metrics::set_open_gauges(&health);
+        crate::metrics::set_open_gauges(health.open_alarms());
         tracing::info!(
             assets = health.assets.len(),
             rules = health.rules.len(),
@@ -228,9 +228,13 @@ impl Health {
         for m in indexed {
             self.by_metric.entry(m).or_default().push(id.clone());
         }
+        // A changed check starts its detectors afresh where their state no longer fits;
+        // an anomaly rule saved again restarts its warm-up (the way to accept a new level).
+        let previous = self.rules.get(&id).map(|c| c.check.clone());
+        let restart = previous.is_some() && matches!(check, Check::Anomaly(_));
         if let Some(slots) = self.slots.get_mut(&id) {
             for slot in slots.values_mut() {
-                if !slot.state.fits(&check) {
+                if restart || !slot.state.fits(&check) {
                     slot.state = DetectorState::new(&check);
                     slot.dirty = true;
                 }

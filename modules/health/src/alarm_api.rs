@@ -171,7 +171,7 @@ impl Handler<ActOnAlarm> for Health {
         }
         let (tx, rx) = oneshot::channel();
         self.queue_write(&snapshot, changes, Some(tx), None);
-        crate::metrics::set_open_gauges(self);
+        crate::metrics::set_open_gauges(self.open_alarms());
         self.flush_writes(ctx);
         Box::pin(
             async move {

@@ -76,7 +76,7 @@ impl Health {
         for (alarm, changes, received) in written {
             self.queue_write(&alarm, changes, None, received);
         }
-        crate::metrics::set_open_gauges(self);
+        crate::metrics::set_open_gauges(self.open_alarms());
     }
 
     /// Whether `rule` watches `device`.

@@ -11,7 +11,7 @@ use plantd_contracts::{DeviceId, DomainError, EventData};
 use uuid::Uuid;
 
 use crate::actor::Health;
-use crate::episode::{Overlay, Step};
+use crate::episode::{Overlay, Step, SYSTEM};
 use crate::store::{self, AssetRow, RuleRow};
 use crate::{assets, rules};
 
@@ -420,14 +420,22 @@ impl Handler<DeliverEvent> for Health {
             EventData::DeviceUpdated(e) => self.attach(e.device_id, e.asset_id, ctx),
             EventData::DeviceDeleted(e) => {
                 self.attach(e.device_id.clone(), None, ctx);
+                // Its open alarms end with it: no sample will ever return them to normal.
+                let now = Utc::now();
+                let mut ended = Vec::new();
                 for slots in self.slots.values_mut() {
-                    if let Some(slot) = slots.get(&e.device_id) {
-                        if slot.alarm.is_none() {
-                            slots.remove(&e.device_id);
-                        }
+                    if let Some(mut alarm) = slots.remove(&e.device_id).and_then(|s| s.alarm) {
+                        let mut step = Step::new(&mut alarm, now, SYSTEM, Some("device deleted"));
+                        step.end(Overlay::default());
+                        let changes = step.changes;
+                        ended.push((alarm, changes));
                     }
                 }
+                for (alarm, changes) in ended {
+                    self.queue_write(&alarm, changes, None, None);
+                }
                 self.latest.remove(&e.device_id);
+                self.flush_writes(ctx);
             }
             _ => {}
         }

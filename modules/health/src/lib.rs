@@ -24,6 +24,7 @@ mod rules;
 mod schema;
 mod stats;
 mod store;
+mod write_queue;
 mod writer;
 
 #[cfg(test)]

@@ -1,9 +1,7 @@
 //! The health module's Prometheus metrics: their descriptions, and the gauges of open
 //! alarms by state.
 
-use plantd_contracts::health::AlarmState;
-
-use crate::actor::Health;
+use plantd_contracts::health::{Alarm, AlarmState};
 
 pub fn describe_metrics() {
     metrics::describe_counter!(
@@ -38,9 +36,9 @@ pub fn describe_metrics() {
     }
 }
 
-pub(crate) fn set_open_gauges(health: &Health) {
+pub(crate) fn set_open_gauges<'a>(open: impl Iterator<Item = &'a Alarm>) {
     let mut counts = [0usize; 7];
-    for a in health.open_alarms() {
+    for a in open {
         if let Some(i) = AlarmState::ALL.iter().position(|s| *s == a.state) {
             counts[i] += 1;
         }

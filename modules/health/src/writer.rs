@@ -9,48 +9,11 @@ use actix::prelude::*;
 use plantd_contracts::health::Alarm;
 use plantd_contracts::time::{now_ms, Millis};
 use plantd_contracts::{DomainError, Event};
-use tokio::sync::oneshot;
 
 use crate::actor::Health;
 use crate::episode::Changes;
 use crate::store::{self, AlarmRow, HistoryRow};
-
-pub(crate) type Reply = oneshot::Sender<Result<Alarm, DomainError>>;
-
-pub(crate) struct PendingWrite {
-    row: AlarmRow,
-    history: Vec<HistoryRow>,
-    events: Vec<Event>,
-    alarm: Alarm,
-    reply: Option<Reply>,
-    /// For a raise: when the sample that raised it reached plantd.
-    received_at: Option<Millis>,
-}
-
-#[derive(Default)]
-pub(crate) struct Writer {
-    queue: Vec<PendingWrite>,
-    in_flight: bool,
-    failed: bool,
-    idle_waiters: Vec<oneshot::Sender<Result<(), DomainError>>>,
-}
-
-impl Writer {
-    /// Resolves once everything queued now (and after) is written.
-    pub fn wait_idle(&mut self) -> oneshot::Receiver<Result<(), DomainError>> {
-        let (tx, rx) = oneshot::channel();
-        if self.queue.is_empty() && !self.in_flight {
-            let _ = tx.send(Ok(()));
-        } else {
-            self.idle_waiters.push(tx);
-        }
-        rx
-    }
-
-    pub fn pending(&self) -> usize {
-        self.queue.len()
-    }
-}
+use crate::write_queue::{PendingWrite, Reply};
 
 fn row_of(a: &Alarm) -> Result<AlarmRow, DomainError> {
     Ok(AlarmRow {

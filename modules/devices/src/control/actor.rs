@@ -11,11 +11,11 @@
 //! patches of one shadow never interleave and a device sees desired documents in order.
 //! It may touch only `devices_shadow` and `devices_commands`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use actix::prelude::*;
-use plantd_contracts::broker::PublishToDevice;
+use plantd_contracts::broker::{HoldDevice, PublishToDevice};
 use plantd_contracts::commands::{self as contract, CommandState, CommandView};
 use plantd_contracts::devices::{DeviceMessage, DeviceView, FlushPending, GetDevice};
 use plantd_contracts::events::{CommandRef, DeliverEvent, ShadowUpdated};
@@ -30,7 +30,8 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use super::commands;
-use super::shadow::{self, Rejection, Report, Shadow};
+use super::queue::{Pushed, QueueLimits, QueuedResult, Queues};
+use super::shadow::{self, Rejection, Shadow};
 use super::store::{self, CommandRow};
 
 /// How often open commands are checked for expiry.
@@ -47,20 +48,28 @@ pub struct Control {
     outbox: Outbox,
     /// Devices connected now, from `device.connected` / `device.disconnected` events.
     online: HashSet<DeviceId>,
-    /// Parsed `state/reported` messages waiting, per device, in arrival order, with their
-    /// receive times. A device has an entry only while an `ApplyReports` for it is queued:
-    /// whatever it reports until that runs joins the same load and save (issue 14.4).
-    reports: HashMap<DeviceId, Vec<(Report, i64)>>,
+    /// Parsed `state/reported` messages and command results waiting, per device, in
+    /// arrival order. A device has an entry only while an `ApplyBatch` for it is queued:
+    /// whatever it sends until that runs joins the same registry check and transaction
+    /// (issue 14.4).
+    queues: Queues,
+    /// Devices whose command results are being written (one batch of them at a time).
+    results_in_flight: HashSet<DeviceId>,
+    /// The broker: holds a device whose queue is full.
+    hold: Recipient<HoldDevice>,
 }
 
 impl Control {
     /// `devices` answers whether a device exists; `publisher` reaches devices over MQTT;
-    /// `outbox` is told when `shadow.updated` / `command.*` events were committed.
+    /// `outbox` is told when `shadow.updated` / `command.*` events were committed; `hold`
+    /// holds a device whose queue reached `limits`.
     pub fn new(
         db: Db,
         devices: Recipient<GetDevice>,
         publisher: Recipient<PublishToDevice>,
         outbox: Outbox,
+        hold: Recipient<HoldDevice>,
+        limits: QueueLimits,
     ) -> Control {
         Control {
             db,
@@ -68,7 +77,9 @@ impl Control {
             publisher,
             outbox,
             online: HashSet::new(),
-            reports: HashMap::new(),
+            queues: Queues::new(limits),
+            results_in_flight: HashSet::new(),
+            hold,
         }
     }
 
@@ -289,15 +300,14 @@ impl Handler<UpdateDesired> for Control {
 impl Handler<DeviceMessage> for Control {
     type Result = ();
 
-    /// A report is only queued (no I/O, nothing to wait for), so the actor reads on through
-    /// its mailbox and a device's reports gather into one batch; a command result is
-    /// handled atomically, as every change is.
+    /// A report or command result is parsed and queued (no I/O, nothing to wait for), so
+    /// the actor reads on through its mailbox and a device's messages gather into one
+    /// batch (`ApplyBatch`).
     fn handle(&mut self, msg: DeviceMessage, ctx: &mut Context<Self>) {
         let span = tracing::debug_span!("device_control_in", device = %msg.device_id, subtopic = %msg.subtopic);
         let _guard = span.enter();
         if msg.subtopic == "state/reported" {
-            self.queue_report(msg, ctx);
-            return;
+            return self.queue_report(msg, ctx);
         }
         let cmd = msg
             .subtopic
@@ -305,20 +315,20 @@ impl Handler<DeviceMessage> for Control {
             .and_then(|rest| rest.strip_suffix("/result"))
             .map(str::to_owned);
         match cmd {
-            Some(cmd) => ctx.wait(self.result(msg, cmd, span.clone())),
+            Some(cmd) => self.queue_result(msg, cmd, ctx),
             None => tracing::debug!("device control message on a topic Control does not handle"),
         }
     }
 }
 
-/// Applies the reports one device sent since the last batch (see `Control::reports`).
+/// Applies what one device sent since its last batch (see `Control::queues`).
 #[derive(Message)]
 #[rtype(result = "()")]
-struct ApplyReports(DeviceId);
+struct ApplyBatch(DeviceId);
 
 /// What became of a batch of reports, decided inside the database work: the shadow after
 /// the last of them, how many were applied and changed something, the rejections in order.
-struct BatchOutcome {
+struct ReportsOutcome {
     shadow: Shadow,
     applied: usize,
     changed: usize,
@@ -326,11 +336,10 @@ struct BatchOutcome {
 }
 
 impl Control {
-    /// Parses a report and queues it with the device's others; the first one of a batch
-    /// schedules the batch. So a device sending reports faster than storage takes them
-    /// costs one registry check, one load and at most one save per batch, and the
-    /// messages of other devices and the edge wait behind one batch, not behind each
-    /// report (issue 14.4).
+    /// Parses a report and queues it with the device's others. So a device sending
+    /// reports faster than storage takes them costs one registry check, one load and at
+    /// most one save per batch, and the messages of other devices and the edge wait
+    /// behind one batch, not behind each report (issue 14.4).
     fn queue_report(&mut self, msg: DeviceMessage, ctx: &mut Context<Self>) {
         let report = match shadow::parse_report(&msg.payload) {
             Ok(r) => r,
@@ -339,29 +348,146 @@ impl Control {
                 return;
             }
         };
-        let queued = self.reports.entry(msg.device_id.clone()).or_default();
-        queued.push((report, msg.received_at));
-        if queued.len() == 1 {
-            ctx.notify(ApplyReports(msg.device_id));
-        } else {
+        let pushed = self
+            .queues
+            .push_report(&msg.device_id, report, msg.received_at);
+        if !pushed.first {
             metrics::counter!("plantd_shadow_reports_coalesced_total").increment(1);
         }
+        self.queued(&msg.device_id, pushed, ctx);
+    }
+
+    /// Parses a command result and queues it: each one is applied once, in its device's
+    /// next batch (one registry check and one transaction for all of them).
+    fn queue_result(&mut self, msg: DeviceMessage, cmd: String, ctx: &mut Context<Self>) {
+        let outcome = if commands::is_valid_id(&cmd) {
+            commands::parse_result(&msg.payload)
+        } else {
+            Err("not_open")
+        };
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(reason) => return reject_result(&msg.device_id, &cmd, reason),
+        };
+        let result = QueuedResult {
+            command: cmd,
+            outcome,
+            received_at: msg.received_at,
+        };
+        let pushed = self.queues.push_result(&msg.device_id, result);
+        if !pushed.first {
+            metrics::counter!("plantd_command_results_coalesced_total").increment(1);
+        }
+        self.queued(&msg.device_id, pushed, ctx);
+    }
+
+    /// The first message of a batch schedules it; a queue that reached a cap holds its
+    /// device at the broker until the batch takes it.
+    fn queued(&mut self, device_id: &DeviceId, pushed: Pushed, ctx: &mut Context<Self>) {
+        if pushed.first {
+            ctx.notify(ApplyBatch(device_id.clone()));
+        }
+        if let Some(limit) = pushed.hold {
+            metrics::counter!("plantd_control_queue_full_total", "limit" => limit).increment(1);
+            warn_throttled!(
+                "control_queue_full",
+                device = %device_id,
+                limit,
+                "a device's messages wait faster than they are applied; its publishes are held"
+            );
+            self.hold_device(device_id, true);
+        }
+    }
+
+    fn hold_device(&self, device_id: &DeviceId, hold: bool) {
+        self.hold.do_send(HoldDevice {
+            device_id: device_id.clone(),
+            by: "devices.control".to_owned(),
+            hold,
+        });
     }
 }
 
-impl Handler<ApplyReports> for Control {
+/// A batch of reports in one transaction, applied in order to one loaded shadow exactly
+/// as one at a time would (each may be stale or ahead against the versions the earlier
+/// ones left), saved once if any changed it.
+fn apply_reports(
+    c: &mut DbConnection,
+    id: &DeviceId,
+    reports: &[(shadow::Report, i64)],
+) -> Result<ReportsOutcome, DbError> {
+    c.transaction(|c| {
+        let (mut applied, mut changed) = (0, 0);
+        let mut rejected = Vec::new();
+        let mut s = store::load_shadow(c, id)?;
+        for (report, now) in reports {
+            match s.apply_report(report, *now) {
+                Ok(did) => {
+                    applied += 1;
+                    changed += usize::from(did);
+                }
+                Err(why) => rejected.push(why),
+            }
+        }
+        if changed > 0 {
+            store::save_shadow(c, id, &s)?;
+        }
+        Ok(ReportsOutcome {
+            shadow: s,
+            applied,
+            changed,
+            rejected,
+        })
+    })
+}
+
+/// A batch of results in one transaction: each moves its command from `delivered` (a
+/// guarded UPDATE: a repeat or an unknown id changes nothing), with the `command.*`
+/// events. Evaluates to each result's command row as it is now (`None`: not open).
+fn apply_results(
+    c: &mut DbConnection,
+    id: &DeviceId,
+    results: &[QueuedResult],
+) -> Result<Vec<(String, Option<CommandRow>)>, DbError> {
+    c.transaction(|c| {
+        let mut rows = Vec::with_capacity(results.len());
+        for r in results {
+            let to = if r.outcome.ok {
+                CommandState::Succeeded
+            } else {
+                CommandState::Failed
+            };
+            let now = r.received_at.max(now_ms());
+            let row = store::complete(c, id.as_str(), &r.command, to, &r.outcome.result, now)?;
+            record_finished(c, row.iter())?;
+            rows.push((r.command.clone(), row));
+        }
+        Ok(rows)
+    })
+}
+
+impl Handler<ApplyBatch> for Control {
     type Result = AtomicResponse<Self, ()>;
 
-    /// The reports are applied in order to one loaded shadow, exactly as one at a time
-    /// would (each may be stale or ahead against the versions the earlier ones left), and
-    /// the shadow is saved once if any changed it. Empty and stale reports ask for the
-    /// delta: the device gets one, computed after the whole batch.
-    fn handle(&mut self, msg: ApplyReports, _: &mut Context<Self>) -> Self::Result {
+    /// Command results are written by a future of their own (one batch per device in
+    /// flight): guarded UPDATEs need no atomicity, and the actor keeps reading its
+    /// mailbox meanwhile, so a full queue holds its device at once. Reports are applied
+    /// atomically, as every shadow change is; empty and stale reports ask for the delta:
+    /// the device gets one, computed after the whole batch.
+    fn handle(&mut self, msg: ApplyBatch, ctx: &mut Context<Self>) -> Self::Result {
         let device_id = msg.0;
-        let reports = self.reports.remove(&device_id).unwrap_or_default();
-        if reports.is_empty() {
+        let results_free = !self.results_in_flight.contains(&device_id);
+        let (batch, release) = self.queues.take(&device_id, results_free);
+        if release {
+            self.hold_device(&device_id, false);
+        }
+        if !batch.results.is_empty() {
+            self.write_results(device_id.clone(), batch.results, ctx);
+        }
+        if batch.reports.is_empty() {
             return AtomicResponse::new(Box::pin(fut::ready(())));
         }
+        let reports = batch.reports;
         let span =
             tracing::debug_span!("device_reports", device = %device_id, reports = reports.len());
         let asks = reports.iter().any(|(r, _)| r.state.is_empty());
@@ -370,52 +496,27 @@ impl Handler<ApplyReports> for Control {
         AtomicResponse::new(Box::pin(
             async move {
                 known(&devices, &id).await?;
-                let outcome = db
-                    .run(move |c| {
-                        let mut s = store::load_shadow(c, &id)?;
-                        let (mut applied, mut changed) = (0, 0);
-                        let mut rejected = Vec::new();
-                        for (report, now) in &reports {
-                            match s.apply_report(report, *now) {
-                                Ok(did) => {
-                                    applied += 1;
-                                    changed += usize::from(did);
-                                }
-                                Err(why) => rejected.push(why),
-                            }
-                        }
-                        if changed > 0 {
-                            store::save_shadow(c, &id, &s)?;
-                        }
-                        Ok(BatchOutcome {
-                            shadow: s,
-                            applied,
-                            changed,
-                            rejected,
-                        })
-                    })
-                    .await?;
+                let outcome = db.run(move |c| apply_reports(c, &id, &reports)).await?;
                 Ok::<_, DomainError>(outcome)
             }
             .instrument(span.clone())
             .into_actor(self)
             .map(move |outcome, act, _| {
                 let _guard = span.enter();
-                match outcome {
-                    Ok(b) => {
-                        metrics::counter!("plantd_shadow_reports_total").increment(b.applied as u64);
-                        metrics::counter!("plantd_shadow_report_batches_total").increment(1);
-                        tracing::debug!(device = %device_id, version = b.shadow.version, applied = b.applied, changed = b.changed, "reports applied");
-                        let stale = b.rejected.contains(&Rejection::Stale);
-                        for why in &b.rejected {
-                            reject_report(&device_id, *why, 0);
-                        }
-                        if asks || stale {
-                            // What is wanted now, and the version to report.
-                            act.send_delta(&device_id, &b.shadow, stale);
-                        }
-                    }
-                    Err(e) => device_message_failed(&device_id, &e),
+                let b = match outcome {
+                    Ok(b) => b,
+                    Err(e) => return device_message_failed(&device_id, &e),
+                };
+                metrics::counter!("plantd_shadow_reports_total").increment(b.applied as u64);
+                metrics::counter!("plantd_shadow_report_batches_total").increment(1);
+                tracing::debug!(device = %device_id, version = b.shadow.version, applied = b.applied, changed = b.changed, "reports applied");
+                let stale = b.rejected.contains(&Rejection::Stale);
+                for why in &b.rejected {
+                    reject_report(&device_id, *why, 0);
+                }
+                if asks || stale {
+                    // What is wanted now, and the version to report.
+                    act.send_delta(&device_id, &b.shadow, stale);
                 }
             }),
         ))
@@ -423,59 +524,46 @@ impl Handler<ApplyReports> for Control {
 }
 
 impl Control {
-    fn result(
+    /// Writes a device's command results (one registry check, one transaction); when
+    /// done, a batch for whatever the device sent meanwhile is scheduled.
+    fn write_results(
         &mut self,
-        msg: DeviceMessage,
-        cmd: String,
-        span: tracing::Span,
-    ) -> ResponseActFuture<Self, ()> {
-        let device_id = msg.device_id.clone();
-        let outcome = if commands::is_valid_id(&cmd) {
-            commands::parse_result(&msg.payload)
-        } else {
-            Err("not_open")
-        };
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(reason) => {
-                reject_result(&device_id, &cmd, reason);
-                return Box::pin(fut::ready(()));
-            }
-        };
+        device_id: DeviceId,
+        results: Vec<QueuedResult>,
+        ctx: &mut Context<Self>,
+    ) {
+        self.results_in_flight.insert(device_id.clone());
+        let span =
+            tracing::debug_span!("device_results", device = %device_id, results = results.len());
         let (db, devices) = (self.db.clone(), self.devices.clone());
-        let now = msg.received_at.max(now_ms());
-        let to = if outcome.ok {
-            CommandState::Succeeded
-        } else {
-            CommandState::Failed
-        };
-        let command = cmd.clone();
-        Box::pin(
+        let id = device_id.clone();
+        ctx.spawn(
             async move {
-                known(&devices, &msg.device_id).await?;
-                let device = msg.device_id.to_string();
-                let row = db
-                    .run(move |c| {
-                        c.transaction(|c| {
-                            let row = store::complete(c, &device, &cmd, to, &outcome.result, now)?;
-                            record_finished(c, row.iter())?;
-                            Ok(row)
-                        })
-                    })
-                    .await?;
-                Ok::<_, DomainError>(row)
+                known(&devices, &id).await?;
+                let rows = db.run(move |c| apply_results(c, &id, &results)).await?;
+                Ok::<_, DomainError>(rows)
             }
             .instrument(span.clone())
             .into_actor(self)
-            .map(move |row, act, _| {
+            .map(move |rows, act, ctx| {
                 let _guard = span.enter();
-                match row {
-                    Ok(Some(row)) => act.command_finished(&row),
-                    Ok(None) => reject_result(&device_id, &command, "not_open"),
+                act.results_in_flight.remove(&device_id);
+                match rows {
+                    Ok(rows) => {
+                        for (command, row) in &rows {
+                            match row {
+                                Some(row) => act.command_finished(row),
+                                None => reject_result(&device_id, command, "not_open"),
+                            }
+                        }
+                    }
                     Err(e) => device_message_failed(&device_id, &e),
                 }
+                if act.queues.has(&device_id) {
+                    ctx.notify(ApplyBatch(device_id));
+                }
             }),
-        )
+        );
     }
 }
 
@@ -830,12 +918,41 @@ impl Handler<contract::ListCommands> for Control {
     }
 }
 
-impl Handler<FlushPending> for Control {
-    type Result = Result<(), DomainError>;
+/// How long a flush waits for the queued batches before it gives up.
+const FLUSH_WITHIN: Duration = Duration::from_secs(10);
 
-    /// Every change is written inside its own (atomic) handler, so by the time this
-    /// message is handled, everything received before it is written.
+impl Handler<FlushPending> for Control {
+    type Result = ResponseActFuture<Self, Result<(), DomainError>>;
+
+    /// Every change is written inside its own (atomic) handler; what devices sent waits in
+    /// `queues` for its batch. This waits (polling every 10 ms, so the batches run) until
+    /// nothing is queued: a batch takes its queue inside its atomic handler, so an empty
+    /// queue seen here means every batch before it has committed.
     fn handle(&mut self, _: FlushPending, _: &mut Context<Self>) -> Self::Result {
-        Ok(())
+        let deadline = std::time::Instant::now() + FLUSH_WITHIN;
+        Box::pin(
+            async {}
+                .into_actor(self)
+                .then(move |(), act, _| flush(act, deadline)),
+        )
     }
+}
+
+fn flush(
+    act: &mut Control,
+    deadline: std::time::Instant,
+) -> ResponseActFuture<Control, Result<(), DomainError>> {
+    if act.queues.is_empty() && act.results_in_flight.is_empty() {
+        return Box::pin(fut::ready(Ok(())));
+    }
+    if std::time::Instant::now() > deadline {
+        return Box::pin(fut::ready(Err(DomainError::Unavailable(
+            "device messages are still queued".to_owned(),
+        ))));
+    }
+    Box::pin(
+        tokio::time::sleep(Duration::from_millis(10))
+            .into_actor(act)
+            .then(move |(), act, _| flush(act, deadline)),
+    )
 }

@@ -20,6 +20,10 @@ pub fn describe() {
             "state reports that joined a batch already queued for their device",
         ),
         (
+            "plantd_command_results_coalesced_total",
+            "command results that joined a batch already queued for their device",
+        ),
+        (
             "plantd_control_unknown_device_total",
             "shadow/command messages from devices not in the registry (ignored)",
         ),
@@ -52,6 +56,20 @@ pub fn describe() {
         Unit::Count,
         "command results not applied, by reason (malformed, too_large, not_open)"
     );
+    describe_counter!(
+        "plantd_control_queue_full_total",
+        Unit::Count,
+        "times a device's queue in Control reached a cap and the device was held at the broker, by limit (per_device: device_queue_max_per_device, total: device_queue_max_total)"
+    );
+    metrics::describe_gauge!(
+        "plantd_control_queued_messages",
+        Unit::Count,
+        "state reports and command results waiting in Control for their device's batch"
+    );
+    metrics::gauge!("plantd_control_queued_messages").set(0.0);
+    for limit in ["per_device", "total"] {
+        metrics::counter!("plantd_control_queue_full_total", "limit" => limit).absolute(0);
+    }
     for reason in ["malformed", "stale"] {
         metrics::counter!("plantd_shadow_reports_rejected_total", "reason" => reason).absolute(0);
     }

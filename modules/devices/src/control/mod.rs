@@ -8,9 +8,11 @@ mod actor;
 mod commands;
 mod merge;
 mod metrics;
+mod queue;
 mod schema;
 mod shadow;
 mod store;
 
 pub use actor::Control;
 pub use metrics::describe as describe_metrics;
+pub use queue::QueueLimits;

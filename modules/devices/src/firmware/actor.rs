@@ -40,6 +40,7 @@ pub struct Firmware {
     pub(super) db: Db,
     pub(super) settings: FirmwareSettings,
     pub(super) wiring: FirmwareWiring,
+    /// Images that are not deleted.
     pub(super) images: BTreeMap<String, FirmwareRow>,
     pub(super) campaigns: BTreeMap<String, Campaign>,
     pub(super) online: HashSet<DeviceId>,
@@ -48,6 +49,9 @@ pub struct Firmware {
     /// Events of changes not written yet; `save` writes them with those changes.
     pub(super) unsaved_events: Vec<Event>,
     pub(super) saving: bool,
+    /// Finished uploads being moved into `images/` (count, bytes): they count against
+    /// the quota until they are in `images` (`removal.rs`).
+    pub(super) keeping: (usize, u64),
     /// Uploads in progress (`transfer.rs`).
     pub(super) uploads: Uploads,
     /// Signs every image's SHA-256 (`signing.rs`).
@@ -83,6 +87,23 @@ impl Firmware {
             })
             .await?;
         let (images, campaigns, targets) = db.run(store::load_all).await?;
+        // A deleted image's row stays for its campaigns' history; its bytes go (again, in
+        // case a crash came between the row and the file).
+        let (deleted, images): (Vec<FirmwareRow>, Vec<FirmwareRow>) =
+            images.into_iter().partition(|r| r.deleted_at.is_some());
+        let leftovers: Vec<_> = deleted.iter().map(|r| settings.image_path(&r.id)).collect();
+        db.run(move |_| {
+            for path in leftovers {
+                let _ = std::fs::remove_file(path);
+            }
+            Ok(())
+        })
+        .await?;
+        let versions: BTreeMap<String, String> = deleted
+            .iter()
+            .chain(&images)
+            .map(|r| (r.id.clone(), r.version.clone()))
+            .collect();
         let images: BTreeMap<String, FirmwareRow> =
             images.into_iter().map(|r| (r.id.clone(), r)).collect();
         let mut loaded = BTreeMap::new();
@@ -91,10 +112,7 @@ impl Firmware {
                 tracing::warn!(campaign = %row.id, status = %row.status, "skipping a campaign with an unknown status");
                 continue;
             };
-            let version = images
-                .get(&row.firmware_id)
-                .map(|i| i.version.clone())
-                .unwrap_or_default();
+            let version = versions.get(&row.firmware_id).cloned().unwrap_or_default();
             loaded.insert(
                 row.id.clone(),
                 Campaign {
@@ -126,6 +144,7 @@ impl Firmware {
             dirty_targets: HashSet::new(),
             unsaved_events: Vec::new(),
             saving: false,
+            keeping: (0, 0),
             uploads: Uploads::default(),
             signing_key,
         };

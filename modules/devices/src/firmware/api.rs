@@ -43,6 +43,16 @@ impl Handler<FinishUpload> for Firmware {
             };
             return Box::pin(refusal.into_actor(self));
         }
+        if let Err(e) = self.check_quota(msg.size) {
+            let removed = self.discard(&upload_id, msg.path, "quota");
+            let refusal = async move {
+                let _ = removed.await;
+                Err(e)
+            };
+            return Box::pin(refusal.into_actor(self));
+        }
+        let size = msg.size;
+        self.keeping = (self.keeping.0 + 1, self.keeping.1.saturating_add(size));
         let id = new_id("fw");
         let name = msg
             .name
@@ -57,6 +67,7 @@ impl Handler<FinishUpload> for Firmware {
             sha256: msg.sha256.clone(),
             size: i64::try_from(msg.size).unwrap_or(i64::MAX),
             created_at: now_ms(),
+            deleted_at: None,
         };
         let stored = row.clone();
         let target = self.settings.image_path(&id);
@@ -86,6 +97,10 @@ impl Handler<FinishUpload> for Firmware {
             }
             .into_actor(self)
             .map(move |result, act, _| {
+                act.keeping = (
+                    act.keeping.0.saturating_sub(1),
+                    act.keeping.1.saturating_sub(size),
+                );
                 result.map_err(DomainError::from)?;
                 tracing::info!(firmware = %row.id, version = %row.version, size = row.size, "firmware image stored");
                 act.wiring.outbox.wake();

@@ -19,6 +19,10 @@ pub struct FirmwareSettings {
     pub retries: u32,
     /// Uploads larger than this are refused.
     pub max_upload_bytes: u64,
+    /// All kept images together may take at most this many bytes.
+    pub max_total_bytes: u64,
+    /// At most this many images are kept.
+    pub max_images: usize,
     /// A status report's `detail` (as text) is clipped to this many bytes.
     pub max_report_detail_bytes: usize,
     /// A status report's `version` is clipped to this many bytes.

@@ -24,7 +24,15 @@ pub fn describe() {
     );
     describe_counter!(
         "plantd_firmware_uploads_dropped_total",
-        "image uploads dropped and their files removed, by reason (aborted, too_large, refused, empty, idle, error)"
+        "image uploads dropped and their files removed, by reason (aborted, too_large, refused, empty, quota, idle, error)"
+    );
+    describe_counter!(
+        "plantd_firmware_uploads_refused_total",
+        "image uploads refused by a quota, by quota (firmware_max_images, firmware_max_total_bytes)"
+    );
+    describe_counter!(
+        "plantd_firmware_images_deleted_total",
+        "firmware images deleted (row kept for campaign history, bytes removed)"
     );
     describe_counter!(
         "plantd_firmware_report_fields_clipped_total",
@@ -38,4 +46,7 @@ pub fn describe() {
         metrics::counter!("plantd_firmware_reports_total", "state" => state).absolute(0);
     }
     metrics::counter!("plantd_firmware_timeouts_total").absolute(0);
+    for quota in ["firmware_max_images", "firmware_max_total_bytes"] {
+        metrics::counter!("plantd_firmware_uploads_refused_total", "quota" => quota).absolute(0);
+    }
 }

@@ -17,6 +17,7 @@ mod campaign;
 mod device;
 mod images;
 mod metrics;
+mod removal;
 mod reports;
 mod schema;
 mod signing;

@@ -8,6 +8,7 @@ diesel::table! {
         sha256 -> Text,
         size -> BigInt,
         created_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
     }
 }
 

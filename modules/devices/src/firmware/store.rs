@@ -16,6 +16,8 @@ pub struct FirmwareRow {
     pub sha256: String,
     pub size: i64,
     pub created_at: Millis,
+    /// Set when the image was deleted: the row stays for the campaigns that used it.
+    pub deleted_at: Option<Millis>,
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -63,6 +65,24 @@ pub fn insert_firmware(conn: &mut DbConnection, row: &FirmwareRow) -> Result<(),
         .values(row)
         .execute(c))
     .map(|_| ())
+    .map_err(DbError::from)
+}
+
+/// Marks an image deleted (its row stays: campaigns refer to it). False if it was not
+/// there or already deleted.
+pub fn mark_firmware_deleted(
+    conn: &mut DbConnection,
+    id: &str,
+    at: Millis,
+) -> Result<bool, DbError> {
+    with_conn!(conn, |c| diesel::update(
+        devices_firmware::table
+            .find(id)
+            .filter(devices_firmware::deleted_at.is_null())
+    )
+    .set(devices_firmware::deleted_at.eq(Some(at)))
+    .execute(c))
+    .map(|n| n == 1)
     .map_err(DbError::from)
 }
 

@@ -87,6 +87,9 @@ impl Handler<BeginUpload> for Firmware {
                 "firmware images are limited to {max} bytes (firmware_max_upload_bytes)"
             )));
         }
+        if let Err(e) = self.check_quota(msg.declared_size.unwrap_or(0)) {
+            return refuse(e);
+        }
         if self.uploads.len() >= uploads::MAX_OPEN {
             return refuse(DomainError::Unavailable(format!(
                 "{} firmware uploads are in progress; try again later",

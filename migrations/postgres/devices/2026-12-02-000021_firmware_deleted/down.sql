@@ -1,0 +1,1 @@
+ALTER TABLE devices_firmware DROP COLUMN deleted_at;
