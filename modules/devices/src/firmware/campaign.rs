@@ -495,3 +495,6 @@ mod tests {
         assert_eq!(c.status, CampaignStatus::Cancelled);
     }
 }
+
+#[cfg(test)]
+mod proptests;
