@@ -29,17 +29,17 @@ enum Op {
 
 #[derive(Arbitrary, Debug)]
 struct Input {
-    v5: bool,
-    login: LoginIn,
-    client_id: ClientIdIn,
-    limits: SmallLimits,
+    session: SessionIn,
     ops: Vec<Op>,
 }
 
 fuzz_target!(|input: Input| {
-    let limits = input.limits.limits();
-    let ctx = context(limits.clone());
-    let Some((mut conn, principal, _)) = log_in(&ctx, input.v5, &input.login, &input.client_id)
+    let Some(Session {
+        mut conn,
+        principal,
+        limits,
+        ctx: _ctx,
+    }) = input.session.open()
     else {
         return;
     };

@@ -7,6 +7,9 @@
 //! Each packet is encoded with rumqttd's own codec and read through `read_mut`, as rumqttd
 //! drives it: what comes out is what the router would get.
 
+// Each target uses its part of this module.
+#![allow(dead_code)]
+
 use std::mem::ManuallyDrop;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -559,5 +562,39 @@ impl SmallLimits {
     /// The broker's default limits.
     pub fn limits_default() -> Limits {
         Limits::from(&plantd_broker::BrokerSettings::default())
+    }
+}
+
+/// A connection that logs in first, as the fuzzer picks it (the SUBSCRIBE and PUBLISH
+/// targets' start).
+#[derive(Arbitrary, Debug)]
+pub struct SessionIn {
+    v5: bool,
+    login: LoginIn,
+    client_id: ClientIdIn,
+    limits: SmallLimits,
+}
+
+/// A logged-in connection, its principal and the limits it is held to.
+pub struct Session {
+    pub conn: Conn,
+    pub principal: Principal,
+    pub limits: Limits,
+    /// Shared by the connection; kept for as long as it lives.
+    pub ctx: Arc<PolicyContext>,
+}
+
+impl SessionIn {
+    /// Logs in; `None` when the layer refused it (as the oracle says it must).
+    pub fn open(&self) -> Option<Session> {
+        let limits = self.limits.limits();
+        let ctx = context(limits.clone());
+        let (conn, principal, _) = log_in(&ctx, self.v5, &self.login, &self.client_id)?;
+        Some(Session {
+            conn,
+            principal,
+            limits,
+            ctx,
+        })
     }
 }
