@@ -26,3 +26,15 @@ pub use embedded::{start, BrokerHandle, BrokerWiring};
 pub use metrics::describe as describe_metrics;
 pub use publisher::EventPublisher;
 pub use settings::BrokerSettings;
+
+/// The policy layer and what it is built from, for the fuzz targets in `fuzz/` only (not
+/// part of the module's API: the composition root uses `start`).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::auth::Authenticator;
+    pub use crate::limits::{Filters, Limits, Retained};
+    pub use crate::policy::{Policy, PolicyContext};
+    pub use crate::pressure::Pressure;
+    pub use crate::principal::Principal;
+    pub use crate::sessions::Sessions;
+}

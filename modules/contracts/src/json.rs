@@ -88,3 +88,6 @@ mod tests {
         assert_eq!(doc, json!({"b": {"c": 5, "d": 3}, "e": [1]}));
     }
 }
+
+#[cfg(test)]
+mod proptests;

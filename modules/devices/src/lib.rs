@@ -28,3 +28,11 @@ pub use actor::Devices;
 pub use control::{describe_metrics as describe_control_metrics, Control, QueueLimits};
 pub use metrics::describe as describe_metrics;
 pub use migrations::MIGRATIONS;
+
+/// The decoders of device messages (shadow reports, command results, firmware status),
+/// for the fuzz targets in `fuzz/` only (not part of the module's API).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::control::fuzzing::*;
+    pub use crate::firmware::fuzzing::*;
+}

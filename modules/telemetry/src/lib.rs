@@ -24,3 +24,9 @@ mod validate;
 pub use actor::{Telemetry, TelemetrySettings};
 pub use metrics::describe as describe_metrics;
 pub use migrations::MIGRATIONS;
+
+/// The payload decoder, for the fuzz targets in `fuzz/` only (not part of the module's API).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::validate::{parse_payload, Rejection, Sample, MAX_FUTURE_MS};
+}

@@ -261,3 +261,6 @@ mod tests {
         assert_eq!(parse(&big).expect_err("rejected").code, "too_large");
     }
 }
+
+#[cfg(test)]
+mod proptests;

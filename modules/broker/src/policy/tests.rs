@@ -1500,3 +1500,32 @@ fn a_token_holds_at_most_the_maximum_sessions() {
     drop(first);
     let _third = h.integration(false, "Dash.3");
 }
+
+/// Found by the `mqtt_connect_policy` fuzz target (its oracle was wrong, the layer right):
+/// sessions without a client id count against the cap too, one kept under the empty id
+/// (no clean session: rumqttd then refuses it itself) and one given a fresh `plantd.anon-`
+/// name, so a third anonymous login finds no place.
+#[test]
+fn sessions_without_a_client_id_count_against_the_token_cap() {
+    let h = Harness::with_limits(small_limits());
+    let token = Some(("tok.mqtt", TOKEN_SECRET));
+    let mut kept = h.connection(true);
+    let (id, ..) = router_connect(kept.send(connect_with("", token, 30, false, None)));
+    assert_eq!(id, "", "kept under the empty id");
+    let mut named = h.connection(true);
+    let (id, _, _, _, login) = router_connect(named.send(connect_with("", token, 30, true, None)));
+    assert!(id.starts_with("plantd.anon-"), "{id}");
+    assert_eq!(login, stamped("tok.mqtt"));
+    let mut third = h.connection(true);
+    let (id, _, _, _, login) = router_connect(third.send(connect_with("", token, 30, true, None)));
+    assert_eq!(
+        (id.as_str(), login),
+        ("", stamped("")),
+        "steered to a refusal"
+    );
+    assert_eq!(
+        third.out(connack(ConnectReturnCode::ClientIdentifierNotValid)),
+        vec![0x20, 3, 0, 0x97, 0],
+        "quota exceeded"
+    );
+}

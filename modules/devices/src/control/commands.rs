@@ -155,3 +155,6 @@ mod tests {
         assert_eq!(parse_result(b"nope"), Err("malformed"));
     }
 }
+
+#[cfg(test)]
+mod proptests;

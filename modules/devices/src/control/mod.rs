@@ -16,3 +16,10 @@ mod store;
 pub use actor::Control;
 pub use metrics::describe as describe_metrics;
 pub use queue::QueueLimits;
+
+/// The shadow and command-result decoders, for the fuzz targets in `fuzz/` only.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::commands::{parse_result, Outcome, MAX_RESULT_BYTES};
+    pub use super::shadow::{parse_report, Rejection, Report, Shadow, MAX_DOCUMENT_BYTES};
+}

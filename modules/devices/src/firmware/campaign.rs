@@ -398,6 +398,19 @@ mod tests {
         assert_eq!(small.version.as_deref(), Some("1.0"));
     }
 
+    /// Found by the `firmware_status` fuzz target (its oracle was wrong, `clip` right): a
+    /// device may send the clip marker itself; a version that fits is kept as sent and not
+    /// reported as clipped.
+    #[test]
+    fn a_version_ending_with_the_marker_that_fits_is_kept_as_sent() {
+        let payload = br#"{"campaign": "c-0123", "state": "downlSading", "version": "1.\u2026", "detail": "42%"}"#;
+        let mut r: StatusReport = serde_json::from_slice(payload).expect("decodes");
+        assert_eq!(r.version.as_deref(), Some("1.\u{2026}"));
+        assert!(r.clip(64, 16).is_empty());
+        assert_eq!(r.version.as_deref(), Some("1.\u{2026}"));
+        assert_eq!(r.detail, Some(serde_json::json!("42%")));
+    }
+
     fn id(s: &str) -> DeviceId {
         DeviceId::parse(s).expect("id")
     }
@@ -495,3 +508,6 @@ mod tests {
         assert_eq!(c.status, CampaignStatus::Cancelled);
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -29,3 +29,9 @@ pub use actor::{Firmware, FirmwareWiring};
 pub use images::FirmwareSettings;
 pub use metrics::describe as describe_metrics;
 pub use signing::KEY_FILE as SIGNING_KEY_FILE;
+
+/// The `firmware/status` report as decoded, for the fuzz targets in `fuzz/` only.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::campaign::StatusReport;
+}
