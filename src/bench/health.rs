@@ -125,7 +125,7 @@ async fn measure(args: &HealthArgs, dir: &Path) -> Result<(Vec<(usize, Row)>, La
             eprintln!("plantd, {n} devices, {rules} rules, {}", mode.label());
             let body = alarms::steady_body();
             let mut row = measure_plantd(args.seconds, &plantd, &fleet, n, mode, body).await?;
-            let raised = plantd.counter("plantd_alarms_raised_total")?;
+            let raised = plantd.counter("plantd_alarms_raised_total")?.abs();
             row.notes = format!("{raised:.0} alarms raised so far; {}", row.notes);
             rows.push((rules, row));
         }
