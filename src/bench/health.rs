@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use super::alarms::{self, Listener, Plan, LIMIT, METRIC};
 use super::load::{quantile, Fleet, Mode};
 use super::target::{usage, Plantd, Result};
-use super::{blocking, drained, ids, measure_plantd, Buckets, Row, WARM_UP};
+use super::{blocking, drained, fmt, ids, measure_plantd, Buckets, Row, WARM_UP};
 
 #[derive(Debug, Args)]
 pub struct HealthArgs {
@@ -316,10 +316,6 @@ async fn measure_alarms(
 }
 
 fn print_tables(rows: &[(usize, Row)], l: &Latency) {
-    let fmt = |v: Option<f64>, digits: usize| {
-        v.map(|v| format!("{v:.digits$}"))
-            .unwrap_or_else(|| "–".into())
-    };
     println!();
     println!("| devices | rules | mode | published/s | stored/s | with ÷ without rules | p50 ms | p99 ms | CPU (cores) | peak RSS MiB | notes |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -332,17 +328,14 @@ fn print_tables(rows: &[(usize, Row)], l: &Latency) {
             .map(|(_, o)| format!("{:.2}", row.done_per_s / o.done_per_s))
             .unwrap_or_default();
         println!(
-            "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {} |",
             row.devices,
             rules,
             row.mode,
             row.published_per_s,
             row.done_per_s,
             ratio,
-            fmt(row.p50_ms, 1),
-            fmt(row.p99_ms, 1),
-            fmt(row.cpu_cores, 2),
-            fmt(row.peak_rss_mib, 0),
+            row.figures(),
             row.notes
         );
     }

@@ -515,10 +515,6 @@ async fn bench_mosquitto(
 }
 
 fn print_table(rows: &[Row]) {
-    let fmt = |v: Option<f64>, digits: usize| {
-        v.map(|v| format!("{v:.digits$}"))
-            .unwrap_or_else(|| "–".into())
-    };
     println!();
     println!("| devices | mode | target | published/s | stored (plantd) or delivered (Mosquitto)/s | plantd ÷ Mosquitto | p50 ms | p99 ms | CPU (cores) | peak RSS MiB | notes |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -536,18 +532,34 @@ fn print_table(rows: &[Row]) {
             .collect::<Vec<_>>()
             .join("; ");
         println!(
-            "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {} |",
             row.devices,
             row.mode,
             row.target,
             row.published_per_s,
             row.done_per_s,
             ratio,
-            fmt(row.p50_ms, 1),
-            fmt(row.p99_ms, 1),
-            fmt(row.cpu_cores, 2),
-            fmt(row.peak_rss_mib, 0),
+            row.figures(),
             notes
         );
+    }
+}
+
+/// A figure with `digits` decimals, or a dash.
+fn fmt(v: Option<f64>, digits: usize) -> String {
+    v.map(|v| format!("{v:.digits$}"))
+        .unwrap_or_else(|| "–".into())
+}
+
+impl Row {
+    /// The table cells "p50 ms | p99 ms | CPU | peak RSS MiB".
+    fn figures(&self) -> String {
+        format!(
+            "{} | {} | {} | {}",
+            fmt(self.p50_ms, 1),
+            fmt(self.p99_ms, 1),
+            fmt(self.cpu_cores, 2),
+            fmt(self.peak_rss_mib, 0)
+        )
     }
 }
