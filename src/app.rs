@@ -64,10 +64,20 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     })?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         // Publish-to-stored latency as a real histogram (1 ms to 10 s), so p50/p99 can be
-        // read from /metrics; other histograms stay summaries.
+        // read from /metrics; other histograms (but the next) stay summaries.
         .set_buckets_for_metric(
             metrics_exporter_prometheus::Matcher::Full(
                 "plantd_telemetry_commit_delay_seconds".to_owned(),
+            ),
+            &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ],
+        )
+        .map_err(|e| format!("cannot start metrics: {e}"))?
+        // Sample received → its alarm stored, likewise (`plantd bench health` reads it).
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(
+                "plantd_alarm_raise_latency_seconds".to_owned(),
             ),
             &[
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,

@@ -13,6 +13,7 @@ mod support;
 mod api;
 mod auth;
 mod backpressure;
+mod bench;
 mod broker_limits;
 mod cli;
 mod commands;

@@ -136,7 +136,11 @@ fn simulate_and_bench_show_only_their_own_flags() {
                 "--buffer-dir",
             ],
         ),
-        (vec!["bench", "--help"], vec!["ingest"]),
+        (vec!["bench", "--help"], vec!["ingest", "health"]),
+        (
+            vec!["bench", "health", "--help"],
+            vec!["--devices", "--rules", "--seconds", "--rate", "--crossing"],
+        ),
         (
             vec!["bench", "ingest", "--help"],
             vec![

@@ -2,7 +2,7 @@
 //! `devices/{id}/telemetry`, flat out or at a fixed total rate, and the one subscriber that
 //! measures what a plain broker delivers.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -56,10 +56,22 @@ fn payload(phase: usize, ts: i64, seq: u64) -> String {
     )
 }
 
+/// Makes a sample payload from (device index, `ts` in epoch ms, the device's sequence
+/// number in this mode).
+pub type Body = Arc<dyn Fn(usize, i64, u64) -> String + Send + Sync>;
+
+/// The ingest payload of mode `phase`.
+pub fn ingest_body(phase: usize) -> Body {
+    Arc::new(move |_, ts, seq| payload(phase, ts, seq))
+}
+
 struct Device {
     id: String,
     client: AsyncClient,
     events: JoinHandle<()>,
+    /// The last `ts` this device published, kept across modes so that a mode publishing
+    /// the same metric as an earlier one never repeats a (device, metric, ts).
+    last_ts: Arc<AtomicI64>,
 }
 
 /// Connected devices and what they have done.
@@ -134,7 +146,12 @@ impl Fleet {
                         }
                     }
                 });
-                Ok::<_, String>(Device { id, client, events })
+                Ok::<_, String>(Device {
+                    id,
+                    client,
+                    events,
+                    last_ts: Arc::new(AtomicI64::new(0)),
+                })
             }));
         }
         let mut devices = Vec::with_capacity(ids.len());
@@ -149,18 +166,23 @@ impl Fleet {
         })
     }
 
-    /// Starts every device publishing; they stop when `stop` is set.
-    pub fn publish(&self, phase: usize, mode: Mode, stop: Arc<AtomicBool>) -> Vec<JoinHandle<()>> {
+    /// Starts every device publishing `body`; they stop when `stop` is set.
+    pub fn publish(&self, mode: Mode, body: Body, stop: Arc<AtomicBool>) -> Vec<JoinHandle<()>> {
         let n = self.devices.len().max(1) as u64;
         self.devices
             .iter()
             .enumerate()
             .map(|(i, device)| {
-                let (client, stop, published) =
-                    (device.client.clone(), stop.clone(), self.published.clone());
+                let (client, stop, published, body, last) = (
+                    device.client.clone(),
+                    stop.clone(),
+                    self.published.clone(),
+                    body.clone(),
+                    device.last_ts.clone(),
+                );
                 let topic = format!("devices/{}/telemetry", device.id);
                 tokio::spawn(async move {
-                    let mut last_ts = 0i64;
+                    let mut last_ts = last.load(Ordering::Relaxed);
                     let mut seq = 0u64;
                     let mut tick = match mode {
                         Mode::Rate(rate, _) => {
@@ -179,7 +201,8 @@ impl Fleet {
                         }
                         let ts = now_ms().max(last_ts + 1);
                         last_ts = ts;
-                        let body = payload(phase, ts, seq);
+                        last.store(ts, Ordering::Relaxed);
+                        let body = body(i, ts, seq);
                         seq += 1;
                         if client
                             .publish(&topic, mode.qos(), false, body)

@@ -17,8 +17,13 @@
 //! takes the k-th sample's latency as the time stored reached k minus the time published
 //! reached k (the pipeline is first in, first out; resolution ±10 ms).
 //!
+//! `plantd bench health` (`health.rs`, `alarms.rs`) runs the same modes with asset-health
+//! rules loaded and measures publish → alarm latency.
+//!
 //! Touches nothing but the processes it starts (or the plantd it is pointed at).
 
+mod alarms;
+mod health;
 mod load;
 mod target;
 
@@ -29,13 +34,15 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use rumqttc::QoS;
 
-use load::{quantile, Fleet, Mode, Subscriber};
+use load::{quantile, Body, Fleet, Mode, Subscriber};
 use target::{find_mosquitto, reset_peak, usage, Mosquitto, Plantd, Result, Usage};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Ingest throughput and latency, plantd next to Mosquitto.
     Ingest(IngestArgs),
+    /// Ingest with asset-health rules loaded (vs none), and publish → alarm latency.
+    Health(health::HealthArgs),
 }
 
 #[derive(Debug, Args)]
@@ -91,7 +98,6 @@ struct Row {
 }
 
 pub fn main(command: BenchCommand) -> std::process::ExitCode {
-    let BenchCommand::Ingest(args) = command;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -103,7 +109,11 @@ pub fn main(command: BenchCommand) -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(ingest(args)) {
+    let outcome = match command {
+        BenchCommand::Ingest(args) => runtime.block_on(ingest(args)),
+        BenchCommand::Health(args) => runtime.block_on(health::run(args)),
+    };
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("plantd bench: {e}");
@@ -185,13 +195,14 @@ async fn bench_plantd(args: &IngestArgs, n: usize, dir: &std::path::Path) -> Res
     let ids = ids(n);
     let passwords = {
         let (p, ids) = (plantd.clone(), ids.clone());
-        blocking(move || p.provision(&ids)).await??
+        blocking(move || p.provision(&ids, |_| None)).await??
     };
     let fleet = Fleet::connect(&plantd.mqtt.0, plantd.mqtt.1, &ids, Some(&passwords)).await?;
     let mut rows = Vec::new();
     for (phase, mode) in modes(args).into_iter().enumerate() {
         eprintln!("plantd, {n} devices, {}", mode.label());
-        rows.push(measure_plantd(args, &plantd, &fleet, n, phase, mode).await?);
+        let body = load::ingest_body(phase);
+        rows.push(measure_plantd(args.seconds, &plantd, &fleet, n, mode, body).await?);
     }
     fleet.disconnect().await;
     if let Ok(plantd) = Arc::try_unwrap(plantd) {
@@ -227,12 +238,12 @@ async fn drained(plantd: &Arc<Plantd>) -> Result<f64> {
 const WARM_UP: Duration = Duration::from_secs(3);
 
 async fn measure_plantd(
-    args: &IngestArgs,
+    seconds: u64,
     plantd: &Arc<Plantd>,
     fleet: &Fleet,
     n: usize,
-    phase: usize,
     mode: Mode,
+    body: Body,
 ) -> Result<Row> {
     let base_stored = drained(plantd).await?;
     if let Some(pid) = plantd.pid {
@@ -240,9 +251,9 @@ async fn measure_plantd(
     }
     let base_published = fleet.published.load(Ordering::Relaxed);
     let stop = Arc::new(AtomicBool::new(false));
-    let publishers = fleet.publish(phase, mode, stop.clone());
+    let publishers = fleet.publish(mode, body, stop.clone());
     tokio::time::sleep(WARM_UP).await;
-    let window = Duration::from_secs(args.seconds);
+    let window = Duration::from_secs(seconds);
     let snapshot = |p: Arc<Plantd>| {
         blocking(move || -> Result<(String, Usage, Instant)> {
             let text = p.metrics()?;
@@ -313,7 +324,7 @@ async fn measure_plantd(
     if matches!(mode, Mode::Rate(..)) {
         let mut counted = fifo_delays(&timeline, base_published, base_stored, p0, p1);
         let counted = (quantile(&mut counted, 0.5), quantile(&mut counted, 0.99));
-        let delays = Buckets::between(&m0, &m1);
+        let delays = Buckets::between("plantd_telemetry_commit_delay_seconds", &m0, &m1);
         if let (Some(p50), Some(p99)) = (delays.quantile(0.5), delays.quantile(0.99)) {
             (row.p50_ms, row.p99_ms) = (Some(p50), Some(p99));
             row.notes += &format!(
@@ -331,18 +342,18 @@ async fn measure_plantd(
     Ok(row)
 }
 
-/// The commit-delay histogram's counts (upper bound in seconds, cumulative count) recorded
-/// between two scrapes of /metrics.
+/// A histogram's counts (upper bound in seconds, cumulative count) recorded between two
+/// scrapes of /metrics.
 struct Buckets(Vec<(f64, f64)>);
 
 impl Buckets {
-    const NAME: &'static str = "plantd_telemetry_commit_delay_seconds_bucket{le=\"";
-
-    fn between(before: &str, after: &str) -> Buckets {
+    /// Of histogram `name` (e.g. `plantd_telemetry_commit_delay_seconds`).
+    fn between(name: &str, before: &str, after: &str) -> Buckets {
+        let prefix = format!("{name}_bucket{{le=\"");
         let parse = |text: &str| -> Vec<(f64, f64)> {
             text.lines()
                 .filter_map(|l| {
-                    let (le, count) = l.strip_prefix(Self::NAME)?.split_once("\"} ")?;
+                    let (le, count) = l.strip_prefix(&prefix)?.split_once("\"} ")?;
                     Some((le.parse().ok()?, count.trim().parse().ok()?))
                 })
                 .collect()
@@ -453,7 +464,7 @@ async fn bench_mosquitto(
         let pid = mosquitto.pid();
         reset_peak(pid);
         let stop = Arc::new(AtomicBool::new(false));
-        let publishers = fleet.publish(phase, mode, stop.clone());
+        let publishers = fleet.publish(mode, load::ingest_body(phase), stop.clone());
         tokio::time::sleep(WARM_UP).await;
         let (u0, t0) = (usage(pid), Instant::now());
         let (p0, r0) = (
@@ -504,10 +515,6 @@ async fn bench_mosquitto(
 }
 
 fn print_table(rows: &[Row]) {
-    let fmt = |v: Option<f64>, digits: usize| {
-        v.map(|v| format!("{v:.digits$}"))
-            .unwrap_or_else(|| "–".into())
-    };
     println!();
     println!("| devices | mode | target | published/s | stored (plantd) or delivered (Mosquitto)/s | plantd ÷ Mosquitto | p50 ms | p99 ms | CPU (cores) | peak RSS MiB | notes |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -525,18 +532,34 @@ fn print_table(rows: &[Row]) {
             .collect::<Vec<_>>()
             .join("; ");
         println!(
-            "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {} |",
             row.devices,
             row.mode,
             row.target,
             row.published_per_s,
             row.done_per_s,
             ratio,
-            fmt(row.p50_ms, 1),
-            fmt(row.p99_ms, 1),
-            fmt(row.cpu_cores, 2),
-            fmt(row.peak_rss_mib, 0),
+            row.figures(),
             notes
         );
+    }
+}
+
+/// A figure with `digits` decimals, or a dash.
+fn fmt(v: Option<f64>, digits: usize) -> String {
+    v.map(|v| format!("{v:.digits$}"))
+        .unwrap_or_else(|| "–".into())
+}
+
+impl Row {
+    /// The table cells "p50 ms | p99 ms | CPU | peak RSS MiB".
+    fn figures(&self) -> String {
+        format!(
+            "{} | {} | {} | {}",
+            fmt(self.p50_ms, 1),
+            fmt(self.p99_ms, 1),
+            fmt(self.cpu_cores, 2),
+            fmt(self.peak_rss_mib, 0)
+        )
     }
 }

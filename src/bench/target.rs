@@ -190,39 +190,37 @@ impl Plantd {
         Ok(sum_of(&self.metrics()?, name, ""))
     }
 
-    /// Provisions `ids` over the REST API; returns their passwords, in order.
-    pub fn provision(&self, ids: &[String]) -> Result<Vec<String>> {
-        let url = format!("{}/api/v1/devices", self.http);
-        let chunks: Vec<Vec<(usize, String)>> = (0..4)
+    /// POSTs a JSON body to an API path as admin; returns the answer's body.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value> {
+        post_with(&self.agent, &self.http, &self.token, path, body)
+    }
+
+    /// POSTs each body to `path`, four at a time; returns the answers in order.
+    pub fn post_all(
+        &self,
+        path: &str,
+        bodies: Vec<serde_json::Value>,
+    ) -> Result<Vec<serde_json::Value>> {
+        let chunks: Vec<Vec<(usize, serde_json::Value)>> = (0..4)
             .map(|t| {
-                ids.iter()
+                bodies
+                    .iter()
                     .enumerate()
                     .filter(|(i, _)| i % 4 == t)
-                    .map(|(i, id)| (i, id.clone()))
+                    .map(|(i, b)| (i, b.clone()))
                     .collect()
             })
             .collect();
-        let results: Vec<Result<Vec<(usize, String)>>> = std::thread::scope(|s| {
+        let results: Vec<Result<Vec<(usize, serde_json::Value)>>> = std::thread::scope(|s| {
             let handles: Vec<_> = chunks
                 .into_iter()
                 .map(|chunk| {
-                    let url = &url;
                     s.spawn(move || {
                         let agent = agent();
                         chunk
                             .into_iter()
-                            .map(|(i, id)| {
-                                let body: serde_json::Value = agent
-                                    .post(url)
-                                    .set("Authorization", &format!("Bearer {}", self.token))
-                                    .send_json(serde_json::json!({ "id": id }))
-                                    .map_err(|e| format!("provision {id}: {e}"))?
-                                    .into_json()
-                                    .map_err(|e| format!("provision {id}: {e}"))?;
-                                let password = body["credentials"]["password"]
-                                    .as_str()
-                                    .ok_or_else(|| format!("provision {id}: no password"))?;
-                                Ok((i, password.to_owned()))
+                            .map(|(i, body)| {
+                                Ok((i, post_with(&agent, &self.http, &self.token, path, &body)?))
                             })
                             .collect::<Result<Vec<_>>>()
                     })
@@ -233,12 +231,39 @@ impl Plantd {
                 .map(|h| h.join().unwrap_or_else(|_| Err("thread".into())))
                 .collect()
         });
-        let mut all = Vec::with_capacity(ids.len());
+        let mut all = Vec::with_capacity(bodies.len());
         for r in results {
             all.extend(r?);
         }
         all.sort_by_key(|(i, _)| *i);
-        Ok(all.into_iter().map(|(_, p)| p).collect())
+        Ok(all.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// Provisions `ids` over the REST API, device `i` attached to `asset(i)`; returns their
+    /// passwords, in order.
+    pub fn provision(
+        &self,
+        ids: &[String],
+        asset: impl Fn(usize) -> Option<String>,
+    ) -> Result<Vec<String>> {
+        let bodies = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| match asset(i) {
+                Some(a) => serde_json::json!({ "id": id, "asset_id": a }),
+                None => serde_json::json!({ "id": id }),
+            })
+            .collect();
+        self.post_all("/api/v1/devices", bodies)?
+            .iter()
+            .zip(ids)
+            .map(|(body, id)| {
+                body["credentials"]["password"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("provision {id}: no password"))
+            })
+            .collect()
     }
 
     pub fn stop(mut self) {
@@ -249,6 +274,28 @@ impl Plantd {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+}
+
+fn post_with(
+    agent: &ureq::Agent,
+    http: &str,
+    token: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value> {
+    agent
+        .post(&format!("{http}{path}"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .send_json(body)
+        .map_err(|e| match e {
+            ureq::Error::Status(code, r) => format!(
+                "POST {path}: {code} {}",
+                r.into_string().unwrap_or_default()
+            ),
+            other => format!("POST {path}: {other}"),
+        })?
+        .into_json()
+        .map_err(|e| format!("POST {path}: {e}"))
 }
 
 fn agent() -> ureq::Agent {

@@ -16,6 +16,7 @@ use plantd_events::Outbox;
 use plantd_storage::{Db, DbError};
 
 use crate::detect::{Check, DetectorState, Signal};
+use crate::index::RuleIndex;
 use crate::rules;
 use crate::store;
 use crate::write_queue::Writer;
@@ -80,10 +81,9 @@ pub struct Health {
     pub(crate) assets: BTreeMap<String, Asset>,
     pub(crate) rules: BTreeMap<String, Compiled>,
     pub(crate) device_assets: HashMap<DeviceId, String>,
-    /// metric → rules that evaluate it (and rules whose `suppress_when` reads it).
-    pub(crate) by_metric: HashMap<String, Vec<String>>,
-    /// `no_data` rules without a metric: every sample counts.
-    pub(crate) any_metric: Vec<String>,
+    /// metric → device or asset → rules that evaluate it (and rules whose
+    /// `suppress_when` reads it); `no_data` rules without a metric.
+    pub(crate) index: RuleIndex,
     pub(crate) slots: HashMap<String, HashMap<DeviceId, Slot>>,
     /// The latest value of every (device, metric) seen since start.
     pub(crate) latest: HashMap<DeviceId, HashMap<String, f64>>,
@@ -111,8 +111,7 @@ impl Health {
             assets: BTreeMap::new(),
             rules: BTreeMap::new(),
             device_assets: HashMap::new(),
-            by_metric: HashMap::new(),
-            any_metric: Vec::new(),
+            index: RuleIndex::default(),
             slots: HashMap::new(),
             latest: HashMap::new(),
             history_len: HashMap::new(),
@@ -218,16 +217,12 @@ impl Health {
         let id = rule.id.clone();
         self.remove_from_index(&id);
         let metrics = rules::watched_metrics(&rule.input);
-        if metrics.is_empty() {
-            self.any_metric.push(id.clone());
-        }
-        let mut indexed: HashSet<String> = metrics.iter().cloned().collect();
+        let mut indexed: HashSet<&String> = metrics.iter().collect();
         if let Some(s) = &rule.input.suppress_when {
-            indexed.insert(s.metric.clone());
+            indexed.insert(&s.metric);
         }
-        for m in indexed {
-            self.by_metric.entry(m).or_default().push(id.clone());
-        }
+        self.index
+            .insert(&id, &rule.input, indexed.into_iter(), metrics.is_empty());
         // A changed check starts its detectors afresh where their state no longer fits;
         // an anomaly rule saved again restarts its warm-up (the way to accept a new level).
         let previous = self.rules.get(&id).map(|c| c.check.clone());
@@ -251,11 +246,7 @@ impl Health {
     }
 
     pub(crate) fn remove_from_index(&mut self, id: &str) {
-        for rules in self.by_metric.values_mut() {
-            rules.retain(|r| r != id);
-        }
-        self.by_metric.retain(|_, r| !r.is_empty());
-        self.any_metric.retain(|r| r != id);
+        self.index.remove(id);
     }
 
     pub(crate) fn open_alarms(&self) -> impl Iterator<Item = &Alarm> {

@@ -1,6 +1,7 @@
 //! Live evaluation: telemetry forwards each committed batch (`SamplesStored`); every
-//! sample goes to the rules indexed under its metric, on the devices they watch — O(1)
-//! detector work per (rule, device) — and the verdict moves that rule's alarm through
+//! sample goes to the rules indexed under its metric and its device or asset (`index.rs`:
+//! no allocation, no look at other devices' rules) — O(1) detector work per (rule,
+//! device) — and the verdict moves that rule's alarm through
 //! `episode.rs`. The clock does what samples cannot: `no_data` silences, shelve expiry.
 
 use std::borrow::Cow;
@@ -44,7 +45,10 @@ impl Handler<SamplesStored> for Health {
                     .iter()
                     .take_while(|t| t.device_id == s.device_id && t.ts == s.ts)
                 {
-                    let latest = self.latest.entry(t.device_id.clone()).or_default();
+                    let latest = match self.latest.get_mut(&t.device_id) {
+                        Some(l) => l,
+                        None => self.latest.entry(t.device_id.clone()).or_default(),
+                    };
                     if let Some(v) = latest.get_mut(&t.metric) {
                         *v = t.value;
                     } else {
@@ -52,11 +56,11 @@ impl Handler<SamplesStored> for Health {
                     }
                 }
             }
-            let mut ids: Vec<String> = self.by_metric.get(&s.metric).cloned().unwrap_or_default();
-            ids.extend(self.any_metric.iter().cloned());
-            for id in ids {
+            let asset = self.device_assets.get(&s.device_id).map(String::as_str);
+            let rules = self.index.for_sample(&s.metric, &s.device_id, asset);
+            for id in rules.iter() {
                 self.evaluate(
-                    &id,
+                    id,
                     &s.device_id,
                     &s.metric,
                     s.ts,
@@ -171,12 +175,19 @@ impl Health {
         let Some(c) = self.rules.get(rule_id) else {
             return;
         };
-        let slot = self
+        if !self
             .slots
-            .entry(rule_id.to_owned())
-            .or_default()
-            .entry(device.clone())
-            .or_insert_with(|| Slot::new(&check, now));
+            .get(rule_id)
+            .is_some_and(|s| s.contains_key(device))
+        {
+            self.slots
+                .entry(rule_id.to_owned())
+                .or_default()
+                .insert(device.clone(), Slot::new(&check, now));
+        }
+        let Some(slot) = self.slots.get_mut(rule_id).and_then(|s| s.get_mut(device)) else {
+            return;
+        };
         let signal = if watched {
             let learn = !maintenance && !slot.alarm.as_ref().is_some_and(|a| a.condition_active);
             // `no_data` counts silence by arrival; every other check by sample time.

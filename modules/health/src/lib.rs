@@ -5,7 +5,8 @@
 //! modules only through `plantd-contracts` messages and events; it depends on no other
 //! domain module.
 //!
-//! Map: `actor.rs` (state, load), `evaluate.rs` (samples → detectors → alarms),
+//! Map: `actor.rs` (state, load), `index.rs` (sample → its rules), `evaluate.rs`
+//! (samples → detectors → alarms),
 //! `detect/` (the detectors), `episode.rs` (the alarm state machine), `writer.rs` (alarm
 //! changes + events, one transaction), `handlers.rs` (assets, rules, device events),
 //! `alarm_api.rs` + `stats.rs` (alarms for the API), `preview.rs` (backtest), `store.rs`.
@@ -17,6 +18,7 @@ pub mod detect;
 mod episode;
 mod evaluate;
 mod handlers;
+mod index;
 mod metrics;
 mod migrations;
 mod preview;

@@ -12,6 +12,8 @@ use std::collections::{HashMap, HashSet};
 use plantd_contracts::DeviceId;
 
 use super::commands::Outcome;
+#[cfg(test)]
+use super::shadow::parse_report;
 use super::shadow::Report;
 
 /// The caps, from plantd's settings.
@@ -149,7 +151,7 @@ mod tests {
     use super::*;
 
     fn report() -> Report {
-        crate::control::shadow::parse_report(br#"{"state": {"a": 1}}"#).expect("report")
+        parse_report(br#"{"state": {"a": 1}}"#).expect("report")
     }
 
     #[test]

@@ -1,0 +1,59 @@
+//! `plantd bench health` at tiny sizes, as a user runs it: it starts its own plantd (on
+//! PostgreSQL when the suite runs there), loads rules of every kind, and matches every
+//! threshold alarm it caused to its publish. Figures are printed, never asserted.
+
+use crate::support::Server;
+
+/// The cells of the table row whose first cells are `first`.
+fn row<'a>(stdout: &'a str, first: &[&str]) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .map(|l| l.split('|').map(str::trim).skip(1).collect::<Vec<_>>())
+        .find(|cells| cells.len() > first.len() && cells[..first.len()] == *first)
+        .unwrap_or_else(|| panic!("no row {first:?} in:\n{stdout}"))
+}
+
+#[test]
+fn bench_health_loads_rules_and_matches_each_raised_alarm_to_its_publish() {
+    // The server is not started: it gives the bench's own plantd a database (a fresh
+    // PostgreSQL one under PLANTD_TEST_DATABASE_URL) and cleans it up.
+    let server = Server::prepare(&[]);
+    let out = server
+        .command()
+        .args(["bench", "health", "--devices", "4", "--rules", "8"])
+        .args([
+            "--seconds",
+            "1",
+            "--rate",
+            "200",
+            "--crossing",
+            "0.5",
+            "--no-flat",
+        ])
+        .output()
+        .expect("run plantd bench health");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // The ingest mode without and with the rules, both storing.
+    for rules in ["0", "8"] {
+        let cells = row(&stdout, &["4", rules, "200 msg/s, QoS 1"]);
+        let stored: f64 = cells[4].parse().expect("stored/s");
+        assert!(stored > 0.0, "nothing stored with {rules} rules: {cells:?}");
+    }
+    let with_rules = row(&stdout, &["4", "8", "200 msg/s, QoS 1"]);
+    assert!(!with_rules[5].is_empty(), "no ratio: {with_rules:?}");
+    // 8 rules: 5 thresholds (devices 0, 1, 2, 3, 0), one each of iso20816, anomaly, rate.
+    // Half the devices (0 and 2) cross once: 3 threshold alarms, each matched.
+    let latency = stdout
+        .lines()
+        .find(|l| l.contains("threshold, 1 iso20816, 1 anomaly, 1 rate"))
+        .map(|l| l.split('|').map(str::trim).skip(1).collect::<Vec<_>>())
+        .unwrap_or_else(|| panic!("no latency row in:\n{stdout}"));
+    assert_eq!(latency[4], "2", "crossings: {latency:?}");
+    assert_eq!(latency[5], "3 / 3", "matched / expected: {latency:?}");
+    assert!(latency[9].contains("5 threshold"), "{latency:?}");
+    assert!(latency[9].contains("0 unmatched"), "{latency:?}");
+    let p50 = latency[6].split(" / ").next().expect("p50");
+    assert!(p50.parse::<f64>().is_ok(), "no client latency: {latency:?}");
+}
