@@ -70,9 +70,18 @@ fn expect_event(mqtt: &mut Mqtt, kind: &str, device: &str) -> Value {
 fn registry_crud_pages_filters_and_a_deleted_id_is_never_reused() {
     let mut server = Server::start();
     let api = api(&server);
+    // A device joins an asset that exists (an unknown one is 422: tests/health.rs).
+    let (status, site) = api.post("/api/v1/assets", json!({"name": "North", "kind": "site"}));
+    assert_eq!(status, 201, "{site}");
+    let (status, press) = api.post(
+        "/api/v1/assets",
+        json!({"name": "Press line 2", "kind": "asset", "parent_id": site["id"]}),
+    );
+    assert_eq!(status, 201, "{press}");
+    let asset = press["id"].as_str().expect("asset id").to_owned();
     let (status, created) = api.post(
         "/api/v1/devices",
-        json!({"id": "press-01", "name": "Press 1", "kind": "press", "asset_id": "line-2/press",
+        json!({"id": "press-01", "name": "Press 1", "kind": "press", "asset_id": asset,
                "metadata": {"serial": "A1", "vendor": "Acme"}, "labels": ["line-2", "site:north", "line-2"]}),
     );
     assert_eq!(status, 201, "{created}");
@@ -159,7 +168,7 @@ fn registry_crud_pages_filters_and_a_deleted_id_is_never_reused() {
     assert_eq!(patched["kind"], Value::Null);
     assert_eq!(patched["metadata"], json!({"serial": "A1", "room": "H2"}));
     assert_eq!(patched["labels"], json!(["line-3"]));
-    assert_eq!(patched["asset_id"], "line-2/press", "untouched fields stay");
+    assert_eq!(patched["asset_id"], asset.as_str(), "untouched fields stay");
     assert!(patched["updated_at"].as_str() >= created["updated_at"].as_str());
     let (status, problem) = api.patch(
         "/api/v1/devices/press-01",

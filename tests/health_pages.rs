@@ -185,10 +185,12 @@ fn an_engineer_acknowledges_an_mqtt_alarm_with_a_comment_and_a_viewer_cannot() {
     let server = Server::start();
     let (pump, password, rule) = plant(&server);
     let mut dev = device(&server, "pump-1", &password);
-    for vib in [2.0, 7.5] {
+    // Stamped a second apart: samples of a series at the same millisecond are one sample.
+    let now = chrono::Utc::now().timestamp_millis();
+    for (i, vib) in [2.0, 7.5].into_iter().enumerate() {
         dev.publish(
             "devices/pump-1/telemetry",
-            json!({"values": {"vib": vib}}).to_string(),
+            json!({"ts": now - 1_000 + i as i64 * 1_000, "values": {"vib": vib}}).to_string(),
             QoS::AtLeastOnce,
         );
     }

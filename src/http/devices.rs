@@ -13,6 +13,8 @@ use plantd_contracts::telemetry::{GetTelemetryStatus, TelemetryStatus};
 use plantd_contracts::DeviceId;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::edge::device_assets;
+
 use super::{ApiResult, AppState, Caller, Page, Problem};
 
 /// A reply carrying a secret must not be kept by a cache.
@@ -110,7 +112,7 @@ pub async fn provision(
     caller.require(Scope::Write)?;
     let body = body.into_inner();
     let id = device_id(&body.id)?;
-    known_asset(&state, body.asset_id.as_deref()).await?;
+    device_assets::known_asset(&state, body.asset_id.as_deref()).await?;
     let provisioned = state
         .devices
         .send(ProvisionDevice {
@@ -122,7 +124,7 @@ pub async fn provision(
             labels: body.labels,
         })
         .await??;
-    attached(&state, &provisioned.device).await;
+    device_assets::attached(&state, &provisioned.device).await;
     tracing::info!(by = %caller.principal.name, device = %provisioned.device.id, "device provisioned");
     Ok(HttpResponse::Created()
         .insert_header(NO_STORE)
@@ -194,7 +196,7 @@ pub async fn patch(
     caller.require(Scope::Write)?;
     let id = device_id(&id)?;
     let body = body.into_inner();
-    known_asset(&state, body.asset_id.as_ref().and_then(|a| a.as_deref())).await?;
+    device_assets::known_asset(&state, body.asset_id.as_ref().and_then(|a| a.as_deref())).await?;
     let device = state
         .devices
         .send(PatchDevice {
@@ -206,7 +208,7 @@ pub async fn patch(
             labels: body.labels,
         })
         .await??;
-    attached(&state, &device).await;
+    device_assets::attached(&state, &device).await;
     tracing::info!(by = %caller.principal.name, device = %device.id, "device changed");
     Ok(HttpResponse::Ok().json(device))
 }
@@ -285,35 +287,4 @@ async fn set_enabled(
         .await??;
     tracing::info!(by = %caller.principal.name, device = %device.id, enabled, "device state set");
     Ok(HttpResponse::Ok().json(device))
-}
-
-/// A device joins an asset that exists (the health module keeps the tree): 422 otherwise.
-async fn known_asset(state: &AppState, asset_id: Option<&str>) -> ApiResult<()> {
-    let Some(asset) = asset_id.filter(|a| !a.is_empty()) else {
-        return Ok(());
-    };
-    match state
-        .health
-        .send(plantd_contracts::health::GetAsset(asset.to_owned()))
-        .await?
-    {
-        Ok(_) => Ok(()),
-        Err(plantd_contracts::DomainError::NotFound(_)) => Err(Problem::from(
-            plantd_contracts::DomainError::invalid("asset_id", "no such asset"),
-        )),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Tells health at once which asset the device is on, so telemetry sent right after this
-/// answer is evaluated against the asset's rules (the `device.*` event says the same, a
-/// moment later, and also reaches health for changes made by `plantd device add`).
-async fn attached(state: &AppState, device: &plantd_contracts::devices::DeviceView) {
-    let sync = plantd_contracts::health::SyncDeviceAssets(vec![(
-        device.id.clone(),
-        device.asset_id.clone(),
-    )]);
-    if let Err(e) = state.health.send(sync).await {
-        tracing::warn!(error = %e, "health did not take the device's asset; it follows from the event");
-    }
 }

@@ -23,7 +23,7 @@ use super::session::{self, can_change, changer, redirect};
 /// What a viewer is told when a changing form is refused.
 const VIEWER_REFUSAL: &str = "your role may only read devices";
 use super::telemetry::{self, RangeParam, TelemetrySection};
-use crate::edge::render;
+use crate::edge::{device_assets, render};
 use crate::state::AppState;
 
 /// A device as the pages show it: times formatted, options flattened.
@@ -245,9 +245,10 @@ pub async fn provision(
         Err(response) => return response,
     };
     let form = form.into_inner();
-    let result = match DeviceId::parse(form.id.trim()) {
-        Err(e) => Err(e),
-        Ok(id) => {
+    let known = device_assets::known_asset(&state, Some(&form.asset_id)).await;
+    let result = match (DeviceId::parse(form.id.trim()), known) {
+        (Err(e), _) | (_, Err(e)) => Err(e),
+        (Ok(id), Ok(())) => {
             let nonempty = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
             match state
                 .devices
@@ -268,6 +269,7 @@ pub async fn provision(
     };
     match result {
         Ok(provisioned) => {
+            device_assets::attached(&state, &provisioned.device).await;
             tracing::info!(by = %current.username, device = %provisioned.device.id, "device provisioned in the UI");
             device_page(
                 &state,
@@ -465,6 +467,10 @@ pub async fn edit(
             }
         }
     };
+    if let Err(e) = device_assets::known_asset(&state, Some(&form.asset_id)).await {
+        let status = status_of(&e);
+        return device_page(&state, current, id, None, Some((status, e.to_string()))).await;
+    }
     let result = state
         .devices
         .send(PatchDevice {
@@ -476,6 +482,9 @@ pub async fn edit(
             labels: Some(split_labels(&form.labels)),
         })
         .await;
+    if let Ok(Ok(device)) = &result {
+        device_assets::attached(&state, device).await;
+    }
     after_change(&state, current, id, result.map(|r| r.map(|_| ()))).await
 }
 
