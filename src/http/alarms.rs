@@ -8,7 +8,8 @@ use plantd_contracts::identity::Scope;
 use plantd_contracts::time::{now_ms, parse_time};
 use serde::Deserialize;
 
-use super::rules::time_param;
+use super::rules::nonempty;
+use super::telemetry::time_param;
 use super::{ApiResult, AppState, Caller, Page, Problem};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -248,8 +249,8 @@ pub async fn stats(
     w: web::Query<StatsWindow>,
 ) -> ApiResult<HttpResponse> {
     caller.require(Scope::Read)?;
-    let to = time_param("to", w.to.as_deref(), now_ms())?;
-    let from = time_param("from", w.from.as_deref(), to - 86_400_000)?;
+    let to = time_param("to", nonempty(&w.to), now_ms())?;
+    let from = time_param("from", nonempty(&w.from), to - 86_400_000)?;
     if from >= to {
         return Err(Problem::bad_request("from", "from must be before to"));
     }

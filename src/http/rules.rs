@@ -4,11 +4,12 @@
 use actix_web::{web, HttpResponse};
 use plantd_contracts::health::*;
 use plantd_contracts::identity::Scope;
-use plantd_contracts::time::{now_ms, parse_time, Millis};
+use plantd_contracts::time::{now_ms, Millis};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ApiResult, AppState, Caller, Problem};
+use super::telemetry::time_param;
+use super::{ApiResult, AppState, Caller};
 
 const DAY_MS: Millis = 86_400_000;
 
@@ -134,16 +135,6 @@ pub struct PreviewBody {
     to: Option<String>,
 }
 
-/// A time parameter: RFC 3339 or epoch milliseconds.
-pub fn time_param(field: &str, value: Option<&str>, default: Millis) -> ApiResult<Millis> {
-    match value.filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(v) => parse_time(v).ok_or_else(|| {
-            Problem::bad_request(field, format!("{field} is RFC 3339 or epoch milliseconds"))
-        }),
-    }
-}
-
 /// Backtest: the alarms a rule (saved or not) would have raised over stored history.
 #[utoipa::path(post, path = "/api/v1/rules/preview", tag = "rules", request_body = PreviewBody,
     responses((status = 200, description = "`{from, to, samples, alarms: [{device_id, raised_at, value, severity, peak_severity, returned_at}]}`"),
@@ -156,8 +147,8 @@ pub async fn preview(
 ) -> ApiResult<HttpResponse> {
     caller.require(Scope::Read)?;
     let body = body.into_inner();
-    let to = time_param("to", body.to.as_deref(), now_ms())?;
-    let from = time_param("from", body.from.as_deref(), to - 7 * DAY_MS)?;
+    let to = time_param("to", nonempty(&body.to), now_ms())?;
+    let from = time_param("from", nonempty(&body.from), to - 7 * DAY_MS)?;
     let preview = state
         .health
         .send(PreviewRule {
@@ -168,4 +159,9 @@ pub async fn preview(
         })
         .await??;
     Ok(HttpResponse::Ok().json(preview))
+}
+
+/// An absent or empty query value is the default.
+pub(super) fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|v| !v.is_empty())
 }

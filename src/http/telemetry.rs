@@ -70,7 +70,8 @@ pub struct RangeQuery {
     resolution: Option<String>,
 }
 
-fn time_param(name: &str, value: Option<&str>, default: i64) -> Result<i64, Problem> {
+/// A time parameter: RFC 3339 or epoch milliseconds (the other resources use it too).
+pub(super) fn time_param(name: &str, value: Option<&str>, default: i64) -> Result<i64, Problem> {
     match value {
         None => Ok(default),
         Some(v) => parse_time(v).ok_or_else(|| {

@@ -29,15 +29,7 @@ fn text(field: &str, v: &Option<String>) -> Result<Option<String>, DomainError> 
 pub fn parse_input(body: &Value) -> Result<AssetInput, DomainError> {
     serde_json::from_value(body.clone()).map_err(|e| {
         let message = e.to_string();
-        let field = message
-            .split('`')
-            .nth(1)
-            .filter(|_| {
-                message.starts_with("missing field") || message.starts_with("unknown field")
-            })
-            .unwrap_or("body")
-            .to_owned();
-        invalid(&field, message)
+        invalid(&crate::rules::serde_field(&message), message)
     })
 }
 

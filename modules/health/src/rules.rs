@@ -22,7 +22,7 @@ fn invalid(field: &str, message: impl Into<String>) -> DomainError {
 }
 
 /// The field a serde error names (`missing field `op``, `unknown variant ...`).
-fn serde_field(message: &str) -> String {
+pub(crate) fn serde_field(message: &str) -> String {
     message
         .split('`')
         .nth(1)
