@@ -15,8 +15,10 @@ use plantd_devices::{Control, Devices};
 use plantd_events::Subscription;
 use plantd_health::Health;
 use plantd_identity::Identity;
+use plantd_maintenance::Maintenance;
 use plantd_storage::{Db, ModuleMigrations};
 use plantd_telemetry::Telemetry;
+use plantd_workorders::WorkOrders;
 
 use crate::config::Settings;
 use crate::http;
@@ -123,11 +125,18 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     // history (backtests): create health's mailbox first, start it once telemetry runs.
     // Its own thread: rule evaluation keeps up with ingest without sharing the UI's.
     let (health_tx, health_start) = start_later::<Health>()?;
+    // Maintenance counts its meters (run hours, cycles) from the same stream, on its own
+    // thread too.
+    let maintenance = {
+        let state = Maintenance::new(db.clone(), outbox.clone(), settings.maintenance.clone());
+        Maintenance::start_in_arbiter(&Arbiter::new().handle(), move |_| state)
+    };
     let telemetry = {
         let loaded = Telemetry::load(db.clone(), settings.telemetry.clone())
             .await
             .map_err(|e| e.to_string())?
-            .with_samples_out(health_tx.clone().recipient());
+            .with_samples_out(health_tx.clone().recipient())
+            .with_samples_out(maintenance.clone().recipient());
         Telemetry::start_in_arbiter(&Arbiter::new().handle(), move |_| loaded)
     };
     let health_state = Health::load(
@@ -204,6 +213,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     drop(firmware_tx);
     // Webhooks: a delivery log fed by the outbox, sent by its own loop.
     let webhooks = plantd_webhooks::Webhooks::new(db.clone(), settings.webhooks.clone()).start();
+    let workorders =
+        WorkOrders::new(db.clone(), outbox.clone(), settings.workorders.clone()).start();
     // Subscribers, each with its own cursor (the names are the cursors' keys: keep them).
     dispatch
         .subscribe(Subscription {
@@ -230,8 +241,25 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
                 "device.provisioned".into(),
                 "device.updated".into(),
                 "device.deleted".into(),
+                // Orders that stop an asset hold it in maintenance.
+                "workorder.".into(),
             ]),
             recipient: health.clone().recipient(),
+        })
+        .subscribe(Subscription {
+            name: "workorders",
+            filter: EventFilter::Prefixes(vec![
+                "alarm.raised".into(),
+                "alarm.cleared".into(),
+                "alarm.returned_to_normal".into(),
+                "maintenance.due".into(),
+            ]),
+            recipient: workorders.clone().recipient(),
+        })
+        .subscribe(Subscription {
+            name: "maintenance",
+            filter: EventFilter::Prefixes(vec!["workorder.".into()]),
+            recipient: maintenance.clone().recipient(),
         })
         .subscribe(Subscription {
             name: "webhooks",
@@ -251,6 +279,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         events,
         health: health.clone(),
         webhooks,
+        workorders,
+        maintenance,
         telemetry: telemetry.clone(),
         broker: broker.publisher.clone(),
         db: db.clone(),

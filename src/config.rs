@@ -59,6 +59,8 @@ pub struct Settings {
     pub events_retention: Duration,
     pub health: plantd_health::HealthSettings,
     pub webhooks: plantd_webhooks::WebhookSettings,
+    pub workorders: plantd_workorders::WorkOrdersSettings,
+    pub maintenance: plantd_maintenance::MaintenanceSettings,
 }
 
 /// Where a value came from, for error messages that name the setting as the user wrote it.
@@ -140,6 +142,8 @@ impl Settings {
             events_retention: Duration::ZERO,
             health: plantd_health::HealthSettings::default(),
             webhooks: plantd_webhooks::WebhookSettings::default(),
+            workorders: plantd_workorders::WorkOrdersSettings::default(),
+            maintenance: plantd_maintenance::MaintenanceSettings::default(),
         };
         for setting in SETTINGS {
             let value = match setting.default {

@@ -13,9 +13,11 @@ use plantd_devices::{Control, Devices};
 use plantd_events::Dispatcher;
 use plantd_health::Health;
 use plantd_identity::Identity;
+use plantd_maintenance::Maintenance;
 use plantd_storage::Db;
 use plantd_telemetry::Telemetry;
 use plantd_webhooks::Webhooks;
+use plantd_workorders::WorkOrders;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -26,6 +28,11 @@ pub struct AppState {
     pub events: Addr<Dispatcher>,
     pub health: Addr<Health>,
     pub webhooks: Addr<Webhooks>,
+    // Read by the work-order and maintenance routes, built next (remove this allow then).
+    #[allow(dead_code)]
+    pub workorders: Addr<WorkOrders>,
+    #[allow(dead_code)]
+    pub maintenance: Addr<Maintenance>,
     pub telemetry: Addr<Telemetry>,
     pub broker: Addr<EventPublisher>,
     pub db: Db,

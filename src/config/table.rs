@@ -568,4 +568,31 @@ pub static SETTINGS: &[Setting] = &[
             Ok(())
         },
     },
+    Setting {
+        key: "workorders_repeat_window_days",
+        default: Value("30"),
+        doc: "an alarm's new work order within this many days of the rule's previous order being done is flagged a repeat failure and linked to it",
+        apply: |s, v| {
+            s.workorders.repeat_window = Duration::from_secs(number::<u64>(v, 0, 3650)? * 86_400);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "workorders_crew_hours_per_week",
+        default: Value("40"),
+        doc: "the maintenance crew's working hours per week: the backlog in weeks is open orders' estimated hours divided by this",
+        apply: |s, v| {
+            s.workorders.crew_hours_per_week = number::<u64>(v, 1, 100_000)? as f64;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "maintenance_tick_s",
+        default: Value("5"),
+        doc: "how often preventive plans are checked for due occurrences and their meters saved (meters count continuously from telemetry)",
+        apply: |s, v| {
+            s.maintenance.tick = Duration::from_secs(number::<u64>(v, 1, 3600)?);
+            Ok(())
+        },
+    },
 ];

@@ -16,10 +16,12 @@ pub mod identity;
 pub mod ids;
 pub mod json;
 pub mod log_throttle;
+pub mod maintenance;
 pub mod shadow;
 pub mod telemetry;
 pub mod time;
 pub mod webhooks;
+pub mod workorders;
 
 pub use error::DomainError;
 pub use events::{Event, EventData};

@@ -412,10 +412,37 @@ impl Health {
 }
 
 impl Handler<DeliverEvent> for Health {
-    type Result = Result<(), String>;
+    type Result = ResponseActFuture<Self, Result<(), String>>;
 
     fn handle(&mut self, msg: DeliverEvent, ctx: &mut Context<Self>) -> Self::Result {
         match msg.0.data {
+            // A work order that stops its asset holds it in maintenance exactly while the
+            // work-order module says so (`asset_held`); an order that does not stop the
+            // asset leaves a hold set by hand alone. Not handled until stored: a failed
+            // write is redelivered.
+            EventData::WorkOrderCreated(e)
+            | EventData::WorkOrderStatusChanged(e)
+            | EventData::WorkOrderCompleted(e)
+                if e.stops_asset =>
+            {
+                let Some(asset_id) = e.asset_id else {
+                    return Box::pin(fut::ready(Ok(())));
+                };
+                let Some(mut asset) = self.assets.get(&asset_id).cloned() else {
+                    return Box::pin(fut::ready(Ok(())));
+                };
+                if asset.in_maintenance == e.asset_held {
+                    return Box::pin(fut::ready(Ok(())));
+                }
+                asset.in_maintenance = e.asset_held;
+                asset.updated_at = Utc::now();
+                tracing::info!(asset = %asset_id, active = e.asset_held, work_order = %e.work_order_id, "asset maintenance changed by a work order");
+                return Box::pin(self.save_asset(asset).map(move |result, act, _| {
+                    result.map_err(|e| e.to_string())?;
+                    act.resettle(Some(&asset_id));
+                    Ok(())
+                }));
+            }
             EventData::DeviceProvisioned(e) => self.attach(e.device_id, e.asset_id, ctx),
             EventData::DeviceUpdated(e) => self.attach(e.device_id, e.asset_id, ctx),
             EventData::DeviceDeleted(e) => {
@@ -439,6 +466,6 @@ impl Handler<DeliverEvent> for Health {
             }
             _ => {}
         }
-        Ok(())
+        Box::pin(fut::ready(Ok(())))
     }
 }

@@ -136,7 +136,7 @@ pub struct Telemetry {
     flush_waiters: Vec<oneshot::Sender<Result<usize, DomainError>>>,
     flushed_since_request: usize,
     /// Where committed samples go next (asset health's rule evaluation), in commit order.
-    samples_out: Option<Recipient<SamplesStored>>,
+    samples_out: Vec<Recipient<SamplesStored>>,
 }
 
 impl Telemetry {
@@ -213,13 +213,14 @@ impl Telemetry {
             stats: HashMap::new(),
             flush_waiters: Vec::new(),
             flushed_since_request: 0,
-            samples_out: None,
+            samples_out: Vec::new(),
         })
     }
 
-    /// Forwards every committed sample to `to` (one message per batch, after its commit).
+    /// Forwards every committed sample to `to` (one message per batch, after its commit);
+    /// call once per module that reads the stream.
     pub fn with_samples_out(mut self, to: Recipient<SamplesStored>) -> Self {
-        self.samples_out = Some(to);
+        self.samples_out.push(to);
         self
     }
 
@@ -376,7 +377,7 @@ impl Telemetry {
         let now = now_ms();
         let mut stored = 0;
         let mut newest = i64::MIN;
-        let mut forward = Vec::with_capacity(if self.samples_out.is_some() {
+        let mut forward = Vec::with_capacity(if !self.samples_out.is_empty() {
             batch.rows.len()
         } else {
             0
@@ -386,7 +387,7 @@ impl Telemetry {
                 continue;
             }
             stored += 1;
-            if self.samples_out.is_some() {
+            if !self.samples_out.is_empty() {
                 if let Some(series) = self.registry.get(row.series_id) {
                     forward.push(StoredSample {
                         device_id: device.clone(),
@@ -406,12 +407,15 @@ impl Telemetry {
             }
             newest = newest.max(row.ts);
         }
-        if let (Some(to), false) = (&self.samples_out, forward.is_empty()) {
+        if !forward.is_empty() {
             let received_at = items.iter().map(|i| i.received_at).min().unwrap_or(now);
-            to.do_send(SamplesStored {
-                samples: forward,
-                received_at,
-            });
+            let samples = std::sync::Arc::new(forward);
+            for to in &self.samples_out {
+                to.do_send(SamplesStored {
+                    samples: samples.clone(),
+                    received_at,
+                });
+            }
         }
         let duplicates = kept.iter().filter(|k| !**k).count();
         if duplicates > 0 {

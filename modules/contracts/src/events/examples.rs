@@ -4,6 +4,7 @@
 use super::*;
 use crate::firmware::{CampaignCounts, TargetState};
 use crate::health::{AlarmState, Severity};
+use crate::workorders::{Priority, WorkOrderStatus, WorkOrderType};
 use crate::DeviceId;
 
 fn device() -> DeviceId {
@@ -86,7 +87,71 @@ pub fn examples() -> Vec<EventData> {
         EventData::AlarmSeverityChanged(alarm(AlarmState::ActiveUnack, Some(Severity::Major))),
         EventData::AlarmShelved(alarm(AlarmState::Shelved, None)),
         EventData::AlarmUnshelved(alarm(AlarmState::ActiveAck, None)),
+        EventData::WorkOrderCreated(work_order(WorkOrderStatus::Open, None)),
+        EventData::WorkOrderStatusChanged(work_order(
+            WorkOrderStatus::InProgress,
+            Some(WorkOrderStatus::Open),
+        )),
+        EventData::WorkOrderCompleted(work_order(
+            WorkOrderStatus::Done,
+            Some(WorkOrderStatus::InProgress),
+        )),
+        EventData::WorkRequestCreated(WorkRequestEvent {
+            request_id: "wr-1".into(),
+            asset_id: Some("pump-p101".into()),
+            title: "Leak under the pump".into(),
+            requested_by: "operator".into(),
+        }),
+        EventData::MaintenanceDue(MaintenanceDue {
+            plan_id: "plan-1".into(),
+            occurrence: 3,
+            title: "Grease bearings".into(),
+            description: String::new(),
+            asset_id: "pump-p101".into(),
+            trigger: "meter".into(),
+            due_at: None,
+            due_meter: Some(1500.0),
+            tasks: vec!["Grease drive-end bearing".into()],
+            estimated_hours: Some(0.5),
+            skills: vec!["mechanical".into()],
+            tools: vec!["grease gun".into()],
+            parts: vec![],
+            stops_asset: false,
+            interval_days: None,
+        }),
+        EventData::MaintenanceMissed(MaintenanceMissed {
+            plan_id: "plan-1".into(),
+            occurrence: 4,
+            title: "Grease bearings".into(),
+            asset_id: "pump-p101".into(),
+            open_work_order_id: Some("wo-1".into()),
+            due_at: None,
+        }),
     ]
+}
+
+fn work_order(status: WorkOrderStatus, previous_status: Option<WorkOrderStatus>) -> WorkOrderEvent {
+    WorkOrderEvent {
+        work_order_id: "wo-1".into(),
+        number: 1,
+        title: "P-101 vibration".into(),
+        kind: WorkOrderType::Corrective,
+        priority: Priority::High,
+        status,
+        previous_status,
+        asset_id: Some("pump-p101".into()),
+        device_id: Some(device()),
+        assignee: Some("eve".into()),
+        alarm_id: Some("al-1".into()),
+        rule_id: Some("rule-1".into()),
+        plan_id: None,
+        occurrence: None,
+        stops_asset: true,
+        asset_held: status == WorkOrderStatus::InProgress,
+        repeat_failure: false,
+        completed_at: None,
+        by: "system".into(),
+    }
 }
 
 fn alarm(state: AlarmState, previous_severity: Option<Severity>) -> AlarmEvent {

@@ -2,7 +2,8 @@
 //!
 //! [`Event`] is the CloudEvents envelope (`id`, `type`, `time`, `source`, `data`), built only
 //! by [`Event::new`]; [`EventData`] is one variant per event type, each with its own payload
-//! struct (in `devices.rs`, `control.rs`, `firmware.rs`). The wire format is the one of
+//! struct (in `devices.rs`, `control.rs`, `firmware.rs`, `health.rs`, `workorders.rs`).
+//! The wire format is the one of
 //! `plantd/events/{type}` in the MQTT contract: `{"id", "type", "time", "source", "data"}`.
 //! A type this build does not know (a newer module talking to an older one) decodes to
 //! [`EventData::Unknown`], keeping its type and data: never a panic, never an error.
@@ -15,6 +16,7 @@ mod devices;
 mod examples;
 mod firmware;
 mod health;
+mod workorders;
 
 use actix::Message;
 use chrono::{DateTime, Utc};
@@ -26,12 +28,15 @@ pub use devices::*;
 pub use examples::examples;
 pub use firmware::*;
 pub use health::*;
+pub use workorders::*;
 
 /// The module that emits each event type, as `source` in the envelope.
 pub mod source {
     pub const DEVICES: &str = "devices";
     pub const FIRMWARE: &str = "devices.firmware";
     pub const HEALTH: &str = "health";
+    pub const WORKORDERS: &str = "workorders";
+    pub const MAINTENANCE: &str = "maintenance";
 }
 
 /// Declares every event type once: its wire name, variant, payload and source.
@@ -104,6 +109,12 @@ event_types! {
     "alarm.severity_changed" => AlarmSeverityChanged(AlarmEvent), source::HEALTH;
     "alarm.shelved" => AlarmShelved(AlarmEvent), source::HEALTH;
     "alarm.unshelved" => AlarmUnshelved(AlarmEvent), source::HEALTH;
+    "workorder.created" => WorkOrderCreated(WorkOrderEvent), source::WORKORDERS;
+    "workorder.status_changed" => WorkOrderStatusChanged(WorkOrderEvent), source::WORKORDERS;
+    "workorder.completed" => WorkOrderCompleted(WorkOrderEvent), source::WORKORDERS;
+    "workrequest.created" => WorkRequestCreated(WorkRequestEvent), source::WORKORDERS;
+    "maintenance.due" => MaintenanceDue(MaintenanceDue), source::MAINTENANCE;
+    "maintenance.missed" => MaintenanceMissed(MaintenanceMissed), source::MAINTENANCE;
 }
 
 impl EventData {

@@ -210,11 +210,12 @@ pub struct StoredSample {
     pub value: f64,
 }
 
-/// Samples of one committed telemetry batch, in commit order.
+/// Samples of one committed telemetry batch, in commit order; shared (not copied) by the
+/// modules that read the stream (health's rules, maintenance's meters).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct SamplesStored {
-    pub samples: Vec<StoredSample>,
+    pub samples: std::sync::Arc<Vec<StoredSample>>,
     /// When the first of them was received (for publish → alarm latency).
     pub received_at: Millis,
 }
