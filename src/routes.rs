@@ -117,7 +117,11 @@ fn pages(cfg: &mut web::ServiceConfig) {
         .configure(ui::webhooks::routes)
         .configure(ui::assets::routes)
         .configure(ui::alarms::routes)
-        .configure(ui::rules::routes);
+        .configure(ui::rules::routes)
+        .configure(ui::workorders::routes)
+        .configure(ui::requests::routes)
+        .configure(ui::maintenance::routes)
+        .configure(ui::failure_codes::routes);
 }
 
 fn json_error(e: actix_web::error::JsonPayloadError) -> actix_web::Error {

@@ -28,10 +28,7 @@ pub struct AppState {
     pub events: Addr<Dispatcher>,
     pub health: Addr<Health>,
     pub webhooks: Addr<Webhooks>,
-    // Read by the work-order and maintenance routes, built next (remove this allow then).
-    #[allow(dead_code)]
     pub workorders: Addr<WorkOrders>,
-    #[allow(dead_code)]
     pub maintenance: Addr<Maintenance>,
     pub telemetry: Addr<Telemetry>,
     pub broker: Addr<EventPublisher>,

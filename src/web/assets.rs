@@ -1,7 +1,8 @@
 //! Asset pages: the tree (sites → areas → assets, indented, with criticality and open
 //! alarms), the create form, and one asset's page (fields, children, attached devices
-//! with their latest values, rules, open alarms, maintenance, edit, delete). Viewers
-//! read; write scope changes. Talks to health and telemetry by messages only.
+//! with their latest values, rules, open alarms, maintenance, edit, delete, its QR code
+//! and the "report a problem" form). Viewers read and report; write scope changes.
+//! Talks to health and telemetry by messages only.
 
 use std::collections::HashMap;
 
@@ -274,13 +275,20 @@ struct AssetPage {
     alarms: Vec<AlarmRow>,
     /// Where the alarm forms come back to.
     back: String,
+    /// The asset page's URL and its QR code (inline SVG).
+    page_url: String,
+    qr_svg: String,
+    /// A work request just filed from this page (its id).
+    filed: Option<String>,
 }
 
 async fn render_asset(
+    req: &HttpRequest,
     state: &AppState,
     session: &SessionView,
     id: String,
     error: Option<Problem>,
+    filed: Option<String>,
 ) -> HttpResponse {
     let detail = match answer(state.health.send(GetAsset(id.clone())).await) {
         Ok(detail) => detail,
@@ -358,8 +366,14 @@ async fn render_asset(
     };
     let asset = detail.asset;
     let status = error.as_ref().map(|p| p.status);
+    let page_url = super::qr::asset_url(req, &asset.id);
+    let qr_svg = super::qr::svg_of(&page_url, &format!("QR code of {}", asset.name))
+        .unwrap_or_default();
     with_status(
         render(&AssetPage {
+            page_url,
+            qr_svg,
+            filed,
             head: Head::of(session),
             error: error.map(|p| p.detail),
             kind: kind_str(&asset),
@@ -386,13 +400,23 @@ async fn render_asset(
     )
 }
 
+#[derive(Deserialize, Default)]
+pub struct ShowQuery {
+    #[serde(default)]
+    filed: Option<String>,
+}
+
 pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    query: web::Query<ShowQuery>,
 ) -> HttpResponse {
     match reader(&req, &state).await {
-        Ok(current) => render_asset(&state, &current, id.into_inner(), None).await,
+        Ok(current) => {
+            let filed = query.into_inner().filed;
+            render_asset(&req, &state, &current, id.into_inner(), None, filed).await
+        }
         Err(refusal) => refusal,
     }
 }
@@ -410,7 +434,7 @@ pub async fn edit(
     let id = id.into_inner();
     let patch = match form.fields() {
         Ok(body) => Value::Object(body),
-        Err(p) => return render_asset(&state, &current, id, Some(p)).await,
+        Err(p) => return render_asset(&req, &state, &current, id, Some(p), None).await,
     };
     let sent = state
         .health
@@ -421,7 +445,7 @@ pub async fn edit(
         .await;
     match answer(sent) {
         Ok(_) => redirect(&format!("/assets/{id}")),
-        Err(p) => render_asset(&state, &current, id, Some(p)).await,
+        Err(p) => render_asset(&req, &state, &current, id, Some(p), None).await,
     }
 }
 
@@ -456,7 +480,7 @@ pub async fn maintenance(
         .await;
     match answer(sent) {
         Ok(_) => redirect(&format!("/assets/{id}")),
-        Err(p) => render_asset(&state, &current, id, Some(p)).await,
+        Err(p) => render_asset(&req, &state, &current, id, Some(p), None).await,
     }
 }
 
@@ -481,8 +505,8 @@ pub async fn delete(
                 detail: format!("Not deleted: {}", p.detail),
                 ..p
             };
-            render_asset(&state, &current, id, Some(p)).await
+            render_asset(&req, &state, &current, id, Some(p), None).await
         }
-        Err(p) => render_asset(&state, &current, id, Some(p)).await,
+        Err(p) => render_asset(&req, &state, &current, id, Some(p), None).await,
     }
 }

@@ -65,7 +65,7 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-fn number(field: &str, text: &str) -> Result<Value, DomainError> {
+pub fn number(field: &str, text: &str) -> Result<Value, DomainError> {
     match filled(text) {
         None => Ok(Value::Null),
         Some(t) => t

@@ -1,5 +1,6 @@
 //! Cookies of the UI (the session cookie and the sign-in form's CSRF cookie) and the gate
-//! every changing form passes: a live session, its CSRF token, a role that may change.
+//! every changing form passes: a live session, its CSRF token, a role that may change (or,
+//! for the few forms viewers use, any role).
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
@@ -83,14 +84,59 @@ pub async fn changer(
     csrf_token: &str,
     viewer_refusal: &str,
 ) -> Result<SessionView, HttpResponse> {
+    let current = poster(req, state, csrf_token).await?;
+    if !can_change(&current) {
+        return Err(forbidden(viewer_refusal));
+    }
+    Ok(current)
+}
+
+/// The signed-in person of any role who submits a form viewers may use too (a work
+/// request): a live session and its CSRF token, else the same refusals as [`changer`].
+pub async fn poster(
+    req: &HttpRequest,
+    state: &AppState,
+    csrf_token: &str,
+) -> Result<SessionView, HttpResponse> {
     let Some((_, current)) = current(req, state).await else {
         return Err(redirect("/login"));
     };
     if !plantd_secrets::same_secret(csrf_token, &current.csrf_token) {
         return Err(forbidden("the form expired; reload the page and try again"));
     }
-    if !can_change(&current) {
-        return Err(forbidden(viewer_refusal));
+    Ok(current)
+}
+
+/// Admins only (the `admin` scope).
+pub fn is_admin(session: &SessionView) -> bool {
+    session.role.scopes().contains(&Scope::Admin)
+}
+
+/// The signed-in admin, or the response for anyone else (403 with `refusal`).
+pub async fn admin(
+    req: &HttpRequest,
+    state: &AppState,
+    refusal: &str,
+) -> Result<SessionView, HttpResponse> {
+    let Some((_, current)) = current(req, state).await else {
+        return Err(redirect("/login"));
+    };
+    if !is_admin(&current) {
+        return Err(forbidden(refusal));
+    }
+    Ok(current)
+}
+
+/// The admin who submitted a form with the session's CSRF token, or the refusal.
+pub async fn admin_form(
+    req: &HttpRequest,
+    state: &AppState,
+    csrf_token: &str,
+    refusal: &str,
+) -> Result<SessionView, HttpResponse> {
+    let current = changer(req, state, csrf_token, refusal).await?;
+    if !is_admin(&current) {
+        return Err(forbidden(refusal));
     }
     Ok(current)
 }
