@@ -34,6 +34,7 @@ const MIGRATIONS: &[&ModuleMigrations] = &[
     &plantd_devices::MIGRATIONS,
     &plantd_telemetry::MIGRATIONS,
     &plantd_health::MIGRATIONS,
+    &plantd_maintenance::MIGRATIONS,
 ];
 
 /// Opens the database the settings name and applies pending migrations; returns them as
@@ -95,6 +96,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     plantd_devices::firmware::describe_metrics();
     plantd_events::describe_metrics();
     plantd_health::describe_metrics();
+    plantd_maintenance::describe_metrics();
     plantd_webhooks::describe_metrics();
     metrics::describe_counter!(
         "plantd_http_auth_failures_total",
@@ -128,7 +130,9 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     // Maintenance counts its meters (run hours, cycles) from the same stream, on its own
     // thread too.
     let maintenance = {
-        let state = Maintenance::new(db.clone(), outbox.clone(), settings.maintenance.clone());
+        let state = Maintenance::load(db.clone(), outbox.clone(), settings.maintenance())
+            .await
+            .map_err(|e| e.to_string())?;
         Maintenance::start_in_arbiter(&Arbiter::new().handle(), move |_| state)
     };
     let telemetry = {
@@ -326,6 +330,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
             state.control.clone().recipient(),
             state.firmware.clone().recipient(),
             state.health.clone().recipient(),
+            state.maintenance.clone().recipient(),
         ],
         server_handle,
     )
@@ -389,7 +394,7 @@ async fn shutdown(
     broker: &BrokerHandle,
     telemetry: &Addr<Telemetry>,
     devices: &Addr<Devices>,
-    device_state: [Recipient<FlushPending>; 3],
+    device_state: [Recipient<FlushPending>; 4],
     server: actix_web::dev::ServerHandle,
 ) {
     tracing::info!("stopping: refusing new data and flushing telemetry");
@@ -422,8 +427,8 @@ async fn shutdown(
         }
     }
     // Shadow reports, command results and firmware progress the broker acknowledged
-    // before the drain, and alarm changes and detector state, are written before the
-    // process ends.
+    // before the drain, alarm changes and detector state, and maintenance meters and
+    // schedules, are written before the process ends.
     for module in device_state {
         match module.send(FlushPending).await {
             Ok(Ok(())) => {}

@@ -175,6 +175,17 @@ impl Settings {
         }
     }
 
+    /// Preventive maintenance. `PLANTD_TEST_CLOCK_FILE` (a file path; tests only, not a
+    /// setting) gives the module a clock read from that file (an RFC 3339 time, or
+    /// seconds added to the system clock).
+    pub fn maintenance(&self) -> plantd_maintenance::MaintenanceSettings {
+        let mut m = self.maintenance.clone();
+        if let Some(path) = std::env::var_os("PLANTD_TEST_CLOCK_FILE") {
+            m.clock = plantd_maintenance::Clock::File(PathBuf::from(path));
+        }
+        m
+    }
+
     /// Firmware roll-outs: their folder under the data dir, and the URL devices download from.
     pub fn firmware(&self) -> plantd_devices::firmware::FirmwareSettings {
         let public_url = self.public_url.clone().unwrap_or_else(|| {

@@ -62,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .configure(http::assets::routes)
                 .configure(http::rules::routes)
                 .configure(http::alarms::routes)
+                .configure(http::maintenance::routes)
                 .configure(http::webhooks::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(Problem::new(

@@ -595,4 +595,13 @@ pub static SETTINGS: &[Setting] = &[
             Ok(())
         },
     },
+    Setting {
+        key: "maintenance_meter_max_gap_s",
+        default: Value("300"),
+        doc: "a run-hours meter counts the time between two samples of its metric only if they are at most this far apart (a longer gap counts nothing)",
+        apply: |s, v| {
+            s.maintenance.max_gap = Duration::from_secs(number::<u64>(v, 1, 86_400)?);
+            Ok(())
+        },
+    },
 ];

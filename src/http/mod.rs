@@ -11,6 +11,7 @@ mod device_auth;
 pub mod devices;
 pub mod events;
 pub mod firmware;
+pub mod maintenance;
 pub mod openapi;
 pub mod ops;
 pub mod rules;

@@ -1,0 +1,71 @@
+//! Counting meters from the telemetry stream: each committed batch arrives as
+//! `SamplesStored`; a sample of a series no plan watches costs one hash lookup (by
+//! metric, then by device). The plans whose meter moved are checked for a due
+//! occurrence at once; their meter rows are saved at the next tick.
+
+use std::collections::HashSet;
+
+use actix::prelude::*;
+use plantd_contracts::health::SamplesStored;
+use plantd_contracts::warn_throttled;
+
+use crate::actor::Maintenance;
+use crate::meter::Fed;
+
+impl Handler<SamplesStored> for Maintenance {
+    type Result = ();
+
+    fn handle(&mut self, msg: SamplesStored, ctx: &mut Context<Self>) {
+        if self.index.is_empty() {
+            return;
+        }
+        let span = tracing::trace_span!("maintenance_samples", samples = msg.samples.len());
+        let _entered = span.enter();
+        let max_gap = i64::try_from(self.settings.max_gap.as_millis()).unwrap_or(i64::MAX);
+        let mut moved: HashSet<&str> = HashSet::new();
+        let mut counted = 0u64;
+        for s in msg.samples.iter() {
+            let Some(plans) = self.index.get(&s.metric).and_then(|d| d.get(&s.device_id)) else {
+                continue;
+            };
+            for id in plans {
+                let Some(p) = self.plans.get_mut(id) else {
+                    continue;
+                };
+                let Some(kind) = p.plan.meter.as_ref().map(|m| m.kind) else {
+                    continue;
+                };
+                match p.meter.feed(kind, s.ts, s.value, max_gap) {
+                    Fed::Counted(_) => {
+                        counted += 1;
+                        moved.insert(id.as_str());
+                    }
+                    Fed::Stale => {
+                        metrics::counter!("plantd_maintenance_samples_ignored_total", "reason" => "stale").increment(1);
+                    }
+                    Fed::Bad => {
+                        metrics::counter!("plantd_maintenance_samples_ignored_total", "reason" => "not_finite").increment(1);
+                        warn_throttled!(
+                            "maintenance_bad_sample",
+                            device = %s.device_id,
+                            metric = %s.metric,
+                            "a meter's sample is not a finite number; ignored"
+                        );
+                    }
+                }
+            }
+        }
+        if counted > 0 {
+            metrics::counter!("plantd_maintenance_samples_counted_total").increment(counted);
+        }
+        let moved: Vec<String> = moved.into_iter().map(str::to_owned).collect();
+        let now = self.now();
+        for id in &moved {
+            self.writer.touch(id);
+            self.check_plan(id, now);
+        }
+        if self.writer.has_ops() {
+            self.flush(ctx);
+        }
+    }
+}
