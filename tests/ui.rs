@@ -149,7 +149,7 @@ impl Browser {
         self.session_call("POST", "/url", Some(json!({ "url": url })));
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.session_call("GET", "/url", None)
             .as_str()
             .expect("url")
@@ -157,7 +157,7 @@ impl Browser {
     }
 
     /// The path of the current page, e.g. `/login`.
-    fn path(&self) -> String {
+    pub(crate) fn path(&self) -> String {
         let url = self.url();
         let after_scheme = url.split_once("://").map(|(_, r)| r).unwrap_or(&url);
         after_scheme
@@ -238,7 +238,7 @@ impl Browser {
         );
     }
 
-    fn screenshot(&self, to: &str) {
+    pub(crate) fn screenshot(&self, to: &str) {
         use base64::Engine;
         let encoded = self.session_call("GET", "/screenshot", None);
         let png = base64::engine::general_purpose::STANDARD

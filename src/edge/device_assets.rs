@@ -3,11 +3,12 @@
 //! asset the asset must exist (422 otherwise); once it has joined, health is told at once,
 //! so telemetry sent right after the answer is evaluated against the asset's rules (the
 //! `device.*` event says the same a moment later, and also reaches health for changes made
-//! by `plantd device add` in another process).
+//! by `plantd device add` in another process). Also the references of a maintenance plan.
 
-use plantd_contracts::devices::DeviceView;
+use plantd_contracts::devices::{DeviceView, GetDevice};
 use plantd_contracts::health::{GetAsset, SyncDeviceAssets};
-use plantd_contracts::DomainError;
+use plantd_contracts::{DeviceId, DomainError};
+use serde_json::Value;
 
 use crate::state::AppState;
 
@@ -29,5 +30,30 @@ pub async fn attached(state: &AppState, device: &DeviceView) {
     let sync = SyncDeviceAssets(vec![(device.id.clone(), device.asset_id.clone())]);
     if let Err(e) = state.health.send(sync).await {
         tracing::warn!(error = %e, "health did not take the device's asset; it follows from the event");
+    }
+}
+
+/// The asset and the meter's device a maintenance plan's body names exist (checked with
+/// their owners), for the REST API and the UI's plan editor.
+pub async fn check_plan_refs(state: &AppState, body: &Value) -> Result<(), DomainError> {
+    if let Some(asset) = body.get("asset_id").and_then(Value::as_str) {
+        known_asset(state, Some(asset)).await?;
+    }
+    let Some(device) = body
+        .get("meter")
+        .and_then(|m| m.get("device_id"))
+        .and_then(Value::as_str)
+    else {
+        return Ok(());
+    };
+    let id = DeviceId::parse(device)
+        .map_err(|e| DomainError::invalid("meter.device_id", e.to_string()))?;
+    match state.devices.send(GetDevice { id }).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(DomainError::NotFound(_))) => {
+            Err(DomainError::invalid("meter.device_id", "no such device"))
+        }
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(DomainError::Unavailable(format!("devices module: {e}"))),
     }
 }

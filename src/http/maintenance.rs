@@ -4,17 +4,15 @@
 //! meter's device with devices before the maintenance module sees the body (422).
 
 use actix_web::{web, HttpResponse};
-use plantd_contracts::devices::GetDevice;
 use plantd_contracts::identity::Scope;
 use plantd_contracts::maintenance::*;
 use plantd_contracts::time::{now_ms, to_datetime};
-use plantd_contracts::{DeviceId, DomainError};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::telemetry::time_param;
 use super::{ApiResult, AppState, Caller};
-use crate::edge::device_assets::known_asset;
+use crate::edge::device_assets::check_plan_refs as check_refs;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -25,30 +23,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/maintenance-plans/{id}", web::patch().to(patch))
         .route("/maintenance-plans/{id}", web::delete().to(delete))
         .route("/maintenance/calendar", web::get().to(calendar));
-}
-
-/// The asset and the meter's device a body names exist (checked with their owners).
-async fn check_refs(state: &AppState, body: &Value) -> Result<(), DomainError> {
-    if let Some(asset) = body.get("asset_id").and_then(Value::as_str) {
-        known_asset(state, Some(asset)).await?;
-    }
-    let Some(device) = body
-        .get("meter")
-        .and_then(|m| m.get("device_id"))
-        .and_then(Value::as_str)
-    else {
-        return Ok(());
-    };
-    let id = DeviceId::parse(device)
-        .map_err(|e| DomainError::invalid("meter.device_id", e.to_string()))?;
-    match state.devices.send(GetDevice { id }).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(DomainError::NotFound(_))) => {
-            Err(DomainError::invalid("meter.device_id", "no such device"))
-        }
-        Ok(Err(e)) => Err(e),
-        Err(e) => Err(DomainError::Unavailable(format!("devices module: {e}"))),
-    }
 }
 
 /// Create a plan. Minimal body: `{"asset_id", "title", "tasks": ["…"], "calendar"?:

@@ -367,8 +367,8 @@ async fn render_asset(
     let asset = detail.asset;
     let status = error.as_ref().map(|p| p.status);
     let page_url = super::qr::asset_url(req, &asset.id);
-    let qr_svg = super::qr::svg_of(&page_url, &format!("QR code of {}", asset.name))
-        .unwrap_or_default();
+    let qr_svg =
+        super::qr::svg_of(&page_url, &format!("QR code of {}", asset.name)).unwrap_or_default();
     with_status(
         render(&AssetPage {
             page_url,

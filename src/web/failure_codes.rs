@@ -37,7 +37,10 @@ fn codes_of(field: &str, text: &str) -> Result<Vec<Code>, DomainError> {
         let (code, label) = line.split_once(':').unwrap_or((line, line));
         let (code, label) = (code.trim(), label.trim());
         if code.is_empty() || label.is_empty() {
-            return Err(DomainError::invalid(field, format!("“{line}”: write code: label")));
+            return Err(DomainError::invalid(
+                field,
+                format!("“{line}”: write code: label"),
+            ));
         }
         if out.iter().any(|c| c.code == code) {
             return Err(DomainError::invalid(field, format!("code {code} twice")));
@@ -153,10 +156,16 @@ mod tests {
     fn lines_become_codes_and_back() {
         let codes = codes_of("causes", "wear: Wear\n\n  fatigue : Fatigue \nother").expect("codes");
         assert_eq!(
-            codes.iter().map(|c| (c.code.as_str(), c.label.as_str())).collect::<Vec<_>>(),
+            codes
+                .iter()
+                .map(|c| (c.code.as_str(), c.label.as_str()))
+                .collect::<Vec<_>>(),
             [("wear", "Wear"), ("fatigue", "Fatigue"), ("other", "other")]
         );
-        assert_eq!(text_of(&codes), "wear: Wear\nfatigue: Fatigue\nother: other");
+        assert_eq!(
+            text_of(&codes),
+            "wear: Wear\nfatigue: Fatigue\nother: other"
+        );
         assert!(codes_of("causes", "wear: Wear\nwear: again").is_err());
         assert!(codes_of("causes", ": no code").is_err());
     }

@@ -2,7 +2,8 @@
 //! 500 run hours, due in ≈ 6 days"), one plan's page (triggers, next due and its basis,
 //! the projection, its orders, pause / resume, delete) and the editor (create, edit).
 //! The month calendar is `maintenance_calendar.rs`. Write scope changes; talks to the
-//! maintenance and work-order modules and health (asset names) by messages only.
+//! maintenance and work-order modules and health (asset names) by messages only; the
+//! editor's asset and meter device are checked with their owners first (as the API does).
 
 use std::collections::HashMap;
 
@@ -24,6 +25,7 @@ use super::rule_form::field_errors;
 use super::session::{changer, redirect};
 use super::wo_common::{amount, relative, OrderRow};
 use super::workorders::asset_choices;
+use crate::edge::device_assets::check_plan_refs;
 use crate::edge::{render, Problem};
 use crate::state::AppState;
 
@@ -60,7 +62,12 @@ pub fn progress(s: &PlanStatus, now: DateTime<Utc>) -> String {
     let mut parts = Vec::new();
     if let Some(m) = &s.plan.meter {
         let since = s.meter_since_last.unwrap_or(0.0);
-        parts.push(format!("{} of {} {}", amount(since), amount(m.every), meter_unit(s)));
+        parts.push(format!(
+            "{} of {} {}",
+            amount(since),
+            amount(m.every),
+            meter_unit(s)
+        ));
     }
     match (due(s.next_due_at), &s.plan.meter) {
         (Some(d), _) => parts.push(d),
@@ -76,18 +83,20 @@ pub fn progress(s: &PlanStatus, now: DateTime<Utc>) -> String {
 fn triggers(s: &PlanStatus) -> String {
     let mut out = Vec::new();
     if let Some(c) = &s.plan.calendar {
-        out.push(format!(
-            "every {} {} ({:?} from {})",
-            c.every,
-            match c.unit {
-                plantd_contracts::maintenance::CalendarUnit::Days => "days",
-                plantd_contracts::maintenance::CalendarUnit::Weeks => "weeks",
-                plantd_contracts::maintenance::CalendarUnit::Months => "months",
-            },
-            c.mode,
-            c.start.format("%Y-%m-%d")
-        )
-        .to_lowercase());
+        out.push(
+            format!(
+                "every {} {} ({:?} from {})",
+                c.every,
+                match c.unit {
+                    plantd_contracts::maintenance::CalendarUnit::Days => "days",
+                    plantd_contracts::maintenance::CalendarUnit::Weeks => "weeks",
+                    plantd_contracts::maintenance::CalendarUnit::Months => "months",
+                },
+                c.mode,
+                c.start.format("%Y-%m-%d")
+            )
+            .to_lowercase(),
+        );
     }
     if let Some(m) = &s.plan.meter {
         out.push(format!(
@@ -358,6 +367,9 @@ pub async fn create(
         Ok(body) => body,
         Err(e) => return editor(&state, &current, String::new(), form, Some(e.into())).await,
     };
+    if let Err(e) = check_plan_refs(&state, &body).await {
+        return editor(&state, &current, String::new(), form, Some(e.into())).await;
+    }
     let sent = state
         .maintenance
         .send(CreatePlan {
@@ -390,6 +402,9 @@ pub async fn update(
         Ok(body) => body,
         Err(e) => return editor(&state, &current, id, form, Some(e.into())).await,
     };
+    if let Err(e) = check_plan_refs(&state, &patch).await {
+        return editor(&state, &current, id, form, Some(e.into())).await;
+    }
     let sent = state
         .maintenance
         .send(UpdatePlan {

@@ -111,12 +111,19 @@ pub async fn page(
     };
     let end = next_month(first);
     let (Some(from), Some(to)) = (
-        first.and_hms_opt(0, 0, 0).map(|t| Utc.from_utc_datetime(&t)),
+        first
+            .and_hms_opt(0, 0, 0)
+            .map(|t| Utc.from_utc_datetime(&t)),
         end.and_hms_opt(0, 0, 0).map(|t| Utc.from_utc_datetime(&t)),
     ) else {
         return plain(DomainError::invalid("month", "YYYY-MM").into());
     };
-    let entries = match answer(state.maintenance.send(MaintenanceCalendar { from, to }).await) {
+    let entries = match answer(
+        state
+            .maintenance
+            .send(MaintenanceCalendar { from, to })
+            .await,
+    ) {
         Ok(entries) => entries,
         Err(p) => return plain(p),
     };

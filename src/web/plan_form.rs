@@ -88,7 +88,11 @@ impl PlanForm {
             skills: plan.skills.join(", "),
             tools: plan.tools.join(", "),
             parts: plan.parts.join(", "),
-            stops_asset: if plan.stops_asset { "on".into() } else { String::new() },
+            stops_asset: if plan.stops_asset {
+                "on".into()
+            } else {
+                String::new()
+            },
             cal_every: cal.map(|c| c.every.to_string()).unwrap_or_default(),
             cal_unit: cal.map(|c| unit_str(c.unit)).unwrap_or("months").into(),
             cal_mode: cal
@@ -136,13 +140,10 @@ impl PlanForm {
         let calendar = match filled(&self.cal_every) {
             None => Value::Null,
             Some(every) => {
-                let every: u32 = every
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| DomainError::invalid("calendar.every", "a whole number of 1 or more"))?;
-                let start = form_time("calendar.start", &self.cal_start)?
-                    .unwrap_or_else(Utc::now);
+                let every: u32 = every.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    DomainError::invalid("calendar.every", "a whole number of 1 or more")
+                })?;
+                let start = form_time("calendar.start", &self.cal_start)?.unwrap_or_else(Utc::now);
                 json!({"every": every, "unit": self.cal_unit, "mode": self.cal_mode,
                        "start": start.to_rfc3339()})
             }
@@ -204,13 +205,23 @@ mod tests {
             ..PlanForm::default()
         };
         let body = form.body(false).expect("body");
-        assert_eq!(body["meter"], json!({"device_id": "pump-1", "metric": "running",
-            "kind": "run_hours", "every": 500.0}));
+        assert_eq!(
+            body["meter"],
+            json!({"device_id": "pump-1", "metric": "running",
+            "kind": "run_hours", "every": 500.0})
+        );
         assert_eq!(body["lead"], json!({"meter": 20.0}));
-        assert_eq!(body["tasks"], json!(["Grease DE bearing", "Grease NDE bearing"]));
+        assert_eq!(
+            body["tasks"],
+            json!(["Grease DE bearing", "Grease NDE bearing"])
+        );
         assert!(body.get("calendar").is_none(), "{body}");
         let patch = form.body(true).expect("patch");
-        assert_eq!(patch["calendar"], Value::Null, "an emptied trigger is removed");
+        assert_eq!(
+            patch["calendar"],
+            Value::Null,
+            "an emptied trigger is removed"
+        );
     }
 
     #[test]

@@ -108,7 +108,10 @@ mod tests {
             let mut n = square.split(|c: char| c == ' ' || c.is_ascii_alphabetic());
             let x: f64 = n.next().and_then(|v| v.parse().ok()).expect("x");
             let y: f64 = n.next().and_then(|v| v.parse().ok()).expect("y");
-            let (col, row) = ((x / unit).round() as usize - 4, (y / unit).round() as usize - 4);
+            let (col, row) = (
+                (x / unit).round() as usize - 4,
+                (y / unit).round() as usize - 4,
+            );
             grid[row][col] = true;
         }
         grid

@@ -120,7 +120,11 @@ async fn render_inbox(
         "" | "any" => None,
         s => match RequestStatus::parse(s) {
             Some(s) => Some(s),
-            None => return plain(DomainError::invalid("status", "pending, approved or rejected").into()),
+            None => {
+                return plain(
+                    DomainError::invalid("status", "pending, approved or rejected").into(),
+                )
+            }
         },
     };
     let list = match answer(
@@ -141,7 +145,10 @@ async fn render_inbox(
         .map(|r| {
             let asset_id = r.asset_id.clone().unwrap_or_default();
             RequestRow {
-                asset_name: names.get(&asset_id).cloned().unwrap_or_else(|| asset_id.clone()),
+                asset_name: names
+                    .get(&asset_id)
+                    .cloned()
+                    .unwrap_or_else(|| asset_id.clone()),
                 asset_id,
                 status: r.status.as_str(),
                 requested_by: r.requested_by,
@@ -180,7 +187,10 @@ pub async fn inbox(
 ) -> HttpResponse {
     match reader(&req, &state).await {
         Ok(current) => {
-            let status = query.into_inner().status.unwrap_or_else(|| "pending".into());
+            let status = query
+                .into_inner()
+                .status
+                .unwrap_or_else(|| "pending".into());
             render_inbox(&state, &current, status, None).await
         }
         Err(refusal) => refusal,

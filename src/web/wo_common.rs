@@ -80,9 +80,7 @@ impl OrderRow {
 /// A list field of a form: items separated by commas or new lines, trimmed, empty ones
 /// dropped.
 pub fn list_of(text: &str) -> Vec<String> {
-    text.split([',', '\n'])
-        .filter_map(filled)
-        .collect()
+    text.split([',', '\n']).filter_map(filled).collect()
 }
 
 /// One item a line (a task list, a checklist), trimmed, empty lines dropped.
@@ -156,14 +154,14 @@ mod tests {
         assert_eq!(local.map(when).as_deref(), Some("2026-12-24T13:05:00Z"));
         assert_eq!(form_time("due_at", " ").expect("empty"), None);
         assert!(form_time("due_at", "soon").is_err());
-        assert_eq!(list_of("bearing puller, torque wrench\n,  "), [
-            "bearing puller",
-            "torque wrench"
-        ]);
-        assert_eq!(lines_of("Check seal\n\n  Grease bearings \n"), [
-            "Check seal",
-            "Grease bearings"
-        ]);
+        assert_eq!(
+            list_of("bearing puller, torque wrench\n,  "),
+            ["bearing puller", "torque wrench"]
+        );
+        assert_eq!(
+            lines_of("Check seal\n\n  Grease bearings \n"),
+            ["Check seal", "Grease bearings"]
+        );
         assert_eq!(amount(412.0), "412");
         assert_eq!(amount(412.26), "412.3");
     }
@@ -171,8 +169,14 @@ mod tests {
     #[test]
     fn relative_times_say_in_or_ago() {
         let now = Utc::now();
-        assert_eq!(relative(now + chrono::Duration::hours(6 * 24 + 3), now), "in ≈ 6 days");
+        assert_eq!(
+            relative(now + chrono::Duration::hours(6 * 24 + 3), now),
+            "in ≈ 6 days"
+        );
         assert_eq!(relative(now - chrono::Duration::hours(5), now), "≈ 5 h ago");
-        assert_eq!(relative(now + chrono::Duration::minutes(30), now), "in ≈ 30 min");
+        assert_eq!(
+            relative(now + chrono::Duration::minutes(30), now),
+            "in ≈ 30 min"
+        );
     }
 }

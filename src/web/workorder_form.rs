@@ -109,6 +109,8 @@ mod tests {
             estimated_hours: "lots".into(),
             ..OrderForm::default()
         };
-        assert!(matches!(bad.body(), Err(DomainError::Invalid { field, .. }) if field == "estimated_hours"));
+        assert!(
+            matches!(bad.body(), Err(DomainError::Invalid { field, .. }) if field == "estimated_hours")
+        );
     }
 }

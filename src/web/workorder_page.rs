@@ -8,9 +8,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use plantd_contracts::identity::SessionView;
 use plantd_contracts::workorders::{
-    ClosingCodes, Code, CommentWorkOrder, FailureCodes, GetFailureCodes, GetWorkOrder,
-    ItemResult, TickChecklistItem, TransitionWorkOrder, WorkOrder, WorkOrderStatus,
-    WorkOrderType,
+    ClosingCodes, Code, CommentWorkOrder, FailureCodes, GetFailureCodes, GetWorkOrder, ItemResult,
+    TickChecklistItem, TransitionWorkOrder, WorkOrder, WorkOrderStatus, WorkOrderType,
 };
 use plantd_contracts::DomainError;
 use serde::Deserialize;
@@ -28,10 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/work-orders/{id}", web::get().to(show))
         .route("/work-orders/{id}/transitions", web::post().to(transition))
         .route("/work-orders/{id}/comments", web::post().to(comment))
-        .route(
-            "/work-orders/{id}/checklist/{item}",
-            web::post().to(tick),
-        );
+        .route("/work-orders/{id}/checklist/{item}", web::post().to(tick));
 }
 
 pub struct ItemRow {
@@ -159,7 +155,10 @@ async fn render_order(
     };
     let closing = match (&order.closing, &codes) {
         (Some(c), Some(lists)) => vec![
-            ("Failure mode", label_of(&lists.failure_modes, &c.failure_mode)),
+            (
+                "Failure mode",
+                label_of(&lists.failure_modes, &c.failure_mode),
+            ),
             ("Cause", label_of(&lists.causes, &c.cause)),
             ("Action", label_of(&lists.actions, &c.action)),
             ("Detected by", label_of(&lists.detections, &c.detection)),
@@ -369,7 +368,10 @@ pub async fn tick(
         "failed" => ItemResult::Failed,
         "not_applicable" => ItemResult::NotApplicable,
         _ => {
-            let p = Problem::from(DomainError::invalid("result", "ok, failed or not_applicable"));
+            let p = Problem::from(DomainError::invalid(
+                "result",
+                "ok, failed or not_applicable",
+            ));
             return render_order(&state, &current, id, Some(p)).await;
         }
     };

@@ -186,7 +186,11 @@ pub async fn board(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
         (WorkOrderStatus::InProgress, "In progress", BOARD_OPEN),
         (WorkOrderStatus::OnHold, "On hold", BOARD_OPEN),
         (WorkOrderStatus::Done, "Done (recent)", BOARD_RECENT),
-        (WorkOrderStatus::Cancelled, "Cancelled (recent)", BOARD_RECENT),
+        (
+            WorkOrderStatus::Cancelled,
+            "Cancelled (recent)",
+            BOARD_RECENT,
+        ),
     ] {
         let sent = state
             .workorders
