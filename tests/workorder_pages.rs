@@ -36,10 +36,16 @@ fn screenshot(browser: &Browser, name: &str) {
     browser.screenshot(dir.join(format!("{name}.png")).to_str().expect("utf-8"));
 }
 
+/// An asset in Hall 2 of a new site.
 fn asset(server: &Server, name: &str) -> String {
+    let (status, site) = api(server).post(
+        "/api/v1/assets",
+        json!({"name": format!("Site of {name}"), "kind": "site"}),
+    );
+    assert_eq!(status, 201, "{site}");
     let (status, made) = api(server).post(
         "/api/v1/assets",
-        json!({"name": name, "kind": "asset", "location": "Hall 2"}),
+        json!({"name": name, "kind": "asset", "location": "Hall 2", "parent_id": site["id"]}),
     );
     assert_eq!(status, 201, "{made}");
     made["id"].as_str().expect("id").to_owned()
