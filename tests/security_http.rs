@@ -265,6 +265,14 @@ fn every_response_carries_the_security_headers_and_pages_have_no_inline_script()
         "/alarms/stats",
         "/rules",
         "/rules/new",
+        "/work-orders",
+        "/work-orders/board",
+        "/work-orders/new",
+        "/requests",
+        "/failure-codes",
+        "/maintenance",
+        "/maintenance/plans/new",
+        "/maintenance/calendar",
     ];
     for path in pages {
         let response = status_of(agent.get(&server.url(path)).set("Cookie", &session).call());
