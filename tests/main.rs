@@ -40,3 +40,4 @@ mod telemetry;
 mod topics;
 mod ui;
 mod webhooks;
+mod workorders;
