@@ -41,3 +41,4 @@ mod topics;
 mod ui;
 mod webhooks;
 mod workorder_pages;
+mod workorders;

@@ -3,13 +3,15 @@
 //! asset the asset must exist (422 otherwise); once it has joined, health is told at once,
 //! so telemetry sent right after the answer is evaluated against the asset's rules (the
 //! `device.*` event says the same a moment later, and also reaches health for changes made
-//! by `plantd device add` in another process). Also the references of a maintenance plan.
+//! by `plantd device add` in another process). Also the references of a maintenance plan
+//! and the location of a work order's asset.
 
 use plantd_contracts::devices::{DeviceView, GetDevice};
 use plantd_contracts::health::{GetAsset, SyncDeviceAssets};
 use plantd_contracts::{DeviceId, DomainError};
 use serde_json::Value;
 
+use super::ApiResult;
 use crate::state::AppState;
 
 /// `Ok` when `asset_id` is absent, empty, or an asset the health module knows.
@@ -55,5 +57,23 @@ pub async fn check_plan_refs(state: &AppState, body: &Value) -> Result<(), Domai
         }
         Ok(Err(e)) => Err(e),
         Err(e) => Err(DomainError::Unavailable(format!("devices module: {e}"))),
+    }
+}
+
+/// The location of the asset an order (or a work request) is for: unknown asset → 422
+/// `asset_id`. For the REST API and the UI's forms.
+pub async fn asset_location(
+    state: &AppState,
+    asset_id: Option<&Value>,
+) -> ApiResult<Option<String>> {
+    let Some(Value::String(id)) = asset_id else {
+        return Ok(None);
+    };
+    match state.health.send(GetAsset(id.clone())).await? {
+        Ok(detail) => Ok(detail.asset.location),
+        Err(DomainError::NotFound(_)) => {
+            Err(DomainError::invalid("asset_id", "no such asset").into())
+        }
+        Err(e) => Err(e.into()),
     }
 }

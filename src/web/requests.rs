@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 use super::health_common::{answer, asset_names, encode, filled, plain, reader, when, when_or};
 use super::health_common::{with_status, Head};
 use super::session::{changer, poster, redirect};
+use crate::edge::device_assets::asset_location;
 use crate::edge::{render, Problem};
 use crate::state::AppState;
 
@@ -53,6 +54,9 @@ pub async fn file(
     };
     let asset = id.into_inner();
     let mut body = json!({"asset_id": asset, "title": form.title.trim()});
+    if let Err(p) = asset_location(&state, body.get("asset_id")).await {
+        return plain(p);
+    }
     if let Some(d) = filled(&form.description) {
         body["description"] = Value::String(d);
     }

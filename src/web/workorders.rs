@@ -1,13 +1,13 @@
 //! Work-order pages: the list (filters by status, asset, assignee, type, overdue as a GET
 //! form, newest first, paged), the board by status, and the "new order" form (write
 //! scope). One order's page is `workorder_page.rs`. Talks to the work-order module and
-//! health (asset names, the asset's location) by messages only.
+//! health (asset names; a new order's asset must exist, its location is copied on) by
+//! messages only.
 
 use std::collections::HashMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use plantd_contracts::health::GetAsset;
 use plantd_contracts::identity::SessionView;
 use plantd_contracts::workorders::{
     CreateWorkOrder, ListWorkOrders, Priority, WorkOrderFilter, WorkOrderStatus, WorkOrderType,
@@ -19,6 +19,7 @@ use super::health_common::{answer, asset_names, filled, reader, with_status, Hea
 use super::session::{changer, redirect};
 use super::wo_common::{status_label, OrderRow};
 use super::workorder_form::OrderForm;
+use crate::edge::device_assets::asset_location;
 use crate::edge::{render, Problem};
 use crate::state::AppState;
 
@@ -311,12 +312,9 @@ pub async fn create(
         Ok(body) => body,
         Err(e) => return new_page(&state, &current, form, Some(Problem::from(e))).await,
     };
-    let location = match filled(&form.asset_id) {
-        Some(asset) => match state.health.send(GetAsset(asset)).await {
-            Ok(Ok(detail)) => detail.asset.location,
-            _ => None,
-        },
-        None => None,
+    let location = match asset_location(&state, body.get("asset_id")).await {
+        Ok(location) => location,
+        Err(p) => return new_page(&state, &current, form, Some(p)).await,
     };
     let sent = state
         .workorders
