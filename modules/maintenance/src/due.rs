@@ -22,6 +22,7 @@ impl Maintenance {
         for id in &ids {
             self.check_plan(id, now);
         }
+        metrics::counter!("plantd_maintenance_checks_total").increment(1);
         if self.writer.has_ops() {
             self.flush(ctx);
         }
