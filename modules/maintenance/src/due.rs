@@ -91,7 +91,7 @@ fn occurrence_op(p: &PlanState, r: &Raised, now: Millis) -> Op {
         })
     };
     let event = Event::new(data);
-    Op::Occurrence(
+    Op::Occurrence(Box::new((
         OccurrenceRow {
             plan_id: plan.id.clone(),
             occurrence: r.occurrence,
@@ -104,5 +104,5 @@ fn occurrence_op(p: &PlanState, r: &Raised, now: Millis) -> Op {
             closed_at: None,
         },
         event,
-    )
+    )))
 }

@@ -20,7 +20,7 @@ pub(crate) enum Op {
     Plan(PlanRow),
     DeletePlan(String),
     /// A raised occurrence and its `maintenance.due` or `.missed` event.
-    Occurrence(OccurrenceRow, Event),
+    Occurrence(Box<(OccurrenceRow, Event)>),
     /// An occurrence's order was created, done or cancelled.
     SetOccurrence {
         plan_id: String,
@@ -96,7 +96,8 @@ impl Maintenance {
                         match op {
                             Op::Plan(row) => store::upsert_plan(conn, row)?,
                             Op::DeletePlan(id) => store::delete_plan(conn, id)?,
-                            Op::Occurrence(row, event) => {
+                            Op::Occurrence(raised) => {
+                                let (row, event) = &**raised;
                                 if store::insert_occurrence(conn, row)? {
                                     events.push(event.clone());
                                 } else {
