@@ -220,15 +220,6 @@ impl Handler<FlushPending> for Maintenance {
     type Result = ResponseActFuture<Self, Result<(), DomainError>>;
 
     fn handle(&mut self, _: FlushPending, ctx: &mut Context<Self>) -> Self::Result {
-        let waiter = self.writer.wait();
-        self.flush(ctx);
-        Box::pin(
-            async move {
-                waiter
-                    .await
-                    .map_err(|_| DomainError::Unavailable("maintenance stopped".into()))?
-            }
-            .into_actor(self),
-        )
+        self.committed(ctx)
     }
 }

@@ -67,6 +67,23 @@ impl Writer {
 }
 
 impl Maintenance {
+    /// Writes what is queued now; resolves once it is committed.
+    pub(crate) fn committed(
+        &mut self,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, Result<(), DomainError>> {
+        let waiter = self.writer.wait();
+        self.flush(ctx);
+        Box::pin(
+            async move {
+                waiter
+                    .await
+                    .map_err(|_| DomainError::Unavailable("maintenance stopped".into()))?
+            }
+            .into_actor(self),
+        )
+    }
+
     /// Writes what is queued (and the changed plans' rows) unless a write is in flight.
     pub(crate) fn flush(&mut self, ctx: &mut Context<Self>) {
         if self.writer.in_flight {
