@@ -453,3 +453,74 @@ fn a_plan_body_is_checked_field_by_field() {
     let removed = plans::patched(&p, &json!({"calendar": null}), now);
     assert!(removed.is_err(), "no trigger left");
 }
+
+/// 1,000 run-hour plans, each on its own device, and a stream where most samples are of
+/// series no plan watches: every watched sample is counted once, the rest cost a lookup.
+/// `cargo test -p plantd-maintenance --release counting_1000 -- --nocapture` prints the
+/// cost per sample.
+#[test]
+fn counting_1000_meter_plans_from_a_mixed_stream() {
+    use std::collections::BTreeMap;
+
+    use plantd_contracts::health::StoredSample;
+
+    use crate::actor::PlanState;
+    use crate::samples::{count, SeriesIndex};
+
+    let mut index = SeriesIndex::new();
+    let mut plans = BTreeMap::new();
+    for i in 0..1000 {
+        let device = DeviceId::parse(&format!("pump-{i}")).expect("id");
+        let mut p = plan(None, Some((MeterKind::RunHours, 500.0)));
+        p.id = format!("plan-{i}");
+        if let Some(m) = p.meter.as_mut() {
+            m.device_id = device.clone();
+        }
+        index
+            .entry("running".into())
+            .or_default()
+            .entry(device)
+            .or_default()
+            .push(p.id.clone());
+        let sched = Schedule::new(&p, 0);
+        plans.insert(
+            p.id.clone(),
+            PlanState {
+                plan: p,
+                meter: Meter::default(),
+                sched,
+            },
+        );
+    }
+    // 2,000 devices × 5 metrics × 10 samples a second apart: 100,000 samples, one in ten
+    // of a watched series.
+    let start = t("2026-01-01T00:00:00Z");
+    let metrics = ["running", "vib", "temp", "current", "pressure"];
+    let mut samples = Vec::new();
+    for k in 0..10 {
+        for d in 0..2000 {
+            for m in metrics {
+                samples.push(StoredSample {
+                    device_id: DeviceId::parse(&format!("pump-{d}")).expect("id"),
+                    metric: m.into(),
+                    ts: start + k * 1000,
+                    value: 1.0,
+                });
+            }
+        }
+    }
+    let began = std::time::Instant::now();
+    let (moved, counted) = count(&index, &mut plans, &samples, GAP);
+    let took = began.elapsed();
+    assert_eq!(moved.len(), 1000);
+    assert_eq!(counted, 10_000);
+    let total = plans["plan-7"].meter.total;
+    assert!((total - 9.0 / 3600.0).abs() < 1e-12, "{total}");
+    println!(
+        "counting: {} samples ({} watched) for 1,000 plans in {:?}: {:.0} ns a sample",
+        samples.len(),
+        counted,
+        took,
+        took.as_nanos() as f64 / samples.len() as f64
+    );
+}
