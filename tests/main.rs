@@ -29,6 +29,7 @@ mod health_pages;
 mod ingest;
 mod log_flooding;
 mod login_blocking;
+mod maintenance;
 mod migrations;
 mod security;
 mod security_http;

@@ -9,12 +9,13 @@ use actix::prelude::*;
 use plantd_contracts::devices::FlushPending;
 use plantd_contracts::maintenance::Plan;
 use plantd_contracts::time::Millis;
-use plantd_contracts::{DeviceId, DomainError};
+use plantd_contracts::DomainError;
 use plantd_events::Outbox;
 use plantd_storage::{Db, DbError};
 
 use crate::clock::Clock;
 use crate::meter::Meter;
+use crate::samples::SeriesIndex;
 use crate::schedule::{Open, Schedule, Trigger};
 use crate::store;
 use crate::writer::Writer;
@@ -52,7 +53,7 @@ pub struct Maintenance {
     pub(crate) settings: MaintenanceSettings,
     pub(crate) plans: BTreeMap<String, PlanState>,
     /// metric → device → the plans whose meter counts that series.
-    pub(crate) index: HashMap<String, HashMap<DeviceId, Vec<String>>>,
+    pub(crate) index: SeriesIndex,
     pub(crate) writer: Writer,
 }
 
@@ -220,15 +221,6 @@ impl Handler<FlushPending> for Maintenance {
     type Result = ResponseActFuture<Self, Result<(), DomainError>>;
 
     fn handle(&mut self, _: FlushPending, ctx: &mut Context<Self>) -> Self::Result {
-        let waiter = self.writer.wait();
-        self.flush(ctx);
-        Box::pin(
-            async move {
-                waiter
-                    .await
-                    .map_err(|_| DomainError::Unavailable("maintenance stopped".into()))?
-            }
-            .into_actor(self),
-        )
+        self.committed(ctx)
     }
 }

@@ -22,6 +22,7 @@ impl Maintenance {
         for id in &ids {
             self.check_plan(id, now);
         }
+        metrics::counter!("plantd_maintenance_checks_total").increment(1);
         if self.writer.has_ops() {
             self.flush(ctx);
         }
@@ -90,7 +91,7 @@ fn occurrence_op(p: &PlanState, r: &Raised, now: Millis) -> Op {
         })
     };
     let event = Event::new(data);
-    Op::Occurrence(
+    Op::Occurrence(Box::new((
         OccurrenceRow {
             plan_id: plan.id.clone(),
             occurrence: r.occurrence,
@@ -103,5 +104,5 @@ fn occurrence_op(p: &PlanState, r: &Raised, now: Millis) -> Op {
             closed_at: None,
         },
         event,
-    )
+    )))
 }

@@ -72,16 +72,9 @@ impl Handler<DeliverEvent> for Maintenance {
             }
             _ => return Box::pin(fut::ready(Ok(()))),
         }
-        let waiter = self.writer.wait();
-        self.flush(ctx);
         Box::pin(
-            async move {
-                match waiter.await {
-                    Ok(r) => r.map_err(|e| e.to_string()),
-                    Err(_) => Err("maintenance stopped".to_owned()),
-                }
-            }
-            .into_actor(self),
+            self.committed(ctx)
+                .map(|r, _, _| r.map_err(|e| e.to_string())),
         )
     }
 }

@@ -44,24 +44,14 @@ impl Maintenance {
         self.writer.touch(&id);
         let now = self.now();
         self.check_plan(&id, now);
-        let waiter = self.writer.wait();
-        self.flush(ctx);
-        Box::pin(
-            async move {
-                waiter
-                    .await
-                    .map_err(|_| DomainError::Unavailable("maintenance stopped".into()))?
-            }
-            .into_actor(self)
-            .map(move |r, act, _| {
-                r?;
-                let now = act.now();
-                act.plans
-                    .get(&id)
-                    .map(|p| status::status(p, now))
-                    .ok_or_else(|| not_found(&id))
-            }),
-        )
+        Box::pin(self.committed(ctx).map(move |r, act, _| {
+            r?;
+            let now = act.now();
+            act.plans
+                .get(&id)
+                .map(|p| status::status(p, now))
+                .ok_or_else(|| not_found(&id))
+        }))
     }
 }
 
@@ -128,16 +118,7 @@ impl Handler<DeletePlan> for Maintenance {
             return Box::pin(fut::ready(Err(not_found(&msg.0))));
         }
         self.writer.push(Op::DeletePlan(msg.0));
-        let waiter = self.writer.wait();
-        self.flush(ctx);
-        Box::pin(
-            async move {
-                waiter
-                    .await
-                    .map_err(|_| DomainError::Unavailable("maintenance stopped".into()))?
-            }
-            .into_actor(self),
-        )
+        self.committed(ctx)
     }
 }
 

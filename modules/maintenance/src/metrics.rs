@@ -21,6 +21,10 @@ pub fn describe_metrics() {
         "plantd_maintenance_write_failures_total",
         "Maintenance writes that failed (retried)"
     );
+    metrics::describe_counter!(
+        "plantd_maintenance_checks_total",
+        "Checks of every plan against the clock (one a tick)"
+    );
     for trigger in ["calendar", "meter"] {
         metrics::counter!("plantd_maintenance_due_total", "trigger" => trigger).absolute(0);
     }

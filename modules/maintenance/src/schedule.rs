@@ -11,6 +11,8 @@ use crate::meter::DAY_MS;
 use plantd_contracts::maintenance::{CalendarMode, Plan};
 use plantd_contracts::time::Millis;
 
+/// Meter totals this close below a due point have reached it.
+const METER_EPSILON: f64 = 1e-6;
 /// Occurrences skipped in one check at most (the rest follow at the next check).
 const MAX_SKIPPED: usize = 10_000;
 
@@ -134,7 +136,8 @@ impl Schedule {
             let cal = self.calendar_due(plan);
             let met = self.meter_due(plan);
             let cal_ready = cal.is_some_and(|c| now >= c.saturating_sub(lead_ms));
-            let met_ready = met.is_some_and(|m| total >= m - lead_meter);
+            // Run hours are sums of fractions: a hair under the point counts as on it.
+            let met_ready = met.is_some_and(|m| total >= m - lead_meter - METER_EPSILON);
             let trigger = match (cal_ready, met_ready) {
                 (true, _) => Trigger::Calendar,
                 (false, true) => Trigger::Meter,
@@ -252,7 +255,7 @@ impl Schedule {
     pub fn overdue(&self, now: Millis, total: f64) -> bool {
         self.open.as_ref().is_some_and(|o| match o.trigger {
             Trigger::Calendar => o.due_at.is_some_and(|d| d <= now),
-            Trigger::Meter => o.due_meter.is_some_and(|m| total >= m),
+            Trigger::Meter => o.due_meter.is_some_and(|m| total >= m - METER_EPSILON),
         })
     }
 }

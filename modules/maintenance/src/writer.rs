@@ -20,7 +20,7 @@ pub(crate) enum Op {
     Plan(PlanRow),
     DeletePlan(String),
     /// A raised occurrence and its `maintenance.due` or `.missed` event.
-    Occurrence(OccurrenceRow, Event),
+    Occurrence(Box<(OccurrenceRow, Event)>),
     /// An occurrence's order was created, done or cancelled.
     SetOccurrence {
         plan_id: String,
@@ -67,6 +67,23 @@ impl Writer {
 }
 
 impl Maintenance {
+    /// Writes what is queued now; resolves once it is committed.
+    pub(crate) fn committed(
+        &mut self,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, Result<(), DomainError>> {
+        let waiter = self.writer.wait();
+        self.flush(ctx);
+        Box::pin(
+            async move {
+                waiter
+                    .await
+                    .map_err(|_| DomainError::Unavailable("maintenance stopped".into()))?
+            }
+            .into_actor(self),
+        )
+    }
+
     /// Writes what is queued (and the changed plans' rows) unless a write is in flight.
     pub(crate) fn flush(&mut self, ctx: &mut Context<Self>) {
         if self.writer.in_flight {
@@ -96,7 +113,8 @@ impl Maintenance {
                         match op {
                             Op::Plan(row) => store::upsert_plan(conn, row)?,
                             Op::DeletePlan(id) => store::delete_plan(conn, id)?,
-                            Op::Occurrence(row, event) => {
+                            Op::Occurrence(raised) => {
+                                let (row, event) = &**raised;
                                 if store::insert_occurrence(conn, row)? {
                                     events.push(event.clone());
                                 } else {
