@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::events::Hold;
 use crate::health::{act, alarm_in, create, plant, publish, WAIT};
 use crate::support::eventually;
-use crate::support::http::{api, anonymous, token};
+use crate::support::http::{anonymous, api, token};
 use crate::support::mqtt::device;
 use crate::support::server::Server;
 
@@ -20,17 +20,17 @@ fn orders(server: &Server, query: &str) -> Vec<Value> {
 }
 
 fn order(server: &Server, id: &Value) -> Value {
-    let (status, o) = api(server).get(&format!(
-        "/api/v1/work-orders/{}",
-        id.as_str().expect("id")
-    ));
+    let (status, o) = api(server).get(&format!("/api/v1/work-orders/{}", id.as_str().expect("id")));
     assert_eq!(status, 200, "{o}");
     o
 }
 
 fn transition(server: &Server, id: &Value, body: Value) -> (u16, Value) {
     api(server).post(
-        &format!("/api/v1/work-orders/{}/transitions", id.as_str().expect("id")),
+        &format!(
+            "/api/v1/work-orders/{}/transitions",
+            id.as_str().expect("id")
+        ),
         body,
     )
 }
@@ -78,7 +78,10 @@ fn vibration_over_the_limit_opens_one_order_comments_while_open_and_flags_a_repe
     assert_eq!(first["device_id"], "pump-1");
     assert_eq!(first["repeat_failure"], false);
     assert_eq!(first["created_by"], "system");
-    assert!(first["title"].as_str().expect("title").contains("P-101 vibration"));
+    assert!(first["title"]
+        .as_str()
+        .expect("title")
+        .contains("P-101 vibration"));
 
     // Back to normal: a comment, not a close; acknowledged, the episode ends (another).
     publish(&mut dev, json!({"vibration": 2.0}));
@@ -128,9 +131,12 @@ fn vibration_over_the_limit_opens_one_order_comments_while_open_and_flags_a_repe
     let ended = alarm_in(&server, &rule, "rtn_unack");
     act(&server, &ended, "acknowledge", json!({}));
     eventually(WAIT, "no open alarm of the rule", || {
-        crate::health::alarms(&server, &format!("rule_id={}&state=open", rule["id"].as_str()?))
-            .is_empty()
-            .then_some(())
+        crate::health::alarms(
+            &server,
+            &format!("rule_id={}&state=open", rule["id"].as_str()?),
+        )
+        .is_empty()
+        .then_some(())
     });
     publish(&mut dev, json!({"vibration": 9.9}));
     let third = alarm_in(&server, &rule, "active_unack");
@@ -138,7 +144,10 @@ fn vibration_over_the_limit_opens_one_order_comments_while_open_and_flags_a_repe
     assert_ne!(repeat["id"], first["id"]);
     assert_eq!(repeat["repeat_failure"], true);
     assert_eq!(repeat["repeat_of"], first["id"]);
-    assert_eq!(repeat["number"], first["number"].as_i64().expect("number") + 1);
+    assert_eq!(
+        repeat["number"],
+        first["number"].as_i64().expect("number") + 1
+    );
     assert_eq!(orders(&server, "").len(), 2);
     let (status, events) = api(&server).get("/api/v1/events?type=workorder.completed");
     assert_eq!(status, 200);
@@ -167,14 +176,18 @@ fn a_stopping_order_in_progress_holds_the_asset_its_alarms_open_no_order_nor_cou
     assert!(started["downtime_start"].is_string());
     eventually(WAIT, "the asset held in maintenance", || {
         let (_, a) = api(&server).get(&format!("/api/v1/assets/{pump}"));
-        (a["asset"]["in_maintenance"] == true).then_some(())
+        (a["in_maintenance"] == true).then_some(())
     });
 
     let mut dev = device(&server, "pump-1", &password);
     publish(&mut dev, json!({"vibration": 9.5}));
     let alarm = alarm_in(&server, &rule, "out_of_service");
     let (_, raised) = api(&server).get("/api/v1/events?type=alarm.raised");
-    assert_eq!(raised["items"], json!([]), "not announced: nothing to order");
+    assert_eq!(
+        raised["items"],
+        json!([]),
+        "not announced: nothing to order"
+    );
     assert_eq!(orders(&server, "").len(), 1, "only the repair");
     let (_, stats) = api(&server).get("/api/v1/alarms/stats");
     assert_eq!(stats["alarms"], 0, "not in the alarm rates: {stats}");
@@ -196,7 +209,7 @@ fn a_stopping_order_in_progress_holds_the_asset_its_alarms_open_no_order_nor_cou
     assert!(done["downtime_end"].is_string());
     eventually(WAIT, "the asset released", || {
         let (_, a) = api(&server).get(&format!("/api/v1/assets/{pump}"));
-        (a["asset"]["in_maintenance"] == false).then_some(())
+        (a["in_maintenance"] == false).then_some(())
     });
     assert_eq!(alarm["asset_id"], pump.as_str());
     assert_eq!(orders(&server, "").len(), 1);
@@ -212,7 +225,11 @@ fn an_alarm_committed_before_a_kill_opens_exactly_one_order_after_the_restart() 
     publish(&mut dev, json!({"vibration": 9.0}));
     let alarm = alarm_in(&server, &rule, "active_unack");
     let (_, raised) = api(&server).get("/api/v1/events?type=alarm.raised");
-    assert_eq!(raised["items"].as_array().expect("items").len(), 1, "committed");
+    assert_eq!(
+        raised["items"].as_array().expect("items").len(),
+        1,
+        "committed"
+    );
     assert!(orders(&server, "").is_empty(), "not delivered yet");
     drop(dev);
 
@@ -243,17 +260,26 @@ fn the_rest_api_checks_fields_moves_filters_and_turns_requests_into_orders() {
     let path = "/api/v1/work-orders";
     for (body, name) in [
         (json!({"description": "no title"}), "title"),
-        (json!({"title": "x", "estimated_hours": -1}), "estimated_hours"),
+        (
+            json!({"title": "x", "estimated_hours": -1}),
+            "estimated_hours",
+        ),
         (json!({"title": "x", "priority": "asap"}), "priority"),
         (json!({"title": "x", "colour": "red"}), "colour"),
-        (json!({"title": "x", "asset_id": "no-such-asset"}), "asset_id"),
+        (
+            json!({"title": "x", "asset_id": "no-such-asset"}),
+            "asset_id",
+        ),
         (json!({"title": "x", "due_at": "soon"}), "due_at"),
     ] {
         let (status, problem) = api(&server).post(path, body.clone());
         assert_eq!(status, 422, "{body}: {problem}");
         assert_eq!(field(&problem), name, "{body}: {problem}");
     }
-    assert!(orders(&server, "").is_empty(), "nothing created by a refusal");
+    assert!(
+        orders(&server, "").is_empty(),
+        "nothing created by a refusal"
+    );
     let late = create(
         &server,
         path,
@@ -267,8 +293,13 @@ fn the_rest_api_checks_fields_moves_filters_and_turns_requests_into_orders() {
     assert_eq!(other["kind"], "corrective");
     assert_eq!(other["priority"], "medium");
 
-    let ids = |q: &str| -> Vec<Value> { orders(&server, q).iter().map(|o| o["id"].clone()).collect() };
-    assert_eq!(ids(""), [other["id"].clone(), late["id"].clone()], "newest first");
+    let ids =
+        |q: &str| -> Vec<Value> { orders(&server, q).iter().map(|o| o["id"].clone()).collect() };
+    assert_eq!(
+        ids(""),
+        [other["id"].clone(), late["id"].clone()],
+        "newest first"
+    );
     assert_eq!(ids(&format!("asset_id={pump}")), [late["id"].clone()]);
     assert_eq!(ids("assignee=eve"), [late["id"].clone()]);
     assert_eq!(ids("overdue=true"), [late["id"].clone()]);
@@ -297,7 +328,10 @@ fn the_rest_api_checks_fields_moves_filters_and_turns_requests_into_orders() {
         json!({"priority": "high", "assignee": "bob"}),
     );
     assert_eq!(status, 200, "{patched}");
-    assert_eq!((patched["priority"].as_str(), patched["assignee"].as_str()), (Some("high"), Some("bob")));
+    assert_eq!(
+        (patched["priority"].as_str(), patched["assignee"].as_str()),
+        (Some("high"), Some("bob"))
+    );
     let (status, _) = transition(&server, &other["id"], json!({"to": "in_progress"}));
     assert_eq!(status, 200);
     let (status, problem) = transition(
@@ -305,7 +339,11 @@ fn the_rest_api_checks_fields_moves_filters_and_turns_requests_into_orders() {
         &other["id"],
         json!({"to": "done", "closing": {"failure_mode": "noise", "cause": "gremlins", "action": "repair", "detection": "operator"}}),
     );
-    assert_eq!((status, field(&problem)), (422, "closing.cause"), "{problem}");
+    assert_eq!(
+        (status, field(&problem)),
+        (422, "closing.cause"),
+        "{problem}"
+    );
     // An inspection is done without codes; a comment and a ticked item on the way.
     let (status, _) = api(&server).post(
         &format!("{path}/{}/comments", late["id"].as_str().expect("id")),
@@ -333,9 +371,24 @@ fn the_rest_api_checks_fields_moves_filters_and_turns_requests_into_orders() {
         .iter()
         .map(|h| h["action"].as_str().expect("action").to_owned())
         .collect();
-    assert_eq!(history, ["created", "comment", "checklist", "linked", "status", "status"]);
+    assert_eq!(
+        history,
+        [
+            "created",
+            "comment",
+            "checklist",
+            "linked",
+            "status",
+            "status"
+        ]
+    );
     let (_, changed) = api(&server).get("/api/v1/events?type=workorder.status_changed");
-    let last = changed["items"].as_array().expect("items").last().cloned().expect("one");
+    let last = changed["items"]
+        .as_array()
+        .expect("items")
+        .last()
+        .cloned()
+        .expect("one");
     assert_eq!(last["data"]["previous_status"], "in_progress");
     assert_eq!(last["data"]["status"], "done");
 
@@ -351,10 +404,18 @@ fn the_rest_api_checks_fields_moves_filters_and_turns_requests_into_orders() {
         .push(json!({"code": "corrosion", "label": "Corrosion"}));
     let (_, write) = token(&server, &["write"]);
     let engineer = anonymous(&server).with_token(&write);
-    engineer.assert_forbidden("PUT", "/api/v1/failure-codes", Some(edited.clone()), "admin");
+    engineer.assert_forbidden(
+        "PUT",
+        "/api/v1/failure-codes",
+        Some(edited.clone()),
+        "admin",
+    );
     let put = |body: &Value| -> (u16, Value) {
         match ureq::put(&server.url("/api/v1/failure-codes"))
-            .set("Authorization", &format!("Bearer {}", crate::support::server::ADMIN_TOKEN))
+            .set(
+                "Authorization",
+                &format!("Bearer {}", crate::support::server::ADMIN_TOKEN),
+            )
             .send_json(body.clone())
         {
             Ok(r) => (r.status(), r.into_json().expect("json")),
@@ -362,8 +423,13 @@ fn the_rest_api_checks_fields_moves_filters_and_turns_requests_into_orders() {
             Err(e) => panic!("{e}"),
         }
     };
-    let (status, problem) = put(&json!({"failure_modes": [], "causes": [], "actions": [], "detections": []}));
-    assert_eq!((status, field(&problem)), (422, "failure_modes"), "{problem}");
+    let (status, problem) =
+        put(&json!({"failure_modes": [], "causes": [], "actions": [], "detections": []}));
+    assert_eq!(
+        (status, field(&problem)),
+        (422, "failure_modes"),
+        "{problem}"
+    );
     let (status, saved) = put(&edited);
     assert_eq!(status, 200, "{saved}");
     assert_eq!(api(&server).get("/api/v1/failure-codes").1, edited);
@@ -380,12 +446,18 @@ fn the_rest_api_checks_fields_moves_filters_and_turns_requests_into_orders() {
     assert_eq!(request["status"], "pending");
     viewer.assert_forbidden(
         "POST",
-        &format!("/api/v1/work-requests/{}/approve", request["id"].as_str().expect("id")),
+        &format!(
+            "/api/v1/work-requests/{}/approve",
+            request["id"].as_str().expect("id")
+        ),
         Some(json!({})),
         "write",
     );
     let (status, approved) = api(&server).post(
-        &format!("/api/v1/work-requests/{}/approve", request["id"].as_str().expect("id")),
+        &format!(
+            "/api/v1/work-requests/{}/approve",
+            request["id"].as_str().expect("id")
+        ),
         json!({"priority": "high"}),
     );
     assert_eq!(status, 201, "{approved}");
@@ -394,12 +466,21 @@ fn the_rest_api_checks_fields_moves_filters_and_turns_requests_into_orders() {
     assert_eq!(approved["title"], "Pump noisy");
     assert_eq!(approved["priority"], "high");
     let (status, _) = api(&server).post(
-        &format!("/api/v1/work-requests/{}/approve", request["id"].as_str().expect("id")),
+        &format!(
+            "/api/v1/work-requests/{}/approve",
+            request["id"].as_str().expect("id")
+        ),
         json!({}),
     );
     assert_eq!(status, 409, "decided once");
-    let (_, second) = viewer.post("/api/v1/work-requests", json!({"title": "Leak under P-101"}));
-    let reject = format!("/api/v1/work-requests/{}/reject", second["id"].as_str().expect("id"));
+    let (_, second) = viewer.post(
+        "/api/v1/work-requests",
+        json!({"title": "Leak under P-101"}),
+    );
+    let reject = format!(
+        "/api/v1/work-requests/{}/reject",
+        second["id"].as_str().expect("id")
+    );
     let (status, problem) = api(&server).post(&reject, json!({"reason": " "}));
     assert_eq!((status, field(&problem)), (422, "reason"), "{problem}");
     let (status, rejected) = api(&server).post(&reject, json!({"reason": "duplicate of WO-4"}));

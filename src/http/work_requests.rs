@@ -57,12 +57,13 @@ pub async fn list(
     page: web::Query<Page>,
 ) -> ApiResult<HttpResponse> {
     caller.require(Scope::Read)?;
-    let status = match nonempty(&filter.status) {
-        None => None,
-        Some(s) => Some(RequestStatus::parse(s).ok_or_else(|| {
-            Problem::bad_request("status", "one of pending, approved, rejected")
-        })?),
-    };
+    let status =
+        match nonempty(&filter.status) {
+            None => None,
+            Some(s) => Some(RequestStatus::parse(s).ok_or_else(|| {
+                Problem::bad_request("status", "one of pending, approved, rejected")
+            })?),
+        };
     let limit = page.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(Problem::bad_request("limit", "limit is 1 to 1000"));

@@ -33,7 +33,9 @@ pub(super) async fn asset_location(
     };
     match state.health.send(GetAsset(id.clone())).await? {
         Ok(detail) => Ok(detail.asset.location),
-        Err(DomainError::NotFound(_)) => Err(DomainError::invalid("asset_id", "no such asset").into()),
+        Err(DomainError::NotFound(_)) => {
+            Err(DomainError::invalid("asset_id", "no such asset").into())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -156,7 +158,10 @@ pub async fn get(
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     caller.require(Scope::Read)?;
-    let order = state.workorders.send(GetWorkOrder(id.into_inner())).await??;
+    let order = state
+        .workorders
+        .send(GetWorkOrder(id.into_inner()))
+        .await??;
     Ok(HttpResponse::Ok().json(order))
 }
 
