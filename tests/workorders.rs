@@ -176,7 +176,7 @@ fn a_stopping_order_in_progress_holds_the_asset_its_alarms_open_no_order_nor_cou
     assert!(started["downtime_start"].is_string());
     eventually(WAIT, "the asset held in maintenance", || {
         let (_, a) = api(&server).get(&format!("/api/v1/assets/{pump}"));
-        (a["asset"]["in_maintenance"] == true).then_some(())
+        (a["in_maintenance"] == true).then_some(())
     });
 
     let mut dev = device(&server, "pump-1", &password);
@@ -209,7 +209,7 @@ fn a_stopping_order_in_progress_holds_the_asset_its_alarms_open_no_order_nor_cou
     assert!(done["downtime_end"].is_string());
     eventually(WAIT, "the asset released", || {
         let (_, a) = api(&server).get(&format!("/api/v1/assets/{pump}"));
-        (a["asset"]["in_maintenance"] == false).then_some(())
+        (a["in_maintenance"] == false).then_some(())
     });
     assert_eq!(alarm["asset_id"], pump.as_str());
     assert_eq!(orders(&server, "").len(), 1);

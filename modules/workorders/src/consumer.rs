@@ -108,7 +108,7 @@ fn on_raised(
     );
     if let Some(mut open) = store::open_for(conn, &on)? {
         let h = machine::comment(&mut open, &text, now, SYSTEM);
-        store::update_order(conn, &open)?;
+        store::update_order(conn, &mut open)?;
         store::append_history(conn, &open.id, &[h])?;
         tracing::info!(work_order = %open.id, alarm = %a.alarm_id, "alarm noted on the open order");
         return Ok(());
@@ -182,7 +182,7 @@ fn note_alarm(conn: &mut DbConnection, a: &AlarmEvent, text: String) -> Result<(
         return Ok(());
     }
     let h = machine::comment(&mut order, &text, Utc::now(), SYSTEM);
-    store::update_order(conn, &order)?;
+    store::update_order(conn, &mut order)?;
     store::append_history(conn, &order.id, &[h])
 }
 

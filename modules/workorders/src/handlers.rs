@@ -114,7 +114,7 @@ impl Handler<UpdateWorkOrder> for WorkOrders {
             let patched = input::parse_patched(&view)?;
             let now = Utc::now();
             if let Some(h) = machine::patch(&mut order, patched, now, &msg.by)? {
-                store::update_order(conn, &order)?;
+                store::update_order(conn, &mut order)?;
                 store::append_history(conn, &order.id, &[h])?;
             }
             Ok(order)
@@ -135,7 +135,7 @@ impl Handler<TransitionWorkOrder> for WorkOrders {
             let codes = store::load_codes(conn)?;
             let previous = order.status;
             let h = machine::transition(&mut order, &t, &codes, Utc::now(), &msg.by)?;
-            store::update_order(conn, &order)?;
+            store::update_order(conn, &mut order)?;
             store::append_history(conn, &order.id, &[h])?;
             let events = crate::events::status_changed(conn, &order, previous, &msg.by)?;
             plantd_events::record(conn, &events)?;
@@ -155,7 +155,7 @@ impl Handler<CommentWorkOrder> for WorkOrders {
         AtomicResponse::new(self.commit(move |conn, _| {
             let mut order = load(conn, &msg.id)?;
             let h = machine::comment(&mut order, &text, Utc::now(), &msg.by);
-            store::update_order(conn, &order)?;
+            store::update_order(conn, &mut order)?;
             store::append_history(conn, &order.id, &[h])?;
             Ok(order)
         }))
@@ -234,7 +234,7 @@ impl Handler<TickChecklistItem> for WorkOrders {
                     json!({"follow_up_id": child.id, "number": child.number, "item": msg.item}),
                 ));
             }
-            store::update_order(conn, &order)?;
+            store::update_order(conn, &mut order)?;
             store::append_history(conn, &order.id, &history)?;
             Ok(order)
         }))

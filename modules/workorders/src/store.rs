@@ -119,7 +119,9 @@ pub(crate) fn next_number(conn: &mut DbConnection) -> Result<i64, DbError> {
     .map_err(DbError::from)
 }
 
-pub(crate) fn insert_order(conn: &mut DbConnection, o: &WorkOrder) -> Result<(), DbError> {
+/// Stores a new order; `overdue` is set on it as it is shown now.
+pub(crate) fn insert_order(conn: &mut DbConnection, o: &mut WorkOrder) -> Result<(), DbError> {
+    o.overdue = is_overdue(o, Utc::now());
     let row = row_of(o)?;
     with_conn!(conn, |c| diesel::insert_into(workorders_orders::table)
         .values(&row)
@@ -127,7 +129,9 @@ pub(crate) fn insert_order(conn: &mut DbConnection, o: &WorkOrder) -> Result<(),
     Ok(())
 }
 
-pub(crate) fn update_order(conn: &mut DbConnection, o: &WorkOrder) -> Result<(), DbError> {
+/// Stores a changed order; `overdue` is set on it as it is shown now.
+pub(crate) fn update_order(conn: &mut DbConnection, o: &mut WorkOrder) -> Result<(), DbError> {
+    o.overdue = is_overdue(o, Utc::now());
     let row = row_of(o)?;
     with_conn!(conn, |c| diesel::update(
         workorders_orders::table.find(&row.id)

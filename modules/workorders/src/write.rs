@@ -66,8 +66,8 @@ pub(crate) fn create(
     make: impl FnOnce(i64) -> WorkOrder,
 ) -> Result<WorkOrder, DbError> {
     let number = store::next_number(conn)?;
-    let order = make(number);
-    store::insert_order(conn, &order)?;
+    let mut order = make(number);
+    store::insert_order(conn, &mut order)?;
     let mut detail = json!({ "source": source });
     for (key, value) in [
         ("alarm_id", &order.alarm_id),
