@@ -6,7 +6,9 @@
 //! HTTP (the pages without JavaScript, with the UI's cookies and CSRF tokens): a viewer
 //! reports a problem from an asset's page (with its QR code), has no "new order" button
 //! and a forged POST with a valid token is refused; an engineer approves the request into
-//! an order and rejects another with a reason. Screenshots go to `target/screenshots/`.
+//! an order and rejects another with a reason; an admin edits the failure codes (an
+//! engineer may not), and the plan and order editors show a 422 beside its field.
+//! Screenshots go to `target/screenshots/`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -495,4 +497,90 @@ fn the_plan_editor_makes_a_meter_plan_whose_progress_shows_and_the_calendar_show
     assert_eq!(browser.find_all("#asset-qr svg.qr").len(), 1);
     screenshot(&browser, "asset-qr");
     drop(mqtt);
+}
+
+#[test]
+fn an_admin_edits_the_failure_codes_and_the_editors_show_a_422_beside_its_field() {
+    let server = Server::start();
+    let pump = asset(&server, "Pump P-12");
+    add_user(&server, "erin", "engineer");
+    let agent = agent();
+    let engineer = sign_in(&server, &agent, "erin", ADMIN_PASSWORD);
+    let shown = page(&server, &agent, &engineer, "/failure-codes");
+    assert!(shown.contains("leakage"), "the defaults: {shown}");
+    assert!(
+        !shown.contains("Save the lists"),
+        "only admins see the button"
+    );
+    let csrf = form_token(&shown).expect("token");
+    let lists = [
+        ("csrf_token", csrf.as_str()),
+        ("failure_modes", "leak: Leakage\nseized: Seized"),
+        ("causes", "wear: Wear"),
+        ("actions", "replace: Replace"),
+        ("detections", "operator: Operator"),
+    ];
+    assert_refused(
+        post(&server, &agent, &engineer, "/failure-codes", &lists),
+        "only admins edit the failure codes",
+    );
+    let admin = sign_in(&server, &agent, "admin", ADMIN_PASSWORD);
+    let csrf = form_token(&page(&server, &agent, &admin, "/failure-codes")).expect("token");
+    let mut lists = lists;
+    lists[0].1 = &csrf;
+    assert_eq!(
+        location(&post(&server, &agent, &admin, "/failure-codes", &lists)),
+        "/failure-codes"
+    );
+    let (_, codes) = api(&server).get("/api/v1/failure-codes");
+    assert_eq!(
+        codes["failure_modes"],
+        json!([{"code": "leak", "label": "Leakage"}, {"code": "seized", "label": "Seized"}]),
+        "{codes}"
+    );
+    assert_eq!(
+        codes["detections"],
+        json!([{"code": "operator", "label": "Operator"}])
+    );
+
+    // The plan editor shows the module's 422 beside its field, and keeps what was typed.
+    let refused = post(
+        &server,
+        &agent,
+        &admin,
+        "/maintenance/plans",
+        &[
+            ("csrf_token", &csrf),
+            ("asset_id", &pump),
+            ("title", "No trigger"),
+            ("tasks", "Look"),
+        ],
+    );
+    assert_eq!(refused.status(), 422);
+    let html = refused.into_string().expect("html");
+    assert!(
+        html.contains("data-error=\"calendar\">a plan needs a calendar or a meter trigger"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"No trigger\""), "{html}");
+    let (_, plans) = api(&server).get("/api/v1/maintenance-plans");
+    assert_eq!(plans["items"], json!([]));
+    // So does the order form.
+    let refused = post(
+        &server,
+        &agent,
+        &admin,
+        "/work-orders",
+        &[
+            ("csrf_token", &csrf),
+            ("title", "x"),
+            ("estimated_hours", "lots"),
+        ],
+    );
+    assert_eq!(refused.status(), 422);
+    let html = refused.into_string().expect("html");
+    assert!(
+        html.contains("data-error=\"estimated_hours\">a number</span>"),
+        "{html}"
+    );
 }
