@@ -26,7 +26,7 @@ use crate::state::AppState;
 pub const VIEWERS_READ: &str = "viewers cannot change work orders";
 const PAGE: u32 = 50;
 /// Cards per column of the board (done and cancelled: the most recent).
-const BOARD_OPEN: u32 = 200;
+const BOARD_OPEN: u32 = 100;
 const BOARD_RECENT: u32 = 20;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -164,6 +164,8 @@ pub struct Column {
     pub status: &'static str,
     pub title: &'static str,
     pub orders: Vec<OrderRow>,
+    /// More than the board shows: the list has them all.
+    pub more: bool,
 }
 
 #[derive(Template)]
@@ -204,17 +206,21 @@ pub async fn board(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
                 limit,
             })
             .await;
-        let orders = match answer(sent) {
-            Ok(page) => page.items.iter().map(|o| OrderRow::of(o, &names)).collect(),
+        let (orders, more) = match answer(sent) {
+            Ok(page) => (
+                page.items.iter().map(|o| OrderRow::of(o, &names)).collect(),
+                page.next_cursor.is_some(),
+            ),
             Err(p) => {
                 error.get_or_insert(p);
-                Vec::new()
+                (Vec::new(), false)
             }
         };
         columns.push(Column {
             status: status.as_str(),
             title,
             orders,
+            more,
         });
     }
     let status = error.as_ref().map(|p| p.status);
