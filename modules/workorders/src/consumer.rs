@@ -22,6 +22,9 @@ use crate::machine::{self, SYSTEM};
 use crate::store::{self, Equipment};
 use crate::write::{self, Created};
 
+/// One event's change, run in the transaction that claims the event.
+type Work = Box<dyn FnOnce(&mut DbConnection, &mut Created) -> Result<(), DbError> + Send>;
+
 /// The consumer's name in `events_processed`.
 pub(crate) const CONSUMER: &str = "workorders";
 
@@ -33,24 +36,23 @@ impl Handler<DeliverEvent> for WorkOrders {
         let kind = event.kind().to_owned();
         let id = event.id;
         let window = Duration::from_std(self.settings.repeat_window).unwrap_or(Duration::MAX);
-        let work: Box<dyn FnOnce(&mut DbConnection, &mut Created) -> Result<(), DbError> + Send> =
-            match event.data {
-                EventData::AlarmRaised(a) if wants_order(&a) => {
-                    Box::new(move |c, created| on_raised(c, created, &a, window))
-                }
-                EventData::AlarmReturnedToNormal(a) => Box::new(move |c, _| {
-                    note_alarm(
-                        c,
-                        &a,
-                        format!("Alarm returned to normal (value {})", a.value),
-                    )
-                }),
-                EventData::AlarmCleared(a) => {
-                    Box::new(move |c, _| note_alarm(c, &a, format!("Alarm cleared by {}", a.by)))
-                }
-                EventData::MaintenanceDue(d) => Box::new(move |c, created| on_due(c, created, &d)),
-                _ => return AtomicResponse::new(Box::pin(fut::ready(Ok(())))),
-            };
+        let work: Work = match event.data {
+            EventData::AlarmRaised(a) if wants_order(&a) => {
+                Box::new(move |c, created| on_raised(c, created, &a, window))
+            }
+            EventData::AlarmReturnedToNormal(a) => Box::new(move |c, _| {
+                note_alarm(
+                    c,
+                    &a,
+                    format!("Alarm returned to normal (value {})", a.value),
+                )
+            }),
+            EventData::AlarmCleared(a) => {
+                Box::new(move |c, _| note_alarm(c, &a, format!("Alarm cleared by {}", a.by)))
+            }
+            EventData::MaintenanceDue(d) => Box::new(move |c, created| on_due(c, created, &d)),
+            _ => return AtomicResponse::new(Box::pin(fut::ready(Ok(())))),
+        };
         let span = tracing::info_span!("workorders_consume", kind = %kind, event = %id);
         let response = self.commit(move |conn, created| {
             let _guard = span.enter();
