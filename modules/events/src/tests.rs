@@ -6,67 +6,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use diesel::Connection;
 use plantd_contracts::events::{
     examples, DeliverEvent, DeviceProvisioned, DeviceRef, EventFilter, ListEvents,
 };
 use plantd_contracts::{DeviceId, Event, EventData};
-use plantd_storage::{Db, DbError};
+use plantd_storage::{Db, DbError, ScratchDb};
 use uuid::Uuid;
 
 use crate::{claim, outbox, record, store, EventSettings, Outbox, Subscription};
 
 /// A database of its own for one test, dropped (PostgreSQL) or deleted (SQLite) at the end.
-struct TestDb {
-    db: Db,
-    cleanup: Box<dyn FnOnce()>,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let cleanup = std::mem::replace(&mut self.cleanup, Box::new(|| {}));
-        cleanup();
-    }
-}
-
-fn test_db(name: &str) -> TestDb {
-    let unique = format!("plantd_events_{name}_{}", std::process::id());
-    let (db, cleanup): (Db, Box<dyn FnOnce()>) = match std::env::var("PLANTD_TEST_DATABASE_URL") {
-        Ok(base) => {
-            let base = base.trim_end_matches('/').to_owned();
-            let admin = format!("{base}/postgres");
-            let mut conn = diesel::PgConnection::establish(&admin).expect("PostgreSQL");
-            use diesel::RunQueryDsl;
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
-                .execute(&mut conn)
-                .expect("drop");
-            diesel::sql_query(format!("CREATE DATABASE {unique}"))
-                .execute(&mut conn)
-                .expect("create database");
-            let db = Db::open(&format!("{base}/{unique}"), 4).expect("open");
-            let cleanup = move || {
-                if let Ok(mut conn) = diesel::PgConnection::establish(&admin) {
-                    let _ =
-                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
-                            .execute(&mut conn);
-                }
-            };
-            (db, Box::new(cleanup))
-        }
-        Err(_) => {
-            let dir = std::env::temp_dir().join(&unique);
-            let _ = std::fs::remove_dir_all(&dir);
-            let db = Db::open(dir.join("plantd.db").to_str().expect("path"), 4).expect("open");
-            (
-                db,
-                Box::new(move || {
-                    let _ = std::fs::remove_dir_all(&dir);
-                }),
-            )
-        }
-    };
-    plantd_storage::run_migrations(&db, &[&crate::MIGRATIONS]).expect("migrations");
-    TestDb { db, cleanup }
+fn test_db(name: &str) -> ScratchDb {
+    plantd_storage::scratch_db(&format!("events_{name}"), &[&crate::MIGRATIONS])
+        .expect("scratch database")
 }
 
 fn device_event(id: &str) -> Event {

@@ -7,10 +7,14 @@
 mod connection;
 mod error;
 mod migrate;
+#[cfg(feature = "testing")]
+mod scratch;
 
 pub use connection::{Backend, Db, DbConnection, PooledConn};
 pub use error::DbError;
 pub use migrate::{run_migrations, ModuleMigrations};
+#[cfg(feature = "testing")]
+pub use scratch::{scratch_db, ScratchDb};
 
 /// Runs `$body` with `$c` bound to the concrete connection of either backend, so one query
 /// written once compiles for SQLite and for PostgreSQL.

@@ -11,7 +11,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Duration, Utc};
 use plantd_contracts::events::{AlarmEvent, DeliverEvent, MaintenanceDue};
 use plantd_contracts::health::AlarmState;
-use plantd_contracts::workorders::{ChecklistItem, Priority, WorkOrder, WorkOrderType};
+use plantd_contracts::workorders::{Priority, WorkOrder, WorkOrderType};
 use plantd_contracts::EventData;
 use plantd_storage::{DbConnection, DbError};
 use uuid::Uuid;
@@ -21,6 +21,9 @@ use crate::input::{Editable, NewOrder};
 use crate::machine::{self, SYSTEM};
 use crate::store::{self, Equipment};
 use crate::write::{self, Created};
+
+/// One event's change, run in the transaction that claims the event.
+type Work = Box<dyn FnOnce(&mut DbConnection, &mut Created) -> Result<(), DbError> + Send>;
 
 /// The consumer's name in `events_processed`.
 pub(crate) const CONSUMER: &str = "workorders";
@@ -33,24 +36,23 @@ impl Handler<DeliverEvent> for WorkOrders {
         let kind = event.kind().to_owned();
         let id = event.id;
         let window = Duration::from_std(self.settings.repeat_window).unwrap_or(Duration::MAX);
-        let work: Box<dyn FnOnce(&mut DbConnection, &mut Created) -> Result<(), DbError> + Send> =
-            match event.data {
-                EventData::AlarmRaised(a) if wants_order(&a) => {
-                    Box::new(move |c, created| on_raised(c, created, &a, window))
-                }
-                EventData::AlarmReturnedToNormal(a) => Box::new(move |c, _| {
-                    note_alarm(
-                        c,
-                        &a,
-                        format!("Alarm returned to normal (value {})", a.value),
-                    )
-                }),
-                EventData::AlarmCleared(a) => {
-                    Box::new(move |c, _| note_alarm(c, &a, format!("Alarm cleared by {}", a.by)))
-                }
-                EventData::MaintenanceDue(d) => Box::new(move |c, created| on_due(c, created, &d)),
-                _ => return AtomicResponse::new(Box::pin(fut::ready(Ok(())))),
-            };
+        let work: Work = match event.data {
+            EventData::AlarmRaised(a) if wants_order(&a) => {
+                Box::new(move |c, created| on_raised(c, created, &a, window))
+            }
+            EventData::AlarmReturnedToNormal(a) => Box::new(move |c, _| {
+                note_alarm(
+                    c,
+                    &a,
+                    format!("Alarm returned to normal (value {})", a.value),
+                )
+            }),
+            EventData::AlarmCleared(a) => {
+                Box::new(move |c, _| note_alarm(c, &a, format!("Alarm cleared by {}", a.by)))
+            }
+            EventData::MaintenanceDue(d) => Box::new(move |c, created| on_due(c, created, &d)),
+            _ => return AtomicResponse::new(Box::pin(fut::ready(Ok(())))),
+        };
         let span = tracing::info_span!("workorders_consume", kind = %kind, event = %id);
         let response = self.commit(move |conn, created| {
             let _guard = span.enter();
@@ -123,7 +125,7 @@ fn on_raised(
             Uuid::new_v4().to_string(),
             number,
             NewOrder {
-                fields: editable(
+                fields: Editable::system(
                     format!("{} on {on_what}", a.rule_name),
                     format!(
                         "Opened by alarm {} of rule {}: {} = {} ({}) on device {}.",
@@ -157,22 +159,6 @@ fn on_raised(
     Ok(())
 }
 
-fn editable(title: String, description: String, priority: Priority) -> Editable {
-    Editable {
-        title: title.chars().take(200).collect(),
-        description,
-        kind: None,
-        priority: Some(priority),
-        assignee: None,
-        due_at: None,
-        estimated_hours: None,
-        stops_asset: false,
-        skills: Vec::new(),
-        tools: Vec::new(),
-        parts: Vec::new(),
-    }
-}
-
 /// A comment on the open order of this alarm episode, if there is one.
 fn note_alarm(conn: &mut DbConnection, a: &AlarmEvent, text: String) -> Result<(), DbError> {
     let Some(mut order) = store::by_alarm(conn, &a.alarm_id)? else {
@@ -196,7 +182,7 @@ fn on_due(
     }
     let now = Utc::now();
     let order: WorkOrder = write::create(conn, created, "plan", now, |number| {
-        let mut fields = editable(d.title.clone(), d.description.clone(), Priority::Medium);
+        let mut fields = Editable::system(d.title.clone(), d.description.clone(), Priority::Medium);
         fields.kind = Some(WorkOrderType::Preventive);
         fields.due_at = d.due_at;
         fields.estimated_hours = d.estimated_hours;
@@ -211,25 +197,13 @@ fn on_due(
                 fields,
                 asset_id: Some(d.asset_id.clone()),
                 device_id: None,
-                checklist: Vec::new(),
+                checklist: d.tasks.clone(),
             },
             WorkOrderType::Preventive,
             None,
             now,
             SYSTEM,
         );
-        o.checklist = d
-            .tasks
-            .iter()
-            .map(|t| ChecklistItem {
-                text: t.clone(),
-                result: None,
-                by: None,
-                at: None,
-                note: None,
-                follow_up_id: None,
-            })
-            .collect();
         o.plan_id = Some(d.plan_id.clone());
         o.occurrence = Some(d.occurrence);
         o.interval_days = d.interval_days;

@@ -196,17 +196,12 @@ impl Handler<TickChecklistItem> for WorkOrders {
                     let title = format!("Follow-up of WO-{}: {text}", parent.number);
                     let new = NewOrder {
                         fields: input::Editable {
-                            title: title.chars().take(200).collect(),
-                            description: note.clone().unwrap_or_default(),
                             kind: Some(WorkOrderType::Corrective),
-                            priority: Some(parent.priority),
-                            assignee: None,
-                            due_at: None,
-                            estimated_hours: None,
-                            stops_asset: false,
-                            skills: Vec::new(),
-                            tools: Vec::new(),
-                            parts: Vec::new(),
+                            ..input::Editable::system(
+                                title,
+                                note.clone().unwrap_or_default(),
+                                parent.priority,
+                            )
                         },
                         asset_id: parent.asset_id.clone(),
                         device_id: parent.device_id.clone(),

@@ -122,6 +122,25 @@ pub(crate) struct Editable {
     pub parts: Vec<String>,
 }
 
+impl Editable {
+    /// The fields of an order plantd opens itself (alarm, plan, follow-up): the rest empty.
+    pub(crate) fn system(title: String, description: String, priority: Priority) -> Editable {
+        Editable {
+            title: title.chars().take(MAX_TITLE).collect(),
+            description,
+            kind: None,
+            priority: Some(priority),
+            assignee: None,
+            due_at: None,
+            estimated_hours: None,
+            stops_asset: false,
+            skills: Vec::new(),
+            tools: Vec::new(),
+            parts: Vec::new(),
+        }
+    }
+}
+
 const EDITABLE: [&str; 11] = [
     "title",
     "description",

@@ -170,9 +170,10 @@ pub(crate) fn transition(
     if done {
         next.completed_at = Some(now);
         next.closing = t.closing.clone();
-        if next.downtime_start.is_some() {
-            next.downtime_end.get_or_insert(now);
-        }
+    }
+    // Done or cancelled, the asset runs again: its downtime ends now unless given.
+    if !t.to.is_open() && next.downtime_start.is_some() {
+        next.downtime_end.get_or_insert(now);
     }
     check_downtime(next.downtime_start, next.downtime_end)?;
     let mut detail = json!({"from": from.as_str(), "to": t.to.as_str()});

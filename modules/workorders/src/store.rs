@@ -155,15 +155,13 @@ pub(crate) fn append_history(
         .filter(workorders_history::order_id.eq(order_id))
         .select(diesel::dsl::max(workorders_history::seq))
         .first(c))?;
-    let mut seq = last.map_or(0, |s| s + 1);
-    for e in entries {
+    for (seq, e) in (last.map_or(0, |s| s + 1)..).zip(entries) {
         rows.push((
             workorders_history::order_id.eq(order_id.to_owned()),
             workorders_history::seq.eq(seq),
             workorders_history::at.eq(e.at.timestamp_millis()),
             workorders_history::entry.eq(encode(e)?),
         ));
-        seq += 1;
     }
     with_conn!(conn, |c| diesel::insert_into(workorders_history::table)
         .values(&rows)

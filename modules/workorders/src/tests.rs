@@ -6,67 +6,22 @@
 
 use actix::prelude::*;
 use chrono::Utc;
-use diesel::Connection;
 use plantd_contracts::events::{AlarmEvent, DeliverEvent, MaintenanceDue};
 use plantd_contracts::health::{AlarmState, Severity};
 use plantd_contracts::workorders::*;
 use plantd_contracts::{DeviceId, DomainError, Event, EventData};
-use plantd_storage::Db;
+use plantd_storage::{Db, ScratchDb};
 use serde_json::json;
 
 use crate::{store, WorkOrders, WorkOrdersSettings};
 
 /// A database of its own for one test, dropped (PostgreSQL) or deleted (SQLite) at the end.
-struct TestDb {
-    db: Db,
-    cleanup: Option<Box<dyn FnOnce()>>,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some(cleanup) = self.cleanup.take() {
-            cleanup();
-        }
-    }
-}
-
-fn test_db(name: &str) -> TestDb {
-    let unique = format!("plantd_workorders_{name}_{}", std::process::id());
-    let (db, cleanup): (Db, Box<dyn FnOnce()>) = match std::env::var("PLANTD_TEST_DATABASE_URL") {
-        Ok(base) => {
-            use diesel::RunQueryDsl;
-            let base = base.trim_end_matches('/').to_owned();
-            let admin = format!("{base}/postgres");
-            let mut conn = diesel::PgConnection::establish(&admin).expect("PostgreSQL");
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
-                .execute(&mut conn)
-                .expect("drop");
-            diesel::sql_query(format!("CREATE DATABASE {unique}"))
-                .execute(&mut conn)
-                .expect("create database");
-            let db = Db::open(&format!("{base}/{unique}"), 4).expect("open");
-            let cleanup = move || {
-                if let Ok(mut conn) = diesel::PgConnection::establish(&admin) {
-                    let _ =
-                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {unique} WITH (FORCE)"))
-                            .execute(&mut conn);
-                }
-            };
-            (db, Box::new(cleanup))
-        }
-        Err(_) => {
-            let dir = std::env::temp_dir().join(&unique);
-            let _ = std::fs::remove_dir_all(&dir);
-            let db = Db::open(dir.join("plantd.db").to_str().expect("path"), 4).expect("open");
-            (db, Box::new(move || drop(std::fs::remove_dir_all(&dir))))
-        }
-    };
-    plantd_storage::run_migrations(&db, &[&plantd_events::MIGRATIONS, &crate::MIGRATIONS])
-        .expect("migrations");
-    TestDb {
-        db,
-        cleanup: Some(cleanup),
-    }
+fn test_db(name: &str) -> ScratchDb {
+    plantd_storage::scratch_db(
+        &format!("workorders_{name}"),
+        &[&plantd_events::MIGRATIONS, &crate::MIGRATIONS],
+    )
+    .expect("scratch database")
 }
 
 fn start(db: &Db) -> Addr<WorkOrders> {
