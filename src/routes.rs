@@ -53,6 +53,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
             web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(http::auth::authenticate))
                 .configure(http::tokens::routes)
+                .configure(http::users::routes)
+                .configure(http::assignees::routes)
                 .configure(http::devices::routes)
                 .configure(http::shadow::routes)
                 .configure(http::commands::routes)
