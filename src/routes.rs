@@ -119,7 +119,9 @@ fn pages(cfg: &mut web::ServiceConfig) {
         .configure(ui::webhooks::routes)
         .configure(ui::assets::routes)
         .configure(ui::alarms::routes)
-        .configure(ui::rules::routes);
+        .configure(ui::rules::routes)
+        .configure(ui::users::routes)
+        .configure(ui::account::routes);
 }
 
 fn json_error(e: actix_web::error::JsonPayloadError) -> actix_web::Error {

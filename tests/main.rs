@@ -39,4 +39,5 @@ mod simulate;
 mod telemetry;
 mod topics;
 mod ui;
+mod users;
 mod webhooks;

@@ -238,7 +238,7 @@ impl Browser {
         );
     }
 
-    fn screenshot(&self, to: &str) {
+    pub(crate) fn screenshot(&self, to: &str) {
         use base64::Engine;
         let encoded = self.session_call("GET", "/screenshot", None);
         let png = base64::engine::general_purpose::STANDARD

@@ -1,5 +1,6 @@
 //! Cookies of the UI (the session cookie and the sign-in form's CSRF cookie) and the gate
-//! every changing form passes: a live session, its CSRF token, a role that may change.
+//! every changing form passes: a live session, its CSRF token, a role that may change
+//! (and, for the admin pages, an admin).
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
@@ -91,6 +92,41 @@ pub async fn changer(
     }
     if !can_change(&current) {
         return Err(forbidden(viewer_refusal));
+    }
+    Ok(current)
+}
+
+/// Whether the signed-in person is an admin.
+pub fn is_admin(session: &SessionView) -> bool {
+    session.role.scopes().contains(&Scope::Admin)
+}
+
+/// The signed-in admin, or the response for anyone else (to sign in, or 403 `refusal`).
+pub async fn admin(
+    req: &HttpRequest,
+    state: &AppState,
+    refusal: &str,
+) -> Result<SessionView, HttpResponse> {
+    let Some((_, current)) = current(req, state).await else {
+        return Err(redirect("/login"));
+    };
+    if !is_admin(&current) {
+        return Err(forbidden(refusal));
+    }
+    Ok(current)
+}
+
+/// The admin who submitted a form with the session's CSRF token, or the refusal (403
+/// `refusal` for anyone else).
+pub async fn admin_form(
+    req: &HttpRequest,
+    state: &AppState,
+    csrf_token: &str,
+    refusal: &str,
+) -> Result<SessionView, HttpResponse> {
+    let current = changer(req, state, csrf_token, refusal).await?;
+    if !is_admin(&current) {
+        return Err(forbidden(refusal));
     }
     Ok(current)
 }

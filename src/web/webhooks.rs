@@ -6,14 +6,14 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use plantd_contracts::identity::{Scope, SessionView};
+use plantd_contracts::identity::SessionView;
 use plantd_contracts::webhooks::{
     CreateWebhook, DeleteWebhook, DeliveryView, GetWebhook, ListDeliveries, ListWebhooks,
     Redeliver, UpdateWebhook, WebhookView,
 };
 use serde::Deserialize;
 
-use super::session::{self, changer, forbidden, redirect};
+use super::session::{self, redirect};
 use crate::edge::{render, Problem};
 use crate::state::AppState;
 
@@ -53,19 +53,9 @@ struct WebhookPage {
     deliveries: Vec<DeliveryView>,
 }
 
-fn is_admin(session: &SessionView) -> bool {
-    session.role.scopes().contains(&Scope::Admin)
-}
-
 /// The signed-in admin, or the response for anyone else.
 async fn admin(req: &HttpRequest, state: &AppState) -> Result<SessionView, HttpResponse> {
-    let Some((_, current)) = session::current(req, state).await else {
-        return Err(redirect("/login"));
-    };
-    if !is_admin(&current) {
-        return Err(forbidden(ADMINS_ONLY));
-    }
-    Ok(current)
+    session::admin(req, state, ADMINS_ONLY).await
 }
 
 /// The admin who submitted a form with the session's CSRF token, or the refusal.
@@ -74,11 +64,7 @@ async fn admin_form(
     state: &AppState,
     csrf_token: &str,
 ) -> Result<SessionView, HttpResponse> {
-    let current = changer(req, state, csrf_token, ADMINS_ONLY).await?;
-    if !is_admin(&current) {
-        return Err(forbidden(ADMINS_ONLY));
-    }
-    Ok(current)
+    session::admin_form(req, state, csrf_token, ADMINS_ONLY).await
 }
 
 async fn render_list(
