@@ -630,6 +630,7 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "DELETE /api/v1/firmware/{id}",
             "DELETE /api/v1/rules/{id}",
             "DELETE /api/v1/tokens/{id}",
+            "DELETE /api/v1/users/{name}",
             "DELETE /api/v1/webhooks/{id}",
             "GET /api/v1/alarms",
             "GET /api/v1/alarms/stats",
@@ -655,13 +656,18 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "GET /api/v1/rules/{id}",
             "GET /api/v1/telemetry/health",
             "GET /api/v1/tokens",
+            "GET /api/v1/users",
+            "GET /api/v1/users/me",
+            "GET /api/v1/users/{name}",
             "GET /api/v1/webhooks",
             "GET /api/v1/webhooks/{id}",
             "GET /api/v1/webhooks/{id}/deliveries",
+            "GET /api/v1/work-orders/{id}/suggested-assignees",
             "PATCH /api/v1/assets/{id}",
             "PATCH /api/v1/devices/{id}",
             "PATCH /api/v1/devices/{id}/shadow",
             "PATCH /api/v1/rules/{id}",
+            "PATCH /api/v1/users/{name}",
             "PATCH /api/v1/webhooks/{id}",
             "POST /api/v1/admin/telemetry/maintenance",
             "POST /api/v1/alarms/{id}/acknowledge",
@@ -683,6 +689,9 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "POST /api/v1/rules",
             "POST /api/v1/rules/preview",
             "POST /api/v1/tokens",
+            "POST /api/v1/users",
+            "POST /api/v1/users/me/password",
+            "POST /api/v1/users/me/sessions/revoke",
             "POST /api/v1/webhooks",
             "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
         ]
@@ -694,7 +703,8 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             &path
                 .replace("{id}", "press-1")
                 .replace("{cmd}", "0123abcd")
-                .replace("{delivery_id}", "d1"),
+                .replace("{delivery_id}", "d1")
+                .replace("{name}", "admin"),
         );
         let status = match ureq::request(method, &url).send_json(json!({})) {
             Ok(r) => r.status(),

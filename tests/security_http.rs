@@ -265,6 +265,8 @@ fn every_response_carries_the_security_headers_and_pages_have_no_inline_script()
         "/alarms/stats",
         "/rules",
         "/rules/new",
+        "/settings/users",
+        "/account",
     ];
     for path in pages {
         let response = status_of(agent.get(&server.url(path)).set("Cookie", &session).call());
