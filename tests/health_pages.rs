@@ -19,13 +19,13 @@ use crate::support::web::{agent, assert_refused, form_token, status_of};
 const WAIT: Duration = Duration::from_secs(10);
 
 /// A page as the holder of `cookie` sees it (200 asserted).
-fn page(server: &Server, agent: &ureq::Agent, cookie: &str, path: &str) -> String {
+pub(crate) fn page(server: &Server, agent: &ureq::Agent, cookie: &str, path: &str) -> String {
     let page = status_of(agent.get(&server.url(path)).set("Cookie", cookie).call());
     assert_eq!(page.status(), 200, "{path}");
     page.into_string().expect("html")
 }
 
-fn post(
+pub(crate) fn post(
     server: &Server,
     agent: &ureq::Agent,
     cookie: &str,

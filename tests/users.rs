@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::device_pages::sign_in;
+use crate::health_pages::{page as html, post};
 use crate::support::eventually;
 use crate::support::http::{anonymous, api, token};
 use crate::support::server::{Server, ADMIN_PASSWORD};
@@ -21,27 +22,6 @@ const VIC_PASSWORD: &str = "clipboard-and-coffee";
 
 fn get(server: &Server, agent: &ureq::Agent, cookie: &str, path: &str) -> ureq::Response {
     status_of(agent.get(&server.url(path)).set("Cookie", cookie).call())
-}
-
-fn html(server: &Server, agent: &ureq::Agent, cookie: &str, path: &str) -> String {
-    let page = get(server, agent, cookie, path);
-    assert_eq!(page.status(), 200, "{path}");
-    page.into_string().expect("html")
-}
-
-fn post(
-    server: &Server,
-    agent: &ureq::Agent,
-    cookie: &str,
-    path: &str,
-    form: &[(&str, &str)],
-) -> ureq::Response {
-    status_of(
-        agent
-            .post(&server.url(path))
-            .set("Cookie", cookie)
-            .send_form(form),
-    )
 }
 
 fn create(server: &Server, username: &str, password: &str, role: &str, skills: &[&str]) -> Value {
@@ -338,57 +318,31 @@ fn short_or_common_passwords_are_refused_naming_the_field_and_own_password_chang
     let agent = agent();
     let nora = sign_in(&server, &agent, "nora", "first-light-at-six");
     let csrf = form_token(&html(&server, &agent, &nora, "/account")).expect("csrf");
-    let wrong = post(
-        &server,
-        &agent,
-        &nora,
-        "/account/password",
-        &[
-            ("csrf_token", &csrf),
-            ("current", "not-my-password"),
-            ("new", "dusk-falls-at-nine"),
-            ("confirm", "dusk-falls-at-nine"),
-        ],
+    let change = |current: &str, new: &str| {
+        let form = [
+            ("csrf_token", csrf.as_str()),
+            ("current", current),
+            ("new", new),
+            ("confirm", new),
+        ];
+        let response = post(&server, &agent, &nora, "/account/password", &form);
+        (response.status(), response.into_string().expect("html"))
+    };
+    let (status, page) = change("not-my-password", "dusk-falls-at-nine");
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("current: the current password is wrong"),
+        "{page}"
     );
-    assert_eq!(wrong.status(), 422);
-    assert!(wrong
-        .into_string()
-        .expect("html")
-        .contains("current: the current password is wrong"));
-    let common = post(
-        &server,
-        &agent,
-        &nora,
-        "/account/password",
-        &[
-            ("csrf_token", &csrf),
-            ("current", "first-light-at-six"),
-            ("new", "1q2w3e4r5t"),
-            ("confirm", "1q2w3e4r5t"),
-        ],
+    let (status, page) = change("first-light-at-six", "1q2w3e4r5t");
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("new: this is one of the most common passwords"),
+        "{page}"
     );
-    assert_eq!(common.status(), 422);
-    assert!(common
-        .into_string()
-        .expect("html")
-        .contains("new: this is one of the most common passwords"));
-    let changed = post(
-        &server,
-        &agent,
-        &nora,
-        "/account/password",
-        &[
-            ("csrf_token", &csrf),
-            ("current", "first-light-at-six"),
-            ("new", "dusk-falls-at-nine"),
-            ("confirm", "dusk-falls-at-nine"),
-        ],
-    );
-    assert_eq!(changed.status(), 200);
-    assert!(changed
-        .into_string()
-        .expect("html")
-        .contains("Your password was changed."));
+    let (status, page) = change("first-light-at-six", "dusk-falls-at-nine");
+    assert_eq!(status, 200);
+    assert!(page.contains("Your password was changed."), "{page}");
     sign_in(&server, &agent, "nora", "dusk-falls-at-nine");
 
     // Over REST: only a signed-in person has an own password; a token is refused.

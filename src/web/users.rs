@@ -11,6 +11,7 @@ use plantd_contracts::identity::{
     CreateUser, DeleteUser, GetPasswordRules, ListUsers, Role, SessionView, UpdateUser, UserDetails,
 };
 use plantd_contracts::DomainError;
+use plantd_identity::Identity;
 use serde::Deserialize;
 
 use super::session::{self, redirect};
@@ -141,6 +142,35 @@ async fn after<T>(
     }
 }
 
+/// A role named in a form.
+fn role(name: &str) -> Result<Role, DomainError> {
+    Role::parse(name).ok_or_else(|| DomainError::invalid("role", "use admin, engineer or viewer"))
+}
+
+/// Submits an admin's form: checks the session, its CSRF token and the admin role, sends
+/// `msg` to identity (or shows why it could not be made), then the list again.
+async fn submit<M, T>(
+    req: &HttpRequest,
+    state: &AppState,
+    csrf_token: &str,
+    msg: Result<M, DomainError>,
+) -> HttpResponse
+where
+    M: actix::Message<Result = Result<T, DomainError>> + Send + 'static,
+    T: Send + 'static,
+    Identity: actix::Handler<M>,
+{
+    let current = match session::admin_form(req, state, csrf_token, ADMINS_ONLY).await {
+        Ok(current) => current,
+        Err(refusal) => return refusal,
+    };
+    let sent = match msg {
+        Ok(msg) => state.identity.send(msg).await,
+        Err(e) => Ok(Err(e)),
+    };
+    after(state, current, sent).await
+}
+
 #[derive(Deserialize)]
 pub struct NewUserForm {
     csrf_token: String,
@@ -156,33 +186,14 @@ pub async fn create(
     state: web::Data<AppState>,
     form: web::Form<NewUserForm>,
 ) -> HttpResponse {
-    let current = match session::admin_form(&req, &state, &form.csrf_token, ADMINS_ONLY).await {
-        Ok(current) => current,
-        Err(refusal) => return refusal,
-    };
     let form = form.into_inner();
-    let Some(role) = Role::parse(&form.role) else {
-        let message = "role: use admin, engineer or viewer".to_owned();
-        return render_list(
-            &state,
-            current,
-            Some((StatusCode::UNPROCESSABLE_ENTITY, message)),
-        )
-        .await;
-    };
-    let sent = state
-        .identity
-        .send(CreateUser {
-            username: form.username,
-            password: form.password,
-            role,
-            skills: skills_from_form(&form.skills),
-        })
-        .await;
-    if matches!(&sent, Ok(Ok(_))) {
-        tracing::info!(by = %current.username, "user created from the UI");
-    }
-    after(&state, current, sent).await
+    let msg = role(&form.role).map(|role| CreateUser {
+        username: form.username,
+        password: form.password,
+        role,
+        skills: skills_from_form(&form.skills),
+    });
+    submit(&req, &state, &form.csrf_token, msg).await
 }
 
 #[derive(Deserialize)]
@@ -199,29 +210,13 @@ pub async fn update(
     name: web::Path<String>,
     form: web::Form<UserForm>,
 ) -> HttpResponse {
-    let current = match session::admin_form(&req, &state, &form.csrf_token, ADMINS_ONLY).await {
-        Ok(current) => current,
-        Err(refusal) => return refusal,
-    };
-    let Some(role) = Role::parse(&form.role) else {
-        let message = "role: use admin, engineer or viewer".to_owned();
-        return render_list(
-            &state,
-            current,
-            Some((StatusCode::UNPROCESSABLE_ENTITY, message)),
-        )
-        .await;
-    };
-    let sent = state
-        .identity
-        .send(UpdateUser {
-            username: name.into_inner(),
-            role: Some(role),
-            skills: Some(skills_from_form(&form.skills)),
-            ..UpdateUser::default()
-        })
-        .await;
-    after(&state, current, sent).await
+    let msg = role(&form.role).map(|role| UpdateUser {
+        username: name.into_inner(),
+        role: Some(role),
+        skills: Some(skills_from_form(&form.skills)),
+        ..UpdateUser::default()
+    });
+    submit(&req, &state, &form.csrf_token, msg).await
 }
 
 #[derive(Deserialize)]
@@ -229,26 +224,12 @@ pub struct TokenForm {
     csrf_token: String,
 }
 
-async fn set_disabled(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    name: String,
-    csrf_token: &str,
-    disabled: bool,
-) -> HttpResponse {
-    let current = match session::admin_form(&req, &state, csrf_token, ADMINS_ONLY).await {
-        Ok(current) => current,
-        Err(refusal) => return refusal,
-    };
-    let sent = state
-        .identity
-        .send(UpdateUser {
-            username: name,
-            disabled: Some(disabled),
-            ..UpdateUser::default()
-        })
-        .await;
-    after(&state, current, sent).await
+fn set_disabled(username: String, disabled: bool) -> Result<UpdateUser, DomainError> {
+    Ok(UpdateUser {
+        username,
+        disabled: Some(disabled),
+        ..UpdateUser::default()
+    })
 }
 
 pub async fn disable(
@@ -257,7 +238,8 @@ pub async fn disable(
     name: web::Path<String>,
     form: web::Form<TokenForm>,
 ) -> HttpResponse {
-    set_disabled(req, state, name.into_inner(), &form.csrf_token, true).await
+    let msg = set_disabled(name.into_inner(), true);
+    submit(&req, &state, &form.csrf_token, msg).await
 }
 
 pub async fn enable(
@@ -266,7 +248,8 @@ pub async fn enable(
     name: web::Path<String>,
     form: web::Form<TokenForm>,
 ) -> HttpResponse {
-    set_disabled(req, state, name.into_inner(), &form.csrf_token, false).await
+    let msg = set_disabled(name.into_inner(), false);
+    submit(&req, &state, &form.csrf_token, msg).await
 }
 
 #[derive(Deserialize)]
@@ -281,20 +264,13 @@ pub async fn reset_password(
     name: web::Path<String>,
     form: web::Form<ResetForm>,
 ) -> HttpResponse {
-    let current = match session::admin_form(&req, &state, &form.csrf_token, ADMINS_ONLY).await {
-        Ok(current) => current,
-        Err(refusal) => return refusal,
-    };
     let form = form.into_inner();
-    let sent = state
-        .identity
-        .send(UpdateUser {
-            username: name.into_inner(),
-            password: Some(form.password),
-            ..UpdateUser::default()
-        })
-        .await;
-    after(&state, current, sent).await
+    let msg = Ok(UpdateUser {
+        username: name.into_inner(),
+        password: Some(form.password),
+        ..UpdateUser::default()
+    });
+    submit(&req, &state, &form.csrf_token, msg).await
 }
 
 pub async fn delete(
@@ -303,15 +279,8 @@ pub async fn delete(
     name: web::Path<String>,
     form: web::Form<TokenForm>,
 ) -> HttpResponse {
-    let current = match session::admin_form(&req, &state, &form.csrf_token, ADMINS_ONLY).await {
-        Ok(current) => current,
-        Err(refusal) => return refusal,
-    };
-    let sent = state
-        .identity
-        .send(DeleteUser {
-            username: name.into_inner(),
-        })
-        .await;
-    after(&state, current, sent).await
+    let msg = Ok(DeleteUser {
+        username: name.into_inner(),
+    });
+    submit(&req, &state, &form.csrf_token, msg).await
 }

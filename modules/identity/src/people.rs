@@ -68,6 +68,19 @@ fn keep_an_admin(conn: &mut plantd_storage::DbConnection, before: &UserRow) -> R
     Ok(())
 }
 
+/// What a change of a user needs: the database, the hashing workers, the users' lock.
+type UserWork = (Db, Arc<Semaphore>, Arc<tokio::sync::Mutex<()>>);
+
+impl Identity {
+    fn user_work(&self) -> UserWork {
+        (
+            self.db.clone(),
+            self.password_checks.clone(),
+            self.user_writes.clone(),
+        )
+    }
+}
+
 impl Handler<CreateUser> for Identity {
     type Result = ResponseFuture<Result<UserDetails, DomainError>>;
 
@@ -81,11 +94,7 @@ impl Handler<CreateUser> for Identity {
             Ok(checked) => checked,
             Err(e) => return Box::pin(async move { Err(e) }),
         };
-        let (db, workers, writes) = (
-            self.db.clone(),
-            self.password_checks.clone(),
-            self.user_writes.clone(),
-        );
+        let (db, workers, writes) = self.user_work();
         Box::pin(async move {
             let hash = hash_password(workers, msg.password).await?;
             let row = UserRow::new(username.clone(), hash, msg.role, &skills, now_ms());
@@ -157,11 +166,7 @@ impl Handler<UpdateUser> for Identity {
             Ok(skills) => skills,
             Err(e) => return Box::pin(async move { Err(e) }),
         };
-        let (db, workers, writes) = (
-            self.db.clone(),
-            self.password_checks.clone(),
-            self.user_writes.clone(),
-        );
+        let (db, workers, writes) = self.user_work();
         Box::pin(async move {
             let hash = match msg.password {
                 Some(password) => Some(hash_password(workers, password).await?),
@@ -264,11 +269,7 @@ impl Handler<ChangeOwnPassword> for Identity {
         if let Err(e) = policy::password(self.password_min_length, &msg.username, &msg.new, "new") {
             return Box::pin(fut::ready(Err(e)));
         }
-        let (db, workers, writes) = (
-            self.db.clone(),
-            self.password_checks.clone(),
-            self.user_writes.clone(),
-        );
+        let (db, workers, writes) = self.user_work();
         Box::pin(
             change_own_password(db, workers, writes, msg)
                 .into_actor(self)
