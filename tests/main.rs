@@ -41,3 +41,4 @@ mod topics;
 mod ui;
 mod users;
 mod webhooks;
+mod workorders;

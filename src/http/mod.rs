@@ -11,6 +11,7 @@ pub mod commands;
 mod device_auth;
 pub mod devices;
 pub mod events;
+pub mod failure_codes;
 pub mod firmware;
 pub mod openapi;
 pub mod ops;
@@ -20,6 +21,8 @@ pub mod telemetry;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;
+pub mod work_requests;
+pub mod workorders;
 
 pub use crate::edge::{ApiResult, Problem};
 pub use crate::state::AppState;
