@@ -500,3 +500,76 @@ fn browser_admin_creates_a_user_on_the_users_page_who_then_signs_in() {
         .text("#me")
         .contains("Skills: mechanical, vibration."));
 }
+
+#[test]
+fn suggested_assignees_rank_enabled_engineers_by_the_orders_skills() {
+    let server = Server::start();
+    create(
+        &server,
+        "zoe",
+        "a-fine-long-phrase-1",
+        "engineer",
+        &["mechanical", "vibration", "welding"],
+    );
+    create(
+        &server,
+        "adam",
+        "a-fine-long-phrase-2",
+        "engineer",
+        &["electrical"],
+    );
+    create(
+        &server,
+        "bea",
+        "a-fine-long-phrase-3",
+        "engineer",
+        &["vibration"],
+    );
+    create(
+        &server,
+        "carl",
+        "a-fine-long-phrase-4",
+        "engineer",
+        &["mechanical", "vibration"],
+    );
+    create(
+        &server,
+        "dora",
+        "a-fine-long-phrase-5",
+        "engineer",
+        &["mechanical", "vibration"],
+    );
+    create(
+        &server,
+        "vic",
+        "a-fine-long-phrase-6",
+        "viewer",
+        &["mechanical", "vibration"],
+    );
+    assert_eq!(
+        api(&server)
+            .patch("/api/v1/users/dora", json!({ "disabled": true }))
+            .0,
+        200
+    );
+    let (status, order) = api(&server).post(
+        "/api/v1/work-orders",
+        json!({ "title": "Bearing noise on P-7", "skills": ["vibration", "mechanical"] }),
+    );
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().expect("id");
+    let (_, reader) = token(&server, &["read"]);
+    let (status, suggested) = anonymous(&server)
+        .with_token(&reader)
+        .get(&format!("/api/v1/work-orders/{id}/suggested-assignees"));
+    assert_eq!(status, 200, "{suggested}");
+    assert_eq!(
+        names(&suggested),
+        ["carl", "zoe", "bea", "adam"],
+        "{suggested}"
+    );
+    assert_eq!(suggested["items"][0]["has_all"], true);
+    assert_eq!(suggested["items"][2]["missing"], json!(["mechanical"]));
+    let (status, problem) = api(&server).get("/api/v1/work-orders/wo-nope/suggested-assignees");
+    assert_eq!(status, 404, "{problem}");
+}
