@@ -18,7 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Engineers who could do the order: those with every required skill first, then by how
 /// many they have, then by name; disabled users are never offered.
-#[utoipa::path(get, path = "/api/v1/work-orders/{id}/suggested-assignees", tag = "work-orders",
+#[utoipa::path(get, path = "/api/v1/work-orders/{id}/suggested-assignees", tag = "work orders",
     params(("id" = String, Path)),
     responses((status = 200, description = "`{work_order, skills, items: [Suggestion]}`"),
         (status = 404), (status = 503, description = "the work-order module is not running")),
