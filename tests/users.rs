@@ -499,6 +499,10 @@ fn browser_admin_creates_a_user_on_the_users_page_who_then_signs_in() {
     assert!(browser
         .text("#me")
         .contains("Skills: mechanical, vibration."));
+    browser.screenshot(&format!(
+        "{}/plantd-account.png",
+        env!("CARGO_TARGET_TMPDIR")
+    ));
 }
 
 #[test]
