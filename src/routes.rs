@@ -53,6 +53,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
             web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(http::auth::authenticate))
                 .configure(http::tokens::routes)
+                .configure(http::users::routes)
+                .configure(http::assignees::routes)
                 .configure(http::devices::routes)
                 .configure(http::shadow::routes)
                 .configure(http::commands::routes)
@@ -125,7 +127,9 @@ fn pages(cfg: &mut web::ServiceConfig) {
         .configure(ui::workorders::routes)
         .configure(ui::requests::routes)
         .configure(ui::maintenance::routes)
-        .configure(ui::failure_codes::routes);
+        .configure(ui::failure_codes::routes)
+        .configure(ui::users::routes)
+        .configure(ui::account::routes);
 }
 
 fn json_error(e: actix_web::error::JsonPayloadError) -> actix_web::Error {

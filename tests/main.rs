@@ -40,6 +40,7 @@ mod simulate;
 mod telemetry;
 mod topics;
 mod ui;
+mod users;
 mod webhooks;
 mod workorder_pages;
 mod workorders;

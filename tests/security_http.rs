@@ -273,6 +273,8 @@ fn every_response_carries_the_security_headers_and_pages_have_no_inline_script()
         "/maintenance",
         "/maintenance/plans/new",
         "/maintenance/calendar",
+        "/settings/users",
+        "/account",
     ];
     for path in pages {
         let response = status_of(agent.get(&server.url(path)).set("Cookie", &session).call());

@@ -110,6 +110,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "password_min_length",
+        default: Value("10"),
+        doc: "the fewest characters of a new user password (a common password is refused whatever its length)",
+        apply: |s, v| {
+            s.sign_in.password_min_length = number(v, 8, 128)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "log",
         default: Value("info,rumqttd=off"),
         doc: "log filter (`tracing` EnvFilter syntax); `rumqttd=info` shows broker internals",

@@ -1,8 +1,9 @@
 //! What the REST API (`http/`) and the web UI (`web/`) both use, so neither imports the
-//! other: the problem type, rendering a template, moving firmware image bytes, checking
+//! other: the problem type, rendering a template, ranking engineers for a job, moving firmware image bytes, checking
 //! a device's asset, the session cookie's name. It may use `state.rs` and the contracts, never `http/`, `web/`
 //! or `routes.rs`.
 
+pub mod assignees;
 pub mod device_assets;
 pub mod firmware_transfer;
 mod problem;

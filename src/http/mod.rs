@@ -5,6 +5,7 @@
 
 pub mod alarms;
 pub mod assets;
+pub mod assignees;
 pub mod auth;
 pub mod commands;
 mod device_auth;
@@ -19,6 +20,7 @@ pub mod rules;
 pub mod shadow;
 pub mod telemetry;
 pub mod tokens;
+pub mod users;
 pub mod webhooks;
 pub mod work_requests;
 pub mod workorders;

@@ -8,8 +8,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alarms, assets, commands, devices, events, failure_codes, firmware, maintenance, rules, shadow,
-    telemetry, tokens, webhooks, work_requests, workorders,
+    alarms, assets, assignees, commands, devices, events, failure_codes, firmware, maintenance,
+    rules, shadow, telemetry, tokens, users, webhooks, work_requests, workorders,
 };
 
 #[derive(OpenApi)]
@@ -17,6 +17,9 @@ use super::{
     info(title = "plantd API", description = "REST API of plantd. Errors are RFC 9457 application/problem+json."),
     paths(
         tokens::create, tokens::list, tokens::revoke,
+        users::create, users::list, users::me, users::get, users::patch, users::delete,
+        users::change_password, users::revoke_sessions,
+        assignees::suggested,
         devices::provision, devices::list, devices::get, devices::patch, devices::delete,
         devices::rotate, devices::disable, devices::enable,
         telemetry::range, telemetry::latest, telemetry::ingest, telemetry::live,
@@ -55,6 +58,12 @@ use super::{
         plantd_contracts::identity::TokenView,
         plantd_contracts::identity::CreatedToken,
         plantd_contracts::identity::Scope,
+        plantd_contracts::identity::Role,
+        plantd_contracts::identity::UserDetails,
+        users::NewUser,
+        users::UserPatch,
+        users::PasswordChange,
+        crate::edge::assignees::Suggestion,
         plantd_contracts::telemetry::Point,
         plantd_contracts::telemetry::LatestValue,
         plantd_contracts::telemetry::TelemetryStatus,

@@ -4,6 +4,7 @@
 //! page family; `routes.rs` mounts the pages. It may use `state.rs` and `edge/`, never
 //! `http/` or `routes.rs`.
 
+pub mod account;
 mod alarm_chart;
 mod alarm_stats;
 pub mod alarms;
@@ -25,6 +26,7 @@ mod rule_form;
 pub mod rules;
 mod session;
 pub mod telemetry;
+pub mod users;
 mod views;
 pub mod webhooks;
 mod wo_common;

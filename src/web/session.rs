@@ -1,6 +1,6 @@
 //! Cookies of the UI (the session cookie and the sign-in form's CSRF cookie) and the gate
 //! every changing form passes: a live session, its CSRF token, a role that may change (or,
-//! for the few forms viewers use, any role).
+//! for the few forms viewers use, any role; for the admin pages, an admin).
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
 
+mod users;
+pub use users::*;
+
 /// What an API token may do. `mqtt` lets it log in to the broker as an integration.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -50,7 +53,8 @@ impl FromStr for Scope {
 }
 
 /// A person's role in the UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -59,6 +63,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Engineer, Role::Viewer];
+
     /// The API scopes a signed-in person of this role holds.
     pub fn scopes(self) -> &'static [Scope] {
         match self {

@@ -13,9 +13,10 @@ use plantd_storage::{Db, DbError};
 use tokio::sync::Semaphore;
 
 use crate::passwords;
-use crate::sessions::{self, SessionRow, UserRow};
+use crate::sessions::{self, SessionRow};
 use crate::throttle::{SignInLimits, Throttle};
 use crate::tokens::{self, TokenIndex, TokenRow};
+use crate::users::{self, UserRow};
 use plantd_secrets as secrets;
 
 /// How long a web session lives without signing in again.
@@ -24,14 +25,19 @@ const SESSION_TTL_MS: i64 = 12 * 60 * 60 * 1000;
 const BOOTSTRAP_TOKEN_ID: &str = "tok.admin";
 
 pub struct Identity {
-    db: Db,
+    pub(crate) db: Db,
     tokens: TokenIndex,
-    password_checks: Arc<Semaphore>,
+    pub(crate) password_checks: Arc<Semaphore>,
     /// Password checks accepted and not finished (hashing or waiting for a worker).
     checks_in_flight: Arc<AtomicUsize>,
     /// Checks in flight beyond which a sign-in is refused (`Busy`).
     max_in_flight: usize,
-    throttle: Throttle,
+    pub(crate) throttle: Throttle,
+    /// The fewest characters of a new password.
+    pub(crate) password_min_length: usize,
+    /// Held by every change of a user, so two admins demoting each other at once cannot
+    /// both pass the "not the last enabled admin" check (either backend).
+    pub(crate) user_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Identity {
@@ -49,6 +55,8 @@ impl Identity {
             checks_in_flight: Arc::new(AtomicUsize::new(0)),
             max_in_flight: CONCURRENT_PASSWORD_CHECKS + limits.queue,
             throttle: Throttle::new(&limits),
+            password_min_length: limits.password_min_length,
+            user_writes: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 }
@@ -213,14 +221,19 @@ impl Handler<VerifyPassword> for Identity {
                 // must never hold one of the pool's connections.
                 let username = msg.username.clone();
                 let user = db
-                    .run(move |conn| sessions::find_user(conn, &username))
+                    .run(move |conn| users::find_user(conn, &username))
                     .await?;
                 let _permit = checks
                     .acquire_owned()
                     .await
                     .map_err(|_| DomainError::Unavailable("shutting down".to_owned()))?;
                 let verified = tokio::task::spawn_blocking(move || match user {
-                    Some(u) if passwords::verify(&msg.password, &u.password_hash) => Some(u),
+                    // A disabled user's password is still checked: the answer takes as long.
+                    Some(u)
+                        if passwords::verify(&msg.password, &u.password_hash) && !u.disabled =>
+                    {
+                        Some(u)
+                    }
                     Some(_) => None,
                     None => {
                         passwords::verify_dummy(&msg.password);
@@ -273,6 +286,7 @@ impl Handler<StartSession> for Identity {
             };
             db.run(move |conn| {
                 sessions::delete_expired_sessions(conn, now)?;
+                users::record_sign_in(conn, &row.username, now)?;
                 sessions::insert_session(conn, &row)
             })
             .await?;
@@ -367,20 +381,15 @@ fn bootstrap(
         report.token_was_generated = generated;
         new_row = Some(row);
     }
-    if sessions::find_user(conn, "admin")?.is_none() {
+    if users::find_user(conn, "admin")?.is_none() {
         let (password, generated) = match msg.admin_password {
             Some(p) if !p.is_empty() => (p, false),
             _ => (passwords::generate(), true),
         };
         let hash = passwords::hash(&password).map_err(DbError::Pool)?;
-        sessions::insert_user(
+        users::insert_user(
             conn,
-            &UserRow {
-                username: "admin".to_owned(),
-                password_hash: hash,
-                role: Role::Admin.as_str().to_owned(),
-                created_at: now_ms(),
-            },
+            &UserRow::new("admin".to_owned(), hash, Role::Admin, &[], now_ms()),
         )?;
         report.admin_user_created = true;
         if generated {

@@ -9,11 +9,13 @@
 mod actor;
 mod migrations;
 mod passwords;
+mod people;
+mod policy;
 mod schema;
-
 mod sessions;
 mod throttle;
 mod tokens;
+mod users;
 
 pub use actor::Identity;
 pub use migrations::MIGRATIONS;

@@ -6,6 +6,10 @@ diesel::table! {
         password_hash -> Text,
         role -> Text,
         created_at -> BigInt,
+        disabled -> Bool,
+        skills -> Text,
+        updated_at -> BigInt,
+        last_sign_in_at -> Nullable<BigInt>,
     }
 }
 

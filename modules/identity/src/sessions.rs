@@ -1,19 +1,11 @@
-//! People and their web sessions: rows and queries.
+//! Web sessions: rows and queries (table `identity_sessions`, read with its user).
 
 use diesel::prelude::*;
 use plantd_contracts::time::Millis;
 use plantd_storage::{with_conn, DbConnection, DbError};
 
 use crate::schema::{identity_sessions, identity_users};
-
-#[derive(Debug, Clone, Queryable, Insertable)]
-#[diesel(table_name = identity_users)]
-pub struct UserRow {
-    pub username: String,
-    pub password_hash: String,
-    pub role: String,
-    pub created_at: Millis,
-}
+use crate::users::UserRow;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
 #[diesel(table_name = identity_sessions)]
@@ -25,22 +17,6 @@ pub struct SessionRow {
     pub expires_at: Millis,
 }
 
-pub fn find_user(conn: &mut DbConnection, username: &str) -> Result<Option<UserRow>, DbError> {
-    with_conn!(conn, |c| identity_users::table
-        .find(username)
-        .first::<UserRow>(c)
-        .optional())
-    .map_err(DbError::from)
-}
-
-pub fn insert_user(conn: &mut DbConnection, row: &UserRow) -> Result<(), DbError> {
-    with_conn!(conn, |c| diesel::insert_into(identity_users::table)
-        .values(row)
-        .execute(c))
-    .map(|_| ())
-    .map_err(DbError::from)
-}
-
 pub fn insert_session(conn: &mut DbConnection, row: &SessionRow) -> Result<(), DbError> {
     with_conn!(conn, |c| diesel::insert_into(identity_sessions::table)
         .values(row)
@@ -49,7 +25,7 @@ pub fn insert_session(conn: &mut DbConnection, row: &SessionRow) -> Result<(), D
     .map_err(DbError::from)
 }
 
-/// A live session and its user, or `None` when unknown or expired.
+/// A live session and its user, or `None` when unknown, expired or the user is disabled.
 pub fn find_session(
     conn: &mut DbConnection,
     digest: &str,
@@ -61,6 +37,7 @@ pub fn find_session(
         )
         .filter(identity_sessions::digest.eq(digest))
         .filter(identity_sessions::expires_at.gt(now))
+        .filter(identity_users::disabled.eq(false))
         .first::<(SessionRow, UserRow)>(c)
         .optional())
     .map_err(DbError::from)
@@ -78,6 +55,15 @@ pub fn delete_session(conn: &mut DbConnection, digest: &str) -> Result<(), DbErr
 pub fn delete_expired_sessions(conn: &mut DbConnection, now: Millis) -> Result<usize, DbError> {
     with_conn!(conn, |c| diesel::delete(
         identity_sessions::table.filter(identity_sessions::expires_at.le(now))
+    )
+    .execute(c))
+    .map_err(DbError::from)
+}
+
+/// Ends every session of `username`; answers how many there were.
+pub fn delete_user_sessions(conn: &mut DbConnection, username: &str) -> Result<usize, DbError> {
+    with_conn!(conn, |c| diesel::delete(
+        identity_sessions::table.filter(identity_sessions::username.eq(username))
     )
     .execute(c))
     .map_err(DbError::from)

@@ -14,6 +14,8 @@ pub struct SignInLimits {
     pub backoff_max: Duration,
     /// Sign-ins that may wait for a hashing worker; more are refused at once.
     pub queue: usize,
+    /// The fewest characters a new password may have (`password_min_length`).
+    pub password_min_length: usize,
 }
 
 impl Default for SignInLimits {
@@ -22,6 +24,7 @@ impl Default for SignInLimits {
             failures_before_backoff: 5,
             backoff_max: Duration::from_secs(900),
             queue: 8,
+            password_min_length: 10,
         }
     }
 }
@@ -103,6 +106,7 @@ mod tests {
             failures_before_backoff: failures,
             backoff_max: Duration::from_secs(max_s),
             queue: 1,
+            password_min_length: 10,
         })
     }
 
