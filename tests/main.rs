@@ -41,3 +41,4 @@ mod telemetry;
 mod topics;
 mod ui;
 mod webhooks;
+mod workorders;

@@ -8,8 +8,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alarms, assets, commands, devices, events, firmware, maintenance, rules, shadow, telemetry,
-    tokens, webhooks,
+    alarms, assets, commands, devices, events, failure_codes, firmware, maintenance, rules, shadow,
+    telemetry, tokens, webhooks, work_requests, workorders,
 };
 
 #[derive(OpenApi)]
@@ -33,6 +33,10 @@ use super::{
         webhooks::deliveries, webhooks::redeliver,
         maintenance::create, maintenance::list, maintenance::get, maintenance::patch, maintenance::delete,
         maintenance::calendar,
+        workorders::create, workorders::list, workorders::get, workorders::patch,
+        workorders::transition, workorders::comment, workorders::tick,
+        work_requests::create, work_requests::list, work_requests::approve, work_requests::reject,
+        failure_codes::get, failure_codes::put,
     ),
     components(schemas(
         plantd_contracts::devices::DeviceView,
@@ -45,6 +49,9 @@ use super::{
         rules::PreviewBody,
         alarms::ActionBody,
         alarms::ShelveBody,
+        workorders::CommentBody,
+        workorders::TickBody,
+        work_requests::RejectBody,
         plantd_contracts::identity::TokenView,
         plantd_contracts::identity::CreatedToken,
         plantd_contracts::identity::Scope,
