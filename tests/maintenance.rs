@@ -533,3 +533,129 @@ fn plans_are_checked_paused_listed_deleted_and_shown_in_the_calendar() {
     let (status, _) = client.get(&format!("/api/v1/maintenance-plans/{id}"));
     assert_eq!(status, 404);
 }
+
+/// The work orders of `plan`, oldest first.
+fn plan_orders(plant: &Plant, plan: &Value) -> Vec<Value> {
+    let (status, page) = api(&plant.server).get(&format!(
+        "/api/v1/work-orders?plan_id={}&limit=1000",
+        plan["id"].as_str().expect("id")
+    ));
+    assert_eq!(status, 200, "{page}");
+    let mut items = page["items"].as_array().expect("items").clone();
+    items.sort_by_key(|o| o["number"].as_i64());
+    items
+}
+
+fn finish(plant: &Plant, order: &Value) -> Value {
+    for to in ["in_progress", "done"] {
+        let (status, out) = api(&plant.server).post(
+            &format!(
+                "/api/v1/work-orders/{}/transitions",
+                order["id"].as_str().expect("id")
+            ),
+            json!({"to": to}),
+        );
+        assert_eq!(status, 200, "{to}: {out}");
+    }
+    let (_, done) = api(&plant.server).get(&format!(
+        "/api/v1/work-orders/{}",
+        order["id"].as_str().expect("id")
+    ));
+    done
+}
+
+fn ms(v: &Value) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().expect("time"))
+        .expect("rfc 3339")
+        .timestamp_millis()
+}
+
+#[test]
+fn completion_moves_a_floating_plan_and_a_meter_plan_and_each_occurrence_is_one_order() {
+    // The system clock (the orders are completed at the real time), moved by offsets.
+    let plant = Plant::start("0");
+    let asset = plant.asset();
+    let mut dev = plant.device(&asset);
+    let start = now_ms() + HOUR_MS;
+    let floating = plant.plan(json!({"asset_id": asset, "title": "Inspect coupling",
+        "tasks": ["check alignment", "check wear"],
+        "calendar": {"every": 1, "unit": "days", "mode": "floating",
+                     "start": chrono::DateTime::from_timestamp_millis(start).expect("time").to_rfc3339()}}));
+    let metered = plant.plan(
+        json!({"asset_id": asset, "title": "Clean strainer", "tasks": ["clean"],
+        "meter": {"device_id": "pump-1", "metric": "cycles", "kind": "counter", "every": 10}}),
+    );
+
+    // Due: one preventive order each, with the tasks as its checklist.
+    plant.set_clock("3660");
+    let order = eventually(WAIT, "the floating plan's order", || {
+        plan_orders(&plant, &floating).pop()
+    });
+    assert_eq!(order["kind"], "preventive");
+    assert_eq!(order["occurrence"], 1);
+    assert_eq!(
+        order["checklist"].as_array().map(Vec::len),
+        Some(2),
+        "{order}"
+    );
+    eventually(WAIT, "the plan to know its order", || {
+        (plant.get_plan(&floating)["open_work_order_id"] == order["id"]).then_some(())
+    });
+    let t0 = now_ms() - HOUR_MS;
+    publish_minutes(&mut dev, "cycles", t0, &[(0, 0.0), (1, 10.0)]);
+    let morder = eventually(WAIT, "the meter plan's order", || {
+        plan_orders(&plant, &metered).pop()
+    });
+    publish_minutes(&mut dev, "cycles", t0, &[(2, 13.0)]);
+    eventually(WAIT, "13 cycles", || {
+        (plant.get_plan(&metered)["meter_total"] == 13.0).then_some(())
+    });
+
+    // Done: the floating plan is next due a day after the completion, the meter 10
+    // cycles after its total at completion.
+    let done = finish(&plant, &order);
+    let completed = ms(&done["completed_at"]);
+    let status = eventually(WAIT, "the completion to reach the plan", || {
+        let s = plant.get_plan(&floating);
+        s["last_completed_at"].is_string().then_some(s)
+    });
+    assert_eq!(ms(&status["last_completed_at"]), completed);
+    assert_eq!(
+        ms(&status["calendar_due_at"]),
+        completed + 24 * HOUR_MS,
+        "{status}"
+    );
+    assert!(status["open_work_order_id"].is_null());
+    assert_eq!(status["overdue"], false);
+    finish(&plant, &morder);
+    let status = eventually(WAIT, "the meter plan's completion", || {
+        let s = plant.get_plan(&metered);
+        s["last_completed_at"].is_string().then_some(s)
+    });
+    assert_eq!(status["meter_due_at"], 23.0, "{status}");
+    assert_eq!(status["meter_since_last"], 0.0);
+
+    // The next occurrence comes at its time as a second order, not before.
+    let ahead = |at: i64| ((at - now_ms()) / 1000).to_string();
+    plant.set_clock(&ahead(completed + 24 * HOUR_MS - 120_000));
+    plant.ticks(2.0);
+    assert_eq!(plant.occurrences("maintenance.due", &floating), vec![1]);
+    plant.set_clock(&ahead(completed + 24 * HOUR_MS + 60_000));
+    plant.wait_events("maintenance.due", &floating, 2);
+    let orders = eventually(WAIT, "the second order", || {
+        let o = plan_orders(&plant, &floating);
+        (o.len() == 2).then_some(o)
+    });
+    assert_eq!(orders[1]["occurrence"], 2);
+    publish_minutes(&mut dev, "cycles", t0, &[(3, 22.0)]);
+    plant.ticks(2.0);
+    assert_eq!(plan_orders(&plant, &metered).len(), 1, "22 of 23: not yet");
+    publish_minutes(&mut dev, "cycles", t0, &[(4, 23.0)]);
+    let orders = eventually(WAIT, "the meter plan's second order", || {
+        let o = plan_orders(&plant, &metered);
+        (o.len() == 2).then_some(o)
+    });
+    assert_eq!(orders[1]["occurrence"], 2);
+    assert!(plant.events("maintenance.missed", &floating).is_empty());
+    assert!(plant.events("maintenance.missed", &metered).is_empty());
+}
