@@ -120,13 +120,12 @@ fn on_raised(
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let previous = store::done_since(conn, &on, since.timestamp_millis())?;
     let order = write::create(conn, created, "alarm", now, |number| {
-        let on_what = a.asset_id.as_deref().unwrap_or(a.device_id.as_str());
         let mut o = machine::build(
             Uuid::new_v4().to_string(),
             number,
             NewOrder {
                 fields: Editable::system(
-                    format!("{} on {on_what}", a.rule_name),
+                    format!("{} on {}", a.rule_name, a.device_id),
                     format!(
                         "Opened by alarm {} of rule {}: {} = {} ({}) on device {}.",
                         a.alarm_id,
