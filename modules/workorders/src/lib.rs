@@ -7,6 +7,7 @@
 //! depends on no other domain module.
 
 mod actor;
+pub mod kpi;
 mod stub;
 
 pub use actor::{WorkOrders, WorkOrdersSettings};

@@ -33,7 +33,7 @@ not_yet! {
     GetWorkRequest => WorkRequest;
     ApproveWorkRequest => WorkOrder;
     RejectWorkRequest => WorkRequest;
-    ComputeFigures => MaintenanceFigures;
+    ComputeFigures => FiguresReport;
 }
 
 impl Handler<DeliverEvent> for WorkOrders {
