@@ -62,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .configure(http::assets::routes)
                 .configure(http::rules::routes)
                 .configure(http::alarms::routes)
+                .configure(http::reports::routes)
                 .configure(http::webhooks::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(Problem::new(
@@ -117,6 +118,7 @@ fn pages(cfg: &mut web::ServiceConfig) {
         .configure(ui::webhooks::routes)
         .configure(ui::assets::routes)
         .configure(ui::alarms::routes)
+        .configure(ui::reports::routes)
         .configure(ui::rules::routes);
 }
 

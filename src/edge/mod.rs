@@ -5,6 +5,7 @@
 
 pub mod device_assets;
 pub mod firmware_transfer;
+pub mod maintenance_report;
 mod problem;
 mod render;
 

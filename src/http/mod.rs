@@ -13,6 +13,7 @@ pub mod events;
 pub mod firmware;
 pub mod openapi;
 pub mod ops;
+pub mod reports;
 pub mod rules;
 pub mod shadow;
 pub mod telemetry;

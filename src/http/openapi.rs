@@ -8,7 +8,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alarms, assets, commands, devices, events, firmware, rules, shadow, telemetry, tokens, webhooks,
+    alarms, assets, commands, devices, events, firmware, reports, rules, shadow, telemetry, tokens,
+    webhooks,
 };
 
 #[derive(OpenApi)]
@@ -30,6 +31,7 @@ use super::{
         alarms::list, alarms::stats, alarms::get, alarms::acknowledge, alarms::shelve, alarms::unshelve, alarms::clear,
         webhooks::create, webhooks::list, webhooks::get, webhooks::patch, webhooks::delete,
         webhooks::deliveries, webhooks::redeliver,
+        reports::maintenance,
     ),
     components(schemas(
         plantd_contracts::devices::DeviceView,

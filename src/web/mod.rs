@@ -15,6 +15,7 @@ pub mod firmware;
 pub mod firmware_section;
 mod health_common;
 pub mod pages;
+pub mod reports;
 mod rule_form;
 pub mod rules;
 mod session;

@@ -83,8 +83,7 @@ fn worked_hours(o: &WorkOrder) -> f64 {
 /// A preventive order counts as due in the period by its due time (its creation time
 /// when it has none); on time when done within ±10 % of its interval of that time.
 fn pm_on_time(o: &WorkOrder, due: Millis) -> bool {
-    let Some(done) = ms_opt(&o.completed_at).filter(|_| o.status == WorkOrderStatus::Done)
-    else {
+    let Some(done) = ms_opt(&o.completed_at).filter(|_| o.status == WorkOrderStatus::Done) else {
         return false;
     };
     let tolerance = o
@@ -204,7 +203,11 @@ pub fn compute(
             count,
         })
         .collect();
-    top.sort_by(|a, b| b.count.cmp(&a.count).then(a.failure_mode.cmp(&b.failure_mode)));
+    top.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(a.failure_mode.cmp(&b.failure_mode))
+    });
     top.truncate(5);
 
     MaintenanceFigures {

@@ -72,7 +72,11 @@ fn done(mut o: WorkOrder, at: chrono::DateTime<Utc>, hours: f64, mode: Option<&s
     o
 }
 
-fn down(mut o: WorkOrder, from: chrono::DateTime<Utc>, to: Option<chrono::DateTime<Utc>>) -> WorkOrder {
+fn down(
+    mut o: WorkOrder,
+    from: chrono::DateTime<Utc>,
+    to: Option<chrono::DateTime<Utc>>,
+) -> WorkOrder {
     o.stops_asset = true;
     o.downtime_start = Some(from);
     o.downtime_end = to;
@@ -80,7 +84,11 @@ fn down(mut o: WorkOrder, from: chrono::DateTime<Utc>, to: Option<chrono::DateTi
 }
 
 fn preventive(id: &str, due: chrono::DateTime<Utc>, interval_days: f64) -> WorkOrder {
-    let mut o = order(id, WorkOrderType::Preventive, due - chrono::Duration::days(2));
+    let mut o = order(
+        id,
+        WorkOrderType::Preventive,
+        due - chrono::Duration::days(2),
+    );
     o.due_at = Some(due);
     o.interval_days = Some(interval_days);
     o
@@ -89,7 +97,12 @@ fn preventive(id: &str, due: chrono::DateTime<Utc>, interval_days: f64) -> WorkO
 /// January 2026 (744 h) on asset `a`, measured running 600 h.
 fn january() -> Vec<WorkOrder> {
     use WorkOrderType::*;
-    let mut c2 = done(order("c2", Corrective, at(10, 12)), at(11, 0), 3.0, Some("vibration"));
+    let mut c2 = done(
+        order("c2", Corrective, at(10, 12)),
+        at(11, 0),
+        3.0,
+        Some("vibration"),
+    );
     c2.repeat_failure = true;
     let mut c4 = order("c4", Corrective, at(25, 0));
     c4.status = WorkOrderStatus::Cancelled;
@@ -100,14 +113,32 @@ fn january() -> Vec<WorkOrder> {
     vec![
         // Raised in December, down 20:00 → 02:00 across the new year, done in January.
         done(
-            down(order("c0", Corrective, at(0, 0) - chrono::Duration::days(3)), at(0, 20), Some(at(1, 2))),
+            down(
+                order("c0", Corrective, at(0, 0) - chrono::Duration::days(3)),
+                at(0, 20),
+                Some(at(1, 2)),
+            ),
             at(1, 3),
             2.0,
             Some("overheating"),
         ),
-        done(down(order("c1", Corrective, at(3, 0)), at(3, 0), Some(at(3, 6))), at(3, 8), 5.0, Some("vibration")),
+        done(
+            down(order("c1", Corrective, at(3, 0)), at(3, 0), Some(at(3, 6))),
+            at(3, 8),
+            5.0,
+            Some("vibration"),
+        ),
         c2,
-        done(down(order("c3", Corrective, at(20, 0)), at(20, 0), Some(at(20, 4))), at(20, 5), 4.0, Some("leakage")),
+        done(
+            down(
+                order("c3", Corrective, at(20, 0)),
+                at(20, 0),
+                Some(at(20, 4)),
+            ),
+            at(20, 5),
+            4.0,
+            Some("leakage"),
+        ),
         c4,
         // Due the 15th, interval 30 d (±3 d): done the 17th, on time.
         done(preventive("p1", at(15, 0), 30.0), at(17, 0), 2.0, None),
@@ -155,7 +186,10 @@ fn a_month_matches_the_hand_calculation() {
         .iter()
         .map(|m| (m.failure_mode.as_str(), m.count))
         .collect();
-    assert_eq!(modes, [("vibration", 2), ("leakage", 1), ("overheating", 1)]);
+    assert_eq!(
+        modes,
+        [("vibration", 2), ("leakage", 1), ("overheating", 1)]
+    );
     assert_eq!(f.operating_basis, "running");
 }
 
@@ -164,7 +198,11 @@ fn calendar_time_is_the_period_less_downtime() {
     let from = at(1, 0).timestamp_millis();
     let to = at(32, 0).timestamp_millis();
     let o = done(
-        down(order("c", WorkOrderType::Corrective, at(2, 0)), at(2, 0), Some(at(3, 0))),
+        down(
+            order("c", WorkOrderType::Corrective, at(2, 0)),
+            at(2, 0),
+            Some(at(3, 0)),
+        ),
         at(3, 0),
         8.0,
         Some("leakage"),
