@@ -107,9 +107,12 @@ fn weeks(v: f64) -> String {
 }
 
 type Pick = fn(&MaintenanceFigures) -> Option<f64>;
+type Format = fn(f64) -> String;
+/// (key, name, definition, value, format).
+type Figure = (&'static str, &'static str, &'static str, Pick, Format);
 
 /// The figures the page shows, in order.
-const FIGURES: [(&str, &str, &str, Pick, fn(f64) -> String); 9] = [
+const FIGURES: [Figure; 9] = [
     (
         "mtbf",
         "MTBF",
