@@ -34,6 +34,7 @@ const MIGRATIONS: &[&ModuleMigrations] = &[
     &plantd_devices::MIGRATIONS,
     &plantd_telemetry::MIGRATIONS,
     &plantd_health::MIGRATIONS,
+    &plantd_workorders::MIGRATIONS,
 ];
 
 /// Opens the database the settings name and applies pending migrations; returns them as
@@ -95,6 +96,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     plantd_devices::firmware::describe_metrics();
     plantd_events::describe_metrics();
     plantd_health::describe_metrics();
+    plantd_workorders::describe_metrics();
     plantd_webhooks::describe_metrics();
     metrics::describe_counter!(
         "plantd_http_auth_failures_total",

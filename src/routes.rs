@@ -64,6 +64,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
                 .configure(http::alarms::routes)
                 .configure(http::reports::routes)
                 .configure(http::webhooks::routes)
+                .configure(http::workorders::routes)
+                .configure(http::work_requests::routes)
+                .configure(http::failure_codes::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(Problem::new(
                         StatusCode::NOT_FOUND,

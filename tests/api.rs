@@ -624,6 +624,7 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "GET /api/v1/devices/{id}/telemetry",
             "GET /api/v1/devices/{id}/telemetry/live",
             "GET /api/v1/events",
+            "GET /api/v1/failure-codes",
             "GET /api/v1/firmware",
             "GET /api/v1/firmware-campaigns",
             "GET /api/v1/firmware-campaigns/{id}",
@@ -638,11 +639,15 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "GET /api/v1/webhooks",
             "GET /api/v1/webhooks/{id}",
             "GET /api/v1/webhooks/{id}/deliveries",
+            "GET /api/v1/work-orders",
+            "GET /api/v1/work-orders/{id}",
+            "GET /api/v1/work-requests",
             "PATCH /api/v1/assets/{id}",
             "PATCH /api/v1/devices/{id}",
             "PATCH /api/v1/devices/{id}/shadow",
             "PATCH /api/v1/rules/{id}",
             "PATCH /api/v1/webhooks/{id}",
+            "PATCH /api/v1/work-orders/{id}",
             "POST /api/v1/admin/telemetry/maintenance",
             "POST /api/v1/alarms/{id}/acknowledge",
             "POST /api/v1/alarms/{id}/clear",
@@ -665,6 +670,14 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "POST /api/v1/tokens",
             "POST /api/v1/webhooks",
             "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            "POST /api/v1/work-orders",
+            "POST /api/v1/work-orders/{id}/checklist/{n}",
+            "POST /api/v1/work-orders/{id}/comments",
+            "POST /api/v1/work-orders/{id}/transitions",
+            "POST /api/v1/work-requests",
+            "POST /api/v1/work-requests/{id}/approve",
+            "POST /api/v1/work-requests/{id}/reject",
+            "PUT /api/v1/failure-codes",
         ]
     );
     // Each documented operation is served (an anonymous call is refused, not "no such route").
@@ -674,7 +687,8 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             &path
                 .replace("{id}", "press-1")
                 .replace("{cmd}", "0123abcd")
-                .replace("{delivery_id}", "d1"),
+                .replace("{delivery_id}", "d1")
+                .replace("{n}", "0"),
         );
         let status = match ureq::request(method, &url).send_json(json!({})) {
             Ok(r) => r.status(),

@@ -26,20 +26,20 @@ fn events_of(server: &Server, kind: &str) -> Vec<Value> {
 }
 
 /// A file whose existence holds event delivery (the test hook `PLANTD_TEST_HOLD_EVENTS`).
-struct Hold(std::path::PathBuf);
+pub(crate) struct Hold(std::path::PathBuf);
 
 impl Hold {
-    fn new(name: &str) -> Hold {
+    pub(crate) fn new(name: &str) -> Hold {
         let path = std::env::temp_dir().join(format!("plantd-hold-{name}-{}", std::process::id()));
         std::fs::write(&path, b"").expect("hold file");
         Hold(path)
     }
 
-    fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.0.to_str().expect("utf-8 path")
     }
 
-    fn release(&self) {
+    pub(crate) fn release(&self) {
         std::fs::remove_file(&self.0).expect("release the hold");
     }
 }

@@ -14,9 +14,9 @@ use crate::support::http::{api, token};
 use crate::support::mqtt::{connect, device, Mqtt};
 use crate::support::server::Server;
 
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
-fn create(server: &Server, path: &str, body: Value) -> Value {
+pub(crate) fn create(server: &Server, path: &str, body: Value) -> Value {
     let (status, out) = api(server).post(path, body.clone());
     assert_eq!(status, 201, "POST {path} {body}: {out}");
     out
@@ -24,7 +24,7 @@ fn create(server: &Server, path: &str, body: Value) -> Value {
 
 /// A site with one pump (ISO 20816 group 2, rigid) and device `pump-1` attached to it;
 /// returns (pump asset id, device password).
-fn plant(server: &Server) -> (String, String) {
+pub(crate) fn plant(server: &Server) -> (String, String) {
     let site = create(
         server,
         "/api/v1/assets",
@@ -51,7 +51,7 @@ fn plant(server: &Server) -> (String, String) {
 
 /// Publishes one sample object stamped now, a millisecond after the previous one at
 /// least: two samples of a series at the same millisecond are one sample (a duplicate).
-fn publish(mqtt: &mut Mqtt, values: Value) {
+pub(crate) fn publish(mqtt: &mut Mqtt, values: Value) {
     use std::sync::atomic::{AtomicI64, Ordering};
     static LAST: AtomicI64 = AtomicI64::new(0);
     let now = Utc::now().timestamp_millis();
@@ -67,14 +67,14 @@ fn publish(mqtt: &mut Mqtt, values: Value) {
     );
 }
 
-fn alarms(server: &Server, query: &str) -> Vec<Value> {
+pub(crate) fn alarms(server: &Server, query: &str) -> Vec<Value> {
     let (status, page) = api(server).get(&format!("/api/v1/alarms?{query}"));
     assert_eq!(status, 200, "{page}");
     page["items"].as_array().expect("items").clone()
 }
 
 /// Waits until exactly one alarm of the rule is in `state`; returns it.
-fn alarm_in(server: &Server, rule: &Value, state: &str) -> Value {
+pub(crate) fn alarm_in(server: &Server, rule: &Value, state: &str) -> Value {
     let rule_id = rule["id"].as_str().expect("rule id").to_owned();
     eventually(WAIT, &format!("an alarm of {rule_id} in {state}"), || {
         let list = alarms(server, &format!("rule_id={rule_id}"));
@@ -82,7 +82,7 @@ fn alarm_in(server: &Server, rule: &Value, state: &str) -> Value {
     })
 }
 
-fn act(server: &Server, alarm: &Value, action: &str, body: Value) -> (u16, Value) {
+pub(crate) fn act(server: &Server, alarm: &Value, action: &str, body: Value) -> (u16, Value) {
     api(server).post(
         &format!(
             "/api/v1/alarms/{}/{action}",

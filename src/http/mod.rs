@@ -10,6 +10,7 @@ pub mod commands;
 mod device_auth;
 pub mod devices;
 pub mod events;
+pub mod failure_codes;
 pub mod firmware;
 pub mod openapi;
 pub mod ops;
@@ -19,6 +20,8 @@ pub mod shadow;
 pub mod telemetry;
 pub mod tokens;
 pub mod webhooks;
+pub mod work_requests;
+pub mod workorders;
 
 pub use crate::edge::{ApiResult, Problem};
 pub use crate::state::AppState;

@@ -8,8 +8,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alarms, assets, commands, devices, events, firmware, reports, rules, shadow, telemetry, tokens,
-    webhooks,
+    alarms, assets, commands, devices, events, failure_codes, firmware, reports, rules, shadow,
+    telemetry, tokens, webhooks, work_requests, workorders,
 };
 
 #[derive(OpenApi)]
@@ -31,6 +31,10 @@ use super::{
         alarms::list, alarms::stats, alarms::get, alarms::acknowledge, alarms::shelve, alarms::unshelve, alarms::clear,
         webhooks::create, webhooks::list, webhooks::get, webhooks::patch, webhooks::delete,
         webhooks::deliveries, webhooks::redeliver,
+        workorders::create, workorders::list, workorders::get, workorders::patch,
+        workorders::transition, workorders::comment, workorders::tick,
+        work_requests::create, work_requests::list, work_requests::approve, work_requests::reject,
+        failure_codes::get, failure_codes::put,
         reports::maintenance,
     ),
     components(schemas(
@@ -44,6 +48,9 @@ use super::{
         rules::PreviewBody,
         alarms::ActionBody,
         alarms::ShelveBody,
+        workorders::CommentBody,
+        workorders::TickBody,
+        work_requests::RejectBody,
         plantd_contracts::identity::TokenView,
         plantd_contracts::identity::CreatedToken,
         plantd_contracts::identity::Scope,

@@ -1,7 +1,8 @@
 //! The alarm-system health figures of ISA-18.2 / EEMUA 191 over a window: alarm rate per
 //! 10 minutes (target ≤ 1–2 per operator), flood (> 10 alarms in 10 minutes: counted by
 //! aligned 10-minute windows), chattering, stale (active > 24 h), shelved, suppressed and
-//! out of service now, and the ten "bad actor" rules. Pure: callers read the rows.
+//! out of service now, and the ten "bad actor" rules. The rates count announced alarms
+//! only (not those raised out of service or suppressed). Pure: callers read the rows.
 
 use std::collections::HashMap;
 
@@ -22,10 +23,13 @@ pub fn compute(
     now: DateTime<Utc>,
 ) -> AlarmStats {
     let span = (to - from).max(1);
+    // Rates count what an operator was shown: an episode raised out of service (its asset
+    // held by a work order) or suppressed by design, and never announced, is not one.
+    let raised: Vec<&Alarm> = raised.iter().filter(|a| a.announced).collect();
     let alarms = raised.len() as u64;
     let mut windows: HashMap<Millis, u64> = HashMap::new();
     let mut per_rule: HashMap<&str, (&str, u64)> = HashMap::new();
-    for a in raised {
+    for a in &raised {
         let t = a.raised_at.timestamp_millis();
         *windows.entry((t - from).div_euclid(TEN_MIN)).or_default() += 1;
         let e = per_rule

@@ -1,4 +1,5 @@
-//! The work-order actor: its settings and state.
+//! The work-order actor: its settings and handles (database, outbox). It keeps no orders
+//! in memory: each message reads and writes the module's tables.
 
 use std::time::Duration;
 
@@ -25,11 +26,8 @@ impl Default for WorkOrdersSettings {
 }
 
 pub struct WorkOrders {
-    #[allow(dead_code)]
     pub(crate) db: Db,
-    #[allow(dead_code)]
     pub(crate) outbox: Outbox,
-    #[allow(dead_code)]
     pub(crate) settings: WorkOrdersSettings,
 }
 
@@ -45,4 +43,15 @@ impl WorkOrders {
 
 impl Actor for WorkOrders {
     type Context = Context<Self>;
+
+    /// Sets the open-orders gauge from the database (every change refreshes it after).
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let db = self.db.clone();
+        ctx.spawn(fut::wrap_future(async move {
+            match db.run(crate::store::open_count).await {
+                Ok(n) => metrics::gauge!("plantd_workorders_open").set(n as f64),
+                Err(e) => tracing::warn!(error = %e, "cannot count open work orders"),
+            }
+        }));
+    }
 }

@@ -1,0 +1,491 @@
+//! Queries of the work-order module's tables. An order is stored as its JSON document
+//! (without history: that has its own table) beside the columns that filters, unique
+//! constraints and the figures need. Blocking diesel code: run it inside `Db::run`, in
+//! the transaction of the change.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use plantd_contracts::time::Millis;
+use plantd_contracts::workorders::{
+    Code, FailureCodes, HistoryEntry, RequestStatus, WorkOrder, WorkOrderFilter, WorkOrderStatus,
+    WorkRequest,
+};
+use plantd_storage::{with_conn, DbConnection, DbError};
+
+use crate::schema::{
+    workorders_codes, workorders_counters, workorders_history, workorders_orders,
+    workorders_requests,
+};
+
+/// The statuses of an open order, as stored.
+pub(crate) const OPEN: [&str; 3] = ["open", "in_progress", "on_hold"];
+
+#[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = workorders_orders, treat_none_as_null = true)]
+pub(crate) struct OrderRow {
+    pub id: String,
+    pub number: i64,
+    pub kind: String,
+    pub status: String,
+    pub asset_id: Option<String>,
+    pub device_id: Option<String>,
+    pub assignee: Option<String>,
+    pub stops_asset: bool,
+    pub due_at: Option<Millis>,
+    pub alarm_id: Option<String>,
+    pub rule_id: Option<String>,
+    pub plan_id: Option<String>,
+    pub occurrence: Option<i64>,
+    pub created_at: Millis,
+    pub closed_at: Option<Millis>,
+    pub doc: String,
+}
+
+#[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = workorders_requests, treat_none_as_null = true)]
+pub(crate) struct RequestRow {
+    pub id: String,
+    pub status: String,
+    pub asset_id: Option<String>,
+    pub created_at: Millis,
+    pub doc: String,
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Result<String, DbError> {
+    serde_json::to_string(v).map_err(|e| DbError::Task(format!("does not encode: {e}")))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, DbError> {
+    serde_json::from_str(doc).map_err(|e| DbError::Task(format!("stored document: {e}")))
+}
+
+fn ms(t: Option<DateTime<Utc>>) -> Option<Millis> {
+    t.map(|t| t.timestamp_millis())
+}
+
+fn row_of(o: &WorkOrder) -> Result<OrderRow, DbError> {
+    let closed_at = match o.status {
+        WorkOrderStatus::Done => o.completed_at.map(|t| t.timestamp_millis()),
+        WorkOrderStatus::Cancelled => Some(o.updated_at.timestamp_millis()),
+        _ => None,
+    };
+    Ok(OrderRow {
+        id: o.id.clone(),
+        number: o.number,
+        kind: o.kind.as_str().to_owned(),
+        status: o.status.as_str().to_owned(),
+        asset_id: o.asset_id.clone(),
+        device_id: o.device_id.as_ref().map(|d| d.to_string()),
+        assignee: o.assignee.clone(),
+        stops_asset: o.stops_asset,
+        due_at: ms(o.due_at),
+        alarm_id: o.alarm_id.clone(),
+        rule_id: o.rule_id.clone(),
+        plan_id: o.plan_id.clone(),
+        occurrence: o.occurrence,
+        created_at: o.created_at.timestamp_millis(),
+        closed_at,
+        doc: encode(&WorkOrder {
+            history: Vec::new(),
+            overdue: false,
+            ..o.clone()
+        })?,
+    })
+}
+
+/// Open and past its due date, now.
+pub(crate) fn is_overdue(o: &WorkOrder, now: DateTime<Utc>) -> bool {
+    o.status.is_open() && o.due_at.is_some_and(|d| d < now)
+}
+
+fn order_of(row: &OrderRow) -> Result<WorkOrder, DbError> {
+    let mut o: WorkOrder = decode(&row.doc)?;
+    o.overdue = is_overdue(&o, Utc::now());
+    Ok(o)
+}
+
+/// The next `WO-n`: the counter row is updated first, so concurrent transactions wait for
+/// each other's commit (PostgreSQL row lock, SQLite's one writer); the number is unique.
+pub(crate) fn next_number(conn: &mut DbConnection) -> Result<i64, DbError> {
+    with_conn!(conn, |c| {
+        diesel::update(workorders_counters::table.find("orders"))
+            .set(workorders_counters::value.eq(workorders_counters::value + 1))
+            .execute(c)?;
+        workorders_counters::table
+            .find("orders")
+            .select(workorders_counters::value)
+            .first::<i64>(c)
+    })
+    .map_err(DbError::from)
+}
+
+/// Stores a new order; `overdue` is set on it as it is shown now.
+pub(crate) fn insert_order(conn: &mut DbConnection, o: &mut WorkOrder) -> Result<(), DbError> {
+    o.overdue = is_overdue(o, Utc::now());
+    let row = row_of(o)?;
+    with_conn!(conn, |c| diesel::insert_into(workorders_orders::table)
+        .values(&row)
+        .execute(c))?;
+    Ok(())
+}
+
+/// Stores a changed order; `overdue` is set on it as it is shown now.
+pub(crate) fn update_order(conn: &mut DbConnection, o: &mut WorkOrder) -> Result<(), DbError> {
+    o.overdue = is_overdue(o, Utc::now());
+    let row = row_of(o)?;
+    with_conn!(conn, |c| diesel::update(
+        workorders_orders::table.find(&row.id)
+    )
+    .set(&row)
+    .execute(c))?;
+    Ok(())
+}
+
+/// Appends entries to an order's history, after the ones it has.
+pub(crate) fn append_history(
+    conn: &mut DbConnection,
+    order_id: &str,
+    entries: &[HistoryEntry],
+) -> Result<(), DbError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::with_capacity(entries.len());
+    let last: Option<i32> = with_conn!(conn, |c| workorders_history::table
+        .filter(workorders_history::order_id.eq(order_id))
+        .select(diesel::dsl::max(workorders_history::seq))
+        .first(c))?;
+    let mut seq = last.map_or(0, |s| s + 1);
+    for e in entries {
+        rows.push((
+            workorders_history::order_id.eq(order_id.to_owned()),
+            workorders_history::seq.eq(seq),
+            workorders_history::at.eq(e.at.timestamp_millis()),
+            workorders_history::entry.eq(encode(e)?),
+        ));
+        seq += 1;
+    }
+    with_conn!(conn, |c| diesel::insert_into(workorders_history::table)
+        .values(&rows)
+        .execute(c))?;
+    Ok(())
+}
+
+pub(crate) fn history_of(
+    conn: &mut DbConnection,
+    order_id: &str,
+) -> Result<Vec<HistoryEntry>, DbError> {
+    let rows: Vec<String> = with_conn!(conn, |c| workorders_history::table
+        .filter(workorders_history::order_id.eq(order_id))
+        .order(workorders_history::seq.asc())
+        .select(workorders_history::entry)
+        .load(c))?;
+    rows.iter().map(|r| decode(r)).collect()
+}
+
+pub(crate) fn get_order(conn: &mut DbConnection, id: &str) -> Result<Option<WorkOrder>, DbError> {
+    let row: Option<OrderRow> = with_conn!(conn, |c| workorders_orders::table
+        .find(id)
+        .first(c)
+        .optional())?;
+    row.as_ref().map(order_of).transpose()
+}
+
+/// The first order of a query, on either backend (the query is written once).
+macro_rules! first_order {
+    ($conn:expr, |$q:ident| $body:expr) => {{
+        let row: Option<OrderRow> = with_conn!($conn, |c| {
+            let $q = workorders_orders::table.into_boxed();
+            $body.first(c).optional()
+        })?;
+        row.as_ref().map(order_of).transpose()
+    }};
+}
+
+/// The order an alarm episode opened, if any.
+pub(crate) fn by_alarm(
+    conn: &mut DbConnection,
+    alarm_id: &str,
+) -> Result<Option<WorkOrder>, DbError> {
+    first_order!(conn, |q| q.filter(workorders_orders::alarm_id.eq(alarm_id)))
+}
+
+/// The order of a plan's occurrence, if any.
+pub(crate) fn by_occurrence(
+    conn: &mut DbConnection,
+    plan_id: &str,
+    occurrence: i64,
+) -> Result<Option<WorkOrder>, DbError> {
+    first_order!(conn, |q| q
+        .filter(workorders_orders::plan_id.eq(plan_id))
+        .filter(workorders_orders::occurrence.eq(occurrence)))
+}
+
+/// What an alarm's order is about: its rule on an asset, or on a device without one.
+#[derive(Debug, Clone)]
+pub(crate) struct Equipment {
+    pub rule_id: String,
+    pub asset_id: Option<String>,
+    pub device_id: String,
+}
+
+macro_rules! on_equipment {
+    ($q:expr, $e:expr) => {{
+        let q = $q.filter(workorders_orders::rule_id.eq($e.rule_id.clone()));
+        match &$e.asset_id {
+            Some(a) => q.filter(workorders_orders::asset_id.eq(a.clone())),
+            None => q
+                .filter(workorders_orders::asset_id.is_null())
+                .filter(workorders_orders::device_id.eq($e.device_id.clone())),
+        }
+    }};
+}
+
+/// The newest open order of a rule on the same equipment.
+pub(crate) fn open_for(
+    conn: &mut DbConnection,
+    e: &Equipment,
+) -> Result<Option<WorkOrder>, DbError> {
+    first_order!(conn, |q| on_equipment!(q, e)
+        .filter(workorders_orders::status.eq_any(OPEN))
+        .order(workorders_orders::created_at.desc()))
+}
+
+/// The order of a rule on the same equipment done last, if it was done at `since` or
+/// later.
+pub(crate) fn done_since(
+    conn: &mut DbConnection,
+    e: &Equipment,
+    since: Millis,
+) -> Result<Option<WorkOrder>, DbError> {
+    first_order!(conn, |q| on_equipment!(q, e)
+        .filter(workorders_orders::status.eq("done"))
+        .filter(workorders_orders::closed_at.ge(since))
+        .order(workorders_orders::closed_at.desc()))
+}
+
+/// Some order that stops this asset is `in_progress` (the health module holds the asset
+/// in maintenance exactly while this is true).
+pub(crate) fn asset_held(conn: &mut DbConnection, asset_id: &str) -> Result<bool, DbError> {
+    let n: i64 = with_conn!(conn, |c| workorders_orders::table
+        .filter(workorders_orders::asset_id.eq(asset_id))
+        .filter(workorders_orders::stops_asset.eq(true))
+        .filter(workorders_orders::status.eq("in_progress"))
+        .count()
+        .get_result(c))?;
+    Ok(n > 0)
+}
+
+pub(crate) fn open_count(conn: &mut DbConnection) -> Result<i64, DbError> {
+    with_conn!(conn, |c| workorders_orders::table
+        .filter(workorders_orders::status.eq_any(OPEN))
+        .count()
+        .get_result(c))
+    .map_err(DbError::from)
+}
+
+/// A page of the order list: newest first, after the cursor `(created_at, id)`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OrderQuery {
+    pub filter: WorkOrderFilter,
+    pub before: Option<(Millis, String)>,
+    pub now: Millis,
+    pub limit: i64,
+}
+
+macro_rules! filtered {
+    ($q:expr, $query:expr) => {{
+        let f = &$query.filter;
+        let mut q = $q;
+        if let Some(statuses) = &f.status {
+            let s: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
+            q = q.filter(workorders_orders::status.eq_any(s));
+        }
+        if let Some(a) = &f.asset_id {
+            q = q.filter(workorders_orders::asset_id.eq(a.clone()));
+        }
+        if let Some(a) = &f.assignee {
+            q = q.filter(workorders_orders::assignee.eq(a.clone()));
+        }
+        if let Some(k) = f.kind {
+            q = q.filter(workorders_orders::kind.eq(k.as_str()));
+        }
+        if let Some(p) = &f.plan_id {
+            q = q.filter(workorders_orders::plan_id.eq(p.clone()));
+        }
+        if let Some(a) = &f.alarm_id {
+            q = q.filter(workorders_orders::alarm_id.eq(a.clone()));
+        }
+        match f.overdue {
+            Some(true) => {
+                q = q
+                    .filter(workorders_orders::status.eq_any(OPEN))
+                    .filter(workorders_orders::due_at.lt($query.now));
+            }
+            Some(false) => {
+                q = q.filter(
+                    workorders_orders::status
+                        .ne_all(OPEN)
+                        .or(workorders_orders::due_at.is_null())
+                        .or(workorders_orders::due_at.ge($query.now)),
+                );
+            }
+            None => {}
+        }
+        if let Some((at, id)) = &$query.before {
+            q = q.filter(
+                workorders_orders::created_at
+                    .lt(*at)
+                    .or(workorders_orders::created_at
+                        .eq(*at)
+                        .and(workorders_orders::id.lt(id.clone()))),
+            );
+        }
+        q.order((
+            workorders_orders::created_at.desc(),
+            workorders_orders::id.desc(),
+        ))
+        .limit($query.limit)
+    }};
+}
+
+pub(crate) fn list_orders(
+    conn: &mut DbConnection,
+    q: &OrderQuery,
+) -> Result<Vec<WorkOrder>, DbError> {
+    let rows: Vec<OrderRow> = with_conn!(conn, |c| filtered!(
+        workorders_orders::table.into_boxed(),
+        q
+    )
+    .load(c))?;
+    rows.iter().map(order_of).collect()
+}
+
+/// Orders created before `to` that are open, or were done or cancelled at `from` or
+/// later; on `assets` only when given (the figures over `[from, to)`).
+pub(crate) fn orders_touching(
+    conn: &mut DbConnection,
+    from_ms: Millis,
+    to_ms: Millis,
+    assets: Option<&[String]>,
+) -> Result<Vec<WorkOrder>, DbError> {
+    let rows: Vec<OrderRow> = with_conn!(conn, |c| {
+        let mut q = workorders_orders::table
+            .filter(workorders_orders::created_at.lt(to_ms))
+            .filter(
+                workorders_orders::closed_at
+                    .is_null()
+                    .or(workorders_orders::closed_at.ge(from_ms)),
+            )
+            .into_boxed();
+        if let Some(assets) = assets {
+            q = q.filter(workorders_orders::asset_id.eq_any(assets.to_vec()));
+        }
+        q.order(workorders_orders::created_at.asc()).load(c)
+    })?;
+    rows.iter().map(order_of).collect()
+}
+
+pub(crate) fn load_codes(conn: &mut DbConnection) -> Result<FailureCodes, DbError> {
+    let rows: Vec<(String, String, String)> = with_conn!(conn, |c| workorders_codes::table
+        .order((
+            workorders_codes::list.asc(),
+            workorders_codes::position.asc()
+        ))
+        .select((
+            workorders_codes::list,
+            workorders_codes::code,
+            workorders_codes::label,
+        ))
+        .load(c))?;
+    let mut codes = FailureCodes {
+        failure_modes: Vec::new(),
+        causes: Vec::new(),
+        actions: Vec::new(),
+        detections: Vec::new(),
+    };
+    for (list, code, label) in rows {
+        let target = match list.as_str() {
+            "failure_modes" => &mut codes.failure_modes,
+            "causes" => &mut codes.causes,
+            "actions" => &mut codes.actions,
+            "detections" => &mut codes.detections,
+            _ => continue,
+        };
+        target.push(Code { code, label });
+    }
+    Ok(codes)
+}
+
+pub(crate) fn replace_codes(conn: &mut DbConnection, codes: &FailureCodes) -> Result<(), DbError> {
+    let lists = [
+        ("failure_modes", &codes.failure_modes),
+        ("causes", &codes.causes),
+        ("actions", &codes.actions),
+        ("detections", &codes.detections),
+    ];
+    let mut rows = Vec::new();
+    for (list, items) in lists {
+        for (i, c) in items.iter().enumerate() {
+            rows.push((
+                workorders_codes::list.eq(list),
+                workorders_codes::code.eq(c.code.clone()),
+                workorders_codes::label.eq(c.label.clone()),
+                workorders_codes::position.eq(i as i32),
+            ));
+        }
+    }
+    with_conn!(conn, |c| {
+        diesel::delete(workorders_codes::table).execute(c)?;
+        diesel::insert_into(workorders_codes::table)
+            .values(&rows)
+            .execute(c)
+    })?;
+    Ok(())
+}
+
+pub(crate) fn save_request(conn: &mut DbConnection, r: &WorkRequest) -> Result<(), DbError> {
+    let row = RequestRow {
+        id: r.id.clone(),
+        status: r.status.as_str().to_owned(),
+        asset_id: r.asset_id.clone(),
+        created_at: r.created_at.timestamp_millis(),
+        doc: encode(r)?,
+    };
+    with_conn!(conn, |c| diesel::insert_into(workorders_requests::table)
+        .values(&row)
+        .on_conflict(workorders_requests::id)
+        .do_update()
+        .set(&row)
+        .execute(c))?;
+    Ok(())
+}
+
+pub(crate) fn get_request(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<WorkRequest>, DbError> {
+    let row: Option<RequestRow> = with_conn!(conn, |c| workorders_requests::table
+        .find(id)
+        .first(c)
+        .optional())?;
+    row.map(|r| decode(&r.doc)).transpose()
+}
+
+/// Newest first.
+pub(crate) fn list_requests(
+    conn: &mut DbConnection,
+    status: Option<RequestStatus>,
+    limit: i64,
+) -> Result<Vec<WorkRequest>, DbError> {
+    let rows: Vec<RequestRow> = with_conn!(conn, |c| {
+        let mut q = workorders_requests::table.into_boxed();
+        if let Some(s) = status {
+            q = q.filter(workorders_requests::status.eq(s.as_str()));
+        }
+        q.order(workorders_requests::created_at.desc())
+            .limit(limit)
+            .load(c)
+    })?;
+    rows.iter().map(|r| decode(&r.doc)).collect()
+}
