@@ -657,6 +657,7 @@ fn the_openapi_document_lists_every_route_and_every_listed_route_exists() {
             "GET /api/v1/maintenance-plans",
             "GET /api/v1/maintenance-plans/{id}",
             "GET /api/v1/maintenance/calendar",
+            "GET /api/v1/reports/maintenance",
             "GET /api/v1/rules",
             "GET /api/v1/rules/{id}",
             "GET /api/v1/telemetry/health",

@@ -31,6 +31,7 @@ mod log_flooding;
 mod login_blocking;
 mod maintenance;
 mod migrations;
+mod reports;
 mod security;
 mod security_http;
 mod settings;

@@ -96,11 +96,13 @@ pub struct Raised {
     rule: String,
 }
 
-/// An integration (API token with the `mqtt` scope) subscribed to `alarm.raised`.
+/// An integration (API token with the `mqtt` scope) subscribed to `alarm.raised` and
+/// `workorder.created` (an order's event keeps its rule and device; `value` is NaN).
 pub struct Listener {
     client: AsyncClient,
     events: JoinHandle<()>,
     pub raised: Arc<Mutex<Vec<Raised>>>,
+    pub orders: Arc<Mutex<Vec<Raised>>>,
 }
 
 impl Listener {
@@ -112,14 +114,25 @@ impl Listener {
         opts.set_inflight(1000);
         opts.set_credentials(token.0, token.1);
         let (client, mut events) = AsyncClient::new(opts, 64);
-        client
-            .subscribe("plantd/events/alarm.raised", QoS::AtLeastOnce)
-            .await
-            .map_err(|e| e.to_string())?;
+        for topic in [
+            "plantd/events/alarm.raised",
+            "plantd/events/workorder.created",
+        ] {
+            client
+                .subscribe(topic, QoS::AtLeastOnce)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         let subscribed = async {
+            let mut acks = 0;
             loop {
                 match events.poll().await {
-                    Ok(Event::Incoming(Packet::SubAck(_))) => return Ok(()),
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        acks += 1;
+                        if acks == 2 {
+                            return Ok(());
+                        }
+                    }
                     Ok(_) => {}
                     Err(e) => return Err(format!("alarm listener: {e}")),
                 }
@@ -129,14 +142,20 @@ impl Listener {
             .await
             .map_err(|_| "alarm listener: no SUBACK within 30 s".to_owned())??;
         let raised = Arc::new(Mutex::new(Vec::new()));
-        let keep = raised.clone();
+        let orders = Arc::new(Mutex::new(Vec::new()));
+        let (keep, keep_orders) = (raised.clone(), orders.clone());
         let events = tokio::spawn(async move {
             loop {
                 match events.poll().await {
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         let at = Instant::now();
+                        let to = if p.topic.ends_with("workorder.created") {
+                            &keep_orders
+                        } else {
+                            &keep
+                        };
                         if let Some(r) = parse(at, &p.payload) {
-                            if let Ok(mut all) = keep.lock() {
+                            if let Ok(mut all) = to.lock() {
                                 all.push(r);
                             }
                         }
@@ -150,6 +169,7 @@ impl Listener {
             client,
             events,
             raised,
+            orders,
         })
     }
 
@@ -170,7 +190,7 @@ fn parse(at: Instant, payload: &[u8]) -> Option<Raised> {
     Some(Raised {
         at,
         device: data["device_id"].as_str()?.to_owned(),
-        value: data["value"].as_f64()?,
+        value: data["value"].as_f64().unwrap_or(f64::NAN),
         rule: data["rule_id"].as_str()?.to_owned(),
     })
 }
@@ -219,6 +239,26 @@ pub fn matched(
         }
     }
     out
+}
+
+/// Publish → `workorder.created` for the orders of threshold rules whose device crossed
+/// (one crossing per device, so rule and device name the publish).
+pub fn order_latencies(
+    plan: &Plan,
+    ids: &[String],
+    thresholds: &HashMap<String, usize>,
+    orders: &[Raised],
+) -> Vec<f64> {
+    let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, d)| (&**d, i)).collect();
+    orders
+        .iter()
+        .filter(|o| thresholds.contains_key(&o.rule))
+        .filter_map(|o| {
+            let i = *index.get(o.device.as_str())?;
+            let sent = plan.sent.get(i)?.get()?;
+            Some(o.at.saturating_duration_since(*sent).as_secs_f64() * 1000.0)
+        })
+        .collect()
 }
 
 #[cfg(test)]

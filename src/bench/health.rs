@@ -5,8 +5,10 @@
 //! on-delay, one device each; some ISO 20816 on an asset, some anomaly, some rate): stored
 //! samples/s with ÷ without rules. Then a fixed-rate run in which a share of the devices each cross their threshold
 //! once at a planned moment, with publish → alarm latency measured at an integration client
-//! on `plantd/events/alarm.raised`, and received → stored from
-//! `plantd_alarm_raise_latency_seconds`.
+//! on `plantd/events/alarm.raised` (and publish → work order on `workorder.created`: every
+//! threshold rule asks for one), and received → stored from
+//! `plantd_alarm_raise_latency_seconds`. With `--plans`, the modes run a third time with
+//! that many meter plans (run hours of the devices' metric) counting from the stream.
 //!
 //! Touches nothing but the processes it starts.
 
@@ -42,6 +44,9 @@ pub struct HealthArgs {
     /// Share of the devices that cross their threshold once in the alarm-latency run.
     #[arg(long, default_value_t = 0.2)]
     crossing: f64,
+    /// Meter plans (run hours, one device each) added for a third run of the modes (0: skip).
+    #[arg(long, default_value_t = 1000)]
+    plans: usize,
     /// Skip the flat-out modes.
     #[arg(long)]
     no_flat: bool,
@@ -61,6 +66,8 @@ struct Latency {
     stored_per_s: f64,
     crossings: usize,
     matched: alarms::Matched,
+    /// Publish → `workorder.created`, ms.
+    orders_ms: Vec<f64>,
     server: (Option<f64>, Option<f64>),
     cpu_cores: Option<f64>,
     mix: String,
@@ -95,7 +102,7 @@ fn modes(args: &HealthArgs) -> Vec<Mode> {
 /// Starts a plantd (its database: `PLANTD_DATABASE_URL` when set, else its own SQLite
 /// file), builds the tree and devices, runs the modes without rules, creates the rules,
 /// runs the modes again and the alarm-latency run, stops it.
-async fn measure(args: &HealthArgs, dir: &Path) -> Result<(Vec<(usize, Row)>, Latency)> {
+async fn measure(args: &HealthArgs, dir: &Path) -> Result<(Vec<((usize, usize), Row)>, Latency)> {
     let n = args.devices;
     let plantd = {
         let dir = dir.to_path_buf();
@@ -115,19 +122,31 @@ async fn measure(args: &HealthArgs, dir: &Path) -> Result<(Vec<(usize, Row)>, La
     let fleet = Fleet::connect(&plantd.mqtt.0, plantd.mqtt.1, &ids, Some(&passwords)).await?;
     let mut rows = Vec::new();
     let mut set = None;
-    for rules in [0, args.rules] {
-        if rules > 0 {
+    let mut tiers = vec![(0, 0), (args.rules, 0)];
+    if args.plans > 0 {
+        tiers.push((args.rules, args.plans));
+    }
+    for (rules, plans) in tiers {
+        if rules > 0 && set.is_none() {
             eprintln!("plantd: creating {rules} rules");
             let (p, ids, assets) = (plantd.clone(), ids.clone(), assets.clone());
             set = Some(blocking(move || create_rules(&p, &ids, &assets, rules)).await??);
         }
+        if plans > 0 {
+            eprintln!("plantd: creating {plans} meter plans");
+            let (p, ids, assets) = (plantd.clone(), ids.clone(), assets.clone());
+            blocking(move || create_plans(&p, &ids, &assets, plans)).await??;
+        }
         for mode in modes(args) {
-            eprintln!("plantd, {n} devices, {rules} rules, {}", mode.label());
+            eprintln!(
+                "plantd, {n} devices, {rules} rules, {plans} plans, {}",
+                mode.label()
+            );
             let body = alarms::steady_body();
             let mut row = measure_plantd(args.seconds, &plantd, &fleet, n, mode, body).await?;
             let raised = plantd.counter("plantd_alarms_raised_total")?.abs();
             row.notes = format!("{raised:.0} alarms raised so far; {}", row.notes);
-            rows.push((rules, row));
+            rows.push(((rules, plans), row));
         }
     }
     let set = set.ok_or("no rules created")?;
@@ -185,7 +204,7 @@ fn create_rules(
         bodies.push(
             json!({"name": format!("threshold {j}"), "device_id": ids[j % n],
             "metric": METRIC, "kind": "threshold", "op": ">", "value": LIMIT,
-            "deadband": 10.0, "for_s": 0}),
+            "deadband": 10.0, "for_s": 0, "create_work_order": true}),
         );
     }
     for j in 0..iso {
@@ -218,6 +237,22 @@ fn create_rules(
         thresholds,
         mix: format!("{threshold} threshold, {iso} iso20816, {anomaly} anomaly, {rate} rate"),
     })
+}
+
+/// `count` preventive plans, each counting the run hours of one device's metric (every
+/// reading is non-zero, so every second counts) towards 500 h: meters fed by the stream.
+fn create_plans(plantd: &Plantd, ids: &[String], assets: &[String], count: usize) -> Result<()> {
+    let n = ids.len();
+    let bodies = (0..count)
+        .map(|j| {
+            let i = j % n;
+            json!({"asset_id": assets[i * assets.len() / n], "title": format!("Service {j}"),
+                   "tasks": ["Inspect", "Grease"],
+                   "meter": {"device_id": ids[i], "metric": METRIC, "kind": "run_hours", "every": 500}})
+        })
+        .collect();
+    plantd.post_all("/api/v1/maintenance-plans", bodies)?;
+    Ok(())
 }
 
 /// The devices that cross: `share` of all, evenly spread over those with a threshold rule.
@@ -290,11 +325,22 @@ async fn measure_alarms(
         let raised = raised.get(before..).unwrap_or_default();
         Ok::<_, String>(alarms::matched(&plan, ids, &set.thresholds, raised))
     };
+    let orders = || {
+        let orders = listener.orders.lock().map_err(|e| e.to_string())?;
+        Ok::<_, String>(alarms::order_latencies(
+            &plan,
+            ids,
+            &set.thresholds,
+            &orders,
+        ))
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut m = matched()?;
-    while m.latencies_ms.len() < m.expected && Instant::now() < deadline {
+    let mut o = orders()?;
+    while (m.latencies_ms.len() < m.expected || o.len() < m.expected) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
         m = matched()?;
+        o = orders()?;
     }
     let m2 = metrics(plantd.clone()).await??;
     listener.disconnect().await;
@@ -307,6 +353,7 @@ async fn measure_alarms(
         stored_per_s: (stored(&m1) - stored(&m0)) / dt,
         crossings: plan.crossed().count(),
         matched: m,
+        orders_ms: o,
         server: (server.quantile(0.5), server.quantile(0.99)),
         cpu_cores: u0
             .zip(u1)
@@ -315,22 +362,23 @@ async fn measure_alarms(
     })
 }
 
-fn print_tables(rows: &[(usize, Row)], l: &Latency) {
+fn print_tables(rows: &[((usize, usize), Row)], l: &Latency) {
     println!();
-    println!("| devices | rules | mode | published/s | stored/s | with ÷ without rules | p50 ms | p99 ms | CPU (cores) | peak RSS MiB | notes |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    for (rules, row) in rows {
+    println!("| devices | rules | meter plans | mode | published/s | stored/s | ÷ without rules or plans | p50 ms | p99 ms | CPU (cores) | peak RSS MiB | notes |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for ((rules, plans), row) in rows {
         let ratio = rows
             .iter()
-            .find(|(r, o)| *r == 0 && o.mode == row.mode && o.devices == row.devices)
-            .filter(|_| *rules > 0)
+            .find(|(t, o)| *t == (0, 0) && o.mode == row.mode && o.devices == row.devices)
+            .filter(|_| *rules > 0 || *plans > 0)
             .filter(|(_, o)| o.done_per_s > 0.0)
             .map(|(_, o)| format!("{:.2}", row.done_per_s / o.done_per_s))
             .unwrap_or_default();
         println!(
-            "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {} |",
             row.devices,
             rules,
+            plans,
             row.mode,
             row.published_per_s,
             row.done_per_s,
@@ -345,10 +393,12 @@ fn print_tables(rows: &[(usize, Row)], l: &Latency) {
         .copied()
         .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
     println!();
-    println!("| devices | rules | published/s | stored/s | crossings | threshold alarms raised (matched / expected) | publish → alarm.raised p50 / p99 / max ms (client) | received → alarm stored p50 / p99 ms (server) | CPU (cores) | notes |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let mut orders = l.orders_ms.clone();
+    let orders_max = orders.iter().copied().fold(0.0, f64::max);
+    println!("| devices | rules | published/s | stored/s | crossings | threshold alarms raised (matched / expected) | publish → alarm.raised p50 / p99 / max ms (client) | work orders (got / expected) | publish → workorder.created p50 / p99 / max ms (client) | received → alarm stored p50 / p99 ms (server) | CPU (cores) | notes |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     println!(
-        "| {} | {} | {:.0} | {:.0} | {} | {} / {} | {} / {} / {} | {} / {} | {} | {}; {} unmatched threshold events, {} other alarms raised |",
+        "| {} | {} | {:.0} | {:.0} | {} | {} / {} | {} / {} / {} | {} / {} | {} / {} / {:.1} | {} / {} | {} | {}; {} unmatched threshold events, {} other alarms raised |",
         l.devices,
         l.rules,
         l.published_per_s,
@@ -359,6 +409,11 @@ fn print_tables(rows: &[(usize, Row)], l: &Latency) {
         fmt(quantile(&mut ms, 0.5), 1),
         fmt(quantile(&mut ms, 0.99), 1),
         fmt(max, 1),
+        l.orders_ms.len(),
+        l.matched.expected,
+        fmt(quantile(&mut orders, 0.5), 1),
+        fmt(quantile(&mut orders, 0.99), 1),
+        orders_max,
         fmt(l.server.0, 1),
         fmt(l.server.1, 1),
         fmt(l.cpu_cores, 2),

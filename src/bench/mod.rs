@@ -25,6 +25,7 @@
 mod alarms;
 mod health;
 mod load;
+mod reports;
 mod target;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,6 +44,8 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// Ingest with asset-health rules loaded (vs none), and publish → alarm latency.
     Health(health::HealthArgs),
+    /// The maintenance report over a year of data and 10,000 work orders.
+    Reports(reports::ReportsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +115,7 @@ pub fn main(command: BenchCommand) -> std::process::ExitCode {
     let outcome = match command {
         BenchCommand::Ingest(args) => runtime.block_on(ingest(args)),
         BenchCommand::Health(args) => runtime.block_on(health::run(args)),
+        BenchCommand::Reports(args) => runtime.block_on(reports::run(args)),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

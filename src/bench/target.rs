@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789abcdef0123456789";
+/// The web UI password of `admin` in a plantd the bench starts (pages are timed signed in).
+pub const ADMIN_PASSWORD: &str = "bench-admin-password-4f9c2e71";
 
 pub type Result<T> = std::result::Result<T, String>;
 
@@ -124,6 +126,7 @@ impl Plantd {
             .env("PLANTD_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
             .env("PLANTD_MQTT_ADDR", format!("127.0.0.1:{mqtt_port}"))
             .env("PLANTD_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("PLANTD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env(
                 "PLANTD_LOG",
                 std::env::var("PLANTD_LOG").unwrap_or_else(|_| "warn,rumqttd=off".into()),
@@ -188,6 +191,17 @@ impl Plantd {
     /// A counter or gauge, summed over its label sets; 0 when absent.
     pub fn counter(&self, name: &str) -> Result<f64> {
         Ok(sum_of(&self.metrics()?, name, ""))
+    }
+
+    /// GETs an API path as admin; returns the answer's body as text.
+    pub fn get(&self, path: &str) -> Result<String> {
+        self.agent
+            .get(&format!("{}{path}", self.http))
+            .set("Authorization", &format!("Bearer {}", self.token))
+            .call()
+            .map_err(|e| format!("GET {path}: {e}"))?
+            .into_string()
+            .map_err(|e| format!("GET {path}: {e}"))
     }
 
     /// POSTs a JSON body to an API path as admin; returns the answer's body.

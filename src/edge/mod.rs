@@ -6,6 +6,7 @@
 pub mod assignees;
 pub mod device_assets;
 pub mod firmware_transfer;
+pub mod maintenance_report;
 mod problem;
 mod render;
 

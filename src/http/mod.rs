@@ -16,6 +16,7 @@ pub mod firmware;
 pub mod maintenance;
 pub mod openapi;
 pub mod ops;
+pub mod reports;
 pub mod rules;
 pub mod shadow;
 pub mod telemetry;

@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     alarms, assets, assignees, commands, devices, events, failure_codes, firmware, maintenance,
-    rules, shadow, telemetry, tokens, users, webhooks, work_requests, workorders,
+    reports, rules, shadow, telemetry, tokens, users, webhooks, work_requests, workorders,
 };
 
 #[derive(OpenApi)]
@@ -40,6 +40,7 @@ use super::{
         failure_codes::get, failure_codes::put,
         maintenance::create, maintenance::list, maintenance::get, maintenance::patch, maintenance::delete,
         maintenance::calendar,
+        reports::maintenance,
     ),
     components(schemas(
         plantd_contracts::devices::DeviceView,

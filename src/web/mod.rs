@@ -21,6 +21,7 @@ mod maintenance_calendar;
 pub mod pages;
 mod plan_form;
 mod qr;
+pub mod reports;
 pub mod requests;
 mod rule_form;
 pub mod rules;

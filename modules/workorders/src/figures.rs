@@ -1,16 +1,52 @@
-//! The maintenance figures (`ComputeFigures`): the lead's part; answers `Unavailable` until then.
+//! `ComputeFigures`: the maintenance figures over a period and each of its series
+//! buckets, from one read of the orders that touch the period (`store::orders_touching`)
+//! and the pure computation in `kpi.rs`. Reads only this module's tables.
 
 use actix::prelude::*;
-use plantd_contracts::workorders::{ComputeFigures, MaintenanceFigures};
+use plantd_contracts::workorders::{ComputeFigures, FiguresReport};
 use plantd_contracts::DomainError;
 
 use crate::actor::WorkOrders;
+use crate::{kpi, store};
 
 impl Handler<ComputeFigures> for WorkOrders {
-    type Result = Result<MaintenanceFigures, DomainError>;
-    fn handle(&mut self, _: ComputeFigures, _: &mut Context<Self>) -> Self::Result {
-        Err(DomainError::Unavailable(
-            "work orders are not built yet".into(),
-        ))
+    type Result = ResponseFuture<Result<FiguresReport, DomainError>>;
+
+    fn handle(&mut self, msg: ComputeFigures, _: &mut Context<Self>) -> Self::Result {
+        let _span = tracing::debug_span!("workorders.figures", series = msg.series.len()).entered();
+        let db = self.db.clone();
+        let crew = self.settings.crew_hours_per_week;
+        Box::pin(async move {
+            let period = &msg.period;
+            let (from, to) = msg.series.iter().fold(
+                (period.from.timestamp_millis(), period.to.timestamp_millis()),
+                |(a, b), p| {
+                    (
+                        a.min(p.from.timestamp_millis()),
+                        b.max(p.to.timestamp_millis()),
+                    )
+                },
+            );
+            if from >= to {
+                return Err(DomainError::invalid("from", "must be before to"));
+            }
+            let assets = msg.assets.clone();
+            let orders = db
+                .run(move |conn| store::orders_touching(conn, from, to, assets.as_deref()))
+                .await?;
+            let figures = |p: &plantd_contracts::workorders::Period| {
+                kpi::compute(
+                    &orders,
+                    p.from.timestamp_millis(),
+                    p.to.timestamp_millis(),
+                    &p.operating,
+                    crew,
+                )
+            };
+            Ok(FiguresReport {
+                total: figures(period),
+                series: msg.series.iter().map(figures).collect(),
+            })
+        })
     }
 }

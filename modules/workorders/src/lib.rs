@@ -10,7 +10,8 @@
 //! (the order's rules, pure), `write.rs` (one transaction per change: rows, history,
 //! events), `events.rs` (`workorder.*` with `asset_held`), `handlers.rs` (order
 //! messages), `requests.rs` (work requests), `codes.rs` (closing-code lists),
-//! `consumer.rs` (alarm and plan events), `figures.rs`, `store.rs`, `schema.rs`.
+//! `consumer.rs` (alarm and plan events), `figures.rs` + `kpi.rs` (the maintenance figures),
+//! `store.rs`, `schema.rs`.
 
 mod actor;
 mod codes;
@@ -19,6 +20,7 @@ mod events;
 mod figures;
 mod handlers;
 mod input;
+mod kpi;
 mod machine;
 mod metrics;
 mod migrations;

@@ -361,7 +361,6 @@ pub(crate) fn list_orders(
 
 /// Orders created before `to` that are open, or were done or cancelled at `from` or
 /// later; on `assets` only when given (the figures over `[from, to)`).
-#[allow(dead_code)] // the figures (figures.rs) read it
 pub(crate) fn orders_touching(
     conn: &mut DbConnection,
     from_ms: Millis,

@@ -25,16 +25,29 @@ pub enum OperatingBasis {
     Calendar,
 }
 
-/// The figures of the orders on `assets` over `[from, to)`, with the operating time the
-/// caller measured for each asset.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "Result<MaintenanceFigures, DomainError>")]
-pub struct ComputeFigures {
+/// One period and the operating time the caller measured for each asset in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Period {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
+    pub operating: Vec<OperatingTime>,
+}
+
+/// The figures of the orders on `assets` over `period`, and over each of `series` (e.g.
+/// the months of the period, for charts), read from the orders once.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<FiguresReport, DomainError>")]
+pub struct ComputeFigures {
+    pub period: Period,
+    pub series: Vec<Period>,
     /// `None`: every asset (and orders without one).
     pub assets: Option<Vec<String>>,
-    pub operating: Vec<OperatingTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FiguresReport {
+    pub total: MaintenanceFigures,
+    pub series: Vec<MaintenanceFigures>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,8 +62,8 @@ pub struct MaintenanceFigures {
     pub to: DateTime<Utc>,
     /// Operating hours summed over the assets.
     pub operating_hours: f64,
-    /// `running` when every asset's operating time was measured, else `calendar` or
-    /// `mixed`.
+    /// `running` when every asset's operating time was measured from its `running`
+    /// metric, `calendar` when none was (period minus downtime), else `mixed`.
     pub operating_basis: String,
     /// Corrective orders (failures) raised in the period.
     pub failures: u64,

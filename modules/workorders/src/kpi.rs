@@ -1,0 +1,240 @@
+//! The maintenance figures, computed from orders (EN 15341 / SMRP definitions). Pure: the
+//! caller gives the orders of the assets in question and the operating time it measured;
+//! nothing here reads the database or the clock.
+//!
+//! - failures: corrective orders raised in the period (cancelled ones excluded);
+//! - MTBF = operating hours ÷ failures;
+//! - MTTR = time to restore ÷ failures restored in the period, where time to restore is
+//!   the recorded downtime (start → end) or, without it, raised → done;
+//! - downtime: the orders' downtime intervals clipped to the period (an order still down
+//!   at the period's end counts to the end);
+//! - availability = operating ÷ (operating + downtime);
+//! - PM compliance = preventive orders due in the period and done within ±10 % of their
+//!   interval around the due time ÷ preventive orders due in the period (without an
+//!   interval — meter plans — done by the due time);
+//! - planned share = hours of preventive and inspection orders done in the period ÷ hours
+//!   of all orders done in it (actual hours, else the estimate);
+//! - backlog = estimated hours of orders open at the period's end ÷ crew hours per week;
+//! - repeat-failure rate = repeat failures ÷ failures; top failure modes by count.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use plantd_contracts::time::{to_datetime, Millis};
+use plantd_contracts::workorders::{
+    FailureModeCount, MaintenanceFigures, OperatingBasis, OperatingTime, WorkOrder,
+    WorkOrderStatus, WorkOrderType,
+};
+
+const HOUR_MS: f64 = 3_600_000.0;
+
+fn ms(t: &DateTime<Utc>) -> Millis {
+    t.timestamp_millis()
+}
+
+fn ms_opt(t: &Option<DateTime<Utc>>) -> Option<Millis> {
+    t.as_ref().map(ms)
+}
+
+fn in_period(t: Millis, from: Millis, to: Millis) -> bool {
+    (from..to).contains(&t)
+}
+
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b)
+}
+
+/// When an order stopped being open (done or cancelled), if it did.
+fn closed_at(o: &WorkOrder) -> Option<Millis> {
+    if o.status.is_open() {
+        return None;
+    }
+    ms_opt(&o.completed_at).or(Some(ms(&o.updated_at)))
+}
+
+/// The order's downtime inside `[from, to)`, in hours.
+fn downtime_hours(o: &WorkOrder, from: Millis, to: Millis) -> f64 {
+    let Some(start) = ms_opt(&o.downtime_start) else {
+        return 0.0;
+    };
+    let end = ms_opt(&o.downtime_end).unwrap_or(to);
+    let (a, b) = (start.max(from), end.min(to));
+    if b > a {
+        (b - a) as f64 / HOUR_MS
+    } else {
+        0.0
+    }
+}
+
+/// Hours to restore a failure: its downtime, or raised → done without one.
+fn restore_hours(o: &WorkOrder) -> Option<f64> {
+    let done = ms_opt(&o.completed_at)?;
+    let (start, end) = match (ms_opt(&o.downtime_start), ms_opt(&o.downtime_end)) {
+        (Some(s), Some(e)) => (s, e),
+        _ => (ms(&o.created_at), done),
+    };
+    Some((end - start).max(0) as f64 / HOUR_MS)
+}
+
+fn worked_hours(o: &WorkOrder) -> f64 {
+    o.actual_hours.or(o.estimated_hours).unwrap_or(0.0).max(0.0)
+}
+
+/// A preventive order counts as due in the period by its due time (its creation time
+/// when it has none); on time when done within ±10 % of its interval of that time.
+fn pm_on_time(o: &WorkOrder, due: Millis) -> bool {
+    let Some(done) = ms_opt(&o.completed_at).filter(|_| o.status == WorkOrderStatus::Done) else {
+        return false;
+    };
+    let tolerance = o
+        .interval_days
+        .filter(|d| *d > 0.0)
+        .map_or(0, |d| (d * 0.1 * 24.0 * HOUR_MS) as Millis);
+    match o.interval_days {
+        Some(_) => (done - due).abs() <= tolerance,
+        None => done <= due,
+    }
+}
+
+/// The figures of `orders` over `[from, to)` with the operating time measured per asset.
+/// `calendar` operating time (no `running` metric) is the period less the downtime.
+pub fn compute(
+    orders: &[WorkOrder],
+    from: Millis,
+    to: Millis,
+    operating: &[OperatingTime],
+    crew_hours_per_week: f64,
+) -> MaintenanceFigures {
+    let mut failures = 0u64;
+    let mut repeats = 0u64;
+    let mut restored = 0u64;
+    let mut restore_total = 0.0;
+    let mut downtime = 0.0;
+    let mut downtime_by_asset: BTreeMap<&str, f64> = BTreeMap::new();
+    let (mut pm_due, mut pm_on) = (0u64, 0u64);
+    let (mut planned, mut worked) = (0.0, 0.0);
+    let mut backlog_hours = 0.0;
+    let (mut open, mut overdue) = (0u64, 0u64);
+    let mut modes: BTreeMap<&str, u64> = BTreeMap::new();
+
+    for o in orders {
+        let created = ms(&o.created_at);
+        if created >= to {
+            continue;
+        }
+        let closed = closed_at(o);
+        let cancelled = o.status == WorkOrderStatus::Cancelled;
+        let d = downtime_hours(o, from, to);
+        downtime += d;
+        if let Some(asset) = &o.asset_id {
+            *downtime_by_asset.entry(asset.as_str()).or_default() += d;
+        }
+        if o.kind == WorkOrderType::Corrective && !cancelled && in_period(created, from, to) {
+            failures += 1;
+            if o.repeat_failure {
+                repeats += 1;
+            }
+        }
+        let done_in_period = o.status == WorkOrderStatus::Done
+            && ms_opt(&o.completed_at).is_some_and(|t| in_period(t, from, to));
+        if done_in_period {
+            if o.kind == WorkOrderType::Corrective {
+                if let Some(h) = restore_hours(o) {
+                    restored += 1;
+                    restore_total += h;
+                }
+                if let Some(c) = &o.closing {
+                    *modes.entry(c.failure_mode.as_str()).or_default() += 1;
+                }
+            }
+            let h = worked_hours(o);
+            worked += h;
+            if o.kind.is_planned() {
+                planned += h;
+            }
+        }
+        if o.kind == WorkOrderType::Preventive && !cancelled {
+            let due = ms_opt(&o.due_at).unwrap_or(created);
+            if in_period(due, from, to) {
+                pm_due += 1;
+                if pm_on_time(o, due) {
+                    pm_on += 1;
+                }
+            }
+        }
+        let open_at_end = closed.is_none_or(|t| t >= to);
+        if open_at_end {
+            open += 1;
+            backlog_hours += o.estimated_hours.unwrap_or(0.0).max(0.0);
+            if ms_opt(&o.due_at).is_some_and(|due| due < to) {
+                overdue += 1;
+            }
+        }
+    }
+
+    let period_hours = (to - from).max(0) as f64 / HOUR_MS;
+    let mut operating_hours = 0.0;
+    let (mut measured, mut calendar) = (0, 0);
+    for op in operating {
+        match op.basis {
+            OperatingBasis::Running => {
+                measured += 1;
+                operating_hours += op.hours.max(0.0);
+            }
+            OperatingBasis::Calendar => {
+                calendar += 1;
+                let down = downtime_by_asset
+                    .get(op.asset_id.as_str())
+                    .copied()
+                    .unwrap_or(0.0);
+                operating_hours += (op.hours.min(period_hours) - down).max(0.0);
+            }
+        }
+    }
+    let operating_basis = match (measured, calendar) {
+        (_, 0) if measured > 0 => "running",
+        (0, _) => "calendar",
+        _ => "mixed",
+    };
+    let mut top: Vec<FailureModeCount> = modes
+        .into_iter()
+        .map(|(m, count)| FailureModeCount {
+            failure_mode: m.to_owned(),
+            count,
+        })
+        .collect();
+    top.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(a.failure_mode.cmp(&b.failure_mode))
+    });
+    top.truncate(5);
+
+    MaintenanceFigures {
+        from: to_datetime(from),
+        to: to_datetime(to),
+        operating_hours,
+        operating_basis: operating_basis.to_owned(),
+        failures,
+        mtbf_hours: ratio(operating_hours, failures as f64),
+        mttr_hours: ratio(restore_total, restored as f64),
+        downtime_hours: downtime,
+        availability: ratio(operating_hours, operating_hours + downtime),
+        pm_compliance: ratio(pm_on as f64, pm_due as f64),
+        pm_due,
+        pm_on_time: pm_on,
+        planned_share: ratio(planned, worked),
+        backlog_weeks: if crew_hours_per_week > 0.0 {
+            backlog_hours / crew_hours_per_week
+        } else {
+            0.0
+        },
+        repeat_failure_rate: ratio(repeats as f64, failures as f64),
+        top_failure_modes: top,
+        open_orders: open,
+        overdue_orders: overdue,
+    }
+}
+
+#[cfg(test)]
+mod tests;
