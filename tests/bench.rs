@@ -1,6 +1,7 @@
 //! `plantd bench health` at tiny sizes, as a user runs it: it starts its own plantd (on
-//! PostgreSQL when the suite runs there), loads rules of every kind, and matches every
-//! threshold alarm it caused to its publish. Figures are printed, never asserted.
+//! PostgreSQL when the suite runs there), loads rules of every kind (the thresholds ask
+//! for work orders) and meter plans, and matches every threshold alarm it caused, and
+//! its work order, to its publish. Figures are printed, never asserted.
 
 use crate::support::Server;
 
@@ -20,7 +21,16 @@ fn bench_health_loads_rules_and_matches_each_raised_alarm_to_its_publish() {
     let server = Server::prepare(&[]);
     let out = server
         .command()
-        .args(["bench", "health", "--devices", "4", "--rules", "8"])
+        .args([
+            "bench",
+            "health",
+            "--devices",
+            "4",
+            "--rules",
+            "8",
+            "--plans",
+            "20",
+        ])
         .args([
             "--seconds",
             "1",
@@ -35,14 +45,17 @@ fn bench_health_loads_rules_and_matches_each_raised_alarm_to_its_publish() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    // The ingest mode without and with the rules, both storing.
-    for rules in ["0", "8"] {
-        let cells = row(&stdout, &["4", rules, "200 msg/s, QoS 1"]);
-        let stored: f64 = cells[4].parse().expect("stored/s");
-        assert!(stored > 0.0, "nothing stored with {rules} rules: {cells:?}");
+    // The ingest mode without rules, with the rules, and with the plans too, all storing.
+    for (rules, plans) in [("0", "0"), ("8", "0"), ("8", "20")] {
+        let cells = row(&stdout, &["4", rules, plans, "200 msg/s, QoS 1"]);
+        let stored: f64 = cells[5].parse().expect("stored/s");
+        assert!(
+            stored > 0.0,
+            "nothing stored with {rules} rules, {plans} plans: {cells:?}"
+        );
     }
-    let with_rules = row(&stdout, &["4", "8", "200 msg/s, QoS 1"]);
-    assert!(!with_rules[5].is_empty(), "no ratio: {with_rules:?}");
+    let with_rules = row(&stdout, &["4", "8", "20", "200 msg/s, QoS 1"]);
+    assert!(!with_rules[6].is_empty(), "no ratio: {with_rules:?}");
     // 8 rules: 5 thresholds (devices 0, 1, 2, 3, 0), one each of iso20816, anomaly, rate.
     // Half the devices (0 and 2) cross once: 3 threshold alarms, each matched.
     let latency = stdout
@@ -52,8 +65,50 @@ fn bench_health_loads_rules_and_matches_each_raised_alarm_to_its_publish() {
         .unwrap_or_else(|| panic!("no latency row in:\n{stdout}"));
     assert_eq!(latency[4], "2", "crossings: {latency:?}");
     assert_eq!(latency[5], "3 / 3", "matched / expected: {latency:?}");
-    assert!(latency[9].contains("5 threshold"), "{latency:?}");
-    assert!(latency[9].contains("0 unmatched"), "{latency:?}");
+    assert!(latency[11].contains("5 threshold"), "{latency:?}");
+    assert!(latency[11].contains("0 unmatched"), "{latency:?}");
     let p50 = latency[6].split(" / ").next().expect("p50");
     assert!(p50.parse::<f64>().is_ok(), "no client latency: {latency:?}");
+    // Each threshold alarm opened one work order, each matched to its publish.
+    assert_eq!(
+        latency[7], "3 / 3",
+        "work orders got / expected: {latency:?}"
+    );
+    let p50 = latency[8].split(" / ").next().expect("p50");
+    assert!(
+        p50.parse::<f64>().is_ok(),
+        "no work-order latency: {latency:?}"
+    );
+}
+
+#[test]
+fn bench_reports_times_the_report_over_a_year_of_data_and_the_orders() {
+    let server = Server::prepare(&[]);
+    let out = server
+        .command()
+        .args([
+            "bench",
+            "reports",
+            "--assets",
+            "2",
+            "--orders",
+            "20",
+            "--samples",
+            "2",
+        ])
+        .output()
+        .expect("run plantd bench reports");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for request in [
+        "GET /api/v1/reports/maintenance (a year)",
+        "GET /reports?range=12m (page)",
+    ] {
+        let cells = row(&stdout, &[request, "2", "20"]);
+        let p50: f64 = cells[4].parse().expect("p50 ms");
+        assert!(p50 > 0.0, "{cells:?}");
+        let bytes: usize = cells[7].parse().expect("answer bytes");
+        assert!(bytes > 1000, "an answer with the figures: {cells:?}");
+    }
 }

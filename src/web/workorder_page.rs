@@ -83,6 +83,9 @@ struct OrderPage {
     moves: Vec<Move>,
     codes: Option<FailureCodes>,
     closing: Vec<(&'static str, String)>,
+    /// Engineers ranked by the order's skills (open orders only; empty when identity
+    /// does not answer).
+    suggested: Vec<crate::edge::assignees::Suggestion>,
 }
 
 fn result_str(r: Option<ItemResult>) -> &'static str {
@@ -130,6 +133,21 @@ async fn render_order(
         Err(p) => return plain(p),
     };
     let names = asset_names(state).await;
+    let suggested = if order.status.is_open() {
+        let engineers = state
+            .identity
+            .send(plantd_contracts::identity::ListUsers {
+                role: Some(plantd_contracts::identity::Role::Engineer),
+                skill: None,
+            })
+            .await;
+        match engineers {
+            Ok(Ok(users)) => crate::edge::assignees::rank(&order.skills, &users),
+            _ => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
     let can_write = super::session::can_change(session);
     let moves: Vec<Move> = if can_write {
         WorkOrderStatus::ALL
@@ -220,6 +238,7 @@ async fn render_order(
         moves,
         codes,
         closing,
+        suggested,
         order,
     };
     super::health_common::with_status(render(&page), status)
