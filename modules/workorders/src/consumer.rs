@@ -40,14 +40,16 @@ impl Handler<DeliverEvent> for WorkOrders {
             EventData::AlarmRaised(a) if wants_order(&a) => {
                 Box::new(move |c, created| on_raised(c, created, &a, window))
             }
-            EventData::AlarmReturnedToNormal(a) => Box::new(move |c, _| {
+            // Only a rule that asks for orders can have one to comment on: the others'
+            // returns and clears cost no transaction.
+            EventData::AlarmReturnedToNormal(a) if a.create_work_order => Box::new(move |c, _| {
                 note_alarm(
                     c,
                     &a,
                     format!("Alarm returned to normal (value {})", a.value),
                 )
             }),
-            EventData::AlarmCleared(a) => {
+            EventData::AlarmCleared(a) if a.create_work_order => {
                 Box::new(move |c, _| note_alarm(c, &a, format!("Alarm cleared by {}", a.by)))
             }
             EventData::MaintenanceDue(d) => Box::new(move |c, created| on_due(c, created, &d)),
