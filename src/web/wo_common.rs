@@ -11,6 +11,9 @@ use plantd_contracts::DomainError;
 
 use super::health_common::{filled, when, when_or};
 
+/// The refusal a viewer gets from a work-order form (the order pages share it).
+pub const VIEWERS_READ: &str = "viewers cannot change work orders";
+
 /// A status as people read it.
 pub fn status_label(s: WorkOrderStatus) -> &'static str {
     match s {

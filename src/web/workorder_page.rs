@@ -18,8 +18,8 @@ use serde_json::{json, Value};
 use super::health_common::{answer, asset_names, filled, plain, reader, when, when_or, Head};
 use super::rule_form::number;
 use super::session::{changer, redirect};
+use super::wo_common::VIEWERS_READ;
 use super::wo_common::{amount, status_label, transition_label};
-use super::workorders::VIEWERS_READ;
 use crate::edge::{render, Problem};
 use crate::state::AppState;
 

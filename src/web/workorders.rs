@@ -17,13 +17,12 @@ use serde::Deserialize;
 
 use super::health_common::{answer, asset_names, filled, reader, with_status, Head};
 use super::session::{changer, redirect};
-use super::wo_common::{status_label, OrderRow};
+use super::wo_common::{status_label, OrderRow, VIEWERS_READ};
 use super::workorder_form::OrderForm;
 use crate::edge::device_assets::asset_location;
 use crate::edge::{render, Problem};
 use crate::state::AppState;
 
-pub const VIEWERS_READ: &str = "viewers cannot change work orders";
 const PAGE: u32 = 50;
 /// Cards per column of the board (done and cancelled: the most recent).
 const BOARD_OPEN: u32 = 100;

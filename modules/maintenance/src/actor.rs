@@ -15,10 +15,10 @@ use plantd_storage::{Db, DbError};
 
 use crate::clock::Clock;
 use crate::meter::Meter;
-use crate::samples::SeriesIndex;
 use crate::schedule::{Open, Schedule, Trigger};
+use crate::series::SeriesIndex;
 use crate::store;
-use crate::writer::Writer;
+use crate::write_queue::Writer;
 
 #[derive(Debug, Clone)]
 pub struct MaintenanceSettings {

@@ -12,7 +12,7 @@ use crate::actor::{Maintenance, PlanState};
 use crate::calendar;
 use crate::schedule::Raised;
 use crate::store::OccurrenceRow;
-use crate::writer::Op;
+use crate::write_queue::Op;
 
 impl Maintenance {
     /// Checks every plan against the clock; writes what came due.

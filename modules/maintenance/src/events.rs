@@ -11,7 +11,7 @@ use plantd_contracts::workorders::WorkOrderStatus;
 use plantd_contracts::EventData;
 
 use crate::actor::Maintenance;
-use crate::writer::Op;
+use crate::write_queue::Op;
 
 enum Change {
     Created,

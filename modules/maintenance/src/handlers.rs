@@ -12,7 +12,7 @@ use crate::meter::Meter;
 use crate::schedule::Schedule;
 use crate::status;
 use crate::store::PlanRow;
-use crate::writer::Op;
+use crate::write_queue::Op;
 
 type Reply<T> = ResponseActFuture<Maintenance, Result<T, DomainError>>;
 

@@ -10,7 +10,8 @@
 //! (run hours, counters, rate), `calendar.rs` (interval arithmetic), `schedule.rs` (what
 //! comes due, completion), `due.rs` (raised occurrences → rows + events), `events.rs`
 //! (work-order events), `handlers.rs` + `plans.rs` + `status.rs` (the API), `writer.rs`
-//! (one transaction at a time), `store.rs`, `clock.rs` (the injectable clock).
+//! (one transaction at a time) over `write_queue.rs` (what waits), `series.rs` (which
+//! series feed which plans), `store.rs`, `clock.rs` (the injectable clock).
 
 mod actor;
 mod calendar;
@@ -25,8 +26,10 @@ mod plans;
 mod samples;
 mod schedule;
 mod schema;
+mod series;
 mod status;
 mod store;
+mod write_queue;
 mod writer;
 
 #[cfg(test)]

@@ -3,18 +3,17 @@
 //! metric, then by device). The plans whose meter moved are checked for a due
 //! occurrence at once; their meter rows are saved at the next tick.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use actix::prelude::*;
 use plantd_contracts::health::{SamplesStored, StoredSample};
 use plantd_contracts::time::Millis;
-use plantd_contracts::{warn_throttled, DeviceId};
+use plantd_contracts::warn_throttled;
 
 use crate::actor::{Maintenance, PlanState};
 use crate::meter::Fed;
 
-/// Which series feed which plans: metric → device → plan ids.
-pub(crate) type SeriesIndex = HashMap<String, HashMap<DeviceId, Vec<String>>>;
+use crate::series::SeriesIndex;
 
 /// Feeds `samples` to the meters of the plans that watch their series; returns the plans
 /// whose meter moved and how many samples were counted.

@@ -465,7 +465,8 @@ fn counting_1000_meter_plans_from_a_mixed_stream() {
     use plantd_contracts::health::StoredSample;
 
     use crate::actor::PlanState;
-    use crate::samples::{count, SeriesIndex};
+    use crate::samples::count;
+    use crate::series::SeriesIndex;
 
     let mut index = SeriesIndex::new();
     let mut plans = BTreeMap::new();

@@ -6,65 +6,13 @@
 //! write in flight and the queue; a failed write is kept and retried at the next tick.
 //! A caller that must answer after the commit waits with [`Writer::wait`].
 
-use std::collections::HashSet;
-
 use actix::prelude::*;
 use plantd_contracts::time::now_ms;
-use plantd_contracts::{DomainError, Event};
-use tokio::sync::oneshot;
+use plantd_contracts::DomainError;
 
 use crate::actor::Maintenance;
-use crate::store::{self, MeterRow, OccurrenceRow, PlanRow};
-
-pub(crate) enum Op {
-    Plan(PlanRow),
-    DeletePlan(String),
-    /// A raised occurrence and its `maintenance.due` or `.missed` event.
-    Occurrence(Box<(OccurrenceRow, Event)>),
-    /// An occurrence's order was created, done or cancelled.
-    SetOccurrence {
-        plan_id: String,
-        occurrence: i64,
-        state: &'static str,
-        work_order_id: String,
-        closed_at: Option<i64>,
-    },
-}
-
-type Waiter = oneshot::Sender<Result<(), DomainError>>;
-
-#[derive(Default)]
-pub(crate) struct Writer {
-    ops: Vec<Op>,
-    /// Plans whose meter or schedule row is to be written.
-    dirty: HashSet<String>,
-    in_flight: bool,
-    failed: bool,
-    waiters: Vec<Waiter>,
-}
-
-impl Writer {
-    pub fn push(&mut self, op: Op) {
-        self.ops.push(op);
-    }
-
-    pub fn touch(&mut self, plan_id: &str) {
-        if !self.dirty.contains(plan_id) {
-            self.dirty.insert(plan_id.to_owned());
-        }
-    }
-
-    pub fn has_ops(&self) -> bool {
-        !self.ops.is_empty()
-    }
-
-    /// Resolves once everything queued until now is committed.
-    pub fn wait(&mut self) -> oneshot::Receiver<Result<(), DomainError>> {
-        let (tx, rx) = oneshot::channel();
-        self.waiters.push(tx);
-        rx
-    }
-}
+use crate::store::{self, MeterRow};
+use crate::write_queue::Op;
 
 impl Maintenance {
     /// Writes what is queued now; resolves once it is committed.
