@@ -189,14 +189,8 @@ struct ReportsPage {
     asset_id: String,
     /// (id, indented name) of every asset, for the select.
     assets: Vec<(String, String)>,
-    basis: String,
-    operating: String,
-    figures: Vec<FigureRow>,
-    labels: Vec<String>,
-    /// Per series bucket: the formatted value of each figure (table under the charts).
-    table: Vec<Vec<String>>,
-    modes: Vec<(String, u64)>,
-    alarms: Option<AlarmStats>,
+    /// What the report gave (empty without one).
+    parts: Parts,
     csv_href: String,
     error: Option<String>,
 }
@@ -271,7 +265,8 @@ pub async fn page(
         plantd_contracts::time::format_ms(to)
     );
     if let Some(a) = &asset_id {
-        csv_href.push_str(&format!("&asset_id={}", url_escape(a)));
+        csv_href.push_str("&asset_id=");
+        csv_href.extend(url::form_urlencoded::byte_serialize(a.as_bytes()));
     }
     let page = match report {
         Some(r) => with_report(r),
@@ -285,18 +280,13 @@ pub async fn page(
         to: day(to - DAY_MS),
         asset_id: asset_id.unwrap_or_default(),
         assets,
-        basis: page.basis,
-        operating: page.operating,
-        figures: page.figures,
-        labels: page.labels,
-        table: page.table,
-        modes: page.modes,
-        alarms: page.alarms,
+        parts: page,
         csv_href,
         error,
     })
 }
 
+/// The report as the page shows it.
 #[derive(Default)]
 struct Parts {
     basis: String,
@@ -347,16 +337,4 @@ fn with_report(r: Report) -> Parts {
             .collect(),
         alarms: r.alarms,
     }
-}
-
-/// Query-string escaping of an asset id (ids are URL-safe already; this guards the rest).
-fn url_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
