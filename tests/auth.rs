@@ -90,13 +90,6 @@ fn refused_logins_get_the_exact_connack_code_and_are_counted() {
             ConnectReturnCode::BadClientId,
             "client id must equal the device id",
         ),
-        (
-            "integration using a device's id as client id",
-            "press-1",
-            Some((mqtt_token.as_str(), mqtt_secret.as_str())),
-            ConnectReturnCode::BadClientId,
-            "integration client ids must not look like a device id",
-        ),
     ];
     for (what, client_id, login, code, reason) in &cases {
         let before = auth_failures(&server, reason);
@@ -195,47 +188,74 @@ fn an_mqtt_token_logs_in_and_revoking_it_cuts_the_session_and_refuses_new_logins
 }
 
 #[test]
-fn an_integration_may_not_take_a_client_id_shaped_like_a_device_id() {
+fn an_integration_keeps_any_client_id_and_never_a_devices_session() {
     let server = Server::start();
     let (id, secret) = token(&server, &["mqtt"]);
-    let reason = "integration client ids must not look like a device id";
+    let (other_id, other_secret) = token(&server, &["mqtt"]);
     let persistent = |client_id: &str, login: (&str, &str)| {
         let mut opts = options(&server, client_id, Some(login));
         opts.set_clean_session(false);
-        connect_with(opts)
+        connect_with(opts).unwrap_or_else(|e| panic!("{client_id} refused: {e}"))
     };
 
-    // `press-9` is no device yet; a persistent session under it would be handed to the
-    // device `press-9` once provisioned, with the integration's subscriptions.
-    let before = auth_failures(&server, reason);
+    // Integrators bring their own ids, device-shaped ones included (`press-9` is no device
+    // yet; `press-1` will be one).
+    let mut watcher = persistent("press-9", (&id, &secret));
     assert_eq!(
-        refusal(persistent("press-9", (&id, &secret))),
-        ConnectReturnCode::BadClientId
+        watcher.subscribe("devices/#"),
+        vec![SubscribeReasonCode::Success(QoS::AtLeastOnce)]
     );
-    assert_eq!(auth_failures(&server, reason), before + 1.0);
-    for client_id in ["Dashboard.1", "grafana.local"] {
-        let mut mqtt = persistent(client_id, (&id, &secret))
-            .unwrap_or_else(|e| panic!("integration {client_id} refused: {e}"));
-        assert_eq!(
-            mqtt.subscribe("devices/#"),
-            vec![SubscribeReasonCode::Success(QoS::AtLeastOnce)]
-        );
-    }
+    let mut tool = persistent("myclientid", (&id, &secret));
+    // Another token under the same id is another session: neither takes the other over.
+    let mut twin = persistent("myclientid", (&other_id, &other_secret));
+    assert_eq!(
+        twin.subscribe("plant/#"),
+        vec![SubscribeReasonCode::Success(QoS::AtLeastOnce)]
+    );
+    tool.publish("plant/line-3/state", "running", QoS::AtLeastOnce);
+    assert_eq!(
+        twin.collect_until(Duration::from_secs(5), "the other token's message", |got| {
+            !got.is_empty()
+        }),
+        vec![("plant/line-3/state".to_owned(), b"running".to_vec())]
+    );
 
-    // The device, provisioned later, starts with a session of its own.
+    // The device `press-9`, provisioned later, logs in under the same client id and gets a
+    // session of its own: the integration's session is neither handed over nor taken over.
     let p9 = provision(&server, "press-9");
     let p1 = provision(&server, "press-1");
-    let mut press9 =
-        persistent("press-9", ("press-9", &p9)).unwrap_or_else(|e| panic!("press-9 refused: {e}"));
+    let mut press9 = persistent("press-9", ("press-9", &p9));
     let mut press1 = device(&server, "press-1", &p1);
     press1.publish(
         "devices/press-1/telemetry",
         r#"{"ts": 1000, "values": {"temperature_c": 20}}"#,
         QoS::AtLeastOnce,
     );
-    // Nothing may arrive: a bounded wait.
+    let seen = watcher.collect_until(Duration::from_secs(10), "press-1's telemetry", |got| {
+        got.iter()
+            .any(|(topic, _)| topic == "devices/press-1/telemetry")
+    });
+    assert!(
+        seen.iter().any(|(_, p)| p.starts_with(b"{\"ts\": 1000")),
+        "the integration under `press-9` still receives: {seen:?}"
+    );
+    // Nothing may arrive at the device: a bounded wait.
     let leaked = press9.received(Duration::from_secs(1));
     assert!(leaked.is_empty(), "press-9 received {leaked:?}");
+
+    // The persistent session is the integration's own: back under the same id, it is
+    // resumed with its subscription.
+    drop(watcher);
+    let mut back = persistent("press-9", (&id, &secret));
+    press1.publish(
+        "devices/press-1/telemetry",
+        r#"{"ts": 2000, "values": {"temperature_c": 21}}"#,
+        QoS::AtLeastOnce,
+    );
+    let seen = back.collect_until(Duration::from_secs(10), "telemetry after resuming", |got| {
+        got.iter().any(|(_, p)| p.starts_with(b"{\"ts\": 2000"))
+    });
+    assert!(!seen.is_empty());
 }
 
 #[test]

@@ -17,8 +17,8 @@ use crate::support::{eventually, Server};
 const DENIED_PUBLISHES: &str = "plantd_mqtt_denied_publishes_total";
 const DENIED_SUBSCRIPTIONS: &str = "plantd_mqtt_denied_subscriptions_total";
 
-/// An integration session (token with the `mqtt` scope) under `client_id`, which must not
-/// look like a device id (a '.' or an uppercase letter does it).
+/// An integration session (token with the `mqtt` scope) under `client_id` (any id: plantd
+/// keeps it apart from devices' sessions by the token).
 fn integration(server: &Server, client_id: &str) -> Mqtt {
     let (id, secret) = token(server, &["mqtt"]);
     connect(server, client_id, Some((&id, &secret)))

@@ -6,6 +6,8 @@
 //!   code (rumqttd itself would just close the socket);
 //! - hold every client to a keep-alive of at most the maximum (0, "none", included; MQTT 5
 //!   clients are told it in the CONNACK) and each integration token to a number of sessions;
+//! - keep an integration's session apart from every device's and other token's, whatever
+//!   client id it sends, by naming it under its token (`integration_session_id`);
 //! - enforce the contract's topic rules on PUBLISH, SUBSCRIBE, UNSUBSCRIBE and the will, and
 //!   the per-client limits of `limits.rs` (topic length, filters per session, retained
 //!   messages per token; a device's `retain` flag is cleared);
@@ -23,7 +25,7 @@ use actix::Recipient;
 use bytes::{Bytes, BytesMut};
 use plantd_contracts::devices::{DeviceAuth, DeviceConnected, DeviceDisconnected};
 use plantd_contracts::identity::Scope;
-use plantd_contracts::ids::{is_token_id, is_valid_device_id};
+use plantd_contracts::ids::is_token_id;
 use plantd_contracts::log_throttle::clip;
 use plantd_contracts::warn_throttled;
 use plantd_contracts::DeviceId;
@@ -49,6 +51,15 @@ const DENIED_TOPIC: &[u8] = b"$plantd/denied";
 const VOID_FILTER: &str = "plantd/void";
 /// Client ids plantd keeps for its own local links.
 pub const RESERVED_CLIENT_PREFIX: &str = "plantd.";
+
+/// The name rumqttd keeps an integration's session under: its client id, namespaced by its
+/// token. rumqttd keys sessions (subscriptions, queued messages, takeover) by client id
+/// alone; a device's client id is its device id, which never holds a '.', so no integration
+/// can reach a device's session, or another token's, whatever id it sends. The client is
+/// never told this name (MQTT echoes no id it chose), so it keeps the id it sent.
+pub fn integration_session_id(token: &str, client_id: &str) -> String {
+    format!("{RESERVED_CLIENT_PREFIX}i.{token}.{client_id}")
+}
 
 /// Shared by every connection's policy: the broker's own, never another module's state.
 pub struct PolicyContext {
@@ -160,19 +171,6 @@ impl Policy {
             if !principal.has(Scope::Mqtt) {
                 return Err(Refusal::NotAllowed("token lacks the mqtt scope"));
             }
-            if client_id.starts_with(RESERVED_CLIENT_PREFIX) {
-                return Err(Refusal::BadClientId("client id reserved for plantd"));
-            }
-            // rumqttd keys persistent sessions by client id alone: a session an integration
-            // left under a device's id, even one not provisioned yet, would be handed to that
-            // device at its login, subscriptions (`devices/#`) and queued messages included.
-            // A device's client id is its id, so integrations keep out of that shape. (An
-            // empty client id gets a random one from rumqttd, with a clean session.)
-            if is_valid_device_id(client_id) {
-                return Err(Refusal::BadClientId(
-                    "integration client ids must not look like a device id",
-                ));
-            }
             return Ok(Principal::Integration(login.username.clone()));
         }
         match self.ctx.auth.device(&login.username, &login.password) {
@@ -210,12 +208,19 @@ impl Policy {
         };
         let session = self.ctx.sessions.next_session();
         // An empty client id (allowed with a clean session) gets a name here rather
-        // than from rumqttd, so `DisconnectClient` can cut the session by it. No
-        // client may choose the reserved prefix; device ids never have a '.'.
+        // than from rumqttd, so `DisconnectClient` can cut the session by it. Only plantd
+        // names sessions under the reserved prefix: device ids never have a '.', and an
+        // integration's own id is namespaced under its token.
         let assigned_client_id = (connect.client_id.is_empty() && connect.clean_session)
             .then(|| format!("{RESERVED_CLIENT_PREFIX}anon-{session}"));
         if let Some(id) = &assigned_client_id {
             connect.client_id = id.clone();
+        } else if let Principal::Integration(token) = &principal {
+            // An empty id without a clean session stays empty: rumqttd answers it (MQTT
+            // 3.1.1 refuses it; MQTT 5 gets an id assigned).
+            if !connect.client_id.is_empty() {
+                connect.client_id = integration_session_id(token, &connect.client_id);
+            }
         }
         // A device has one session (a second one takes the first over); a token's are
         // counted, a takeover of one of its own client ids excepted.

@@ -24,7 +24,7 @@ use rumqttd::protocol::{
     Subscribe, SubscribeReasonCode, UnsubAck, Unsubscribe,
 };
 
-use super::{Policy, PolicyContext, DENIED_TOPIC, VOID_FILTER};
+use super::{integration_session_id, Policy, PolicyContext, DENIED_TOPIC, VOID_FILTER};
 use crate::auth::Authenticator;
 use crate::hold::RESUME_SUBSCRIBE_PKID;
 use crate::limits::{Filters, Limits, Retained};
@@ -471,18 +471,39 @@ fn a_device_with_its_secret_is_let_in_under_its_id_with_the_stamp_not_its_secret
 }
 
 #[test]
-fn an_integration_is_let_in_under_any_client_id_that_is_not_a_device_id() {
+fn an_integration_is_let_in_under_any_client_id_in_a_namespace_of_its_token() {
     let h = Harness::new();
-    for client_id in ["Dashboard.1", "grafana.local", "Line-3", "svc:orders"] {
-        let mut conn = h.connection(false);
-        let (sent_id, _, _, _, login) =
-            router_connect(conn.send(connect(client_id, Some(("tok.mqtt", TOKEN_SECRET)))));
-        assert_eq!(sent_id, client_id, "the client sees the id it sent");
-        assert_eq!(login, stamped("tok.mqtt"));
-        assert_eq!(
-            conn.out(connack(ConnectReturnCode::Success)),
-            [0x20, 2, 1, 0]
-        );
+    // Device-shaped, plantd-shaped and ordinary ids alike: the client keeps the id it sent
+    // (nothing on the wire names another), and rumqttd keeps the session under the token.
+    for client_id in [
+        "press-1",
+        "myclientid",
+        "plantd.gateway",
+        "Dashboard.1",
+        "svc:orders",
+    ] {
+        for v5 in [false, true] {
+            let mut conn = h.connection(v5);
+            let (session_id, _, _, _, login) =
+                router_connect(conn.send(connect(client_id, Some(("tok.mqtt", TOKEN_SECRET)))));
+            assert_eq!(
+                session_id,
+                format!("plantd.i.tok.mqtt.{client_id}"),
+                "the router knows the session under its token"
+            );
+            assert_eq!(session_id, integration_session_id("tok.mqtt", client_id));
+            assert_eq!(login, stamped("tok.mqtt"));
+            let expected: &[u8] = if v5 {
+                &[0x20, 3, 1, 0, 0]
+            } else {
+                &[0x20, 2, 1, 0]
+            };
+            assert_eq!(
+                conn.out(connack(ConnectReturnCode::Success)),
+                expected,
+                "a plain CONNACK: no assigned id, v5: {v5}"
+            );
+        }
     }
     h.no_presence();
 }
@@ -551,20 +572,6 @@ fn each_refused_login_gets_its_own_connack_code_and_nothing_else() {
             Some(("tok.admin", TOKEN_SECRET)),
             5,
             0x87,
-        ),
-        (
-            "integration under the reserved prefix",
-            "plantd.gateway",
-            Some(("tok.mqtt", TOKEN_SECRET)),
-            2,
-            0x85,
-        ),
-        (
-            "integration under a device-shaped client id",
-            "press-9",
-            Some(("tok.mqtt", TOKEN_SECRET)),
-            2,
-            0x85,
         ),
     ];
     let h = Harness::new();
@@ -836,7 +843,15 @@ fn a_will_outside_the_clients_topics_is_dropped() {
         let Ok(Packet::Connect(connect, _, sent_will, sent_props, _)) = sent else {
             panic!("{client_id} refused: {sent:?}");
         };
-        assert_eq!(connect.client_id, client_id, "the login itself is accepted");
+        let session_id = if login == token {
+            integration_session_id("tok.mqtt", client_id)
+        } else {
+            client_id.to_owned()
+        };
+        assert_eq!(
+            connect.client_id, session_id,
+            "the login itself is accepted"
+        );
         let topic_text = String::from_utf8_lossy(topic);
         if kept {
             assert_eq!(sent_will, Some(will(topic)), "{topic_text}");
