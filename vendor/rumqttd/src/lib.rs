@@ -1,3 +1,5 @@
+// plantd patch: vendored as published; its own warnings are upstream's to fix, not this build's.
+#![allow(warnings)]
 use std::fmt;
 use std::future::IntoFuture;
 use std::net::SocketAddr;

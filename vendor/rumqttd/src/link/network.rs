@@ -22,6 +22,11 @@ pub enum Error {
     KeepAlive(#[from] Elapsed),
 }
 
+/// plantd patch: the least a read asks the socket for.
+const READ_CHUNK: usize = 512;
+/// plantd patch: the most a drained buffer keeps allocated.
+const SPARE_BYTES: usize = 4 * 1024;
+
 /// Network transforms packets <-> frames efficiently. It takes
 /// advantage of pre-allocation, buffering and vectorization when
 /// appropriate to achieve performance
@@ -51,8 +56,10 @@ impl<P: Protocol> Network<P> {
     ) -> Network<P> {
         Network {
             socket,
-            read: BytesMut::with_capacity(10 * 1024),
-            write: BytesMut::with_capacity(10 * 1024),
+            // plantd patch: both grow on demand and are freed once a burst grew them past
+            // SPARE_BYTES and they are drained (rumqttd allocated 10 KiB each up front).
+            read: BytesMut::new(),
+            write: BytesMut::new(),
             max_incoming_size,
             max_connection_buffer_len,
             // Overwritten by keepalive value in connect packet, otherwise we
@@ -73,6 +80,12 @@ impl<P: Protocol> Network<P> {
         // TODO: Fix this cancellation bug and write unit test
         let mut total_read = 0;
         loop {
+            // plantd patch: room for what the frame needs, at least READ_CHUNK; an idle
+            // connection waits with this much (not the 10 KiB rumqttd kept for each).
+            if self.read.is_empty() && self.read.capacity() > SPARE_BYTES {
+                self.read = BytesMut::new();
+            }
+            self.read.reserve(required.max(READ_CHUNK));
             let read = self.socket.read_buf(&mut self.read).await?;
             if 0 == read {
                 let error = if self.read.is_empty() {
@@ -134,7 +147,7 @@ impl<P: Protocol> Network<P> {
     pub async fn write(&mut self, packet: Packet) -> Result<(), Error> {
         Protocol::write(&self.protocol, packet, &mut self.write)?;
         self.socket.write_all(&self.write).await?;
-        self.write.clear();
+        self.written();
         Ok(())
     }
 
@@ -143,8 +156,20 @@ impl<P: Protocol> Network<P> {
             Protocol::write(&self.protocol, packet, &mut self.write)?;
         }
         self.socket.write_all(&self.write).await?;
-        self.write.clear();
+        self.written();
         Ok(())
+    }
+
+    /// plantd patch: empties the write buffer, freeing it once a burst grew it past
+    /// SPARE_BYTES, and frees a drained read buffer likewise.
+    fn written(&mut self) {
+        self.write.clear();
+        if self.write.capacity() > SPARE_BYTES {
+            self.write = BytesMut::new();
+        }
+        if self.read.is_empty() && self.read.capacity() > SPARE_BYTES {
+            self.read = BytesMut::new();
+        }
     }
 }
 

@@ -120,7 +120,8 @@ impl<P: Protocol> RemoteLink<P> {
             network,
             link_tx,
             link_rx,
-            notifications: VecDeque::with_capacity(100),
+            // plantd patch: grown on demand.
+            notifications: VecDeque::new(),
             will_delay_interval,
         })
     }
@@ -159,6 +160,8 @@ impl<P: Protocol> RemoteLink<P> {
                         }
 
                     }
+                    // plantd patch: a drained queue gives a burst's memory back.
+                    crate::router::iobufs::release_spare(&mut self.notifications);
                     self.network.writev(packets).await?;
                     if unscheduled {
                         self.link_rx.wake().await?;

@@ -16,6 +16,19 @@ use crate::{
 use super::{Forward, IncomingMeter, OutgoingMeter};
 
 const MAX_INFLIGHT: usize = 100;
+
+/// plantd patch: the most entries an emptied per-connection queue keeps allocated. The
+/// queues grow on demand; one that a burst grew past this is freed once drained, so an
+/// idle connection holds at most this many entries' worth.
+const SPARE_ENTRIES: usize = 32;
+
+/// plantd patch: frees a drained queue's memory once a burst grew it past `SPARE_ENTRIES`.
+#[inline]
+pub(crate) fn release_spare<T>(queue: &mut VecDeque<T>) {
+    if queue.is_empty() && queue.capacity() > SPARE_ENTRIES {
+        *queue = VecDeque::new();
+    }
+}
 const MAX_PKID: u16 = MAX_INFLIGHT as u16;
 
 #[derive(Debug)]
@@ -32,7 +45,8 @@ impl Incoming {
     #[inline]
     pub(crate) fn new(client_id: String) -> Self {
         Self {
-            buffer: Arc::new(Mutex::new(VecDeque::with_capacity(MAX_CHANNEL_CAPACITY))),
+            // plantd patch: grows on demand (an idle connection holds none).
+            buffer: Arc::new(Mutex::new(VecDeque::new())),
             meter: Default::default(),
             client_id,
         }
@@ -72,13 +86,11 @@ impl Outgoing {
     #[inline]
     pub(crate) fn new(client_id: String) -> (Self, Receiver<()>) {
         let (handle, rx) = flume::bounded(MAX_CHANNEL_CAPACITY);
-        let data_buffer = VecDeque::with_capacity(MAX_CHANNEL_CAPACITY);
-        let inflight_buffer = VecDeque::with_capacity(MAX_INFLIGHT);
-        let unacked_pubrels = VecDeque::with_capacity(MAX_INFLIGHT);
-
-        // Ensure that there won't be any new allocations
-        assert!(MAX_INFLIGHT <= inflight_buffer.capacity());
-        assert!(MAX_CHANNEL_CAPACITY <= data_buffer.capacity());
+        // plantd patch: the queues grow on demand (bounded by MAX_CHANNEL_CAPACITY and
+        // MAX_INFLIGHT as before) instead of being allocated full for every connection.
+        let data_buffer = VecDeque::new();
+        let inflight_buffer = VecDeque::new();
+        let unacked_pubrels = VecDeque::new();
 
         let outgoing = Self {
             client_id,

@@ -140,7 +140,8 @@ impl Router {
             router_rx,
             router_tx,
             router_meters: router_metrics,
-            cache: Some(VecDeque::with_capacity(MAX_CHANNEL_CAPACITY)),
+            // plantd patch: grown on demand (it is swapped into connections' buffers).
+            cache: Some(VecDeque::new()),
             shared_subscriptions: HashMap::new(),
             last_wills: HashMap::new(),
         }
@@ -880,6 +881,9 @@ impl Router {
             }
         }
 
+        // plantd patch: this buffer becomes the next connection's incoming buffer; after a
+        // burst, give its memory back so idle connections do not keep it.
+        crate::router::iobufs::release_spare(&mut packets);
         self.cache = Some(packets);
 
         // Prepare AcksRequest in tracker if router is operating in a
