@@ -294,11 +294,15 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         secure_cookies: settings.secure_cookies,
         started_at: started,
     };
+    // One live-dashboard hub for every worker: one computation, fanned out.
+    let dashboard_hub = crate::web::dashboard_live::LiveHub::new(settings.dashboard);
     let server = actix_web::HttpServer::new({
         let state = state.clone();
+        let dashboard_hub = actix_web::web::Data::from(dashboard_hub.clone());
         move || {
             actix_web::App::new()
                 .wrap(routes::security_headers())
+                .app_data(dashboard_hub.clone())
                 .configure(|cfg| routes::configure(cfg, state.clone()))
         }
     })
@@ -324,6 +328,8 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     );
 
     wait_for_stop_signal().await;
+    // Live dashboards end at once instead of holding the HTTP stop up.
+    dashboard_hub.stop();
     shutdown(
         &broker,
         &telemetry,

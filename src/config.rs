@@ -44,6 +44,8 @@ pub struct Settings {
     /// Lines per kind and 10 s of the warnings a client can cause.
     pub log_warnings_per_10s: u32,
     pub secure_cookies: bool,
+    /// The dashboard's live figures (`web/dashboard_live.rs`).
+    pub dashboard: DashboardSettings,
     pub broker: BrokerSettings,
     pub telemetry: TelemetrySettings,
     pub public_url: Option<String>,
@@ -61,6 +63,14 @@ pub struct Settings {
     pub webhooks: plantd_webhooks::WebhookSettings,
     pub workorders: plantd_workorders::WorkOrdersSettings,
     pub maintenance: plantd_maintenance::MaintenanceSettings,
+}
+
+/// How the dashboard's live stream runs: one computation every `refresh` while anyone
+/// listens, at most `max_clients` listeners.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DashboardSettings {
+    pub refresh: Duration,
+    pub max_clients: usize,
 }
 
 /// Where a value came from, for error messages that name the setting as the user wrote it.
@@ -125,6 +135,7 @@ impl Settings {
             log_format: LogFormat::Text,
             log_warnings_per_10s: 0,
             secure_cookies: false,
+            dashboard: DashboardSettings::default(),
             broker: BrokerSettings::default(),
             telemetry: TelemetrySettings::default(),
             public_url: None,

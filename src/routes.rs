@@ -84,7 +84,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
 
 /// The web UI: sign-in, dashboard, device pages and their sections, firmware, static files.
 fn pages(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(ui::pages::dashboard))
+    cfg.route("/", web::get().to(ui::dashboard::page))
+        .route("/dashboard/live", web::get().to(ui::dashboard_live::stream))
         .route("/login", web::get().to(ui::pages::login_form))
         .route("/login", web::post().to(ui::pages::login))
         .route("/logout", web::post().to(ui::pages::logout))

@@ -228,11 +228,19 @@ fn a_viewer_reads_device_control_and_firmware_pages_but_changes_nothing() {
     }
     let dashboard = page(&server, &agent, &session, "/");
     assert!(
-        dashboard.contains("id=\"online-count\">0<"),
+        dashboard.contains("data-figure=\"devices_online\">0<"),
         "nobody online"
     );
-    assert!(dashboard.contains("id=\"device-count\">1<"), "one device");
-    assert!(dashboard.contains("href=\"/devices\"") && dashboard.contains("href=\"/firmware\""));
+    assert!(
+        dashboard.contains("data-figure=\"devices_total\">1<"),
+        "one device"
+    );
+    assert!(dashboard.contains("href=\"/devices\""));
+    let devices = page(&server, &agent, &session, "/devices");
+    assert!(
+        devices.contains("href=\"/firmware\""),
+        "Devices links Firmware"
+    );
     let html = page(&server, &agent, &session, "/devices/ro-press");
     assert!(
         html.contains(&format!("data-campaign=\"{campaign}\"")),

@@ -58,7 +58,7 @@ fn assets_made_with_the_form_show_in_the_tree_and_a_refused_delete_says_why() {
     let admin = sign_in(&server, &agent, "admin", ADMIN_PASSWORD);
     let html = page(&server, &agent, &admin, "/assets");
     assert!(
-        html.contains("href=\"/assets\">Assets</a>"),
+        html.contains("href=\"/assets\" aria-current=\"page\">Assets</a>"),
         "nav entry: {html}"
     );
     assert!(

@@ -17,6 +17,7 @@ mod bench;
 mod broker_limits;
 mod cli;
 mod commands;
+mod dashboard;
 mod device_pages;
 mod devices;
 mod events;

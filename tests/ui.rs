@@ -313,20 +313,19 @@ fn browser_signs_in_sees_live_devices_and_signs_out() {
     browser.goto(&server.url("/"));
     browser.wait_for_path("/login");
 
-    // The right one: the dashboard with both devices, press-7 online with its values.
+    // The right one: the dashboard, press-7 online of the two devices.
     browser.sign_in("admin", ADMIN_PASSWORD);
     browser.wait_for_path("/");
     assert_eq!(browser.text("main h1"), "Dashboard");
     assert!(browser.text("nav .who").contains("admin"));
     assert_eq!(browser.text("#online-count"), "1");
     assert_eq!(browser.text("#device-count"), "2");
-    assert_eq!(
-        browser
-            .find_all("tr[data-device='press-7'] .dot.online")
-            .len(),
-        1,
-        "press-7 shown online"
-    );
+    browser.screenshot(SCREENSHOT);
+
+    // The offline figure leads to spare-1 alone, never seen.
+    browser.click("a[href='/devices?state=offline']");
+    browser.wait_for_path("/devices?state=offline");
+    assert_eq!(browser.find_all("tr[data-device]").len(), 1, "spare-1 only");
     assert_eq!(
         browser
             .find_all("tr[data-device='spare-1'] .dot.offline")
@@ -334,26 +333,23 @@ fn browser_signs_in_sees_live_devices_and_signs_out() {
         1,
         "spare-1 never connected: offline"
     );
-    assert!(browser
-        .find_all("tr[data-device='spare-1'] .dot.online")
-        .is_empty());
-    let vibration =
-        browser.text("tr[data-device='press-7'] .value[data-metric='vibration_rms_mm_s']");
+    assert_eq!(
+        browser.text("tr[data-device='spare-1'] td.last-seen"),
+        "never"
+    );
+
+    // press-7's page shows its latest values.
+    browser.goto(&server.url("/devices/press-7"));
+    let vibration = browser.text("#latest tr[data-metric='vibration_rms_mm_s']");
     assert!(
         vibration.contains("4.25"),
         "latest vibration: {vibration:?}"
     );
-    let temperature = browser.text("tr[data-device='press-7'] .value[data-metric='temperature_c']");
+    let temperature = browser.text("#latest tr[data-metric='temperature_c']");
     assert!(
         temperature.contains("61"),
         "latest temperature: {temperature:?}"
     );
-    assert!(browser
-        .find_all("tr[data-device='spare-1'] .value")
-        .is_empty());
-    let last_seen = browser.text("tr[data-device='spare-1'] td:nth-child(4)");
-    assert_eq!(last_seen, "never");
-    browser.screenshot(SCREENSHOT);
 
     // Sign out: back to the sign-in page, and the dashboard is closed again.
     browser.click("form[action='/logout'] button");

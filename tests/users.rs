@@ -133,7 +133,7 @@ fn admin_creates_an_engineer_and_a_viewer_who_see_their_role_pages_and_a_forged_
     let home = html(&server, &agent, &engineer, "/");
     assert!(home.contains("href=\"/account\">My account</a>"), "{home}");
     assert!(
-        !home.contains("href=\"/settings/users\""),
+        !home.contains("href=\"/settings\""),
         "no Settings for an engineer: {home}"
     );
     let account = html(&server, &agent, &engineer, "/account");
@@ -160,7 +160,7 @@ fn admin_creates_an_engineer_and_a_viewer_who_see_their_role_pages_and_a_forged_
     let viewer = sign_in(&server, &agent, "vic", VIC_PASSWORD);
     let home = html(&server, &agent, &viewer, "/");
     assert!(home.contains("vic (viewer)"), "{home}");
-    assert!(!home.contains("href=\"/settings/users\""), "{home}");
+    assert!(!home.contains("href=\"/settings\""), "{home}");
     let csrf = form_token(&html(&server, &agent, &viewer, "/account")).expect("csrf");
     assert_refused(
         get(&server, &agent, &viewer, "/settings/users"),
@@ -209,7 +209,7 @@ fn admin_creates_an_engineer_and_a_viewer_who_see_their_role_pages_and_a_forged_
     let admin = sign_in(&server, &agent, "admin", ADMIN_PASSWORD);
     let users = html(&server, &agent, &admin, "/settings/users");
     assert!(
-        users.contains("href=\"/settings/users\">Settings</a>"),
+        users.contains("href=\"/settings\" aria-current=\"page\">Settings</a>"),
         "{users}"
     );
     for (name, role) in [("admin", "admin"), ("erin", "engineer"), ("vic", "viewer")] {
@@ -468,7 +468,12 @@ fn browser_admin_creates_a_user_on_the_users_page_who_then_signs_in() {
     browser.goto(&server.url("/login"));
     browser.sign_in("admin", ADMIN_PASSWORD);
     browser.wait_for_path("/");
-    browser.click("nav a[href='/settings/users']");
+    assert_eq!(
+        browser.find_all("nav a[href='/settings']").len(),
+        1,
+        "Settings for an admin"
+    );
+    browser.goto(&server.url("/settings/users"));
     browser.wait_for_path("/settings/users");
     assert_eq!(browser.text("main h1"), "Users");
     browser.type_into("#new-user input[name=username]", "tara");
@@ -491,7 +496,7 @@ fn browser_admin_creates_a_user_on_the_users_page_who_then_signs_in() {
     browser.wait_for_path("/");
     assert!(browser.text("nav .who").contains("tara (engineer)"));
     assert!(
-        browser.find_all("nav a[href='/settings/users']").is_empty(),
+        browser.find_all("nav a[href='/settings']").is_empty(),
         "no Settings for her"
     );
     browser.click("nav a[href='/account']");

@@ -155,6 +155,24 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "dashboard_refresh_ms",
+        default: Value("2000"),
+        doc: "how often the dashboard's figures are recomputed while someone watches it live (one computation for all watchers, none when no one watches)",
+        apply: |s, v| {
+            s.dashboard.refresh = millis(v, 200, 600_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "dashboard_live_max_clients",
+        default: Value("64"),
+        doc: "live dashboard streams open at once; more are answered 503 (`plantd_dashboard_live_refused_total`), and the page stays complete without them",
+        apply: |s, v| {
+            s.dashboard.max_clients = number(v, 0, 100_000)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "mqtt_max_connections",
         default: Value("20000"),
         doc: "MQTT connections at most",

@@ -15,6 +15,7 @@ use plantd_contracts::maintenance::{
     CreatePlan, DeletePlan, GetPlan, ListPlans, MeterKind, PlanStatus, UpdatePlan,
 };
 use plantd_contracts::workorders::{ListWorkOrders, WorkOrderFilter};
+use plantd_contracts::DomainError;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -152,12 +153,29 @@ struct ListPage {
     plans: Vec<PlanRow>,
     assets: Vec<(String, String)>,
     filter_asset: String,
+    filter_due: String,
 }
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
     #[serde(default)]
     asset_id: String,
+    /// `week`: due within the dashboard's window (overdue included); `overdue`: overdue.
+    #[serde(default)]
+    due: String,
+}
+
+/// Whether a plan passes the `due` filter (the dashboard's figures count the same plans).
+fn due_filter(due: &str, plan: &PlanStatus, now: DateTime<Utc>) -> Result<bool, Problem> {
+    match due {
+        "" => Ok(true),
+        "week" => Ok(plan.due_within(now, super::dashboard::DUE_WINDOW)),
+        "overdue" => Ok(plan.due_within(now, super::dashboard::DUE_WINDOW) && plan.overdue),
+        _ => Err(Problem::from(DomainError::invalid(
+            "due",
+            "`week` or `overdue`",
+        ))),
+    }
 }
 
 pub async fn list(
@@ -182,11 +200,20 @@ pub async fn list(
     };
     let (names, assets) = asset_choices(&state).await;
     let now = Utc::now();
+    let mut shown = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        match due_filter(&q.due, plan, now) {
+            Ok(true) => shown.push(PlanRow::of(plan, &names, now)),
+            Ok(false) => {}
+            Err(p) => return plain(p),
+        }
+    }
     render(&ListPage {
         head: Head::of(&current),
-        plans: plans.iter().map(|s| PlanRow::of(s, &names, now)).collect(),
+        plans: shown,
         assets,
         filter_asset: q.asset_id,
+        filter_due: q.due,
     })
 }
 

@@ -11,6 +11,8 @@ pub mod alarms;
 pub mod assets;
 pub mod control;
 pub mod control_panel;
+pub mod dashboard;
+pub mod dashboard_live;
 pub mod devices;
 pub mod failure_codes;
 pub mod firmware;

@@ -1,15 +1,12 @@
-//! Page handlers: sign-in, sign-out, dashboard, static files.
+//! Page handlers: sign-in, sign-out, static files (the dashboard is `dashboard.rs`).
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use plantd_contracts::devices::ListDevices;
 use plantd_contracts::identity::{EndSession, PasswordCheck, StartSession, VerifyPassword};
-use plantd_contracts::telemetry::LatestValues;
-use plantd_contracts::time::format_ms;
 use serde::Deserialize;
 
 use super::session::{self, login_csrf_cookie};
-use super::views::{DashboardPage, DeviceRow, LoginPage};
+use super::views::LoginPage;
 use crate::edge::{render, session_cookie};
 use crate::state::AppState;
 
@@ -188,63 +185,11 @@ pub async fn logout(
     response
 }
 
-/// Devices the dashboard lists; the rest are on the Devices page (a plant of thousands
-/// of devices must not make the start page thousands of rows long).
-const DASHBOARD_ROWS: usize = 50;
-
-pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let Some((_, current)) = session::current(&req, &state).await else {
-        return redirect("/login");
-    };
-    let (devices, latest) = match (
-        state.devices.send(ListDevices::default()).await,
-        state.telemetry.send(LatestValues { devices: None }).await,
-    ) {
-        (Ok(Ok(devices)), Ok(Ok(latest))) => (devices.items, latest),
-        _ => {
-            return HttpResponse::ServiceUnavailable()
-                .body("plantd is not ready; try again in a moment")
-        }
-    };
-    let online = devices.iter().filter(|d| d.online).count();
-    let total = devices.len();
-    let rows = devices
-        .into_iter()
-        .take(DASHBOARD_ROWS)
-        .map(|d| DeviceRow {
-            values: latest
-                .get(&d.id)
-                .map(|values| {
-                    values
-                        .iter()
-                        .map(|v| (v.metric.clone(), super::telemetry::format_value(v.value)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            id: d.id.to_string(),
-            name: d.name,
-            kind: d.kind.unwrap_or_default(),
-            online: d.online,
-            last_seen: d
-                .last_seen
-                .map(|t| format_ms(t.timestamp_millis()))
-                .unwrap_or_else(|| "never".to_owned()),
-        })
-        .collect();
-    render(&DashboardPage {
-        username: current.username,
-        role: current.role.as_str().to_owned(),
-        csrf_token: current.csrf_token,
-        devices: rows,
-        online,
-        total,
-    })
-}
-
 const CSS: &str = include_str!("../../static/plantd.css");
 const TELEMETRY_CSS: &str = include_str!("../../static/telemetry.css");
 const TELEMETRY_JS: &str = include_str!("../../static/telemetry.js");
 const PLANTD_JS: &str = include_str!("../../static/plantd.js");
+const DASHBOARD_JS: &str = include_str!("../../static/dashboard.js");
 
 pub async fn static_file(file: web::Path<String>) -> HttpResponse {
     match file.as_str() {
@@ -264,6 +209,10 @@ pub async fn static_file(file: web::Path<String>) -> HttpResponse {
             .content_type("text/javascript; charset=utf-8")
             .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
             .body(PLANTD_JS),
+        "dashboard.js" => HttpResponse::Ok()
+            .content_type("text/javascript; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+            .body(DASHBOARD_JS),
         _ => HttpResponse::NotFound().finish(),
     }
 }

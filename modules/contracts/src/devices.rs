@@ -236,3 +236,17 @@ pub struct DeviceMessage {
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "Result<(), DomainError>")]
 pub struct FlushPending;
+
+/// The dashboard's device figures, counted in memory by the registry (`state` as in
+/// [`ListDevices`]: online and offline are enabled devices; disabled ones are neither).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, Message)]
+#[rtype(result = "DeviceCounts")]
+pub struct CountDevices;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCounts {
+    pub total: u64,
+    pub online: u64,
+    pub offline: u64,
+    pub disabled: u64,
+}

@@ -172,3 +172,30 @@ pub struct MaintenanceCalendar {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
 }
+
+/// The dashboard's maintenance figure: plans (not paused) whose next due time is before
+/// now + `within` (overdue ones included), and how many of those are overdue. The plan
+/// list's `due=week` filter shows the same plans (`within` of 7 days).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "DuePlanCounts")]
+pub struct CountDuePlans {
+    pub within: std::time::Duration,
+}
+
+impl PlanStatus {
+    /// Counted by [`CountDuePlans`] and shown by the list's `due` filter: not paused, and
+    /// overdue or next due before `now + within`.
+    pub fn due_within(&self, now: DateTime<Utc>, within: std::time::Duration) -> bool {
+        let horizon = chrono::Duration::from_std(within)
+            .ok()
+            .and_then(|w| now.checked_add_signed(w))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        !self.plan.paused && (self.overdue || self.next_due_at.is_some_and(|at| at <= horizon))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuePlanCounts {
+    pub due: u64,
+    pub overdue: u64,
+}

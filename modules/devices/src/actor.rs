@@ -263,6 +263,14 @@ impl Handler<ListDevices> for Devices {
     }
 }
 
+impl Handler<CountDevices> for Devices {
+    type Result = MessageResult<CountDevices>;
+
+    fn handle(&mut self, _: CountDevices, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.registry.counts_by_state())
+    }
+}
+
 impl Handler<GetDevice> for Devices {
     type Result = Result<DeviceView, DomainError>;
 

@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use plantd_contracts::devices::{DeviceAuth, DevicePage, DeviceState, DeviceView, ListDevices};
+use plantd_contracts::devices::{
+    DeviceAuth, DeviceCounts, DevicePage, DeviceState, DeviceView, ListDevices,
+};
 use plantd_contracts::time::{to_datetime, Millis};
 use plantd_contracts::DeviceId;
 
@@ -114,6 +116,20 @@ impl Registry {
         if let Some(e) = self.devices.get_mut(id) {
             e.presence.stored_seen = e.presence.stored_seen.max(Some(at));
         }
+    }
+
+    /// Live devices by state, as [`ListDevices`]'s `state` filter tells them apart.
+    pub fn counts_by_state(&self) -> DeviceCounts {
+        let mut counts = DeviceCounts::default();
+        for e in self.devices.values() {
+            counts.total += 1;
+            match state(e) {
+                DeviceState::Online => counts.online += 1,
+                DeviceState::Offline => counts.offline += 1,
+                DeviceState::Disabled => counts.disabled += 1,
+            }
+        }
+        counts
     }
 
     /// One page of devices in id order that pass the filters.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use actix::prelude::*;
-use plantd_contracts::events::{EventPage, ListEvents};
+use plantd_contracts::events::{Event, EventPage, ListEvents, RecentEvents};
 use plantd_contracts::time::now_ms;
 use plantd_contracts::DomainError;
 use plantd_storage::Db;
@@ -184,6 +184,20 @@ impl Handler<ListEvents> for Dispatcher {
                 None
             };
             Ok(EventPage { items, next_cursor })
+        })
+    }
+}
+
+impl Handler<RecentEvents> for Dispatcher {
+    type Result = ResponseFuture<Result<Vec<Event>, DomainError>>;
+
+    fn handle(&mut self, msg: RecentEvents, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            let limit = i64::from(msg.limit.clamp(1, MAX_PAGE));
+            let rows = db.run(move |c| store::newest(c, limit)).await?;
+            // Undecodable rows are counted where the list reads them; here they are left out.
+            Ok(rows.iter().filter_map(|r| r.decode().ok()).collect())
         })
     }
 }

@@ -42,6 +42,20 @@ pub fn read_after(
     Ok(rows)
 }
 
+/// The newest `limit` events, newest first.
+pub fn newest(conn: &mut DbConnection, limit: i64) -> Result<Vec<StoredEvent>, DbError> {
+    let rows = with_conn!(conn, |c| events_outbox::table
+        .order(events_outbox::seq.desc())
+        .limit(limit)
+        .select((
+            events_outbox::seq,
+            events_outbox::kind,
+            events_outbox::envelope
+        ))
+        .load(c))?;
+    Ok(rows)
+}
+
 /// Up to `limit` events after `seq`, oldest first, of one type or all.
 pub fn list(
     conn: &mut DbConnection,

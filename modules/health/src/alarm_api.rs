@@ -189,6 +189,18 @@ impl Health {
     }
 }
 
+impl Handler<CountOpenAlarms> for Health {
+    type Result = MessageResult<CountOpenAlarms>;
+
+    fn handle(&mut self, _: CountOpenAlarms, _: &mut Context<Self>) -> Self::Result {
+        let mut counts = AlarmCounts::default();
+        for alarm in self.open_alarms().filter(|a| a.state.is_open()) {
+            counts.add(alarm.severity);
+        }
+        MessageResult(counts)
+    }
+}
+
 impl Handler<GetAlarmStats> for Health {
     type Result = Reply<AlarmStats>;
 

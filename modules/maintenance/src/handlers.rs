@@ -143,6 +143,23 @@ impl Handler<ListPlans> for Maintenance {
     }
 }
 
+impl Handler<CountDuePlans> for Maintenance {
+    type Result = MessageResult<CountDuePlans>;
+
+    fn handle(&mut self, msg: CountDuePlans, _: &mut Context<Self>) -> Self::Result {
+        let now = self.now();
+        let mut counts = DuePlanCounts::default();
+        for p in self.plans.values() {
+            let s = status::status(p, now);
+            if s.due_within(to_datetime(now), msg.within) {
+                counts.due += 1;
+                counts.overdue += u64::from(s.overdue);
+            }
+        }
+        MessageResult(counts)
+    }
+}
+
 impl Handler<GetPlan> for Maintenance {
     type Result = Result<PlanStatus, DomainError>;
 

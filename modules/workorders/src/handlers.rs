@@ -82,6 +82,24 @@ impl Handler<ListWorkOrders> for WorkOrders {
     }
 }
 
+impl Handler<CountWorkOrders> for WorkOrders {
+    type Result = ResponseFuture<Result<WorkOrderCounts, DomainError>>;
+
+    fn handle(&mut self, _: CountWorkOrders, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            let now = Utc::now().timestamp_millis();
+            let (open, overdue) = db
+                .run(move |c| Ok((store::open_count(c)?, store::overdue_count(c, now)?)))
+                .await?;
+            Ok(WorkOrderCounts {
+                open: u64::try_from(open).unwrap_or_default(),
+                overdue: u64::try_from(overdue).unwrap_or_default(),
+            })
+        })
+    }
+}
+
 impl Handler<GetWorkOrder> for WorkOrders {
     type Result = ResponseFuture<Result<WorkOrder, DomainError>>;
 

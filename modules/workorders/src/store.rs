@@ -282,6 +282,16 @@ pub(crate) fn open_count(conn: &mut DbConnection) -> Result<i64, DbError> {
     .map_err(DbError::from)
 }
 
+/// Open orders past their due time at `now` (the list's `overdue=1`).
+pub(crate) fn overdue_count(conn: &mut DbConnection, now: Millis) -> Result<i64, DbError> {
+    with_conn!(conn, |c| workorders_orders::table
+        .filter(workorders_orders::status.eq_any(OPEN))
+        .filter(workorders_orders::due_at.lt(now))
+        .count()
+        .get_result(c))
+    .map_err(DbError::from)
+}
+
 /// A page of the order list: newest first, after the cursor `(created_at, id)`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OrderQuery {

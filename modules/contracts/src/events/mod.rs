@@ -209,5 +209,12 @@ pub struct EventPage {
     pub next_cursor: Option<String>,
 }
 
+/// The dashboard's recent events: the newest `limit` stored events, newest first.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<Vec<Event>, crate::DomainError>")]
+pub struct RecentEvents {
+    pub limit: u32,
+}
+
 #[cfg(test)]
 mod tests;

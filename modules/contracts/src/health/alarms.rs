@@ -219,3 +219,41 @@ pub struct SamplesStored {
     /// When the first of them was received (for publish → alarm latency).
     pub received_at: Millis,
 }
+
+/// The dashboard's alarm figures: open episodes (every state but `cleared`, as
+/// [`ListAlarms`] with `open`) by their current severity, counted in memory.
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "AlarmCounts")]
+pub struct CountOpenAlarms;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlarmCounts {
+    pub critical: u64,
+    pub major: u64,
+    pub minor: u64,
+    pub warning: u64,
+}
+
+impl AlarmCounts {
+    pub fn of(&self, severity: Severity) -> u64 {
+        match severity {
+            Severity::Critical => self.critical,
+            Severity::Major => self.major,
+            Severity::Minor => self.minor,
+            Severity::Warning => self.warning,
+        }
+    }
+
+    pub fn add(&mut self, severity: Severity) {
+        match severity {
+            Severity::Critical => self.critical += 1,
+            Severity::Major => self.major += 1,
+            Severity::Minor => self.minor += 1,
+            Severity::Warning => self.warning += 1,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.critical + self.major + self.minor + self.warning
+    }
+}

@@ -92,3 +92,15 @@ pub struct TickChecklistItem {
     pub follow_up: bool,
     pub by: String,
 }
+
+/// The dashboard's work-order figures: open orders (not done or cancelled) and the open
+/// ones past their due time, as the list's `status=open` and `overdue=1` filters count them.
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "Result<WorkOrderCounts, DomainError>")]
+pub struct CountWorkOrders;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkOrderCounts {
+    pub open: u64,
+    pub overdue: u64,
+}
