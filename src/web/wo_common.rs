@@ -147,6 +147,7 @@ mod tests {
 
     #[test]
     fn form_times_and_lists_read_as_people_type_them() {
+        let when = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let day = form_time("due_at", "2026-12-24").expect("date");
         assert_eq!(
             day.map(when).as_deref(),
