@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
 use plantd_contracts::time::{to_datetime, Millis};
 
@@ -22,6 +22,29 @@ pub fn set_zone(zone: Tz) {
 /// The plant time zone (UTC until start-up sets it).
 pub fn zone() -> Tz {
     ZONE.get().copied().unwrap_or(Tz::UTC)
+}
+
+/// The plant time zone's name, for form labels: `Europe/Berlin`.
+pub fn zone_name() -> &'static str {
+    zone().name()
+}
+
+/// A wall-clock time typed into a form (`datetime-local`, a date's midnight), read in the
+/// plant time zone. A time that a clock change skips is read an hour later; one it repeats,
+/// as its first occurrence.
+pub fn from_local(naive: NaiveDateTime) -> DateTime<Utc> {
+    from_local_in(zone(), naive)
+}
+
+fn from_local_in(zone: Tz, naive: NaiveDateTime) -> DateTime<Utc> {
+    zone.from_local_datetime(&naive)
+        .earliest()
+        .or_else(|| {
+            zone.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| naive.and_utc())
 }
 
 /// `t` in the plant time zone, to the second: `2026-12-01 23:41:07 CET`.
@@ -120,7 +143,6 @@ impl askama::filters::HtmlSafe for Stamp {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)
@@ -141,6 +163,21 @@ mod tests {
             summer.format("%Y-%m-%d %H:%M:%S %Z").to_string(),
             "2026-07-02 00:41:07 CEST"
         );
+    }
+
+    #[test]
+    fn form_times_are_read_in_the_zone_across_clock_changes() {
+        let berlin: Tz = "Europe/Berlin".parse().expect("zone");
+        let local = |s: &str| {
+            let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").expect("naive");
+            from_local_in(berlin, naive).to_rfc3339_opts(SecondsFormat::Secs, true)
+        };
+        assert_eq!(local("2026-12-24T13:05"), "2026-12-24T12:05:00Z");
+        assert_eq!(local("2026-07-01T13:05"), "2026-07-01T11:05:00Z");
+        // 02:30 does not exist on 2026-03-29 (clocks go 02:00 → 03:00): read as 03:30 CEST.
+        assert_eq!(local("2026-03-29T02:30"), "2026-03-29T01:30:00Z");
+        // 02:30 happens twice on 2026-10-25: the first, still CEST.
+        assert_eq!(local("2026-10-25T02:30"), "2026-10-25T00:30:00Z");
     }
 
     #[test]
