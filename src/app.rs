@@ -59,6 +59,7 @@ pub async fn open_database(settings: &Settings) -> Result<(Db, Vec<String>), Str
 
 pub async fn serve(settings: Settings) -> Result<(), String> {
     let started = Instant::now();
+    crate::web::local_time::set_zone(settings.plant_time_zone);
     raise_open_files_limit();
     std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
         format!(
@@ -293,6 +294,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         metrics,
         secure_cookies: settings.secure_cookies,
         started_at: started,
+        about: std::sync::Arc::new(about(&settings)),
     };
     // One live-dashboard hub for every worker: one computation, fanned out.
     let dashboard_hub = crate::web::dashboard_live::LiveHub::new(settings.dashboard);
@@ -561,5 +563,23 @@ fn raise_open_files_limit() {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::debug!(limit, "open files limit"),
         Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
+    }
+}
+
+/// The configuration the Settings page shows (secrets masked by `Settings::effective`).
+fn about(settings: &Settings) -> crate::state::About {
+    crate::state::About {
+        version: env!("CARGO_PKG_VERSION"),
+        time_zone: settings.plant_time_zone.name().to_owned(),
+        settings: settings
+            .effective()
+            .into_iter()
+            .map(|e| (e.key, e.value, e.origin.as_str()))
+            .collect(),
+        listeners: vec![(
+            "MQTT 3.1.1 and 5 over TCP",
+            settings.broker.listen.to_string(),
+        )],
+        data_dir: settings.data_dir.clone(),
     }
 }

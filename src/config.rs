@@ -11,6 +11,7 @@ pub mod markdown;
 mod setting;
 mod table;
 mod values;
+mod zone;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -63,6 +64,39 @@ pub struct Settings {
     pub webhooks: plantd_webhooks::WebhookSettings,
     pub workorders: plantd_workorders::WorkOrdersSettings,
     pub maintenance: plantd_maintenance::MaintenanceSettings,
+    /// The zone the pages show times in.
+    pub plant_time_zone: chrono_tz::Tz,
+    /// Each setting's value as last given (trimmed) and where it came from, for the
+    /// Settings page; in the order of `SETTINGS`.
+    given: Vec<(&'static str, String, Origin)>,
+}
+
+/// Where a setting's value in force came from, without the file's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File,
+    Env,
+    Flag,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Default => "default",
+            Origin::File => "file",
+            Origin::Env => "env",
+            Origin::Flag => "flag",
+        }
+    }
+}
+
+/// One setting as the Settings page shows it: a secret's value is masked.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub key: &'static str,
+    pub value: String,
+    pub origin: Origin,
 }
 
 /// How the dashboard's live stream runs: one computation every `refresh` while anyone
@@ -155,6 +189,8 @@ impl Settings {
             webhooks: plantd_webhooks::WebhookSettings::default(),
             workorders: plantd_workorders::WorkOrdersSettings::default(),
             maintenance: plantd_maintenance::MaintenanceSettings::default(),
+            plant_time_zone: chrono_tz::Tz::UTC,
+            given: Vec::new(),
         };
         for setting in SETTINGS {
             let value = match setting.default {
@@ -228,7 +264,57 @@ impl Settings {
             .iter()
             .find(|s| s.key == key)
             .ok_or_else(|| format!("{}: unknown setting", name()))?;
-        (setting.apply)(self, value.trim()).map_err(|reason| format!("{}: {reason}", name()))
+        (setting.apply)(self, value.trim()).map_err(|reason| format!("{}: {reason}", name()))?;
+        let origin = match source {
+            Source::Default => Origin::Default,
+            Source::File(_) => Origin::File,
+            Source::Env => Origin::Env,
+            Source::Flag => Origin::Flag,
+        };
+        let entry = (setting.key, value.trim().to_owned(), origin);
+        match self
+            .given
+            .iter_mut()
+            .find(|(key, _, _)| *key == setting.key)
+        {
+            Some(slot) => *slot = entry,
+            None => self.given.push(entry),
+        }
+        Ok(())
+    }
+
+    /// Every setting in force, in the order of `SETTINGS`, with where its value came from;
+    /// secrets (tokens, passwords, a database URL's password) are masked.
+    pub fn effective(&self) -> Vec<Effective> {
+        self.given
+            .iter()
+            .map(|(key, value, origin)| Effective {
+                key,
+                value: masked(key, value),
+                origin: *origin,
+            })
+            .collect()
+    }
+}
+
+/// `value` as the Settings page may show it: a secret's value becomes `••••••` (empty
+/// stays empty: unset), a URL's password is masked.
+fn masked(key: &str, value: &str) -> String {
+    let secret = ["token", "password", "secret", "key"]
+        .iter()
+        .any(|word| key.contains(word));
+    if value.is_empty() {
+        return String::new();
+    }
+    if secret {
+        return "••••••".to_owned();
+    }
+    match url::Url::parse(value)
+        .ok()
+        .and_then(|u| u.password().map(str::to_owned))
+    {
+        Some(password) => value.replacen(&format!(":{password}@"), ":••••••@", 1),
+        None => value.to_owned(),
     }
 }
 
@@ -302,5 +388,41 @@ mod tests {
             "--mqtt-addr: 'nope' is not an address like 0.0.0.0:8080"
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_settings_page_sees_origins_and_no_secret() {
+        let given = [
+            Given {
+                key: "admin_token",
+                value: "a-secret-of-at-least-24-chars".to_owned(),
+                from: Source::Env,
+            },
+            Given {
+                key: "database_url",
+                value: "postgres://plantd:hunter2@db/plantd".to_owned(),
+                from: Source::Flag,
+            },
+        ];
+        let s = Settings::load(Some(Path::new("/dev/null")), &given).expect("load");
+        let shown = s.effective();
+        let find = |key: &str| shown.iter().find(|e| e.key == key).expect("shown");
+        assert_eq!(find("admin_token").value, "••••••");
+        assert_eq!(find("admin_token").origin, Origin::Env);
+        assert_eq!(
+            find("database_url").value,
+            "postgres://plantd:••••••@db/plantd"
+        );
+        assert_eq!(find("http_addr").origin, Origin::Default);
+        assert_eq!(find("admin_password").value, "");
+        assert!(Settings::load(
+            Some(Path::new("/dev/null")),
+            &[Given {
+                key: "plant_time_zone",
+                value: "Mars/Olympus".to_owned(),
+                from: Source::Env,
+            }]
+        )
+        .is_err());
     }
 }

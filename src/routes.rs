@@ -132,6 +132,8 @@ fn pages(cfg: &mut web::ServiceConfig) {
         .configure(ui::maintenance::routes)
         .configure(ui::failure_codes::routes)
         .configure(ui::users::routes)
+        .configure(ui::settings::routes)
+        .configure(ui::tokens::routes)
         .configure(ui::account::routes);
 }
 

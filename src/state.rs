@@ -1,8 +1,10 @@
 //! `AppState`: what every HTTP handler, REST or UI, is given. It holds the modules'
 //! addresses (handlers talk to modules only by message), the database pool (for
-//! readiness only), the metrics handle and a few edge settings. Built once by `app.rs`;
+//! readiness, database size and backup), the metrics handle and a few edge settings. Built once by `app.rs`;
 //! it imports only the modules' crates, so `http/`, `web/` and `routes.rs` all stand on it.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix::Addr;
@@ -36,4 +38,20 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub secure_cookies: bool,
     pub started_at: Instant,
+    /// What the Settings page shows of the configuration (read-only, secrets masked).
+    pub about: Arc<About>,
+}
+
+/// The configuration as the Settings page shows it, fixed at start-up.
+pub struct About {
+    pub version: &'static str,
+    /// `plant_time_zone` in force (its IANA name).
+    pub time_zone: String,
+    /// Every setting: key, value (secrets masked), where it came from (default, file, env,
+    /// flag).
+    pub settings: Vec<(&'static str, String, &'static str)>,
+    /// The MQTT listeners: what they are and their address.
+    pub listeners: Vec<(&'static str, String)>,
+    /// The data folder: the SQLite file (and a backup's temporary copy) live there.
+    pub data_dir: PathBuf,
 }

@@ -313,10 +313,9 @@ fn an_engineer_acknowledges_an_mqtt_alarm_with_a_comment_and_a_viewer_cannot() {
     let preview = preview.into_string().expect("html");
     assert!(preview.contains("Backtest: 1 alarm(s)"), "{preview}");
     let raised_at = raised["raised_at"].as_str().expect("raised_at");
-    assert!(
-        preview.contains(&raised_at[..19]),
-        "raised at {raised_at}: {preview}"
-    );
+    // Shown in the plant time zone (UTC in tests), to the second.
+    let shown = format!("{} UTC", raised_at[..19].replacen('T', " ", 1));
+    assert!(preview.contains(&shown), "raised at {raised_at}: {preview}");
     assert_eq!(
         preview.matches("<line class=\"raised\"").count(),
         1,

@@ -36,6 +36,7 @@ mod reports;
 mod security;
 mod security_http;
 mod settings;
+mod settings_pages;
 mod shadow;
 mod side_channels;
 mod simulate;

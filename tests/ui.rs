@@ -37,6 +37,15 @@ impl Browser {
     /// Panics when the browser is not installed; `None` (after saying so loudly) only when
     /// `PLANTD_TEST_SKIP_BROWSER=1` opts out of the browser tests.
     pub(crate) fn start() -> Option<Browser> {
+        Browser::launch(true)
+    }
+
+    /// Like [`Browser::start`], with JavaScript switched off: the pages must work without it.
+    pub(crate) fn start_without_javascript() -> Option<Browser> {
+        Browser::launch(false)
+    }
+
+    fn launch(javascript: bool) -> Option<Browser> {
         let chromium = binary("PLANTD_TEST_CHROMIUM", "/usr/bin/chromium");
         let chromedriver = binary("PLANTD_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
         if std::env::var("PLANTD_TEST_SKIP_BROWSER").as_deref() == Ok("1") {
@@ -87,6 +96,22 @@ impl Browser {
             .join(format!("{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&profile);
         std::fs::create_dir_all(&profile).expect("profile dir");
+        let mut args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-quic".to_owned(),
+            "--no-first-run".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--disable-sync".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--window-size=1280,800".to_owned(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        if !javascript {
+            args.push("--blink-settings=scriptEnabled=false".to_owned());
+        }
         let created = browser.call(
             "POST",
             "/session",
@@ -95,19 +120,7 @@ impl Browser {
                     "browserName": "chrome",
                     "goog:chromeOptions": {
                         "binary": chromium,
-                        "args": [
-                            "--headless",
-                            "--no-sandbox",
-                            "--disable-gpu",
-                            "--disable-quic",
-                            "--no-first-run",
-                            "--disable-background-networking",
-                            "--disable-component-update",
-                            "--disable-sync",
-                            "--disable-dev-shm-usage",
-                            "--window-size=1280,800",
-                            format!("--user-data-dir={}", profile.display()),
-                        ]
+                        "args": args,
                     }
                 }}
             })),

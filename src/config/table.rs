@@ -416,6 +416,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "plant_time_zone",
+        default: Unset("the server's zone (`TZ`, `/etc/timezone`, `/etc/localtime`), else UTC"),
+        doc: "IANA time zone the pages show times in, e.g. `Europe/Berlin`; an unknown name stops start-up",
+        apply: |s, v| {
+            s.plant_time_zone = super::zone::plant_time_zone(v)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "firmware_max_upload_bytes",
         default: Value("67108864"),
         doc: "larger firmware images are refused (413)",

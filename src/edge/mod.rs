@@ -1,6 +1,6 @@
 //! What the REST API (`http/`) and the web UI (`web/`) both use, so neither imports the
 //! other: the problem type, rendering a template, ranking engineers for a job, moving firmware image bytes, checking
-//! a device's asset, the session cookie's name. It may use `state.rs` and the contracts, never `http/`, `web/`
+//! a device's asset, revoking a token, the session cookie's name. It may use `state.rs` and the contracts, never `http/`, `web/`
 //! or `routes.rs`.
 
 pub mod assignees;
@@ -9,6 +9,7 @@ pub mod firmware_transfer;
 pub mod maintenance_report;
 mod problem;
 mod render;
+pub mod tokens;
 
 pub use problem::{ApiResult, Problem};
 pub use render::render;

@@ -1,8 +1,7 @@
 //! `/api/v1/tokens`: API tokens (admin scope).
 
 use actix_web::{web, HttpResponse};
-use plantd_contracts::broker::DisconnectClient;
-use plantd_contracts::identity::{CreateToken, CreatedToken, ListTokens, RevokeToken, Scope};
+use plantd_contracts::identity::{CreateToken, CreatedToken, ListTokens, Scope};
 use serde::Deserialize;
 
 use super::auth::parse_scopes;
@@ -69,17 +68,7 @@ pub async fn revoke(
 ) -> ApiResult<HttpResponse> {
     caller.require(Scope::Admin)?;
     let id = id.into_inner();
-    state
-        .identity
-        .send(RevokeToken { id: id.clone() })
-        .await??;
-    // The token stops working now; its live MQTT sessions end at their next packet.
-    let sessions = state
-        .broker
-        .send(DisconnectClient {
-            username: id.clone(),
-        })
-        .await?;
+    let sessions = crate::edge::tokens::revoke(&state, &id).await?;
     tracing::info!(by = %caller.principal.name, token = %id, sessions, "token revoked");
     Ok(HttpResponse::NoContent().finish())
 }

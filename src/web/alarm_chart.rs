@@ -3,9 +3,10 @@
 //! as a table so it reads without JavaScript. `around` is the alarm page's: 15 minutes
 //! before the raise to 15 minutes after (or now). Asks telemetry by message.
 
+use super::local_time::exact_ms as format_ms;
 use plantd_contracts::health::Alarm;
 use plantd_contracts::telemetry::{Aggregate, QueryAggregate};
-use plantd_contracts::time::{format_ms, now_ms, Millis};
+use plantd_contracts::time::{now_ms, Millis};
 use plantd_contracts::DeviceId;
 
 use super::telemetry::{format_value, polyline, WIDTH};

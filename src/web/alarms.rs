@@ -267,7 +267,7 @@ pub struct ActionForm {
     comment: String,
     #[serde(default)]
     reason: String,
-    /// RFC 3339 or the browser's `datetime-local` (taken as UTC); empty: one-shot.
+    /// RFC 3339 or the browser's `datetime-local` (in the plant time zone); empty: one-shot.
     #[serde(default)]
     until: String,
     /// Where to go after the action (a path of this UI).
@@ -279,19 +279,22 @@ fn until_of(text: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, Problem
     let Some(text) = filled(text) else {
         return Ok(None);
     };
-    let parsed = parse_time(&text).or_else(|| {
-        let with_seconds = if text.len() == 16 {
-            format!("{text}:00Z")
-        } else {
-            format!("{text}Z")
-        };
-        parse_time(&with_seconds)
-    });
+    let parsed = parse_time(&text)
+        .map(plantd_contracts::time::to_datetime)
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+                .iter()
+                .find_map(|format| chrono::NaiveDateTime::parse_from_str(&text, format).ok())
+                .map(super::local_time::from_local)
+        });
     match parsed {
-        Some(ms) => Ok(Some(plantd_contracts::time::to_datetime(ms))),
+        Some(at) => Ok(Some(at)),
         None => Err(Problem::from(DomainError::invalid(
             "until",
-            "a time such as 2026-12-02T15:00 (UTC)",
+            format!(
+                "a time such as 2026-12-02T15:00 ({})",
+                super::local_time::zone_name()
+            ),
         ))),
     }
 }

@@ -2,10 +2,10 @@
 //! commands partials (`templates/partials/{shadow,commands}.html`) read as `control`.
 //! A page that shows them has a field `control: ControlPanel` and includes both.
 
+use super::local_time::exact_ms as format_ms;
 use plantd_contracts::commands::{CommandView, ListCommands};
 use plantd_contracts::identity::Role;
 use plantd_contracts::shadow::GetShadow;
-use plantd_contracts::time::format_ms;
 use plantd_contracts::{DeviceId, DomainError};
 use serde_json::Value;
 
@@ -55,7 +55,7 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-/// A time as the panel shows it (RFC 3339, milliseconds), or a dash.
+/// A time as the panel shows it (plant time zone, to the second), or a dash.
 macro_rules! time {
     ($t:expr) => {
         $t.map(|t| format_ms(t.timestamp_millis()))

@@ -3,6 +3,7 @@
 //! delete). Every form posts the session's CSRF token; admins and engineers may change,
 //! viewers read. Handlers only translate forms to devices messages and render replies.
 
+use super::local_time::exact_ms as format_ms;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -12,7 +13,6 @@ use plantd_contracts::devices::{
 };
 use plantd_contracts::identity::SessionView;
 use plantd_contracts::telemetry::{GetTelemetryStatus, LatestValues, TelemetryStatus};
-use plantd_contracts::time::format_ms;
 use plantd_contracts::{DeviceId, DomainError};
 use serde::Deserialize;
 

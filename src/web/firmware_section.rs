@@ -6,9 +6,9 @@
 //! is also there for a device that was never in a campaign). Read-only: campaigns are
 //! started and cancelled on the firmware pages.
 
+use super::local_time::exact_ms as format_ms;
 use plantd_contracts::firmware::{DeviceFirmware, GetDeviceFirmware};
 use plantd_contracts::shadow::GetShadow;
-use plantd_contracts::time::format_ms;
 use plantd_contracts::{DeviceId, DomainError};
 
 use crate::state::AppState;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use plantd_contracts::health::ListAssets;
 use plantd_contracts::identity::SessionView;
 use plantd_contracts::DomainError;
@@ -66,9 +66,9 @@ pub fn with_status(mut response: HttpResponse, status: Option<StatusCode>) -> Ht
     response
 }
 
-/// A time as the pages show it: RFC 3339 to the second, UTC.
+/// A time as the pages show it: to the second, in the plant time zone.
 pub fn when(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    super::local_time::exact(t)
 }
 
 /// An optional time, or `none`.

@@ -6,13 +6,14 @@
 //! To embed it in another page: build a [`TelemetrySection`] with [`section`], put it in
 //! the page's template struct as `telemetry`, and `{% include "partials/telemetry.html" %}`.
 
+use super::local_time::exact_ms as format_ms;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use plantd_contracts::devices::GetDevice;
 use plantd_contracts::telemetry::{
     Aggregate, GetTelemetryHealth, GetTelemetryStatus, ListMetrics, QueryAggregate, TelemetryHealth,
 };
-use plantd_contracts::time::{format_ms, now_ms, Millis};
+use plantd_contracts::time::{now_ms, Millis};
 use plantd_contracts::DeviceId;
 use serde::Deserialize;
 

@@ -21,8 +21,7 @@ use crate::state::AppState;
 const ADMINS_ONLY: &str = "only admins manage users";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/settings", web::get().to(settings))
-        .route("/settings/users", web::get().to(page))
+    cfg.route("/settings/users", web::get().to(page))
         .route("/settings/users", web::post().to(create))
         .route("/settings/users/{name}", web::post().to(update))
         .route("/settings/users/{name}/disable", web::post().to(disable))
@@ -34,9 +33,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/settings/users/{name}/delete", web::post().to(delete));
 }
 
-/// A time as the pages show it, to the second.
+/// A time as the pages show it, to the second, in the plant time zone.
 pub fn when(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    super::local_time::exact(t)
 }
 
 /// Skills typed into a form: separated by spaces or commas.
@@ -113,11 +112,6 @@ async fn render_list(
         *response.status_mut() = status;
     }
     response
-}
-
-/// The Settings entry: its only section so far is Users.
-pub async fn settings() -> HttpResponse {
-    redirect("/settings/users")
 }
 
 pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {

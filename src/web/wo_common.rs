@@ -92,7 +92,7 @@ pub fn lines_of(text: &str) -> Vec<String> {
 }
 
 /// A time from a form (`YYYY-MM-DD`, `YYYY-MM-DDTHH:MM` as `datetime-local` sends it, or
-/// RFC 3339), read as UTC; `None` when empty.
+/// RFC 3339), a wall-clock time read in the plant time zone; `None` when empty.
 pub fn form_time(field: &str, text: &str) -> Result<Option<DateTime<Utc>>, DomainError> {
     let Some(t) = filled(text) else {
         return Ok(None);
@@ -102,13 +102,13 @@ pub fn form_time(field: &str, text: &str) -> Result<Option<DateTime<Utc>>, Domai
     }
     for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
         if let Ok(at) = NaiveDateTime::parse_from_str(&t, format) {
-            return Ok(Some(at.and_utc()));
+            return Ok(Some(super::local_time::from_local(at)));
         }
     }
     NaiveDate::parse_from_str(&t, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|at| Some(at.and_utc()))
+        .map(|at| Some(super::local_time::from_local(at)))
         .ok_or_else(|| DomainError::invalid(field, "a date (YYYY-MM-DD) or date and time"))
 }
 
@@ -147,6 +147,7 @@ mod tests {
 
     #[test]
     fn form_times_and_lists_read_as_people_type_them() {
+        let when = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let day = form_time("due_at", "2026-12-24").expect("date");
         assert_eq!(
             day.map(when).as_deref(),

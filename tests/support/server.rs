@@ -115,6 +115,9 @@ impl Server {
             .env("PLANTD_MQTT_ADDR", format!("127.0.0.1:{}", self.mqtt_port))
             .env("PLANTD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("PLANTD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            // Pages show times in the plant time zone: UTC keeps their text the same
+            // on every machine (a test of another zone sets its own).
+            .env("PLANTD_PLANT_TIME_ZONE", "UTC")
             .env(
                 "PLANTD_LOG",
                 std::env::var("PLANTD_TEST_LOG").unwrap_or_else(|_| "warn".to_owned()),

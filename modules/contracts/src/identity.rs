@@ -131,6 +131,9 @@ pub struct TokenView {
     pub name: String,
     pub scopes: Vec<Scope>,
     pub created_at: DateTime<Utc>,
+    /// When it last authenticated (HTTP or MQTT), to the minute; `null` if never.
+    #[serde(default)]
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]

@@ -21,6 +21,8 @@ use plantd_secrets as secrets;
 
 /// How long a web session lives without signing in again.
 const SESSION_TTL_MS: i64 = 12 * 60 * 60 * 1000;
+/// A token's last use is written to its row at most this often (memory has every use).
+const LAST_USED_WRITE_INTERVAL_MS: i64 = 60_000;
 /// The id of the token made from `PLANTD_ADMIN_TOKEN` or generated on first start.
 const BOOTSTRAP_TOKEN_ID: &str = "tok.admin";
 
@@ -91,6 +93,7 @@ fn new_token_row(id: String, name: String, scopes: &[Scope], secret: &str) -> To
         secret_digest: secrets::digest(secret),
         created_at: now_ms(),
         revoked_at: None,
+        last_used_at: None,
     }
 }
 
@@ -164,11 +167,25 @@ impl Handler<AuthenticateToken> for Identity {
     type Result = Option<Principal>;
 
     fn handle(&mut self, msg: AuthenticateToken, _: &mut Context<Self>) -> Self::Result {
-        if msg.id.is_empty() {
+        let row = if msg.id.is_empty() {
             self.tokens.authenticate_bearer(&msg.secret)
         } else {
             self.tokens.authenticate(&msg.id, &msg.secret)
+        }?;
+        let principal = tokens::principal(row);
+        let id = row.id.clone();
+        // Throttled: a token used all the time costs one write a minute.
+        if let Some(at) = self.tokens.used(&id, now_ms(), LAST_USED_WRITE_INTERVAL_MS) {
+            metrics::counter!("plantd_token_last_used_writes_total").increment(1);
+            let db = self.db.clone();
+            actix::spawn(async move {
+                let written = db.run(move |conn| tokens::record_use(conn, &id, at)).await;
+                if let Err(e) = written {
+                    tracing::warn!(error = %e, "cannot record a token's last use");
+                }
+            });
         }
+        Some(principal)
     }
 }
 

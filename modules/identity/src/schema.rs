@@ -21,6 +21,7 @@ diesel::table! {
         secret_digest -> Text,
         created_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
     }
 }
 

@@ -2,8 +2,10 @@
 //! PostgreSQL, chosen at run time from the URL), the r2d2 pool, SQLite's pragmas, the
 //! runner of the modules' migrations, and the one way to run blocking diesel work off the
 //! async executor. It owns no tables and no migrations: each module owns its own schema,
-//! migrations (embedded as a [`ModuleMigrations`]) and queries.
+//! migrations (embedded as a [`ModuleMigrations`]) and queries. `admin` measures and snapshots
+//! the database as a whole for the Settings page.
 
+pub mod admin;
 mod connection;
 mod error;
 mod migrate;

@@ -1,0 +1,1 @@
+ALTER TABLE identity_tokens DROP COLUMN last_used_at;
