@@ -293,6 +293,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         metrics,
         secure_cookies: settings.secure_cookies,
         started_at: started,
+        chart_max_points: settings.chart_max_points,
     };
     let server = actix_web::HttpServer::new({
         let state = state.clone();

@@ -61,6 +61,8 @@ pub struct Settings {
     pub webhooks: plantd_webhooks::WebhookSettings,
     pub workorders: plantd_workorders::WorkOrdersSettings,
     pub maintenance: plantd_maintenance::MaintenanceSettings,
+    /// Points one chart draws at most.
+    pub chart_max_points: usize,
 }
 
 /// Where a value came from, for error messages that name the setting as the user wrote it.
@@ -144,6 +146,7 @@ impl Settings {
             webhooks: plantd_webhooks::WebhookSettings::default(),
             workorders: plantd_workorders::WorkOrdersSettings::default(),
             maintenance: plantd_maintenance::MaintenanceSettings::default(),
+            chart_max_points: 0,
         };
         for setting in SETTINGS {
             let value = match setting.default {

@@ -36,4 +36,6 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub secure_cookies: bool,
     pub started_at: Instant,
+    /// Points one chart draws at most (`chart_max_points`).
+    pub chart_max_points: usize,
 }
