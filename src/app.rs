@@ -295,6 +295,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         secure_cookies: settings.secure_cookies,
         started_at: started,
         about: std::sync::Arc::new(about(&settings)),
+        chart_max_points: settings.chart_max_points,
     };
     // One live-dashboard hub for every worker: one computation, fanned out.
     let dashboard_hub = crate::web::dashboard_live::LiveHub::new(settings.dashboard);

@@ -69,6 +69,8 @@ pub struct Settings {
     /// Each setting's value as last given (trimmed) and where it came from, for the
     /// Settings page; in the order of `SETTINGS`.
     given: Vec<(&'static str, String, Origin)>,
+    /// Points one chart draws at most.
+    pub chart_max_points: usize,
 }
 
 /// Where a setting's value in force came from, without the file's path.
@@ -191,6 +193,7 @@ impl Settings {
             maintenance: plantd_maintenance::MaintenanceSettings::default(),
             plant_time_zone: chrono_tz::Tz::UTC,
             given: Vec::new(),
+            chart_max_points: 0,
         };
         for setting in SETTINGS {
             let value = match setting.default {

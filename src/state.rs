@@ -40,6 +40,8 @@ pub struct AppState {
     pub started_at: Instant,
     /// What the Settings page shows of the configuration (read-only, secrets masked).
     pub about: Arc<About>,
+    /// Points one chart draws at most (`chart_max_points`).
+    pub chart_max_points: usize,
 }
 
 /// The configuration as the Settings page shows it, fixed at start-up.

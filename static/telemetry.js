@@ -1,63 +1,151 @@
-// Live updates of the telemetry section: new samples from the device's server-sent event
-// stream update the latest values and redraw the charts. Without JavaScript the section
-// still shows what the server drew.
+// Charts drawn by the server (src/web/chart.rs) get two things here: a readout (hover,
+// touch or the arrow keys show a point's time and value) and, in a device's telemetry
+// section, live samples from the server-sent event stream appended to the line. The scale
+// is read from the <svg>'s data-* attributes; nothing is redrawn that the server drew.
+// Without JavaScript the charts read the same, without readout and live samples.
 (function () {
   "use strict";
-  var section = document.querySelector("section.telemetry[data-device]");
-  if (!section || !window.EventSource) return;
-  var device = section.getAttribute("data-device");
-  var rangeMs = Number(section.getAttribute("data-range-ms")) || 86400000;
-  var state = section.querySelector(".live-state");
-  var charts = {};
-  section.querySelectorAll("figure.chart").forEach(function (fig) {
-    var points = [];
-    try { points = JSON.parse(fig.getAttribute("data-points") || "[]"); } catch (e) { points = []; }
-    charts[fig.getAttribute("data-metric")] = { fig: fig, points: points };
-  });
+  var SVGNS = "http://www.w3.org/2000/svg";
 
   function fmt(v) {
     return Number.isInteger(v) ? String(v) : String(Math.round(v * 1000) / 1000);
   }
 
-  function redraw(chart) {
-    var to = Math.max(Date.now(), chart.points.length ? chart.points[chart.points.length - 1][0] : 0);
-    var from = to - rangeMs;
-    var pts = chart.points.filter(function (p) { return p[0] >= from; });
-    chart.points = pts;
-    if (!pts.length) return;
-    var min = Infinity, max = -Infinity;
-    pts.forEach(function (p) { min = Math.min(min, p[1]); max = Math.max(max, p[1]); });
-    var line = pts.map(function (p) {
-      var x = (p[0] - from) / rangeMs * 600;
-      var y = max > min ? 120 - (p[1] - min) / (max - min) * 120 : 60;
-      return x.toFixed(1) + "," + y.toFixed(1);
-    }).join(" ");
-    chart.fig.querySelector("polyline").setAttribute("points", line);
-    var lo = chart.fig.querySelector("[data-min]"), hi = chart.fig.querySelector("[data-max]");
-    if (lo) lo.textContent = fmt(min);
-    if (hi) hi.textContent = fmt(max);
+  // The same form as chart_time::format_time(.., Full): UTC for now.
+  function fmtTime(ms) {
+    return new Date(ms).toISOString().slice(0, 19).replace("T", " ") + " UTC";
   }
 
+  function num(svg, name) { return Number(svg.getAttribute("data-" + name)); }
+
+  function Chart(svg) {
+    this.svg = svg;
+    this.fig = svg.closest("figure");
+    this.out = this.fig ? this.fig.querySelector("output.readout") : null;
+    this.from = num(svg, "from"); this.to = num(svg, "to");
+    this.lo = num(svg, "lo"); this.hi = num(svg, "hi");
+    this.x0 = num(svg, "x0"); this.x1 = num(svg, "x1");
+    this.y0 = num(svg, "y0"); this.y1 = num(svg, "y1");
+    this.unit = svg.getAttribute("data-unit") || "";
+    try { this.points = JSON.parse(svg.getAttribute("data-points") || "[]"); } catch (e) { this.points = []; }
+    this.index = -1;
+    svg.setAttribute("data-count", String(this.points.length));
+    this.cursor = document.createElementNS(SVGNS, "line");
+    this.cursor.setAttribute("class", "cursor");
+    this.cursor.setAttribute("y1", this.y0); this.cursor.setAttribute("y2", this.y1);
+    this.dot = document.createElementNS(SVGNS, "circle");
+    this.dot.setAttribute("class", "cursor-dot"); this.dot.setAttribute("r", "3.5");
+    this.hide();
+    svg.appendChild(this.cursor); svg.appendChild(this.dot);
+    var self = this;
+    svg.addEventListener("pointermove", function (e) { self.pointAt(e); });
+    svg.addEventListener("pointerdown", function (e) { self.pointAt(e); });
+    svg.addEventListener("pointerleave", function () { self.hide(); });
+    svg.addEventListener("focus", function () { self.show(self.index < 0 ? self.points.length - 1 : self.index); });
+    svg.addEventListener("blur", function () { self.hide(); });
+    svg.addEventListener("keydown", function (e) { self.key(e); });
+  }
+
+  Chart.prototype.x = function (ts) {
+    return this.x0 + (ts - this.from) / Math.max(1, this.to - this.from) * (this.x1 - this.x0);
+  };
+  Chart.prototype.y = function (v) {
+    return this.y1 - (v - this.lo) / (this.hi - this.lo || 1) * (this.y1 - this.y0);
+  };
+
+  Chart.prototype.hide = function () {
+    this.cursor.setAttribute("visibility", "hidden");
+    this.dot.setAttribute("visibility", "hidden");
+  };
+
+  Chart.prototype.show = function (i) {
+    if (i < 0 || i >= this.points.length) return;
+    this.index = i;
+    var p = this.points[i], x = this.x(p[0]), y = this.y(p[1]);
+    this.cursor.setAttribute("x1", x); this.cursor.setAttribute("x2", x);
+    this.dot.setAttribute("cx", x); this.dot.setAttribute("cy", y);
+    this.cursor.setAttribute("visibility", "visible");
+    this.dot.setAttribute("visibility", "visible");
+    var text = fmtTime(p[0]) + " · " + fmt(p[1]) + (this.unit ? " " + this.unit : "");
+    if (p[4] > 1) text += " (average of " + p[4] + ": min " + fmt(p[2]) + ", max " + fmt(p[3]) + ")";
+    if (this.out) this.out.textContent = text;
+  };
+
+  // The point nearest the pointer's time.
+  Chart.prototype.pointAt = function (e) {
+    if (!this.points.length) return;
+    var rect = this.svg.getBoundingClientRect();
+    var box = this.svg.viewBox.baseVal;
+    var ux = (e.clientX - rect.left) / rect.width * box.width;
+    var ts = this.from + (ux - this.x0) / (this.x1 - this.x0) * (this.to - this.from);
+    var best = 0, bestGap = Infinity;
+    for (var i = 0; i < this.points.length; i++) {
+      var gap = Math.abs(this.points[i][0] - ts);
+      if (gap < bestGap) { best = i; bestGap = gap; }
+    }
+    this.show(best);
+  };
+
+  Chart.prototype.key = function (e) {
+    var n = this.points.length, i = this.index < 0 ? n - 1 : this.index;
+    var step = e.shiftKey ? Math.max(1, Math.round(n / 20)) : 1;
+    if (e.key === "ArrowLeft") i = Math.max(0, i - step);
+    else if (e.key === "ArrowRight") i = Math.min(n - 1, i + step);
+    else if (e.key === "Home") i = 0;
+    else if (e.key === "End") i = n - 1;
+    else return;
+    e.preventDefault();
+    this.show(i);
+  };
+
+  // A live sample: one more vertex on the line (and a dot) when it falls in the range.
+  Chart.prototype.append = function (ts, v) {
+    if (this.points.length && ts <= this.points[this.points.length - 1][0]) return false;
+    this.points.push([ts, v, v, v, 1]);
+    this.svg.setAttribute("data-count", String(this.points.length));
+    if (ts > this.to) return false;
+    var line = this.svg.querySelector("path.line");
+    if (line) {
+      var d = line.getAttribute("d") || "";
+      line.setAttribute("d", d + (d ? "L" : "M") + this.x(ts).toFixed(1) + "," + this.y(v).toFixed(1));
+    }
+    var dot = document.createElementNS(SVGNS, "circle");
+    dot.setAttribute("class", "dot live");
+    dot.setAttribute("cx", this.x(ts).toFixed(1)); dot.setAttribute("cy", this.y(v).toFixed(1));
+    dot.setAttribute("r", "2.5");
+    var plot = line ? line.parentNode : this.svg;
+    plot.appendChild(dot);
+    var empty = this.svg.querySelector("text.empty");
+    if (empty) empty.parentNode.removeChild(empty);
+    return true;
+  };
+
+  var charts = {};
+  document.querySelectorAll("svg.plot[data-points]").forEach(function (svg) {
+    var chart = new Chart(svg);
+    if (chart.fig && chart.fig.getAttribute("data-metric")) charts[chart.fig.getAttribute("data-metric")] = chart;
+  });
+
+  var section = document.querySelector("section.telemetry[data-device]");
+  if (!section || !window.EventSource) return;
+  var device = section.getAttribute("data-device");
+  var state = section.querySelector(".live-state");
   var source = new EventSource("/api/v1/devices/" + encodeURIComponent(device) + "/telemetry/live");
   source.onopen = function () { if (state) state.textContent = "live"; };
   source.onerror = function () { if (state) state.textContent = "reconnecting…"; };
   source.addEventListener("samples", function (event) {
     var samples;
     try { samples = JSON.parse(event.data); } catch (e) { return; }
-    var touched = {};
+    var beyond = false;
     samples.forEach(function (s) {
       var ts = Date.parse(s.ts);
-      var latest = section.querySelector('[data-latest="' + s.metric + '"]');
+      var latest = section.querySelector('[data-latest="' + CSS.escape(s.metric) + '"]');
       if (latest) latest.textContent = fmt(s.value);
-      var at = section.querySelector('[data-latest-at="' + s.metric + '"]');
-      if (at) at.textContent = s.ts;
+      var at = section.querySelector('[data-latest-at="' + CSS.escape(s.metric) + '"]');
+      if (at) at.textContent = fmtTime(ts);
       var chart = charts[s.metric];
-      if (chart) { chart.points.push([ts, s.value]); touched[s.metric] = chart; }
+      if (chart && chart.svg.getAttribute("data-live") === "1" && !chart.append(ts, s.value) && ts > chart.to) beyond = true;
     });
-    Object.keys(touched).forEach(function (m) {
-      var chart = touched[m];
-      chart.points.sort(function (a, b) { return a[0] - b[0]; });
-      redraw(chart);
-    });
+    if (beyond && state) state.textContent = "live · newer samples are past this range: reload to see them";
   });
 })();

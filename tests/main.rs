@@ -15,6 +15,7 @@ mod auth;
 mod backpressure;
 mod bench;
 mod broker_limits;
+mod charts;
 mod cli;
 mod commands;
 mod dashboard;

@@ -208,6 +208,29 @@ impl Browser {
             .to_owned()
     }
 
+    /// An attribute of the one element matching `css` (`None`: the element has none).
+    pub(crate) fn attribute(&self, css: &str, name: &str) -> Option<String> {
+        let id = self.find(css);
+        self.session_call("GET", &format!("/element/{id}/attribute/{name}"), None)
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// Moves the mouse over the element matching `css`, `dx` user pixels right of its
+    /// centre.
+    pub(crate) fn hover(&self, css: &str, dx: i64) {
+        let id = self.find(css);
+        let origin = json!({ "element-6066-11e4-a52e-4f735466cecf": id });
+        self.session_call(
+            "POST",
+            "/actions",
+            Some(json!({ "actions": [{
+                "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" },
+                "actions": [{ "type": "pointerMove", "duration": 0, "origin": origin, "x": dx, "y": 0 }]
+            }]})),
+        );
+    }
+
     pub(crate) fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css);
         self.session_call("POST", &format!("/element/{id}/clear"), Some(json!({})));

@@ -407,6 +407,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "chart_max_points",
+        default: Value("1000"),
+        doc: "points one chart of a page draws at most (a point is a bucket: average, min–max band); drawn points are counted in `plantd_web_chart_points`",
+        apply: |s, v| {
+            s.chart_max_points = number(v, 50, 10_000)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "public_url",
         default: Unset("`http://<http_addr>` (`0.0.0.0` → `127.0.0.1`)"),
         doc: "base URL devices reach plantd's HTTP at: firmware notices carry download URLs under it. **Set it** when devices are on other machines",

@@ -305,12 +305,8 @@ pub async fn show(
     let Ok(id) = DeviceId::parse(&id) else {
         return HttpResponse::NotFound().body("no such device");
     };
-    let range = range.range.as_deref().unwrap_or(DEFAULT_RANGE);
-    device_page_in(&state, current, id, None, None, range).await
+    device_page_in(&state, current, id, None, None, &range).await
 }
-
-/// The chart range a device page shows unless `?range=` asks for another.
-const DEFAULT_RANGE: &str = "24h";
 
 async fn device_page(
     state: &AppState,
@@ -319,7 +315,9 @@ async fn device_page(
     credentials: Option<DeviceCredentials>,
     error: Option<(StatusCode, String)>,
 ) -> HttpResponse {
-    device_page_in(state, current, id, credentials, error, DEFAULT_RANGE).await
+    // The chart range fitted to the data (no `?range=`).
+    let range = RangeParam::default();
+    device_page_in(state, current, id, credentials, error, &range).await
 }
 
 async fn device_page_in(
@@ -328,7 +326,7 @@ async fn device_page_in(
     id: DeviceId,
     credentials: Option<DeviceCredentials>,
     error: Option<(StatusCode, String)>,
-    range: &str,
+    range: &RangeParam,
 ) -> HttpResponse {
     let device = match state.devices.send(GetDevice { id: id.clone() }).await {
         Ok(Ok(device)) => device,

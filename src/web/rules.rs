@@ -8,13 +8,16 @@ use std::collections::HashMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use plantd_contracts::health::{
-    CreateRule, DeleteRule, GetRule, ListRules, PreviewAlarm, PreviewRule, UpdateRule,
+    CreateRule, DeleteRule, GetRule, ListRules, Preview, PreviewAlarm, PreviewRule, RuleInput,
+    UpdateRule,
 };
 use plantd_contracts::identity::SessionView;
 use plantd_contracts::time::now_ms;
 use plantd_contracts::DeviceId;
 
-use super::alarm_chart::{marked, MarkedChart};
+use super::alarm_chart::{marked, MarkedChart, Overlays};
+use super::chart::Episode;
+use super::chart_marks::limits_of;
 use super::health_common::{
     answer, filled, plain, reader, when, when_or, with_status, Head, TokenForm,
 };
@@ -307,6 +310,8 @@ pub async fn preview(
         Ok(body) => body,
         Err(e) => return editor(&current, form, Some(Problem::from(e)), None),
     };
+    // The rule as health will read it, for its limits on the chart.
+    let body_spec: Option<RuleInput> = serde_json::from_value(body.clone()).ok();
     let to = now_ms();
     let sent = state
         .health
@@ -321,12 +326,8 @@ pub async fn preview(
         Ok(p) => {
             let chart = match (DeviceId::parse(form.device_id.trim()), filled(&form.metric)) {
                 (Ok(device), Some(metric)) => {
-                    let marks: Vec<i64> = p
-                        .alarms
-                        .iter()
-                        .map(|a| a.raised_at.timestamp_millis())
-                        .collect();
-                    marked(&state, &device, &metric, (to - WEEK_MS, to), &marks).await
+                    let overlays = preview_overlays(&p, body_spec.as_ref(), &metric, to);
+                    marked(&state, &device, &metric, (to - WEEK_MS, to), &overlays).await
                 }
                 _ => None,
             };
@@ -340,5 +341,34 @@ pub async fn preview(
             editor(&current, form, None, Some(result))
         }
         Err(p) => editor(&current, form, Some(p), None),
+    }
+}
+
+/// What the backtest's chart draws over the data: the rule's limits, each raise and its
+/// episode (to its return, or to the end of the window).
+fn preview_overlays(
+    p: &Preview,
+    rule: Option<&RuleInput>,
+    metric: &str,
+    to: plantd_contracts::time::Millis,
+) -> Overlays {
+    Overlays {
+        marks: p
+            .alarms
+            .iter()
+            .map(|a| a.raised_at.timestamp_millis())
+            .collect(),
+        episodes: p
+            .alarms
+            .iter()
+            .map(|a| Episode {
+                from: a.raised_at.timestamp_millis(),
+                to: a.returned_at.map_or(to, |t| t.timestamp_millis()),
+                label: format!("backtest alarm ({})", a.peak_severity.as_str()),
+            })
+            .collect(),
+        limits: rule
+            .map(|r| limits_of(&r.spec, r.metric.as_deref(), metric))
+            .unwrap_or_default(),
     }
 }

@@ -1,7 +1,9 @@
-//! The telemetry section of a device's page: one chart per metric (inline SVG drawn here,
-//! so it reads without JavaScript), a range picker (1 h, 24 h, 7 d, 30 d), latest values,
-//! and the pipeline's health panel. `static/telemetry.js` adds live updates from the SSE
-//! stream. Talks to the telemetry module by messages only.
+//! The telemetry section of a device's page: one chart per metric (SVG drawn by
+//! `chart.rs` from `chart_data.rs`'s buckets, so it reads without JavaScript) with the
+//! device's rule limits and alarm episodes, a range picker (`chart_range.rs`: presets,
+//! custom, fitted by default), latest values, and the pipeline's health panel.
+//! `static/telemetry.js` adds a readout and live samples from the SSE stream. Talks to the
+//! telemetry and health modules by messages only.
 //!
 //! To embed it in another page: build a [`TelemetrySection`] with [`section`], put it in
 //! the page's template struct as `telemetry`, and `{% include "partials/telemetry.html" %}`.
@@ -11,57 +13,45 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use plantd_contracts::devices::GetDevice;
 use plantd_contracts::telemetry::{
-    Aggregate, GetTelemetryHealth, GetTelemetryStatus, ListMetrics, QueryAggregate, TelemetryHealth,
+    GetTelemetryHealth, GetTelemetryStatus, ListMetrics, TelemetryHealth,
 };
 use plantd_contracts::time::{now_ms, Millis};
 use plantd_contracts::DeviceId;
-use serde::Deserialize;
 
-use super::session;
+use super::chart::{self, ChartInput};
+use super::chart_marks::DeviceMarks;
+pub use super::chart_range::RangeQuery as RangeParam;
+use super::chart_range::{self, ChartRange, PresetLink};
+use super::chart_time::{format_time, Precision};
+use super::{chart_data, session};
 use crate::edge::render;
 use crate::state::AppState;
-
-/// Chart size in SVG user units, and points drawn per chart at most.
-pub(crate) const WIDTH: f64 = 600.0;
-const HEIGHT: f64 = 120.0;
-const POINTS: i64 = 300;
-
-/// The ranges the picker offers: (query value, label, milliseconds).
-pub const RANGES: [(&str, &str, Millis); 4] = [
-    ("1h", "1 h", 3_600_000),
-    ("24h", "24 h", 86_400_000),
-    ("7d", "7 d", 7 * 86_400_000),
-    ("30d", "30 d", 30 * 86_400_000),
-];
-
-pub struct RangeLink {
-    pub key: &'static str,
-    pub label: &'static str,
-    pub current: bool,
-}
 
 pub struct Chart {
     pub metric: String,
     pub unit: String,
     pub latest: String,
     pub latest_at: String,
-    /// The SVG polyline's `points`.
-    pub polyline: String,
-    pub y_min: String,
-    pub y_max: String,
-    /// `[[ts, value], …]` for the live script to redraw with.
-    pub data_json: String,
-    pub resolution: String,
+    /// The `<svg>` drawn by `chart.rs` (escaped there).
+    pub svg: String,
+    /// What one point stands for, e.g. `2 min`.
+    pub step: String,
+    /// Points drawn, and whether some stand for many samples (a min–max band).
+    pub points: usize,
+    pub banded: bool,
 }
 
 /// Everything the partial `partials/telemetry.html` shows.
 pub struct TelemetrySection {
     pub device_id: String,
-    pub range: &'static str,
-    pub range_ms: Millis,
+    pub range: ChartRange,
+    pub presets: Vec<PresetLink>,
     pub from_label: String,
     pub to_label: String,
-    pub ranges: Vec<RangeLink>,
+    pub from_input: String,
+    pub to_input: String,
+    /// What was wrong with a custom range, or empty.
+    pub problem: String,
     pub charts: Vec<Chart>,
     pub payloads_accepted: u64,
     pub payloads_rejected: u64,
@@ -87,7 +77,12 @@ pub(crate) fn format_value(value: f64) -> String {
         format!("{value:.0}")
     } else {
         let text = format!("{value:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        if text == "-0" {
+            "0".to_owned()
+        } else {
+            text.to_owned()
+        }
     }
 }
 
@@ -102,41 +97,25 @@ fn format_bytes(bytes: u64) -> String {
     format!("{value:.1} {}", units[unit])
 }
 
-/// The SVG polyline of points in `[from, to]`, scaled to the chart.
-pub(crate) fn polyline(points: &[(Millis, f64)], from: Millis, to: Millis) -> (String, f64, f64) {
-    let min = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-    let max = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-    let span = (to - from).max(1) as f64;
-    let line = points
-        .iter()
-        .map(|(ts, v)| {
-            let x = (ts - from) as f64 / span * WIDTH;
-            let y = if max > min {
-                HEIGHT - (v - min) / (max - min) * HEIGHT
-            } else {
-                HEIGHT / 2.0
-            };
-            format!("{x:.1},{y:.1}")
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    (line, min, max)
+/// A step as people say it: `500 ms`, `10 s`, `2 min`, `1 h`.
+pub(crate) fn step_label(ms: Millis) -> String {
+    match ms {
+        ms if ms < 1000 => format!("{ms} ms"),
+        ms if ms < 60_000 => format!("{} s", format_value(ms as f64 / 1000.0)),
+        ms if ms < 3_600_000 => format!("{} min", format_value(ms as f64 / 60_000.0)),
+        ms => format!("{} h", format_value(ms as f64 / 3_600_000.0)),
+    }
 }
 
-/// Builds the telemetry section of a device for a range key (`1h`, `24h`, `7d`, `30d`;
-/// anything else is 24 h).
+/// Builds the telemetry section of a device for the range the query asks (fitted to the
+/// data when it asks none).
 pub async fn section(
     state: &AppState,
     device: &DeviceId,
-    range: &str,
+    query: &RangeParam,
 ) -> Result<TelemetrySection, String> {
-    let (key, _, range_ms) = RANGES
-        .iter()
-        .find(|(k, _, _)| *k == range)
-        .copied()
-        .unwrap_or(RANGES[1]);
-    let to = now_ms();
-    let from = to - range_ms;
+    let span = tracing::debug_span!("telemetry_section", device = %device);
+    let _guard = span.enter();
     let metrics = state
         .telemetry
         .send(ListMetrics {
@@ -145,49 +124,39 @@ pub async fn section(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+    let earliest = metrics
+        .iter()
+        .map(|m| m.first_seen.timestamp_millis())
+        .min();
+    let range = chart_range::resolve(query, now_ms(), earliest);
+    let marks = DeviceMarks::load(state, device).await;
     let mut charts = Vec::new();
-    for m in metrics {
-        let series = state
-            .telemetry
-            .send(QueryAggregate {
-                device_id: device.clone(),
-                metric: m.metric.clone(),
-                from,
-                to,
-                step_ms: (range_ms / POINTS).max(1000),
-                agg: Aggregate::Avg,
-                resolution: None,
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        let points: Vec<(Millis, f64)> = series
-            .points
-            .iter()
-            .map(|p| (p.ts.timestamp_millis(), p.value))
-            .collect();
-        let (line, min, max) = polyline(&points, from, to);
+    for (i, m) in metrics.into_iter().enumerate() {
+        let (buckets, step) =
+            chart_data::buckets(state, device, &m.metric, (range.from, range.to)).await?;
+        let unit = m.unit.unwrap_or_default();
+        let id = format!("chart-{i}");
+        let drawn = chart::draw(&ChartInput {
+            id: &id,
+            metric: &m.metric,
+            unit: &unit,
+            from: range.from,
+            to: range.to,
+            buckets: &buckets,
+            limits: &marks.limits(&m.metric),
+            episodes: &marks.episodes(&m.metric, (range.from, range.to)),
+            marks: &[],
+            live: range.live,
+        });
         charts.push(Chart {
             metric: m.metric,
-            unit: m.unit.unwrap_or_default(),
+            unit,
             latest: format_value(m.value),
-            latest_at: format_ms(m.ts.timestamp_millis()),
-            polyline: line,
-            y_min: if points.is_empty() {
-                String::new()
-            } else {
-                format_value(min)
-            },
-            y_max: if points.is_empty() {
-                String::new()
-            } else {
-                format_value(max)
-            },
-            data_json: serde_json::to_string(&points).unwrap_or_else(|_| "[]".to_owned()),
-            resolution: serde_json::to_value(series.resolution)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            latest_at: format_time(m.ts.timestamp_millis(), Precision::Full),
+            svg: drawn.svg,
+            step: step_label(step),
+            points: buckets.len(),
+            banded: drawn.banded,
         });
     }
     let status = state
@@ -199,18 +168,13 @@ pub async fn section(
         .map_err(|e| e.to_string())?;
     Ok(TelemetrySection {
         device_id: device.to_string(),
-        range: key,
-        range_ms,
-        from_label: format_ms(from),
-        to_label: format_ms(to),
-        ranges: RANGES
-            .iter()
-            .map(|(k, label, _)| RangeLink {
-                key: k,
-                label,
-                current: *k == key,
-            })
-            .collect(),
+        presets: range.presets(),
+        from_label: range.from_label(),
+        to_label: range.to_label(),
+        from_input: range.from_input(),
+        to_input: range.to_input(),
+        problem: range.problem.clone().unwrap_or_default(),
+        range,
         charts,
         payloads_accepted: status.payloads_accepted,
         payloads_rejected: status.payloads_rejected,
@@ -251,11 +215,6 @@ struct TelemetryPage {
     health: HealthPanel,
 }
 
-#[derive(Deserialize)]
-pub struct RangeParam {
-    pub range: Option<String>,
-}
-
 /// `GET /devices/{id}/telemetry?range=`: the section and the health panel on a page.
 pub async fn page(
     req: HttpRequest,
@@ -278,7 +237,7 @@ pub async fn page(
         }
         _ => return HttpResponse::ServiceUnavailable().body("plantd is not ready; try again"),
     }
-    let section = section(&state, &device, q.range.as_deref().unwrap_or("24h")).await;
+    let section = section(&state, &device, &q).await;
     let health = state.telemetry.send(GetTelemetryHealth).await;
     match (section, health) {
         (Ok(telemetry), Ok(health)) => render(&TelemetryPage {
@@ -304,12 +263,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn charts_scale_into_the_box() {
-        let (line, min, max) = polyline(&[(0, 1.0), (50, 3.0), (100, 2.0)], 0, 100);
-        assert_eq!(line, "0.0,120.0 300.0,0.0 600.0,60.0");
-        assert_eq!((min, max), (1.0, 3.0));
-        assert_eq!(polyline(&[(5, 7.0)], 0, 10).0, "300.0,60.0");
+    fn values_steps_and_sizes_read_well() {
         assert_eq!(format_value(2.50), "2.5");
+        assert_eq!(format_value(-0.0001), "0");
+        assert_eq!(step_label(120_000), "2 min");
+        assert_eq!(step_label(1_500), "1.5 s");
         assert_eq!(format_bytes(3 * 1024 * 1024), "3.0 MiB");
     }
 }

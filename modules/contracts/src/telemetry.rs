@@ -208,6 +208,40 @@ pub struct AggregatedSeries {
     pub points: Vec<Point>,
 }
 
+/// One metric of one device in `[from, to]` per `step_ms`, every bucket with its average,
+/// minimum, maximum and sample count (what a chart draws: a line and a min–max band). The
+/// plan (resolution, step, range) is [`QueryAggregate`]'s.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<BucketSeries, DomainError>")]
+pub struct QueryBuckets {
+    pub device_id: DeviceId,
+    pub metric: String,
+    pub from: Millis,
+    pub to: Millis,
+    pub step_ms: Millis,
+    pub resolution: Option<Resolution>,
+}
+
+/// The answer to [`QueryBuckets`]: like [`AggregatedSeries`], empty buckets left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BucketSeries {
+    pub resolution: Resolution,
+    pub step_ms: Millis,
+    pub from: Millis,
+    pub to: Millis,
+    pub buckets: Vec<Bucket>,
+}
+
+/// One bucket: its start and the samples it holds, summarised.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub ts: Millis,
+    pub avg: f64,
+    pub min: f64,
+    pub max: f64,
+    pub count: i64,
+}
+
 /// The metric registry of a device: every metric seen, its unit when a device gave one,
 /// first and latest sample.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]

@@ -127,25 +127,30 @@ pub fn plan(
     })
 }
 
-impl Handler<QueryAggregate> for Telemetry {
-    type Result = ResponseFuture<Result<AggregatedSeries, DomainError>>;
-
-    fn handle(&mut self, msg: QueryAggregate, _: &mut Context<Self>) -> Self::Result {
-        let span = tracing::debug_span!("query_aggregate", device = %msg.device_id, metric = %msg.metric, step = msg.step_ms);
-        let _guard = span.enter();
-        let plan = plan(msg.from, msg.to, msg.step_ms, msg.resolution);
+impl Telemetry {
+    /// The buckets of one series per the plan of `[from, to]` and `step`: chunks (raw) or
+    /// roll-ups read in one snapshot, plus the head samples after it. `last` asks the
+    /// roll-up read for each bucket's latest value.
+    fn buckets(
+        &mut self,
+        device: &plantd_contracts::DeviceId,
+        metric: &str,
+        (from, to, step): (Millis, Millis, Millis),
+        resolution: Option<Resolution>,
+        last: bool,
+    ) -> impl std::future::Future<Output = Result<(Plan, Buckets), DomainError>> + 'static {
+        let plan = plan(from, to, step, resolution);
         let budget = RawBudget {
             enough: None,
             max_decoded: self.settings.query_max_points,
         };
         let db = self.db.clone();
-        let series = self.registry.find(&msg.device_id, &msg.metric);
+        let series = self.registry.find(device, metric);
         let head = match (&plan, series) {
             (Ok(p), Some(id)) => self.head.points(id, p.from, p.to),
             _ => Vec::new(),
         };
-        let agg = msg.agg;
-        Box::pin(async move {
+        async move {
             let plan = plan?;
             let mut buckets = Buckets::new(plan.step);
             if let Some(id) = series {
@@ -166,7 +171,6 @@ impl Handler<QueryAggregate> for Telemetry {
                         let width = resolution.millis();
                         let (seq, rows) = db
                             .run(move |conn| {
-                                let last = agg == Aggregate::Last;
                                 store::rollups(conn, id, width, plan.from, plan.to, plan.step, last)
                             })
                             .await?;
@@ -179,6 +183,27 @@ impl Handler<QueryAggregate> for Telemetry {
                     }
                 }
             }
+            Ok((plan, buckets))
+        }
+    }
+}
+
+impl Handler<QueryAggregate> for Telemetry {
+    type Result = ResponseFuture<Result<AggregatedSeries, DomainError>>;
+
+    fn handle(&mut self, msg: QueryAggregate, _: &mut Context<Self>) -> Self::Result {
+        let span = tracing::debug_span!("query_aggregate", device = %msg.device_id, metric = %msg.metric, step = msg.step_ms);
+        let _guard = span.enter();
+        let agg = msg.agg;
+        let read = self.buckets(
+            &msg.device_id,
+            &msg.metric,
+            (msg.from, msg.to, msg.step_ms),
+            msg.resolution,
+            agg == Aggregate::Last,
+        );
+        Box::pin(async move {
+            let (plan, buckets) = read.await?;
             Ok(AggregatedSeries {
                 resolution: plan.resolution,
                 step_ms: plan.step,
@@ -191,6 +216,42 @@ impl Handler<QueryAggregate> for Telemetry {
                     .map(|(bucket, p)| Point {
                         ts: to_datetime(bucket),
                         value: p.value(agg),
+                    })
+                    .collect(),
+            })
+        })
+    }
+}
+
+impl Handler<QueryBuckets> for Telemetry {
+    type Result = ResponseFuture<Result<BucketSeries, DomainError>>;
+
+    fn handle(&mut self, msg: QueryBuckets, _: &mut Context<Self>) -> Self::Result {
+        let span = tracing::debug_span!("query_buckets", device = %msg.device_id, metric = %msg.metric, step = msg.step_ms);
+        let _guard = span.enter();
+        let read = self.buckets(
+            &msg.device_id,
+            &msg.metric,
+            (msg.from, msg.to, msg.step_ms),
+            msg.resolution,
+            false,
+        );
+        Box::pin(async move {
+            let (plan, buckets) = read.await?;
+            Ok(BucketSeries {
+                resolution: plan.resolution,
+                step_ms: plan.step,
+                from: plan.from,
+                to: plan.to,
+                buckets: buckets
+                    .map
+                    .into_iter()
+                    .map(|(ts, p)| Bucket {
+                        ts,
+                        avg: p.value(Aggregate::Avg),
+                        min: p.min,
+                        max: p.max,
+                        count: p.n,
                     })
                     .collect(),
             })
