@@ -356,7 +356,10 @@ fn the_live_stream_sends_the_changed_figure_after_a_device_connects() {
 
 #[test]
 fn the_live_stream_needs_a_session_and_answers_503_beyond_its_client_limit() {
-    let server = Server::start_with(&[("PLANTD_DASHBOARD_LIVE_MAX_CLIENTS", "1")]);
+    let server = Server::start_with(&[
+        ("PLANTD_DASHBOARD_LIVE_MAX_CLIENTS", "1"),
+        ("PLANTD_DASHBOARD_REFRESH_MS", "200"),
+    ]);
     let agent = agent();
     let anonymous = status_of(agent.get(&server.url("/dashboard/live")).call());
     assert_eq!(anonymous.status(), 401);
@@ -391,9 +394,21 @@ fn the_live_stream_needs_a_session_and_answers_503_beyond_its_client_limit() {
         "the ended session's stream closed",
         || (metric(&server, "plantd_dashboard_live_clients", "") == 0.0).then_some(()),
     );
+    // Nobody listens: the hub stops computing (its task ends after its current period).
+    let computations = || metric(&server, "plantd_dashboard_live_computations_total", "");
+    let idle = eventually(WAIT, "the hub idle", || {
+        let before = computations();
+        // An observation window of several periods: a running hub would count in it.
+        std::thread::sleep(Duration::from_millis(1000));
+        (computations() == before).then_some(before)
+    });
+    assert!(idle >= 1.0, "it computed while the stream was open");
     let again = sign_in(&server, &agent);
     let second = figures_stream(&server, &again);
     figures_until(&second, "devices_total", "0");
+    eventually(WAIT, "a new stream starts the hub again", || {
+        (computations() > idle).then_some(())
+    });
     drop(first);
 }
 

@@ -642,10 +642,13 @@ fn a_delivery_is_sent_again_by_hand_with_the_same_id() {
     assert!(got
         .iter()
         .all(|r| r.header("webhook-id") == first[0].header("webhook-id")));
-    // The list page shows it, with the admin's navigation entry.
+    // The list page shows it, in the admin's Settings section.
     let html = admin_page(&server, &agent, &cookie, "/webhooks");
     assert!(html.contains(&receiver.url("/hook")), "{html}");
-    assert!(html.contains("href=\"/webhooks\""), "{html}");
+    assert!(
+        html.contains("href=\"/settings\" aria-current=\"page\">Settings</a>"),
+        "{html}"
+    );
 
     // The create form: a bad selector is shown as the error; a good one shows the
     // generated secret once, and the new webhook gets the next event.
