@@ -38,6 +38,7 @@ mod settings;
 mod shadow;
 mod side_channels;
 mod simulate;
+mod tables;
 mod telemetry;
 mod topics;
 mod ui;

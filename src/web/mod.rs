@@ -26,6 +26,7 @@ pub mod requests;
 mod rule_form;
 pub mod rules;
 mod session;
+pub mod table;
 pub mod telemetry;
 pub mod users;
 mod views;
