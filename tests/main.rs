@@ -10,6 +10,7 @@
 
 mod support;
 
+mod a11y;
 mod api;
 mod auth;
 mod backpressure;

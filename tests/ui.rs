@@ -37,6 +37,16 @@ impl Browser {
     /// Panics when the browser is not installed; `None` (after saying so loudly) only when
     /// `PLANTD_TEST_SKIP_BROWSER=1` opts out of the browser tests.
     pub(crate) fn start() -> Option<Browser> {
+        Self::launch(true)
+    }
+
+    /// A browser with JavaScript switched off (Chromium's content setting), to prove pages
+    /// read and forms submit without it.
+    pub(crate) fn start_without_javascript() -> Option<Browser> {
+        Self::launch(false)
+    }
+
+    fn launch(javascript: bool) -> Option<Browser> {
         let chromium = binary("PLANTD_TEST_CHROMIUM", "/usr/bin/chromium");
         let chromedriver = binary("PLANTD_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
         if std::env::var("PLANTD_TEST_SKIP_BROWSER").as_deref() == Ok("1") {
@@ -107,7 +117,11 @@ impl Browser {
                             "--disable-dev-shm-usage",
                             "--window-size=1280,800",
                             format!("--user-data-dir={}", profile.display()),
-                        ]
+                        ],
+                        "prefs": {
+                            "profile.managed_default_content_settings.javascript":
+                                if javascript { 1 } else { 2 }
+                        }
                     }
                 }}
             })),
@@ -253,6 +267,16 @@ impl Browser {
         self.session_call(
             "POST",
             "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+    }
+
+    /// Runs an asynchronous script (WebDriver execute/async: it calls its last argument
+    /// with the result) and returns the value it passed.
+    pub(crate) fn execute_async(&self, script: &str, args: Vec<Value>) -> Value {
+        self.session_call(
+            "POST",
+            "/execute/async",
             Some(json!({ "script": script, "args": args })),
         )
     }
