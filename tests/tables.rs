@@ -186,3 +186,121 @@ fn the_work_order_table_sorts_searches_and_pages() {
         "unassigned last: {tail:?}"
     );
 }
+
+/// Sends one sample over HTTP ingest with the device's Basic credentials.
+fn ingest(server: &Server, id: &str, password: &str, body: serde_json::Value) {
+    use base64::Engine;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{password}"))
+    );
+    let response = status_of(
+        ureq::post(&server.url(&format!("/api/v1/devices/{id}/telemetry")))
+            .set("Authorization", &basic)
+            .send_json(body),
+    );
+    assert!(
+        response.status() < 300,
+        "ingest {id}: {}",
+        response.status()
+    );
+}
+
+#[test]
+fn the_alarm_table_sorts_by_severity_and_device_and_searches() {
+    let server = Server::start();
+    // Three devices, each with a rule of its own severity, each crossing once.
+    let severities = [
+        ("b-dev", "minor"),
+        ("c-dev", "critical"),
+        ("a-dev", "major"),
+    ];
+    for (id, severity) in severities {
+        let password = crate::support::http::provision(&server, id);
+        let (status, rule) = api(&server).post(
+            "/api/v1/rules",
+            json!({"name": format!("{id} {severity} vibration"), "device_id": id,
+                   "metric": "vib", "kind": "threshold", "op": ">", "value": 5.0,
+                   "severity": severity}),
+        );
+        assert_eq!(status, 201, "{rule}");
+        ingest(&server, id, &password, json!({"values": {"vib": 9.0}}));
+    }
+    crate::support::eventually(std::time::Duration::from_secs(20), "three alarms", || {
+        let (_, page) = api(&server).get("/api/v1/alarms");
+        (page["items"].as_array().map(Vec::len) == Some(3)).then_some(())
+    });
+    let cookie = sign_in(&server, &agent());
+    let devices = |html: &str| -> Vec<String> {
+        values(html, "data-alarm")
+            .iter()
+            .map(|id| {
+                let (_, a) = api(&server).get(&format!("/api/v1/alarms/{id}"));
+                a["device_id"].as_str().expect("device").to_owned()
+            })
+            .collect()
+    };
+    let by_severity = page(&server, &cookie, "/alarms?sort=severity&dir=asc");
+    assert_eq!(
+        devices(&by_severity),
+        ["c-dev", "a-dev", "b-dev"],
+        "most severe first"
+    );
+    assert!(by_severity.contains("Rows 1–3 of 3"));
+    let by_device = page(&server, &cookie, "/alarms?sort=device&dir=desc");
+    assert_eq!(devices(&by_device), ["c-dev", "b-dev", "a-dev"]);
+    let found = page(&server, &cookie, "/alarms?q=MAJOR+vib&state=open");
+    assert_eq!(
+        devices(&found),
+        ["a-dev"],
+        "search in the rule name, any case"
+    );
+    assert!(
+        found.contains(
+            "name=\"back\" value=\"/alarms?state=open&q=MAJOR+vib&sort=raised&dir=desc\""
+        ),
+        "the action forms come back to this table"
+    );
+}
+
+#[test]
+fn the_user_table_filters_by_role_searches_and_sorts() {
+    let server = Server::start();
+    for (name, role, skills) in [
+        ("walt", "engineer", vec!["vibration"]),
+        ("erin", "engineer", vec!["electrical"]),
+        ("vic", "viewer", vec![]),
+        ("carla", "admin", vec![]),
+    ] {
+        let (status, user) = api(&server).post(
+            "/api/v1/users",
+            json!({"username": name, "password": "turbine-bearing-42", "role": role,
+                   "skills": skills}),
+        );
+        assert_eq!(status, 201, "{user}");
+    }
+    let cookie = sign_in(&server, &agent());
+    let users = |path: &str| values(&page(&server, &cookie, path), "data-user");
+    assert_eq!(
+        users("/settings/users"),
+        ["admin", "carla", "erin", "vic", "walt"]
+    );
+    assert_eq!(
+        users("/settings/users?sort=role&dir=desc"),
+        ["vic", "walt", "erin", "carla", "admin"],
+        "viewer, engineers, admins; names reversed within"
+    );
+    assert_eq!(users("/settings/users?role=engineer"), ["erin", "walt"]);
+    assert_eq!(
+        users("/settings/users?q=VIBR"),
+        ["walt"],
+        "skills are searched"
+    );
+    // Only admin has signed in: never signed in sorts first.
+    assert_eq!(
+        users("/settings/users?sort=last_sign_in&dir=asc")
+            .last()
+            .map(String::as_str),
+        Some("admin")
+    );
+}
