@@ -418,7 +418,7 @@ fn browser_builds_the_tree_with_the_form_and_acknowledges_an_alarm() {
     browser.type_into("#new-asset input[name=name]", "North Plant");
     browser.click("#new-asset select[name=kind] option[value='site']");
     browser.click("#new-asset button[type=submit]");
-    assert_eq!(browser.text("main h1"), "North Plant (site)");
+    browser.wait_for_text("main h1", "North Plant (site)");
     let site = browser.text("main dl dd code");
     browser.click("nav a[href='/assets']");
     browser.wait_for_path("/assets");
@@ -428,7 +428,7 @@ fn browser_builds_the_tree_with_the_form_and_acknowledges_an_alarm() {
     ));
     browser.click("#new-asset select[name=criticality] option[value='B']");
     browser.click("#new-asset button[type=submit]");
-    assert_eq!(browser.text("main h1"), "Fan F-3 (asset)");
+    browser.wait_for_text("main h1", "Fan F-3 (asset)");
     let fan = browser.text("main dl dd code");
     browser.click("nav a[href='/assets']");
     browser.wait_for_path("/assets");
@@ -460,7 +460,7 @@ fn browser_builds_the_tree_with_the_form_and_acknowledges_an_alarm() {
     eventually(WAIT, "acknowledged", || {
         (alarm(&server, &id)["state"] == "active_ack").then_some(())
     });
-    assert_eq!(browser.text(&format!("{row} .state")), "active_ack");
+    browser.wait_for_text(&format!("{row} .state"), "active_ack");
     let history = alarm(&server, &id)["history"].clone();
     assert!(
         history.to_string().contains("seen from the browser"),

@@ -10,6 +10,7 @@
 
 mod support;
 
+mod a11y;
 mod api;
 mod auth;
 mod backpressure;
@@ -41,6 +42,7 @@ mod settings_pages;
 mod shadow;
 mod side_channels;
 mod simulate;
+mod tables;
 mod telemetry;
 mod topics;
 mod ui;

@@ -121,6 +121,10 @@ impl Browser {
                     "goog:chromeOptions": {
                         "binary": chromium,
                         "args": args,
+                        "prefs": {
+                            "profile.managed_default_content_settings.javascript":
+                                if javascript { 1 } else { 2 }
+                        }
                     }
                 }}
             })),
@@ -282,6 +286,46 @@ impl Browser {
             .expect("valid base64");
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         std::fs::write(to, png).expect("write screenshot");
+    }
+
+    /// Runs a script in the page (WebDriver execute/sync) and returns its value.
+    pub(crate) fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+        self.session_call(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+    }
+
+    /// Runs an asynchronous script (WebDriver execute/async: it calls its last argument
+    /// with the result) and returns the value it passed.
+    pub(crate) fn execute_async(&self, script: &str, args: Vec<Value>) -> Value {
+        self.session_call(
+            "POST",
+            "/execute/async",
+            Some(json!({ "script": script, "args": args })),
+        )
+    }
+
+    /// The trimmed text of the first element matching `css` now, read in one command (no
+    /// element reference that a page load could make stale); `None` when there is none.
+    pub(crate) fn text_now(&self, css: &str) -> Option<String> {
+        self.execute(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;",
+            vec![json!(css)],
+        )
+        .as_str()
+        .map(str::to_owned)
+    }
+
+    /// Waits until the first element matching `css` reads `want` (a form's redirect may
+    /// still be loading the next page).
+    pub(crate) fn wait_for_text(&self, css: &str, want: &str) {
+        eventually(
+            Duration::from_secs(10),
+            &format!("{css} to read {want:?}"),
+            || (self.text_now(css).as_deref() == Some(want)).then_some(()),
+        );
     }
 
     pub(crate) fn sign_in(&self, user: &str, password: &str) {

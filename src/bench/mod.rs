@@ -27,6 +27,7 @@ mod health;
 mod load;
 mod reports;
 mod target;
+mod ui;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,6 +47,9 @@ pub enum BenchCommand {
     Health(health::HealthArgs),
     /// The maintenance report over a year of data and 10,000 work orders.
     Reports(reports::ReportsArgs),
+    /// Server time of every main page with 1,000 devices and 10,000 work orders, and each
+    /// page's own JavaScript and CSS.
+    Ui(ui::UiArgs),
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +120,7 @@ pub fn main(command: BenchCommand) -> std::process::ExitCode {
         BenchCommand::Ingest(args) => runtime.block_on(ingest(args)),
         BenchCommand::Health(args) => runtime.block_on(health::run(args)),
         BenchCommand::Reports(args) => runtime.block_on(reports::run(args)),
+        BenchCommand::Ui(args) => runtime.block_on(ui::run(args)),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -226,7 +226,7 @@ fn time(
 }
 
 /// Signs in as `admin` (the form's double-submit CSRF cookie); the session cookie pair.
-fn sign_in(plantd: &Plantd, agent: &ureq::Agent) -> Result<String> {
+pub(super) fn sign_in(plantd: &Plantd, agent: &ureq::Agent) -> Result<String> {
     let pair = |r: &ureq::Response, name: &str| {
         r.all("set-cookie")
             .into_iter()

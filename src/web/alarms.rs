@@ -7,23 +7,22 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use plantd_contracts::health::{
-    ActOnAlarm, Alarm, AlarmState, GetAlarm, ListAlarms, OperatorAction, Severity,
+    ActOnAlarm, Alarm, AlarmSort, AlarmState, BrowseAlarms, GetAlarm, OperatorAction, Severity,
 };
 use plantd_contracts::time::parse_time;
+use plantd_contracts::window::SortDir;
 use plantd_contracts::DomainError;
 use serde::Deserialize;
 
 use super::alarm_chart::{self, MarkedChart};
-use super::health_common::{
-    answer, asset_names, encode, filled, plain, reader, when, when_or, Head,
-};
+use super::health_common::{answer, asset_names, filled, plain, reader, when, when_or, Head};
 use super::session::{changer, redirect};
+use super::table::{Table, TableQuery};
 use super::telemetry::format_value;
 use crate::edge::{render, Problem};
 use crate::state::AppState;
 
 const VIEWERS_READ: &str = "viewers cannot act on alarms";
-const PAGE: usize = 50;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/alarms", web::get().to(list))
@@ -85,9 +84,12 @@ pub struct Filter {
     severity: String,
     #[serde(default)]
     asset_id: String,
-    #[serde(default)]
-    cursor: String,
+    #[serde(flatten)]
+    table: TableQuery,
 }
+
+/// The columns the alarm table sorts by.
+const SORT_KEYS: [&str; 4] = ["raised", "severity", "state", "device"];
 
 #[derive(Template)]
 #[template(path = "alarms.html")]
@@ -101,12 +103,13 @@ struct AlarmsPage {
     filter_severity: String,
     filter_asset: String,
     alarms: Vec<AlarmRow>,
-    next_cursor: Option<String>,
+    /// Sort, search and paging (`templates/partials/pager.html`).
+    table: Table,
     /// Where the action forms come back to (this page with its filters).
     back: String,
 }
 
-fn query_of(f: &Filter) -> Result<ListAlarms, Problem> {
+fn query_of(f: &Filter, table: &Table) -> Result<BrowseAlarms, Problem> {
     let (open, state) = match f.state.as_str() {
         "" => (false, None),
         "open" => (true, None),
@@ -124,14 +127,15 @@ fn query_of(f: &Filter) -> Result<ListAlarms, Problem> {
                 .ok_or_else(|| Problem::from(DomainError::invalid("severity", "not a severity")))?,
         ),
     };
-    Ok(ListAlarms {
+    Ok(BrowseAlarms {
         state,
         open,
         severity,
         asset_id: filled(&f.asset_id),
-        after: filled(&f.cursor),
-        limit: PAGE,
-        ..ListAlarms::default()
+        q: table.search(),
+        sort: AlarmSort::parse(table.sort).unwrap_or_default(),
+        dir: table.dir,
+        window: table.window(),
     })
 }
 
@@ -145,7 +149,11 @@ pub async fn list(
         Err(refusal) => return refusal,
     };
     let f = filter.into_inner();
-    let (page, error) = match query_of(&f) {
+    let table = Table::new("/alarms", &f.table, &SORT_KEYS, ("raised", SortDir::Desc))
+        .keep("state", &f.state)
+        .keep("severity", &f.severity)
+        .keep("asset_id", &f.asset_id);
+    let (page, error) = match query_of(&f, &table) {
         Ok(q) => match answer(state.health.send(q).await) {
             Ok(page) => (Some(page), None),
             Err(p) => (None, Some(p)),
@@ -154,16 +162,10 @@ pub async fn list(
     };
     let mut assets: Vec<(String, String)> = asset_names(&state).await.into_iter().collect();
     assets.sort_by(|a, b| a.1.cmp(&b.1));
-    let back = format!(
-        "/alarms?state={}&severity={}&asset_id={}&cursor={}",
-        encode(&f.state),
-        encode(&f.severity),
-        encode(&f.asset_id),
-        encode(&f.cursor)
-    );
+    let back = table.page_href(table.page);
     let status = error.as_ref().map(|p| p.status);
-    let (alarms, next_cursor) = page
-        .map(|p| (p.items.iter().map(AlarmRow::of).collect(), p.next_cursor))
+    let (alarms, total) = page
+        .map(|p| (p.items.iter().map(AlarmRow::of).collect(), p.total))
         .unwrap_or_default();
     super::health_common::with_status(
         render(&AlarmsPage {
@@ -178,7 +180,7 @@ pub async fn list(
             filter_severity: f.severity,
             filter_asset: f.asset_id,
             alarms,
-            next_cursor,
+            table: table.counted(total),
             back,
         }),
         status,

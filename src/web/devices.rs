@@ -8,17 +8,19 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use plantd_contracts::devices::{
-    DeleteDevice, DeviceCredentials, DeviceState, DeviceView, GetDevice, ListDevices,
+    BrowseDevices, DeleteDevice, DeviceCredentials, DeviceSort, DeviceState, DeviceView, GetDevice,
     MetadataChange, PatchDevice, ProvisionDevice, RotateCredentials, SetDeviceEnabled,
 };
 use plantd_contracts::identity::SessionView;
 use plantd_contracts::telemetry::{GetTelemetryStatus, LatestValues, TelemetryStatus};
+use plantd_contracts::window::SortDir;
 use plantd_contracts::{DeviceId, DomainError};
 use serde::Deserialize;
 
 use super::control_panel::ControlPanel;
 use super::firmware_section::FirmwareSection;
 use super::session::{self, can_change, changer, redirect};
+use super::table::{Table, TableQuery};
 
 /// What a viewer is told when a changing form is refused.
 const VIEWER_REFUSAL: &str = "your role may only read devices";
@@ -96,7 +98,8 @@ pub struct DevicesPage {
     pub filter_state: String,
     pub filter_kind: String,
     pub filter_label: String,
-    pub next_cursor: Option<String>,
+    /// Sort, search and paging (`templates/partials/pager.html`).
+    pub table: Table,
     pub error: Option<String>,
 }
 
@@ -151,10 +154,12 @@ pub struct ListQuery {
     state: Option<String>,
     kind: Option<String>,
     label: Option<String>,
-    cursor: Option<String>,
+    #[serde(flatten)]
+    table: TableQuery,
 }
 
-const PAGE_SIZE: usize = 100;
+/// The columns the device table sorts by.
+const SORT_KEYS: [&str; 5] = ["id", "name", "kind", "state", "last_seen"];
 
 pub async fn list(
     req: HttpRequest,
@@ -187,23 +192,29 @@ async fn list_page(
             None => return HttpResponse::BadRequest().body("state is online, offline or disabled"),
         },
     };
+    let filter_state = filter_state.unwrap_or_default();
+    let filter_kind = filter_kind.unwrap_or_default();
+    let filter_label = filter_label.unwrap_or_default();
+    let table = Table::new("/devices", &query.table, &SORT_KEYS, ("id", SortDir::Asc))
+        .keep("state", &filter_state)
+        .keep("kind", &filter_kind)
+        .keep("label", &filter_label);
     let page = match state
         .devices
-        .send(ListDevices {
+        .send(BrowseDevices {
             state: device_state,
-            kind: filter_kind.clone(),
-            label: filter_label.clone(),
-            after: query.cursor,
-            limit: Some(PAGE_SIZE),
+            kind: Some(filter_kind.clone()).filter(|k| !k.is_empty()),
+            label: Some(filter_label.clone()).filter(|l| !l.is_empty()),
+            q: table.search(),
+            sort: DeviceSort::parse(table.sort).unwrap_or_default(),
+            dir: table.dir,
+            window: table.window(),
         })
         .await
     {
         Ok(Ok(page)) => page,
         _ => return unavailable(),
     };
-    let filter_state = filter_state.unwrap_or_default();
-    let filter_kind = filter_kind.unwrap_or_default();
-    let filter_label = filter_label.unwrap_or_default();
     let mut response = render(&DevicesPage {
         username: current.username.clone(),
         role: current.role.as_str().to_owned(),
@@ -213,7 +224,7 @@ async fn list_page(
         filter_state,
         filter_kind,
         filter_label,
-        next_cursor: page.next_cursor,
+        table: table.counted(page.total),
         error,
     });
     if response.status() == StatusCode::OK {
@@ -286,7 +297,7 @@ pub async fn provision(
                 state: None,
                 kind: None,
                 label: None,
-                cursor: None,
+                table: TableQuery::default(),
             };
             list_page(&state, current, query, Some(e.to_string()), status).await
         }

@@ -35,6 +35,7 @@ mod rule_form;
 pub mod rules;
 mod session;
 pub mod settings;
+pub mod table;
 pub mod telemetry;
 pub mod tokens;
 pub mod users;

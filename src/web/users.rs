@@ -8,13 +8,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use plantd_contracts::identity::{
-    CreateUser, DeleteUser, GetPasswordRules, ListUsers, Role, SessionView, UpdateUser, UserDetails,
+    BrowseUsers, CreateUser, DeleteUser, GetPasswordRules, Role, SessionView, UpdateUser,
+    UserDetails, UserSort,
 };
+use plantd_contracts::window::SortDir;
 use plantd_contracts::DomainError;
 use plantd_identity::Identity;
 use serde::Deserialize;
 
 use super::session::{self, redirect};
+use super::table::{Table, TableQuery};
 use crate::edge::{render, Problem};
 use crate::state::AppState;
 
@@ -66,6 +69,20 @@ struct UsersPage {
     users: Vec<UserLine>,
     roles: [&'static str; 3],
     min_length: usize,
+    /// Sort, search and paging (`templates/partials/pager.html`).
+    table: Table,
+    filter_role: String,
+}
+
+/// The columns the user table sorts by.
+const SORT_KEYS: [&str; 3] = ["username", "role", "last_sign_in"];
+
+#[derive(Deserialize, Default)]
+pub struct UsersQuery {
+    #[serde(default)]
+    role: String,
+    #[serde(flatten)]
+    table: TableQuery,
 }
 
 fn line(u: UserDetails, me: &str) -> UserLine {
@@ -88,8 +105,32 @@ async fn render_list(
     current: SessionView,
     error: Option<(StatusCode, String)>,
 ) -> HttpResponse {
+    render_table(state, current, error, UsersQuery::default()).await
+}
+
+/// The list for a query (role filter, search, sort, page).
+async fn render_table(
+    state: &AppState,
+    current: SessionView,
+    error: Option<(StatusCode, String)>,
+    query: UsersQuery,
+) -> HttpResponse {
+    let table = Table::new(
+        "/settings/users",
+        &query.table,
+        &SORT_KEYS,
+        ("username", SortDir::Asc),
+    )
+    .keep("role", &query.role);
+    let browse = BrowseUsers {
+        role: Role::parse(&query.role),
+        q: table.search(),
+        sort: UserSort::parse(table.sort).unwrap_or_default(),
+        dir: table.dir,
+        window: table.window(),
+    };
     let (users, rules) = match (
-        state.identity.send(ListUsers::default()).await,
+        state.identity.send(browse).await,
         state.identity.send(GetPasswordRules).await,
     ) {
         (Ok(Ok(users)), Ok(rules)) => (users, rules),
@@ -98,6 +139,7 @@ async fn render_list(
     let status = error.as_ref().map(|(s, _)| *s);
     let mut response = render(&UsersPage {
         users: users
+            .items
             .into_iter()
             .map(|u| line(u, &current.username))
             .collect(),
@@ -107,6 +149,8 @@ async fn render_list(
         error: error.map(|(_, m)| m),
         roles: Role::ALL.map(Role::as_str),
         min_length: rules.min_length,
+        table: table.counted(users.total),
+        filter_role: query.role,
     });
     if let Some(status) = status {
         *response.status_mut() = status;
@@ -114,9 +158,13 @@ async fn render_list(
     response
 }
 
-pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<UsersQuery>,
+) -> HttpResponse {
     match session::admin(&req, &state, ADMINS_ONLY).await {
-        Ok(current) => render_list(&state, current, None).await,
+        Ok(current) => render_table(&state, current, None, query.into_inner()).await,
         Err(refusal) => refusal,
     }
 }

@@ -9,21 +9,23 @@ use std::collections::HashMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use plantd_contracts::identity::SessionView;
+use plantd_contracts::window::SortDir;
 use plantd_contracts::workorders::{
-    CreateWorkOrder, ListWorkOrders, Priority, WorkOrderFilter, WorkOrderStatus, WorkOrderType,
+    BrowseWorkOrders, CreateWorkOrder, ListWorkOrders, OrderSort, Priority, WorkOrderFilter,
+    WorkOrderStatus, WorkOrderType,
 };
 use plantd_contracts::DomainError;
 use serde::Deserialize;
 
 use super::health_common::{answer, asset_names, filled, reader, with_status, Head};
 use super::session::{changer, redirect};
+use super::table::{Table, TableQuery};
 use super::wo_common::{status_label, OrderRow, VIEWERS_READ};
 use super::workorder_form::OrderForm;
 use crate::edge::device_assets::asset_location;
 use crate::edge::{render, Problem};
 use crate::state::AppState;
 
-const PAGE: u32 = 50;
 /// Cards per column of the board (done and cancelled: the most recent).
 const BOARD_OPEN: u32 = 100;
 const BOARD_RECENT: u32 = 20;
@@ -57,9 +59,12 @@ pub struct Filter {
     kind: String,
     #[serde(default)]
     overdue: String,
-    #[serde(default)]
-    cursor: String,
+    #[serde(flatten)]
+    table: TableQuery,
 }
+
+/// The columns the order table sorts by.
+const SORT_KEYS: [&str; 6] = ["created", "number", "status", "kind", "assignee", "due"];
 
 fn filter_of(f: &Filter) -> Result<WorkOrderFilter, Problem> {
     let status = match f.status.as_str() {
@@ -101,7 +106,8 @@ struct ListPage {
     assets: Vec<(String, String)>,
     filter: Filter,
     orders: Vec<OrderRow>,
-    next_cursor: Option<String>,
+    /// Sort, search and paging (`templates/partials/pager.html`).
+    table: Table,
 }
 
 pub async fn list(
@@ -115,26 +121,39 @@ pub async fn list(
     };
     let f = filter.into_inner();
     let (names, assets) = asset_choices(&state).await;
+    let table = Table::new(
+        "/work-orders",
+        &f.table,
+        &SORT_KEYS,
+        ("created", SortDir::Desc),
+    )
+    .keep("status", &f.status)
+    .keep("kind", &f.kind)
+    .keep("asset_id", &f.asset_id)
+    .keep("assignee", &f.assignee)
+    .keep("overdue", &f.overdue);
     let page = match filter_of(&f) {
         Ok(filter) => answer(
             state
                 .workorders
-                .send(ListWorkOrders {
+                .send(BrowseWorkOrders {
                     filter,
-                    after: filled(&f.cursor),
-                    limit: PAGE,
+                    q: table.search(),
+                    sort: OrderSort::parse(table.sort).unwrap_or_default(),
+                    dir: table.dir,
+                    window: table.window(),
                 })
                 .await,
         ),
         Err(p) => Err(p),
     };
-    let (orders, next_cursor, error) = match page {
+    let (orders, total, error) = match page {
         Ok(page) => (
             page.items.iter().map(|o| OrderRow::of(o, &names)).collect(),
-            page.next_cursor,
+            page.total,
             None,
         ),
-        Err(p) => (Vec::new(), None, Some(p)),
+        Err(p) => (Vec::new(), 0, Some(p)),
     };
     let status = error.as_ref().map(|p| p.status);
     let statuses = std::iter::once(("open", "open (not done)"))
@@ -153,7 +172,7 @@ pub async fn list(
             assets,
             filter: f,
             orders,
-            next_cursor,
+            table: table.counted(total),
         }),
         status,
     )

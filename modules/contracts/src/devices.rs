@@ -104,6 +104,56 @@ pub struct DevicePage {
     pub next_cursor: Option<String>,
 }
 
+/// The orders a device table can be sorted in (ties broken by id).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceSort {
+    #[default]
+    Id,
+    Name,
+    Kind,
+    State,
+    LastSeen,
+}
+
+impl DeviceSort {
+    pub const ALL: [DeviceSort; 5] = [
+        DeviceSort::Id,
+        DeviceSort::Name,
+        DeviceSort::Kind,
+        DeviceSort::State,
+        DeviceSort::LastSeen,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceSort::Id => "id",
+            DeviceSort::Name => "name",
+            DeviceSort::Kind => "kind",
+            DeviceSort::State => "state",
+            DeviceSort::LastSeen => "last_seen",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<DeviceSort> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// One window of the devices that pass the filters (as `ListDevices`, plus `q`: a piece of
+/// the id or name, any case), in the order asked; the reply counts them all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<crate::window::Windowed<DeviceView>, DomainError>")]
+pub struct BrowseDevices {
+    pub state: Option<DeviceState>,
+    pub kind: Option<String>,
+    pub label: Option<String>,
+    pub q: Option<String>,
+    pub sort: DeviceSort,
+    pub dir: crate::window::SortDir,
+    pub window: crate::window::Window,
+}
+
 /// How a patch changes the metadata object.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum MetadataChange {

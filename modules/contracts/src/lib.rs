@@ -21,6 +21,7 @@ pub mod shadow;
 pub mod telemetry;
 pub mod time;
 pub mod webhooks;
+pub mod window;
 pub mod workorders;
 
 pub use error::DomainError;

@@ -10,6 +10,7 @@ use plantd_contracts::broker::DisconnectClient;
 use plantd_contracts::devices::*;
 use plantd_contracts::events::DeviceProvisioned;
 use plantd_contracts::time::now_ms;
+use plantd_contracts::window::Windowed;
 use plantd_contracts::{DeviceId, DomainError, Event, EventData};
 use plantd_events::Outbox;
 use plantd_storage::{Db, DbError};
@@ -239,6 +240,26 @@ impl Handler<ProvisionDevice> for Devices {
                     },
                 })
             }),
+        )
+    }
+}
+
+impl Handler<BrowseDevices> for Devices {
+    type Result = ResponseActFuture<Self, Result<Windowed<DeviceView>, DomainError>>;
+
+    fn handle(&mut self, msg: BrowseDevices, _: &mut Context<Self>) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(
+            async move { db.run(store::load_live).await }
+                .into_actor(self)
+                .map(move |rows, act, _| {
+                    for row in rows.map_err(DomainError::from)? {
+                        if let Ok(id) = DeviceId::parse(&row.id) {
+                            act.registry.insert_if_absent(id, row);
+                        }
+                    }
+                    Ok(act.registry.browse(&msg))
+                }),
         )
     }
 }

@@ -4,9 +4,11 @@
 use std::collections::{BTreeMap, HashSet};
 
 use plantd_contracts::devices::{
-    DeviceAuth, DeviceCounts, DevicePage, DeviceState, DeviceView, ListDevices,
+    BrowseDevices, DeviceAuth, DeviceCounts, DevicePage, DeviceSort, DeviceState, DeviceView,
+    ListDevices,
 };
 use plantd_contracts::time::{to_datetime, Millis};
+use plantd_contracts::window::{SortDir, Windowed};
 use plantd_contracts::DeviceId;
 
 use crate::store::DeviceRow;
@@ -157,6 +159,48 @@ impl Registry {
         DevicePage { items, next_cursor }
     }
 
+    /// One window of the devices that pass the filters, in the order asked (ties by id).
+    /// Sorts references, then builds views only for the window.
+    pub fn browse(&self, query: &BrowseDevices) -> Windowed<DeviceView> {
+        let list = ListDevices {
+            state: query.state,
+            kind: query.kind.clone(),
+            label: query.label.clone(),
+            ..ListDevices::default()
+        };
+        let needle = query.q.as_deref().map(str::to_lowercase);
+        let mut rows: Vec<(&DeviceId, &Entry)> = self
+            .devices
+            .iter()
+            .filter(|(_, e)| matches(e, &list))
+            .filter(|(id, e)| {
+                needle.as_deref().is_none_or(|n| {
+                    id.as_str().contains(n) || e.row.name.to_lowercase().contains(n)
+                })
+            })
+            .collect();
+        // BTreeMap order is id order, so a stable sort leaves ties in id order.
+        match query.sort {
+            DeviceSort::Id => {}
+            DeviceSort::Name => rows.sort_by(|a, b| a.1.row.name.cmp(&b.1.row.name)),
+            DeviceSort::Kind => rows.sort_by(|a, b| a.1.row.kind.cmp(&b.1.row.kind)),
+            DeviceSort::State => rows.sort_by_key(|(_, e)| state_rank(e)),
+            DeviceSort::LastSeen => rows.sort_by_key(|(_, e)| e.presence.last_seen),
+        }
+        if query.dir == SortDir::Desc {
+            rows.reverse();
+        }
+        let window = Windowed::slice(rows, query.window);
+        Windowed {
+            items: window
+                .items
+                .into_iter()
+                .map(|(id, e)| view(id, e))
+                .collect(),
+            total: window.total,
+        }
+    }
+
     /// The devices connected now.
     pub fn online_ids(&self) -> Vec<DeviceId> {
         self.devices
@@ -232,6 +276,15 @@ fn state(e: &Entry) -> DeviceState {
         DeviceState::Online
     } else {
         DeviceState::Offline
+    }
+}
+
+/// Online, offline, disabled: the order of the state column.
+fn state_rank(e: &Entry) -> u8 {
+    match state(e) {
+        DeviceState::Online => 0,
+        DeviceState::Offline => 1,
+        DeviceState::Disabled => 2,
     }
 }
 

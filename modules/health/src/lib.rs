@@ -14,6 +14,7 @@
 mod actor;
 mod alarm_api;
 mod assets;
+mod browse;
 pub mod detect;
 mod episode;
 mod evaluate;

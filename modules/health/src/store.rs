@@ -241,6 +241,76 @@ pub fn list_alarms(conn: &mut DbConnection, q: &AlarmQuery) -> Result<Vec<AlarmR
     .map_err(DbError::from)
 }
 
+/// A window of the alarm list in any order (`BrowseAlarms`).
+#[derive(Debug, Clone, Default)]
+pub struct AlarmWindow {
+    pub state: Option<String>,
+    pub open: bool,
+    pub severity: Option<String>,
+    pub asset_id: Option<String>,
+    /// Lower case, LIKE's `\\`, `%` and `_` escaped by `\\`.
+    pub text: Option<String>,
+    pub sort: plantd_contracts::health::AlarmSort,
+    pub dir: plantd_contracts::window::SortDir,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+macro_rules! alarms_matching {
+    ($w:expr) => {{
+        let mut query = health_alarms::table.into_boxed();
+        if let Some(s) = &$w.state {
+            query = query.filter(health_alarms::state.eq(s.clone()));
+        }
+        if $w.open {
+            query = query.filter(health_alarms::state.ne("cleared"));
+        }
+        if let Some(s) = &$w.severity {
+            query = query.filter(health_alarms::severity.eq(s.clone()));
+        }
+        if let Some(a) = &$w.asset_id {
+            query = query.filter(health_alarms::asset_id.eq(a.clone()));
+        }
+        if let Some(text) = &$w.text {
+            query = query.filter(
+                lower(health_alarms::doc)
+                    .like(format!("%{text}%"))
+                    .escape('\\'),
+            );
+        }
+        query
+    }};
+}
+
+/// One window of alarms in the order asked, and how many match in all.
+pub fn window_alarms(
+    conn: &mut DbConnection,
+    w: &AlarmWindow,
+) -> Result<(Vec<AlarmRow>, i64), DbError> {
+    use health_alarms as a;
+    use plantd_contracts::health::AlarmSort;
+    use plantd_contracts::window::SortDir;
+    with_conn!(conn, |c| {
+        let total: i64 = alarms_matching!(w).count().get_result(c)?;
+        let q = alarms_matching!(w);
+        let q = match (w.sort, w.dir) {
+            (AlarmSort::Raised, SortDir::Asc) => q.order((a::raised_at.asc(), a::id.asc())),
+            (AlarmSort::Raised, SortDir::Desc) => q.order((a::raised_at.desc(), a::id.desc())),
+            (AlarmSort::Severity, SortDir::Asc) => q.order((a::severity.asc(), a::id.asc())),
+            (AlarmSort::Severity, SortDir::Desc) => q.order((a::severity.desc(), a::id.desc())),
+            (AlarmSort::State, SortDir::Asc) => q.order((a::state.asc(), a::id.asc())),
+            (AlarmSort::State, SortDir::Desc) => q.order((a::state.desc(), a::id.desc())),
+            (AlarmSort::Device, SortDir::Asc) => q.order((a::device_id.asc(), a::id.asc())),
+            (AlarmSort::Device, SortDir::Desc) => q.order((a::device_id.desc(), a::id.desc())),
+        };
+        let rows = q.offset(w.offset).limit(w.limit).load(c)?;
+        Ok::<_, diesel::result::Error>((rows, total))
+    })
+    .map_err(DbError::from)
+}
+
 pub fn get_alarm(
     conn: &mut DbConnection,
     id: &str,

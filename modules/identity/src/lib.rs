@@ -7,6 +7,7 @@
 //! the broker can ask on every MQTT connect.
 
 mod actor;
+mod browse;
 mod migrations;
 mod passwords;
 mod people;

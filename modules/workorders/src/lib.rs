@@ -14,6 +14,7 @@
 //! `store.rs`, `schema.rs`.
 
 mod actor;
+mod browse;
 mod codes;
 mod consumer;
 mod events;

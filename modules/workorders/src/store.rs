@@ -6,9 +6,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use plantd_contracts::time::Millis;
+use plantd_contracts::window::SortDir;
 use plantd_contracts::workorders::{
-    Code, FailureCodes, HistoryEntry, RequestStatus, WorkOrder, WorkOrderFilter, WorkOrderStatus,
-    WorkRequest,
+    Code, FailureCodes, HistoryEntry, OrderSort, RequestStatus, WorkOrder, WorkOrderFilter,
+    WorkOrderStatus, WorkRequest,
 };
 use plantd_storage::{with_conn, DbConnection, DbError};
 
@@ -301,9 +302,10 @@ pub(crate) struct OrderQuery {
     pub limit: i64,
 }
 
-macro_rules! filtered {
-    ($q:expr, $query:expr) => {{
-        let f = &$query.filter;
+/// The filter's conditions on a boxed query of orders (`now` decides what is overdue).
+macro_rules! matching {
+    ($q:expr, $filter:expr, $now:expr) => {{
+        let f = &$filter;
         let mut q = $q;
         if let Some(statuses) = &f.status {
             let s: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
@@ -328,18 +330,25 @@ macro_rules! filtered {
             Some(true) => {
                 q = q
                     .filter(workorders_orders::status.eq_any(OPEN))
-                    .filter(workorders_orders::due_at.lt($query.now));
+                    .filter(workorders_orders::due_at.lt($now));
             }
             Some(false) => {
                 q = q.filter(
                     workorders_orders::status
                         .ne_all(OPEN)
                         .or(workorders_orders::due_at.is_null())
-                        .or(workorders_orders::due_at.ge($query.now)),
+                        .or(workorders_orders::due_at.ge($now)),
                 );
             }
             None => {}
         }
+        q
+    }};
+}
+
+macro_rules! filtered {
+    ($q:expr, $query:expr) => {{
+        let mut q = matching!($q, $query.filter, $query.now);
         if let Some((at, id)) = &$query.before {
             q = q.filter(
                 workorders_orders::created_at
@@ -367,6 +376,90 @@ pub(crate) fn list_orders(
     )
     .load(c))?;
     rows.iter().map(order_of).collect()
+}
+
+/// A window of the order list in any order, and how many orders match in all.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OrderWindow {
+    pub filter: WorkOrderFilter,
+    /// Lower case, `%`, `_` and `\\` escaped for LIKE.
+    pub text: Option<String>,
+    pub number: Option<i64>,
+    pub sort: OrderSort,
+    pub dir: SortDir,
+    pub now: Millis,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// The filter and the search text (in the document, or the order's number).
+macro_rules! searched {
+    ($q:expr, $w:expr) => {{
+        let mut q = matching!($q, $w.filter, $w.now);
+        if let Some(text) = &$w.text {
+            let pattern = format!("%{text}%");
+            q = match $w.number {
+                Some(n) => q.filter(
+                    lower(workorders_orders::doc)
+                        .like(pattern)
+                        .escape('\\')
+                        .or(workorders_orders::number.eq(n)),
+                ),
+                None => q.filter(lower(workorders_orders::doc).like(pattern).escape('\\')),
+            };
+        }
+        q
+    }};
+}
+
+/// `(key, id)` in the direction asked; nullable keys sort their NULLs last both ways.
+macro_rules! sorted {
+    ($q:expr, $w:expr) => {{
+        use workorders_orders as o;
+        let q = $q;
+        match ($w.sort, $w.dir) {
+            (OrderSort::Created, SortDir::Asc) => q.order((o::created_at.asc(), o::id.asc())),
+            (OrderSort::Created, SortDir::Desc) => q.order((o::created_at.desc(), o::id.desc())),
+            (OrderSort::Number, SortDir::Asc) => q.order(o::number.asc()),
+            (OrderSort::Number, SortDir::Desc) => q.order(o::number.desc()),
+            (OrderSort::Status, SortDir::Asc) => q.order((o::status.asc(), o::id.asc())),
+            (OrderSort::Status, SortDir::Desc) => q.order((o::status.desc(), o::id.desc())),
+            (OrderSort::Kind, SortDir::Asc) => q.order((o::kind.asc(), o::id.asc())),
+            (OrderSort::Kind, SortDir::Desc) => q.order((o::kind.desc(), o::id.desc())),
+            (OrderSort::Assignee, SortDir::Asc) => {
+                q.order((o::assignee.is_null(), o::assignee.asc(), o::id.asc()))
+            }
+            (OrderSort::Assignee, SortDir::Desc) => {
+                q.order((o::assignee.is_null(), o::assignee.desc(), o::id.desc()))
+            }
+            (OrderSort::Due, SortDir::Asc) => {
+                q.order((o::due_at.is_null(), o::due_at.asc(), o::id.asc()))
+            }
+            (OrderSort::Due, SortDir::Desc) => {
+                q.order((o::due_at.is_null(), o::due_at.desc(), o::id.desc()))
+            }
+        }
+    }};
+}
+
+/// One window of orders in the order asked, and the count of all that match.
+pub(crate) fn window_orders(
+    conn: &mut DbConnection,
+    w: &OrderWindow,
+) -> Result<(Vec<WorkOrder>, i64), DbError> {
+    let (rows, total): (Vec<OrderRow>, i64) = with_conn!(conn, |c| {
+        let total = searched!(workorders_orders::table.into_boxed(), w)
+            .count()
+            .get_result(c)?;
+        let rows = sorted!(searched!(workorders_orders::table.into_boxed(), w), w)
+            .offset(w.offset)
+            .limit(w.limit)
+            .load(c)?;
+        Ok::<_, diesel::result::Error>((rows, total))
+    })?;
+    Ok((rows.iter().map(order_of).collect::<Result<_, _>>()?, total))
 }
 
 /// Orders created before `to` that are open, or were done or cancelled at `from` or

@@ -136,6 +136,57 @@ pub struct AlarmPage {
 #[rtype(result = "Result<Alarm, DomainError>")]
 pub struct GetAlarm(pub String);
 
+/// The orders an alarm table can be sorted in (ties broken by id). Severities stored as
+/// text sort critical, major, minor, warning: most severe first when ascending.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmSort {
+    #[default]
+    Raised,
+    Severity,
+    State,
+    Device,
+}
+
+impl AlarmSort {
+    pub const ALL: [AlarmSort; 4] = [
+        AlarmSort::Raised,
+        AlarmSort::Severity,
+        AlarmSort::State,
+        AlarmSort::Device,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmSort::Raised => "raised",
+            AlarmSort::Severity => "severity",
+            AlarmSort::State => "state",
+            AlarmSort::Device => "device",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<AlarmSort> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// One window of the alarms that pass the filters (as `ListAlarms`) and contain `q` in
+/// their text (rule name, device, metric…, any case), in the order asked; the reply counts
+/// them all.
+#[derive(Debug, Clone, Default, Message)]
+#[rtype(result = "Result<crate::window::Windowed<Alarm>, DomainError>")]
+pub struct BrowseAlarms {
+    pub state: Option<AlarmState>,
+    /// Only open episodes (every state but cleared).
+    pub open: bool,
+    pub severity: Option<Severity>,
+    pub asset_id: Option<String>,
+    pub q: Option<String>,
+    pub sort: AlarmSort,
+    pub dir: crate::window::SortDir,
+    pub window: crate::window::Window,
+}
+
 /// What an operator does to an alarm.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]

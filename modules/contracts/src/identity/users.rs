@@ -43,6 +43,44 @@ pub struct ListUsers {
     pub skill: Option<String>,
 }
 
+/// The orders a user table can be sorted in (ties broken by user name).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserSort {
+    #[default]
+    Username,
+    Role,
+    LastSignIn,
+}
+
+impl UserSort {
+    pub const ALL: [UserSort; 3] = [UserSort::Username, UserSort::Role, UserSort::LastSignIn];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserSort::Username => "username",
+            UserSort::Role => "role",
+            UserSort::LastSignIn => "last_sign_in",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<UserSort> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// One window of the users with `role` whose name or skills contain `q` (any case), in
+/// the order asked; the reply counts them all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<crate::window::Windowed<UserDetails>, DomainError>")]
+pub struct BrowseUsers {
+    pub role: Option<Role>,
+    pub q: Option<String>,
+    pub sort: UserSort,
+    pub dir: crate::window::SortDir,
+    pub window: crate::window::Window,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "Result<UserDetails, DomainError>")]
 pub struct GetUser {

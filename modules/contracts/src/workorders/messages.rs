@@ -46,6 +46,59 @@ pub struct WorkOrderPage {
     pub next_cursor: Option<String>,
 }
 
+/// The orders a work-order table can be sorted in (ties broken by id; orders without an
+/// assignee or due date come last either way).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderSort {
+    #[default]
+    Created,
+    Number,
+    Status,
+    Kind,
+    Assignee,
+    Due,
+}
+
+impl OrderSort {
+    pub const ALL: [OrderSort; 6] = [
+        OrderSort::Created,
+        OrderSort::Number,
+        OrderSort::Status,
+        OrderSort::Kind,
+        OrderSort::Assignee,
+        OrderSort::Due,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderSort::Created => "created",
+            OrderSort::Number => "number",
+            OrderSort::Status => "status",
+            OrderSort::Kind => "kind",
+            OrderSort::Assignee => "assignee",
+            OrderSort::Due => "due",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<OrderSort> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// One window of the orders that pass the filter and contain `q` in their text (title,
+/// description…, any case) or have it as their number, in the order asked; the reply
+/// counts them all.
+#[derive(Debug, Clone, Default, Message)]
+#[rtype(result = "Result<crate::window::Windowed<WorkOrder>, DomainError>")]
+pub struct BrowseWorkOrders {
+    pub filter: WorkOrderFilter,
+    pub q: Option<String>,
+    pub sort: OrderSort,
+    pub dir: crate::window::SortDir,
+    pub window: crate::window::Window,
+}
+
 /// One order with its history.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<WorkOrder, DomainError>")]

@@ -1,0 +1,2 @@
+DROP INDEX health_alarms_device;
+DROP INDEX health_alarms_severity;

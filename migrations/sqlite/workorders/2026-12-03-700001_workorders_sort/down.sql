@@ -1,0 +1,3 @@
+DROP INDEX workorders_orders_kind;
+DROP INDEX workorders_orders_assignee;
+DROP INDEX workorders_orders_due;
