@@ -1,8 +1,10 @@
 //! How charts write a time: the one function every chart label and readout goes through,
-//! so the plant's time zone can replace UTC in one place. Pure: no I/O, touches nothing.
+//! in the plant time zone (`local_time::zone`). Pure but for reading that zone.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use plantd_contracts::time::{clamp_ms, Millis};
+
+use super::local_time::zone;
 
 /// How much of a time a label shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,27 +15,31 @@ pub enum Precision {
     Minutes,
     /// `12-03`: ticks a day or more apart, and a tick at midnight.
     Day,
-    /// `2026-12-03 14:05:30 UTC`: range ends and readouts.
+    /// `2026-12-03 14:05:30 CET`: range ends and readouts.
     Full,
 }
 
-/// `ms` written at `precision`, in UTC for now.
+/// `ms` written at `precision`, in the plant time zone.
 pub fn format_time(ms: Millis, precision: Precision) -> String {
     let Some(t) = DateTime::<Utc>::from_timestamp_millis(clamp_ms(ms)) else {
         return String::new();
     };
+    let t = t.with_timezone(&zone());
     let pattern = match precision {
         Precision::Seconds => "%H:%M:%S",
         Precision::Minutes => "%H:%M",
         Precision::Day => "%m-%d",
-        Precision::Full => "%Y-%m-%d %H:%M:%S UTC",
+        Precision::Full => "%Y-%m-%d %H:%M:%S %Z",
     };
     t.format(pattern).to_string()
 }
 
-/// Midnight of the day of `ms` in the zone labels are written in (epoch-aligned for UTC).
+/// Whether `ms` is a midnight in the plant time zone (the zone labels are written in).
 pub fn is_midnight(ms: Millis) -> bool {
-    ms.rem_euclid(86_400_000) == 0
+    DateTime::<Utc>::from_timestamp_millis(clamp_ms(ms)).is_some_and(|t| {
+        let local = t.with_timezone(&zone());
+        local.num_seconds_from_midnight() == 0 && local.nanosecond() == 0
+    })
 }
 
 #[cfg(test)]
@@ -41,7 +47,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn labels_are_utc() {
+    fn labels_are_in_the_plant_zone_utc_until_start_up_sets_one() {
         let t = 1_764_770_730_000; // 2025-12-03 14:05:30 UTC
         assert_eq!(format_time(t, Precision::Seconds), "14:05:30");
         assert_eq!(format_time(t, Precision::Minutes), "14:05");
