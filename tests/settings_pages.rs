@@ -81,6 +81,25 @@ fn pages_show_times_in_the_plant_time_zone() {
         "{settings}"
     );
 
+    // A device's last sign of life reads as its age, the exact Berlin time on hover.
+    let password = provision(&server, "press-7");
+    let _online = crate::support::mqtt::device(&server, "press-7", &password);
+    let zone = if shown.ends_with(" CET") {
+        "CET"
+    } else {
+        "CEST"
+    };
+    let row = eventually(Duration::from_secs(10), "press-7 seen", || {
+        let list = page(&server, &agent, &admin, "/devices");
+        let row = between(&list, "<tr data-device=\"press-7\"", "</tr>")?.to_owned();
+        row.contains("data-age>").then_some(row)
+    });
+    assert!(
+        row.contains(&format!(" {zone}\" data-age>just now</time>"))
+            || row.contains(&format!(" {zone}\" data-age>")) && row.contains(" s ago</time>"),
+        "{row}"
+    );
+
     // The test server's default zone is UTC: the same time reads differently there.
     let utc = Server::start();
     let (_, user) = api(&utc).post(
