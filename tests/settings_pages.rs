@@ -100,6 +100,13 @@ fn pages_show_times_in_the_plant_time_zone() {
         "{row}"
     );
 
+    let device = page(&server, &agent, &admin, "/devices/press-7");
+    let since = between(&device, "<dt>Connected since</dt><dd>", "</dd>").expect("connected");
+    assert!(
+        since.contains(&format!(" {zone} (")) && since.ends_with(" s)"),
+        "the time it connected and for how long: {since}"
+    );
+
     // The test server's default zone is UTC: the same time reads differently there.
     let utc = Server::start();
     let (_, user) = api(&utc).post(

@@ -3,7 +3,7 @@
 //! delete). Every form posts the session's CSRF token; admins and engineers may change,
 //! viewers read. Handlers only translate forms to devices messages and render replies.
 
-use super::local_time::{exact_ms as format_ms, Age};
+use super::local_time::{duration, exact_ms as format_ms, Age};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -70,7 +70,14 @@ impl From<DeviceView> for DeviceItem {
             enabled: d.enabled,
             online: d.online,
             last_seen: Age::of(d.last_seen, Utc::now(), "never"),
-            connected_since: time(d.connected_since.map(|t| t.timestamp_millis()), "—"),
+            // The time it connected, and for how long: `2026-12-01 08:00:00 CET (2 h 14 min)`.
+            connected_since: d
+                .connected_since
+                .map(|t| {
+                    let up = (Utc::now() - t).num_seconds().max(0).unsigned_abs();
+                    format!("{} ({})", format_ms(t.timestamp_millis()), duration(up))
+                })
+                .unwrap_or_else(|| "—".to_owned()),
             client_address: d.client_address.unwrap_or_else(|| "not known".to_owned()),
             protocol: match d.protocol_version {
                 Some(5) => "MQTT 5".to_owned(),
