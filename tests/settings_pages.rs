@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::device_pages::sign_in as sign_in_as;
 use crate::health_pages::{page, post};
 use crate::support::eventually;
-use crate::support::http::{anonymous, api, provision, token};
+use crate::support::http::{anonymous, api, metric, provision, token};
 use crate::support::mqtt::{connect, Mqtt};
 use crate::support::server::{Server, ADMIN_PASSWORD, ADMIN_TOKEN};
 use crate::support::web::{agent, assert_refused, form_token, sign_in, status_of};
@@ -341,8 +341,10 @@ fn the_backup_is_a_sqlite_database_holding_what_was_stored_and_one_runs_at_a_tim
         .expect("the backup");
     assert_eq!(second, 200);
     assert!(body.starts_with(b"SQLite format 3\0"));
-    // The slot is free again.
-    assert_eq!(download(&server, &agent, &admin).0, 200);
+    // The slot is free again once that download's stream has ended.
+    eventually(Duration::from_secs(10), "the backup slot free", || {
+        (download(&server, &agent, &admin).0 == 200).then_some(())
+    });
 }
 
 fn agent_for_another_server() -> ureq::Agent {
@@ -477,12 +479,19 @@ fn a_tokens_last_use_over_http_is_stored_and_survives_a_restart() {
     let mut server = Server::start();
     let (id, secret) = token(&server, &["read"]);
     assert!(token_listed(&server, &id).expect("listed")["last_used_at"].is_null());
-    let (status, _) = anonymous(&server)
-        .with_token(&secret)
-        .get("/api/v1/devices");
-    assert_eq!(status, 200);
-    let used = token_listed(&server, &id).expect("listed")["last_used_at"].clone();
-    assert!(used.is_string(), "{used}");
+    let writes = || metric(&server, "plantd_token_last_used_writes_total", "");
+    let before = writes();
+    // Three uses within the minute: memory has the latest, the row is written once.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (status, _) = anonymous(&server)
+            .with_token(&secret)
+            .get("/api/v1/devices");
+        assert_eq!(status, 200);
+        seen.push(token_listed(&server, &id).expect("listed")["last_used_at"].clone());
+    }
+    assert!(seen.iter().all(Value::is_string), "{seen:?}");
+    assert_eq!(writes(), before + 1.0, "one write for three uses");
     server.restart();
     let stored = token_listed(&server, &id).expect("listed")["last_used_at"].clone();
     assert!(stored.is_string(), "the last use was written: {stored}");
