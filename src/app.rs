@@ -125,6 +125,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
     let identity = Identity::load(db.clone(), settings.sign_in.clone())
         .await
         .map_err(|e| e.to_string())?
+        .record_token_use_every(settings.token_last_used_write)
         .start();
     // Telemetry forwards committed samples to health, and health asks telemetry for
     // history (backtests): create health's mailbox first, start it once telemetry runs.

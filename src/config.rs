@@ -64,6 +64,8 @@ pub struct Settings {
     pub webhooks: plantd_webhooks::WebhookSettings,
     pub workorders: plantd_workorders::WorkOrdersSettings,
     pub maintenance: plantd_maintenance::MaintenanceSettings,
+    /// How often at most a token's last use is written to the database.
+    pub token_last_used_write: Duration,
     /// The zone the pages show times in.
     pub plant_time_zone: chrono_tz::Tz,
     /// Each setting's value as last given (trimmed) and where it came from, for the
@@ -191,6 +193,7 @@ impl Settings {
             webhooks: plantd_webhooks::WebhookSettings::default(),
             workorders: plantd_workorders::WorkOrdersSettings::default(),
             maintenance: plantd_maintenance::MaintenanceSettings::default(),
+            token_last_used_write: Duration::ZERO,
             plant_time_zone: chrono_tz::Tz::UTC,
             given: Vec::new(),
             chart_max_points: 0,

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::device_pages::sign_in as sign_in_as;
 use crate::health_pages::{page, post};
 use crate::support::eventually;
-use crate::support::http::{anonymous, api, provision, token};
+use crate::support::http::{anonymous, api, metric, provision, token};
 use crate::support::mqtt::{connect, Mqtt};
 use crate::support::server::{Server, ADMIN_PASSWORD, ADMIN_TOKEN};
 use crate::support::web::{agent, assert_refused, form_token, sign_in, status_of};
@@ -79,6 +79,32 @@ fn pages_show_times_in_the_plant_time_zone() {
             "<tr data-key=\"plant_time_zone\"><td><code>plant_time_zone</code></td><td>Europe/Berlin</td><td class=\"origin\">env</td></tr>"
         ),
         "{settings}"
+    );
+
+    // A device's last sign of life reads as its age, the exact Berlin time on hover.
+    let password = provision(&server, "press-7");
+    let _online = crate::support::mqtt::device(&server, "press-7", &password);
+    let zone = if shown.ends_with(" CET") {
+        "CET"
+    } else {
+        "CEST"
+    };
+    let row = eventually(Duration::from_secs(10), "press-7 seen", || {
+        let list = page(&server, &agent, &admin, "/devices");
+        let row = between(&list, "<tr data-device=\"press-7\"", "</tr>")?.to_owned();
+        row.contains("data-age>").then_some(row)
+    });
+    assert!(
+        row.contains(&format!(" {zone}\" data-age>just now</time>"))
+            || row.contains(&format!(" {zone}\" data-age>")) && row.contains(" s ago</time>"),
+        "{row}"
+    );
+
+    let device = page(&server, &agent, &admin, "/devices/press-7");
+    let since = between(&device, "<dt>Connected since</dt><dd>", "</dd>").expect("connected");
+    assert!(
+        since.contains(&format!(" {zone} (")) && since.ends_with(" s)"),
+        "the time it connected and for how long: {since}"
     );
 
     // The test server's default zone is UTC: the same time reads differently there.
@@ -315,8 +341,10 @@ fn the_backup_is_a_sqlite_database_holding_what_was_stored_and_one_runs_at_a_tim
         .expect("the backup");
     assert_eq!(second, 200);
     assert!(body.starts_with(b"SQLite format 3\0"));
-    // The slot is free again.
-    assert_eq!(download(&server, &agent, &admin).0, 200);
+    // The slot is free again once that download's stream has ended.
+    eventually(Duration::from_secs(10), "the backup slot free", || {
+        (download(&server, &agent, &admin).0 == 200).then_some(())
+    });
 }
 
 fn agent_for_another_server() -> ureq::Agent {
@@ -451,12 +479,19 @@ fn a_tokens_last_use_over_http_is_stored_and_survives_a_restart() {
     let mut server = Server::start();
     let (id, secret) = token(&server, &["read"]);
     assert!(token_listed(&server, &id).expect("listed")["last_used_at"].is_null());
-    let (status, _) = anonymous(&server)
-        .with_token(&secret)
-        .get("/api/v1/devices");
-    assert_eq!(status, 200);
-    let used = token_listed(&server, &id).expect("listed")["last_used_at"].clone();
-    assert!(used.is_string(), "{used}");
+    let writes = || metric(&server, "plantd_token_last_used_writes_total", "");
+    let before = writes();
+    // Three uses within the minute: memory has the latest, the row is written once.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (status, _) = anonymous(&server)
+            .with_token(&secret)
+            .get("/api/v1/devices");
+        assert_eq!(status, 200);
+        seen.push(token_listed(&server, &id).expect("listed")["last_used_at"].clone());
+    }
+    assert!(seen.iter().all(Value::is_string), "{seen:?}");
+    assert_eq!(writes(), before + 1.0, "one write for three uses");
     server.restart();
     let stored = token_listed(&server, &id).expect("listed")["last_used_at"].clone();
     assert!(stored.is_string(), "the last use was written: {stored}");

@@ -119,6 +119,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "token_last_used_write_s",
+        default: Value("60"),
+        doc: "an API token's last use (HTTP or MQTT) is written to the database at most once per this many seconds; memory has every use",
+        apply: |s, v| {
+            s.token_last_used_write = seconds(v, 1, 86_400)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "log",
         default: Value("info,rumqttd=off"),
         doc: "log filter (`tracing` EnvFilter syntax); `rumqttd=info` shows broker internals",

@@ -3,10 +3,11 @@
 //! delete). Every form posts the session's CSRF token; admins and engineers may change,
 //! viewers read. Handlers only translate forms to devices messages and render replies.
 
-use super::local_time::exact_ms as format_ms;
+use super::local_time::{duration, exact_ms as format_ms, Age};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
+use chrono::Utc;
 use plantd_contracts::devices::{
     BrowseDevices, DeleteDevice, DeviceCredentials, DeviceSort, DeviceState, DeviceView, GetDevice,
     MetadataChange, PatchDevice, ProvisionDevice, RotateCredentials, SetDeviceEnabled,
@@ -38,12 +39,13 @@ pub struct DeviceItem {
     pub enabled: bool,
     pub online: bool,
     pub state: &'static str,
-    pub last_seen: String,
+    /// Its age (`3 min ago`, the exact time on hover), or `never`.
+    pub last_seen: Age,
     pub connected_since: String,
     pub client_address: String,
     pub protocol: String,
     pub messages_in: u64,
-    pub last_message_at: String,
+    pub last_message_at: Age,
     pub created_at: String,
     pub updated_at: String,
     pub metadata_pretty: String,
@@ -69,8 +71,15 @@ impl From<DeviceView> for DeviceItem {
             labels: d.labels,
             enabled: d.enabled,
             online: d.online,
-            last_seen: time(d.last_seen.map(|t| t.timestamp_millis()), "never"),
-            connected_since: time(d.connected_since.map(|t| t.timestamp_millis()), "—"),
+            last_seen: Age::of(d.last_seen, Utc::now(), "never"),
+            // The time it connected, and for how long: `2026-12-01 08:00:00 CET (2 h 14 min)`.
+            connected_since: d
+                .connected_since
+                .map(|t| {
+                    let up = (Utc::now() - t).num_seconds().max(0).unsigned_abs();
+                    format!("{} ({})", format_ms(t.timestamp_millis()), duration(up))
+                })
+                .unwrap_or_else(|| "—".to_owned()),
             client_address: d.client_address.unwrap_or_else(|| "not known".to_owned()),
             protocol: match d.protocol_version {
                 Some(5) => "MQTT 5".to_owned(),
@@ -78,7 +87,7 @@ impl From<DeviceView> for DeviceItem {
                 None => "—".to_owned(),
             },
             messages_in: d.messages_in,
-            last_message_at: time(d.last_message_at.map(|t| t.timestamp_millis()), "—"),
+            last_message_at: Age::of(d.last_message_at, Utc::now(), "—"),
             created_at: time(d.created_at.timestamp_millis(), ""),
             updated_at: time(d.updated_at.timestamp_millis(), ""),
             metadata_pretty: serde_json::to_string_pretty(&d.metadata)

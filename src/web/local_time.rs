@@ -140,6 +140,34 @@ impl fmt::Display for Stamp {
 
 impl askama::filters::HtmlSafe for Stamp {}
 
+/// An optional time shown as its age ([`Stamp`]), or a fixed word such as `never`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Age {
+    pub stamp: Option<Stamp>,
+    pub none: &'static str,
+}
+
+impl Age {
+    pub fn of(t: Option<DateTime<Utc>>, now: DateTime<Utc>, none: &'static str) -> Age {
+        Age {
+            stamp: t.map(|t| Stamp::new(t, now)),
+            none,
+        }
+    }
+}
+
+impl fmt::Display for Age {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.stamp {
+            Some(stamp) => stamp.fmt(f),
+            // A word of plantd's own (`never`, `—`): nothing to escape.
+            None => f.write_str(self.none),
+        }
+    }
+}
+
+impl askama::filters::HtmlSafe for Age {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +239,6 @@ mod tests {
         assert!(stamp
             .to_string()
             .starts_with("<time datetime=\"2026-12-01T22:41:07Z\""));
+        assert_eq!(Age::of(None, now, "never").to_string(), "never");
     }
 }

@@ -21,7 +21,8 @@ use plantd_secrets as secrets;
 
 /// How long a web session lives without signing in again.
 const SESSION_TTL_MS: i64 = 12 * 60 * 60 * 1000;
-/// A token's last use is written to its row at most this often (memory has every use).
+/// A token's last use is written to its row at most this often by default (memory has
+/// every use); `Identity::record_token_use_every` sets it (`token_last_used_write_s`).
 const LAST_USED_WRITE_INTERVAL_MS: i64 = 60_000;
 /// The id of the token made from `PLANTD_ADMIN_TOKEN` or generated on first start.
 const BOOTSTRAP_TOKEN_ID: &str = "tok.admin";
@@ -40,6 +41,8 @@ pub struct Identity {
     /// Held by every change of a user, so two admins demoting each other at once cannot
     /// both pass the "not the last enabled admin" check (either backend).
     pub(crate) user_writes: Arc<tokio::sync::Mutex<()>>,
+    /// How often at most a token's last use is written to its row.
+    last_used_write_ms: i64,
 }
 
 impl Identity {
@@ -59,7 +62,16 @@ impl Identity {
             throttle: Throttle::new(&limits),
             password_min_length: limits.password_min_length,
             user_writes: Arc::new(tokio::sync::Mutex::new(())),
+            last_used_write_ms: LAST_USED_WRITE_INTERVAL_MS,
         })
+    }
+
+    /// Writes a token's last use to its row at most once per `interval` (at least 1 s).
+    pub fn record_token_use_every(mut self, interval: std::time::Duration) -> Identity {
+        self.last_used_write_ms = i64::try_from(interval.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1_000);
+        self
     }
 }
 
@@ -174,8 +186,8 @@ impl Handler<AuthenticateToken> for Identity {
         }?;
         let principal = tokens::principal(row);
         let id = row.id.clone();
-        // Throttled: a token used all the time costs one write a minute.
-        if let Some(at) = self.tokens.used(&id, now_ms(), LAST_USED_WRITE_INTERVAL_MS) {
+        // Throttled: a token used all the time costs one write per interval (a minute).
+        if let Some(at) = self.tokens.used(&id, now_ms(), self.last_used_write_ms) {
             metrics::counter!("plantd_token_last_used_writes_total").increment(1);
             let db = self.db.clone();
             actix::spawn(async move {
