@@ -482,6 +482,29 @@ fn in_a_browser_the_readout_follows_the_pointer_and_live_samples_grow_the_line()
         1,
         "drawn in range"
     );
+
+    // A sample after the drawn range: the server draws the chart again, moved on, with it.
+    dev.publish(
+        "devices/mixer-4/telemetry",
+        json!({"ts": to + 1, "values": {"level": 12.0}}).to_string(),
+        QoS::AtLeastOnce,
+    );
+    let svg_attr = |name: &str| {
+        browser
+            .script(&format!(
+                "var s = document.querySelector('svg.plot'); return s && s.getAttribute('{name}');"
+            ))
+            .as_str()
+            .map(str::to_owned)
+    };
+    let moved: i64 = eventually(Duration::from_secs(20), "the chart drawn again", || {
+        svg_attr("data-to")
+            .and_then(|t| t.parse().ok())
+            .filter(|t| *t > to)
+    });
+    assert!(moved > to + 1);
+    assert_eq!(svg_attr("data-count").as_deref(), Some("22"));
+    assert_eq!(browser.text("[data-latest=level]"), "12");
 }
 
 /// 10 metrics × 30 days at one sample a minute: the device page's weight and render time

@@ -203,6 +203,16 @@ impl Browser {
             .map(str::to_owned)
     }
 
+    /// Runs `body` (a function body: `return …`) in the page; its result, read in one step
+    /// (no element reference to go stale while the page changes).
+    pub(crate) fn script(&self, body: &str) -> Value {
+        self.session_call(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": body, "args": [] })),
+        )
+    }
+
     /// Moves the mouse over the element matching `css`, `dx` user pixels right of its
     /// centre.
     pub(crate) fn hover(&self, css: &str, dx: i64) {
