@@ -129,10 +129,14 @@ pub async fn section(
         .min();
     let range = chart_range::resolve(query, now_ms(), earliest);
     let marks = DeviceMarks::load(state, device).await;
+    // Every metric's buckets asked at once: the reads run side by side.
+    let reads = metrics
+        .iter()
+        .map(|m| chart_data::buckets(state, device, &m.metric, (range.from, range.to)));
+    let data = futures_util::future::join_all(reads).await;
     let mut charts = Vec::new();
-    for (i, m) in metrics.into_iter().enumerate() {
-        let (buckets, step) =
-            chart_data::buckets(state, device, &m.metric, (range.from, range.to)).await?;
+    for (i, (m, read)) in metrics.into_iter().zip(data).enumerate() {
+        let (buckets, step) = read?;
         let unit = m.unit.unwrap_or_default();
         let id = format!("chart-{i}");
         let drawn = chart::draw(&ChartInput {
