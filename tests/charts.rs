@@ -456,6 +456,23 @@ fn in_a_browser_the_readout_follows_the_pointer_and_live_samples_grow_the_line()
         .expect("a value");
     assert!((45.0..=55.0).contains(&value), "near the middle: {readout}");
 
+    // The keyboard: End reads the latest point, an arrow the one before.
+    browser.script("document.querySelector('svg.plot').focus(); return null;");
+    browser.press("\u{E010}"); // End
+    eventually(Duration::from_secs(10), "the latest point read out", || {
+        browser
+            .text("output.readout")
+            .ends_with(" · 59 %")
+            .then_some(())
+    });
+    browser.press("\u{E012}"); // ArrowLeft
+    eventually(Duration::from_secs(10), "the point before read out", || {
+        browser
+            .text("output.readout")
+            .ends_with(" · 58 %")
+            .then_some(())
+    });
+
     // A sample over MQTT: the chart grows a point without a reload.
     eventually(Duration::from_secs(10), "the live stream to open", || {
         (browser.text(".live-state") == "live").then_some(())

@@ -213,6 +213,19 @@ impl Browser {
         )
     }
 
+    /// Presses and releases `key` (a WebDriver key code such as `\u{E012}`, ArrowLeft) in
+    /// the focused element.
+    pub(crate) fn press(&self, key: &str) {
+        self.session_call(
+            "POST",
+            "/actions",
+            Some(json!({ "actions": [{
+                "type": "key", "id": "keyboard",
+                "actions": [{ "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }]
+            }]})),
+        );
+    }
+
     /// Moves the mouse over the element matching `css`, `dx` user pixels right of its
     /// centre.
     pub(crate) fn hover(&self, css: &str, dx: i64) {
