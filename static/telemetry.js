@@ -27,7 +27,13 @@
     this.x0 = num(svg, "x0"); this.x1 = num(svg, "x1");
     this.y0 = num(svg, "y0"); this.y1 = num(svg, "y1");
     this.unit = svg.getAttribute("data-unit") || "";
-    try { this.points = JSON.parse(svg.getAttribute("data-points") || "[]"); } catch (e) { this.points = []; }
+    // [ms after data-from, avg, min, max, count], or [ms after data-from, value].
+    var raw = [];
+    try { raw = JSON.parse(svg.getAttribute("data-points") || "[]"); } catch (e) { raw = []; }
+    var from = this.from;
+    this.points = raw.map(function (p) {
+      return p.length > 2 ? [from + p[0], p[1], p[2], p[3], p[4]] : [from + p[0], p[1], p[1], p[1], 1];
+    });
     this.index = -1;
     svg.setAttribute("data-count", String(this.points.length));
     this.cursor = document.createElementNS(SVGNS, "line");

@@ -4,8 +4,10 @@
 //! (vertical lines). Pure: no I/O, no messages; it reads no state and writes none. Times
 //! are written by `chart_time::format_time` only.
 //!
-//! The `<svg>` carries its scale in `data-*` attributes and the points in `data-points`, so
-//! `static/telemetry.js` can add a readout and append live samples without redrawing axes.
+//! The `<svg>` carries its scale in `data-*` attributes and the points in `data-points`
+//! (`[ms after data-from, avg, min, max, count]`, or `[ms after data-from, value]` for one
+//! sample), so `static/telemetry.js` can add a readout and append live samples without
+//! redrawing axes.
 
 use std::fmt::Write;
 
@@ -264,15 +266,20 @@ pub fn draw(c: &ChartInput) -> Drawn {
         if i > 0 {
             points.push(',');
         }
-        let _ = write!(
-            points,
-            "[{},{},{},{},{}]",
-            b.ts,
-            format_value(b.avg),
-            format_value(b.min),
-            format_value(b.max),
-            b.count
-        );
+        // Time after `data-from` in ms; a bucket of one sample is just its value.
+        if b.count > 1 {
+            let _ = write!(
+                points,
+                "[{},{},{},{},{}]",
+                b.ts - s.from,
+                format_value(b.avg),
+                format_value(b.min),
+                format_value(b.max),
+                b.count
+            );
+        } else {
+            let _ = write!(points, "[{},{}]", b.ts - s.from, format_value(b.avg));
+        }
     }
     points.push(']');
     let _ = write!(
