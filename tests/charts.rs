@@ -15,9 +15,9 @@ use crate::support::{eventually, web, Server};
 
 const MINUTE: i64 = 60_000;
 const DAY: i64 = 86_400_000;
-/// The plot area of chart.rs's SVG (x from 56 to 628 user units).
-const X0: f64 = 56.0;
-const X1: f64 = 628.0;
+/// The plot area of chart.rs's SVG (x from 44 to 470 user units).
+const X0: f64 = 44.0;
+const X1: f64 = 470.0;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -161,7 +161,7 @@ fn a_fresh_device_gets_axes_with_its_unit_and_a_range_that_fits_its_data() {
                 .all(|t| t.len() == 5 && t.as_bytes()[2] == b':'),
             "HH:MM labels: {ticks:?}"
         );
-        assert!(svg.contains(r#"<text class="tick" x="52" "#), "value ticks");
+        assert!(svg.contains(r#"<text class="tick" x="40" "#), "value ticks");
         // Fitted: not 24 h, and the points spread across the width.
         let span = number(svg, "data-to") - number(svg, "data-from");
         assert!(

@@ -18,14 +18,14 @@ use super::chart_time::{format_time, is_midnight, Precision};
 use super::telemetry::format_value;
 
 /// The SVG's size in user units and the plot area inside it.
-const WIDTH: f64 = 640.0;
-const HEIGHT: f64 = 200.0;
-const LEFT: f64 = 56.0;
-const RIGHT: f64 = 12.0;
+const WIDTH: f64 = 480.0;
+const HEIGHT: f64 = 180.0;
+const LEFT: f64 = 44.0;
+const RIGHT: f64 = 10.0;
 const TOP: f64 = 14.0;
-const BOTTOM: f64 = 22.0;
+const BOTTOM: f64 = 20.0;
 /// At most this many labelled ticks on the time axis, and aimed at on the value axis.
-const X_TICKS: i64 = 7;
+const X_TICKS: i64 = 6;
 const Y_TICKS: f64 = 5.0;
 /// Points drawn as dots too when a series has this few (a fresh device's first samples).
 const DOTS_UP_TO: usize = 40;
@@ -317,8 +317,7 @@ pub fn draw(c: &ChartInput) -> Drawn {
     if !unit.is_empty() {
         let _ = write!(
             svg,
-            r#"<text class="unit" x="{tx}" y="9" text-anchor="end">{unit}</text>"#,
-            tx = x0 - 4.0
+            r#"<text class="unit" x="2" y="9" text-anchor="start">{unit}</text>"#
         );
     }
     svg.push_str("</g>");
@@ -333,7 +332,7 @@ pub fn draw(c: &ChartInput) -> Drawn {
             svg,
             r#"<line class="tick-mark" x1="{x:.1}" x2="{x:.1}" y1="{y1}" y2="{y2}"/><text class="tick" x="{x:.1}" y="{ty}" text-anchor="middle" data-ts="{t}">{label}</text>"#,
             y2 = y1 + 4.0,
-            ty = HEIGHT - 6.0,
+            ty = HEIGHT - 5.0,
             label = escape(&time_label(*t, xstep)),
         );
     }
