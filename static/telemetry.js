@@ -27,7 +27,13 @@
     this.x0 = num(svg, "x0"); this.x1 = num(svg, "x1");
     this.y0 = num(svg, "y0"); this.y1 = num(svg, "y1");
     this.unit = svg.getAttribute("data-unit") || "";
-    try { this.points = JSON.parse(svg.getAttribute("data-points") || "[]"); } catch (e) { this.points = []; }
+    // [ms after data-from, avg, min, max, count], or [ms after data-from, value].
+    var raw = [];
+    try { raw = JSON.parse(svg.getAttribute("data-points") || "[]"); } catch (e) { raw = []; }
+    var from = this.from;
+    this.points = raw.map(function (p) {
+      return p.length > 2 ? [from + p[0], p[1], p[2], p[3], p[4]] : [from + p[0], p[1], p[1], p[1], 1];
+    });
     this.index = -1;
     svg.setAttribute("data-count", String(this.points.length));
     this.cursor = document.createElementNS(SVGNS, "line");
@@ -121,15 +127,49 @@
   };
 
   var charts = {};
-  document.querySelectorAll("svg.plot[data-points]").forEach(function (svg) {
-    var chart = new Chart(svg);
-    if (chart.fig && chart.fig.getAttribute("data-metric")) charts[chart.fig.getAttribute("data-metric")] = chart;
-  });
+  function bind(root) {
+    root.querySelectorAll("svg.plot[data-points]").forEach(function (svg) {
+      var chart = new Chart(svg);
+      if (chart.fig && chart.fig.getAttribute("data-metric")) charts[chart.fig.getAttribute("data-metric")] = chart;
+    });
+  }
+  bind(document);
 
   var section = document.querySelector("section.telemetry[data-device]");
   if (!section || !window.EventSource) return;
   var device = section.getAttribute("data-device");
   var state = section.querySelector(".live-state");
+
+  // A sample after the drawn range: the server draws the charts again for the range as it
+  // is now (a preset or the fitted range moves with time), at most every 10 s.
+  var refreshing = false, lastRefresh = 0;
+  function refresh() {
+    if (refreshing || Date.now() - lastRefresh < 10000) return;
+    refreshing = true; lastRefresh = Date.now();
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.text(); })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.querySelector("section.telemetry[data-device]");
+        if (!fresh) return;
+        section.querySelectorAll("figure.chart[data-metric]").forEach(function (fig) {
+          var metric = fig.getAttribute("data-metric");
+          var next = fresh.querySelector('figure.chart[data-metric="' + CSS.escape(metric) + '"] svg.plot');
+          var old = fig.querySelector("svg.plot");
+          if (next && old) {
+            old.replaceWith(document.importNode(next, true));
+          }
+        });
+        var label = fresh.querySelector(".range-label"), here = section.querySelector(".range-label");
+        if (label && here) here.textContent = label.textContent;
+        charts = {};
+        bind(section);
+        if (state) state.textContent = "live";
+      })
+      .catch(function () { if (state) state.textContent = "live · newer samples are past this range: reload to see them"; })
+      .then(function () { refreshing = false; });
+  }
+
   var source = new EventSource("/api/v1/devices/" + encodeURIComponent(device) + "/telemetry/live");
   source.onopen = function () { if (state) state.textContent = "live"; };
   source.onerror = function () { if (state) state.textContent = "reconnecting…"; };
@@ -146,6 +186,6 @@
       var chart = charts[s.metric];
       if (chart && chart.svg.getAttribute("data-live") === "1" && !chart.append(ts, s.value) && ts > chart.to) beyond = true;
     });
-    if (beyond && state) state.textContent = "live · newer samples are past this range: reload to see them";
+    if (beyond && section.getAttribute("data-range") !== "custom") refresh();
   });
 })();

@@ -15,9 +15,9 @@ use crate::support::{eventually, web, Server};
 
 const MINUTE: i64 = 60_000;
 const DAY: i64 = 86_400_000;
-/// The plot area of chart.rs's SVG (x from 56 to 628 user units).
-const X0: f64 = 56.0;
-const X1: f64 = 628.0;
+/// The plot area of chart.rs's SVG (x from 44 to 470 user units).
+const X0: f64 = 44.0;
+const X1: f64 = 470.0;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -161,7 +161,7 @@ fn a_fresh_device_gets_axes_with_its_unit_and_a_range_that_fits_its_data() {
                 .all(|t| t.len() == 5 && t.as_bytes()[2] == b':'),
             "HH:MM labels: {ticks:?}"
         );
-        assert!(svg.contains(r#"<text class="tick" x="52" "#), "value ticks");
+        assert!(svg.contains(r#"<text class="tick" x="40" "#), "value ticks");
         // Fitted: not 24 h, and the points spread across the width.
         let span = number(svg, "data-to") - number(svg, "data-from");
         assert!(
@@ -305,13 +305,15 @@ fn a_band_appears_where_points_aggregate_many_samples() {
     assert!(
         points
             .iter()
-            .any(|p| p[4] >= 12.0 && p[2] == 0.0 && p[3] == 60.0),
+            .any(|p| p.len() == 5 && p[4] >= 12.0 && p[2] == 0.0 && p[3] == 60.0),
         "buckets with min, max and count: {points:?}"
     );
-    // 15 min: every point one sample, no band.
+    // 15 min: every point one sample, no band, each point just its time and value.
     let quarter = get(&server, &cookie, "/devices/fan-3/telemetry?range=15m");
     let svg = svgs(&quarter)[0];
     assert!(!svg.contains(r#"class="band""#), "{svg}");
+    let points: Vec<Vec<f64>> = serde_json::from_str(attr(svg, "data-points")).expect("points");
+    assert!(points.iter().all(|p| p.len() == 2), "{points:?}");
     assert!(line_xs(svg).len() >= 85, "15 min of 10 s samples");
 }
 
@@ -456,6 +458,23 @@ fn in_a_browser_the_readout_follows_the_pointer_and_live_samples_grow_the_line()
         .expect("a value");
     assert!((45.0..=55.0).contains(&value), "near the middle: {readout}");
 
+    // The keyboard: End reads the latest point, an arrow the one before.
+    browser.script("document.querySelector('svg.plot').focus(); return null;");
+    browser.press("\u{E010}"); // End
+    eventually(Duration::from_secs(10), "the latest point read out", || {
+        browser
+            .text("output.readout")
+            .ends_with(" · 59 %")
+            .then_some(())
+    });
+    browser.press("\u{E012}"); // ArrowLeft
+    eventually(Duration::from_secs(10), "the point before read out", || {
+        browser
+            .text("output.readout")
+            .ends_with(" · 58 %")
+            .then_some(())
+    });
+
     // A sample over MQTT: the chart grows a point without a reload.
     eventually(Duration::from_secs(10), "the live stream to open", || {
         (browser.text(".live-state") == "live").then_some(())
@@ -482,6 +501,29 @@ fn in_a_browser_the_readout_follows_the_pointer_and_live_samples_grow_the_line()
         1,
         "drawn in range"
     );
+
+    // A sample after the drawn range: the server draws the chart again, moved on, with it.
+    dev.publish(
+        "devices/mixer-4/telemetry",
+        json!({"ts": to + 1, "values": {"level": 12.0}}).to_string(),
+        QoS::AtLeastOnce,
+    );
+    let svg_attr = |name: &str| {
+        browser
+            .script(&format!(
+                "var s = document.querySelector('svg.plot'); return s && s.getAttribute('{name}');"
+            ))
+            .as_str()
+            .map(str::to_owned)
+    };
+    let moved: i64 = eventually(Duration::from_secs(20), "the chart drawn again", || {
+        svg_attr("data-to")
+            .and_then(|t| t.parse().ok())
+            .filter(|t| *t > to)
+    });
+    assert!(moved > to + 1);
+    assert_eq!(svg_attr("data-count").as_deref(), Some("22"));
+    assert_eq!(browser.text("[data-latest=level]"), "12");
 }
 
 /// 10 metrics × 30 days at one sample a minute: the device page's weight and render time

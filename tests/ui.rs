@@ -220,6 +220,29 @@ impl Browser {
             .map(str::to_owned)
     }
 
+    /// Runs `body` (a function body: `return …`) in the page; its result, read in one step
+    /// (no element reference to go stale while the page changes).
+    pub(crate) fn script(&self, body: &str) -> Value {
+        self.session_call(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": body, "args": [] })),
+        )
+    }
+
+    /// Presses and releases `key` (a WebDriver key code such as `\u{E012}`, ArrowLeft) in
+    /// the focused element.
+    pub(crate) fn press(&self, key: &str) {
+        self.session_call(
+            "POST",
+            "/actions",
+            Some(json!({ "actions": [{
+                "type": "key", "id": "keyboard",
+                "actions": [{ "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }]
+            }]})),
+        );
+    }
+
     /// Moves the mouse over the element matching `css`, `dx` user pixels right of its
     /// centre.
     pub(crate) fn hover(&self, css: &str, dx: i64) {

@@ -4,8 +4,10 @@
 //! (vertical lines). Pure: no I/O, no messages; it reads no state and writes none. Times
 //! are written by `chart_time::format_time` only.
 //!
-//! The `<svg>` carries its scale in `data-*` attributes and the points in `data-points`, so
-//! `static/telemetry.js` can add a readout and append live samples without redrawing axes.
+//! The `<svg>` carries its scale in `data-*` attributes and the points in `data-points`
+//! (`[ms after data-from, avg, min, max, count]`, or `[ms after data-from, value]` for one
+//! sample), so `static/telemetry.js` can add a readout and append live samples without
+//! redrawing axes.
 
 use std::fmt::Write;
 
@@ -16,14 +18,14 @@ use super::chart_time::{format_time, is_midnight, Precision};
 use super::telemetry::format_value;
 
 /// The SVG's size in user units and the plot area inside it.
-const WIDTH: f64 = 640.0;
-const HEIGHT: f64 = 200.0;
-const LEFT: f64 = 56.0;
-const RIGHT: f64 = 12.0;
+const WIDTH: f64 = 480.0;
+const HEIGHT: f64 = 180.0;
+const LEFT: f64 = 44.0;
+const RIGHT: f64 = 10.0;
 const TOP: f64 = 14.0;
-const BOTTOM: f64 = 22.0;
+const BOTTOM: f64 = 20.0;
 /// At most this many labelled ticks on the time axis, and aimed at on the value axis.
-const X_TICKS: i64 = 7;
+const X_TICKS: i64 = 6;
 const Y_TICKS: f64 = 5.0;
 /// Points drawn as dots too when a series has this few (a fresh device's first samples).
 const DOTS_UP_TO: usize = 40;
@@ -264,15 +266,20 @@ pub fn draw(c: &ChartInput) -> Drawn {
         if i > 0 {
             points.push(',');
         }
-        let _ = write!(
-            points,
-            "[{},{},{},{},{}]",
-            b.ts,
-            format_value(b.avg),
-            format_value(b.min),
-            format_value(b.max),
-            b.count
-        );
+        // Time after `data-from` in ms; a bucket of one sample is just its value.
+        if b.count > 1 {
+            let _ = write!(
+                points,
+                "[{},{},{},{},{}]",
+                b.ts - s.from,
+                format_value(b.avg),
+                format_value(b.min),
+                format_value(b.max),
+                b.count
+            );
+        } else {
+            let _ = write!(points, "[{},{}]", b.ts - s.from, format_value(b.avg));
+        }
     }
     points.push(']');
     let _ = write!(
@@ -310,8 +317,7 @@ pub fn draw(c: &ChartInput) -> Drawn {
     if !unit.is_empty() {
         let _ = write!(
             svg,
-            r#"<text class="unit" x="{tx}" y="9" text-anchor="end">{unit}</text>"#,
-            tx = x0 - 4.0
+            r#"<text class="unit" x="2" y="9" text-anchor="start">{unit}</text>"#
         );
     }
     svg.push_str("</g>");
@@ -326,7 +332,7 @@ pub fn draw(c: &ChartInput) -> Drawn {
             svg,
             r#"<line class="tick-mark" x1="{x:.1}" x2="{x:.1}" y1="{y1}" y2="{y2}"/><text class="tick" x="{x:.1}" y="{ty}" text-anchor="middle" data-ts="{t}">{label}</text>"#,
             y2 = y1 + 4.0,
-            ty = HEIGHT - 6.0,
+            ty = HEIGHT - 5.0,
             label = escape(&time_label(*t, xstep)),
         );
     }

@@ -138,20 +138,20 @@ impl ChartRange {
             .collect()
     }
 
-    pub fn from_label(&self) -> String {
+    pub fn start_label(&self) -> String {
         format_time(self.from, Precision::Full)
     }
 
-    pub fn to_label(&self) -> String {
+    pub fn end_label(&self) -> String {
         format_time(self.to, Precision::Full)
     }
 
     /// The custom form's values (`datetime-local`, UTC).
-    pub fn from_input(&self) -> String {
+    pub fn start_input(&self) -> String {
         input_value(self.from)
     }
 
-    pub fn to_input(&self) -> String {
+    pub fn end_input(&self) -> String {
         input_value(self.to)
     }
 }
@@ -205,7 +205,7 @@ mod tests {
         assert_eq!(c.key, "custom");
         assert_eq!(c.to - c.from, DAY);
         assert!(!c.live);
-        assert_eq!(c.from_input(), "2025-12-01T00:00");
+        assert_eq!(c.start_input(), "2025-12-01T00:00");
         let bad = resolve(
             &q(
                 Some("custom"),

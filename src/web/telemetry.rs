@@ -130,10 +130,14 @@ pub async fn section(
         .min();
     let range = chart_range::resolve(query, now_ms(), earliest);
     let marks = DeviceMarks::load(state, device).await;
+    // Every metric's buckets asked at once: the reads run side by side.
+    let reads = metrics
+        .iter()
+        .map(|m| chart_data::buckets(state, device, &m.metric, (range.from, range.to)));
+    let data = futures_util::future::join_all(reads).await;
     let mut charts = Vec::new();
-    for (i, m) in metrics.into_iter().enumerate() {
-        let (buckets, step) =
-            chart_data::buckets(state, device, &m.metric, (range.from, range.to)).await?;
+    for (i, (m, read)) in metrics.into_iter().zip(data).enumerate() {
+        let (buckets, step) = read?;
         let unit = m.unit.unwrap_or_default();
         let id = format!("chart-{i}");
         let drawn = chart::draw(&ChartInput {
@@ -169,10 +173,10 @@ pub async fn section(
     Ok(TelemetrySection {
         device_id: device.to_string(),
         presets: range.presets(),
-        from_label: range.from_label(),
-        to_label: range.to_label(),
-        from_input: range.from_input(),
-        to_input: range.to_input(),
+        from_label: range.start_label(),
+        to_label: range.end_label(),
+        from_input: range.start_input(),
+        to_input: range.end_input(),
         problem: range.problem.clone().unwrap_or_default(),
         range,
         charts,
