@@ -11,9 +11,22 @@
     return Number.isInteger(v) ? String(v) : String(Math.round(v * 1000) / 1000);
   }
 
-  // The same form as chart_time::format_time(.., Full): UTC for now.
+  // The same form as chart_time::format_time(.., Full), in the plant time zone that
+  // base.html names on <html data-zone>; UTC where the browser lacks that zone.
+  var ZONE = document.documentElement.getAttribute("data-zone") || "UTC";
+  var zoned = null;
+  try {
+    zoned = new Intl.DateTimeFormat("en-GB", {
+      timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+      minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short"
+    });
+  } catch (e) { zoned = null; }
   function fmtTime(ms) {
-    return new Date(ms).toISOString().slice(0, 19).replace("T", " ") + " UTC";
+    if (!zoned) return new Date(ms).toISOString().slice(0, 19).replace("T", " ") + " UTC";
+    var p = {};
+    zoned.formatToParts(new Date(ms)).forEach(function (x) { p[x.type] = x.value; });
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" +
+      p.second + " " + p.timeZoneName;
   }
 
   function num(svg, name) { return Number(svg.getAttribute("data-" + name)); }

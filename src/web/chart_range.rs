@@ -55,16 +55,15 @@ pub struct PresetLink {
     pub current: bool,
 }
 
-/// `datetime-local` (`2026-12-03T10:00`, taken as UTC), or RFC 3339, or epoch ms.
+/// `datetime-local` (`2026-12-03T10:00`, read in the plant time zone), or RFC 3339, or
+/// epoch ms.
 fn parse_input(text: &str) -> Option<Millis> {
     let text = text.trim();
     parse_time(text).or_else(|| {
-        let with_seconds = if text.len() == 16 {
-            format!("{text}:00Z")
-        } else {
-            format!("{text}Z")
-        };
-        parse_time(&with_seconds)
+        ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+            .iter()
+            .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+            .map(|naive| super::local_time::from_local(naive).timestamp_millis())
     })
 }
 
@@ -146,7 +145,7 @@ impl ChartRange {
         format_time(self.to, Precision::Full)
     }
 
-    /// The custom form's values (`datetime-local`, UTC).
+    /// The custom form's values (`datetime-local`, in the plant time zone).
     pub fn start_input(&self) -> String {
         input_value(self.from)
     }
@@ -157,7 +156,7 @@ impl ChartRange {
 }
 
 fn input_value(ms: Millis) -> String {
-    // `2026-12-03 10:00:00 UTC` → `2026-12-03T10:00`
+    // `2026-12-03 10:00:00 CET` → `2026-12-03T10:00`
     let full = format_time(ms, Precision::Full);
     full.get(..16)
         .map(|s| s.replacen(' ', "T", 1))
