@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::local_time::exact_ms as format_ms;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use plantd_contracts::devices::CountDevices;
@@ -15,7 +16,6 @@ use plantd_contracts::events::RecentEvents;
 use plantd_contracts::health::{CountOpenAlarms, Severity};
 use plantd_contracts::maintenance::CountDuePlans;
 use plantd_contracts::telemetry::GetTelemetryHealth;
-use plantd_contracts::time::format_ms;
 use plantd_contracts::workorders::CountWorkOrders;
 use plantd_contracts::Event;
 use serde::Serialize;
