@@ -112,3 +112,45 @@ fn bench_reports_times_the_report_over_a_year_of_data_and_the_orders() {
         assert!(bytes > 1000, "an answer with the figures: {cells:?}");
     }
 }
+
+#[test]
+fn bench_ui_times_every_main_page_and_counts_its_own_scripts_and_styles() {
+    // As above: the bench starts its own plantd on this suite's backend.
+    let server = Server::prepare(&[]);
+    let out = server
+        .command()
+        .args([
+            "bench",
+            "ui",
+            "--devices",
+            "5",
+            "--orders",
+            "12",
+            "--samples",
+            "3",
+        ])
+        .output()
+        .expect("run plantd bench ui");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for page in [
+        "`/`",
+        "`/devices`",
+        "`/work-orders/board`",
+        "`/reports`",
+        "`/settings/users`",
+        "`/login`",
+    ] {
+        let cells = row(&stdout, &[page, "5", "12"]);
+        let p95: f64 = cells[4].parse().expect("p95 ms");
+        assert!(p95 > 0.0, "{cells:?}");
+        let html: usize = cells[6].parse().expect("HTML bytes");
+        assert!(html > 500, "a whole page: {cells:?}");
+        let assets: usize = cells[7].parse().expect("JS + CSS bytes");
+        assert!(
+            assets > 1000,
+            "the stylesheet and script are counted: {cells:?}"
+        );
+    }
+}

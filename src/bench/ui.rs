@@ -154,28 +154,43 @@ fn seed_and_time(args: &UiArgs, plantd: &Plantd) -> Result<Vec<String>> {
 
     let session = sign_in(plantd, &agent)?;
     let device = &ids[0];
-    let pages = [
-        "/login".to_owned(),
-        "/".to_owned(),
-        "/assets".to_owned(),
-        format!("/assets/{}", assets[0]),
-        "/devices".to_owned(),
-        "/devices?sort=last_seen&dir=desc&page=10".to_owned(),
-        format!("/devices/{device}"),
-        format!("/devices/{device}/telemetry"),
-        "/alarms".to_owned(),
-        format!("/alarms/{alarm}"),
-        "/rules".to_owned(),
-        "/work-orders".to_owned(),
-        "/work-orders?sort=due&dir=asc&page=100".to_owned(),
-        "/work-orders/board".to_owned(),
-        format!("/work-orders/{order}"),
-        "/maintenance".to_owned(),
-        format!("/maintenance/plans/{}", id_of(&plan, "plan")?),
-        "/maintenance/calendar".to_owned(),
-        "/reports".to_owned(),
-        "/settings/users".to_owned(),
-        "/account".to_owned(),
+    let plan = id_of(&plan, "plan")?;
+    let asset = &assets[0];
+    // (what the table shows, the path requested)
+    let pages: Vec<(&str, String)> = vec![
+        ("/login", "/login".to_owned()),
+        ("/", "/".to_owned()),
+        ("/assets", "/assets".to_owned()),
+        ("/assets/{id}", format!("/assets/{asset}")),
+        ("/devices", "/devices".to_owned()),
+        (
+            "/devices?sort=last_seen&dir=desc&page=10",
+            "/devices?sort=last_seen&dir=desc&page=10".to_owned(),
+        ),
+        ("/devices/{id}", format!("/devices/{device}")),
+        (
+            "/devices/{id}/telemetry",
+            format!("/devices/{device}/telemetry"),
+        ),
+        ("/alarms", "/alarms".to_owned()),
+        ("/alarms/{id}", format!("/alarms/{alarm}")),
+        ("/rules", "/rules".to_owned()),
+        ("/work-orders", "/work-orders".to_owned()),
+        (
+            "/work-orders?sort=due&dir=asc&page=100",
+            "/work-orders?sort=due&dir=asc&page=100".to_owned(),
+        ),
+        ("/work-orders/board", "/work-orders/board".to_owned()),
+        ("/work-orders/{id}", format!("/work-orders/{order}")),
+        ("/maintenance", "/maintenance".to_owned()),
+        (
+            "/maintenance/plans/{id}",
+            format!("/maintenance/plans/{plan}"),
+        ),
+        ("/maintenance/calendar", "/maintenance/calendar".to_owned()),
+        ("/reports", "/reports".to_owned()),
+        ("/settings/users", "/settings/users".to_owned()),
+        ("/account", "/account".to_owned()),
     ];
     let get = |path: &str| -> Result<String> {
         agent
@@ -187,7 +202,7 @@ fn seed_and_time(args: &UiArgs, plantd: &Plantd) -> Result<Vec<String>> {
             .map_err(|e| format!("GET {path}: {e}"))
     };
     let mut rows = Vec::new();
-    for path in &pages {
+    for (label, path) in &pages {
         for _ in 0..3 {
             get(path)?;
         }
@@ -214,7 +229,7 @@ fn seed_and_time(args: &UiArgs, plantd: &Plantd) -> Result<Vec<String>> {
             (false, false) => "both missed",
         };
         rows.push(format!(
-            "| `{path}` | {} | {} | {} | {} | {max:.1} | {} | {assets_bytes} | {goals} |",
+            "| `{label}` | {} | {} | {} | {} | {max:.1} | {} | {assets_bytes} | {goals} |",
             args.devices,
             args.orders,
             fmt(quantile(&mut ms, 0.5), 1),
