@@ -42,7 +42,7 @@ fn refused_logins_get_the_exact_connack_code_and_are_counted() {
     let server = Server::start();
     let password = provision(&server, "press-1");
     let (read_only, read_only_secret) = token(&server, &["read", "write"]);
-    let (mqtt_token, mqtt_secret) = token(&server, &["mqtt"]);
+    let (mqtt_token, _) = token(&server, &["mqtt"]);
     let total_before = metric(&server, AUTH_FAILURES, "");
 
     // (what, client id, login, expected code, metric reason)
