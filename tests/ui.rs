@@ -140,6 +140,14 @@ impl Browser {
 
     /// One WebDriver command; returns its `value`, panicking on a WebDriver error.
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        match self.try_call(method, path, body) {
+            Ok(value) => value,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// One WebDriver command: its `value`, or the WebDriver error as text.
+    fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         let url = format!("{}{path}", self.base);
         let req = ureq::request(method, &url).timeout(Duration::from_secs(60));
         let result = match body {
@@ -153,8 +161,10 @@ impl Browser {
         };
         let status = response.status();
         let body: Value = response.into_json().expect("WebDriver JSON");
-        assert!(status == 200, "WebDriver {method} {path}: {status} {body}");
-        body["value"].clone()
+        if status != 200 {
+            return Err(format!("WebDriver {method} {path}: {status} {body}"));
+        }
+        Ok(body["value"].clone())
     }
 
     fn session_call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -204,12 +214,23 @@ impl Browser {
         })
     }
 
+    /// The text of the one element matching `css`. A page that is replaced between finding
+    /// the element and reading it (a form's answer loading) leaves a stale reference: the
+    /// element is then found again on the new page, within the same deadline.
     pub(crate) fn text(&self, css: &str) -> String {
-        let id = self.find(css);
-        self.session_call("GET", &format!("/element/{id}/text"), None)
-            .as_str()
-            .expect("text")
-            .to_owned()
+        let session = self.session.as_deref().expect("session");
+        eventually(Duration::from_secs(10), &format!("text of {css}"), || {
+            let id = self.find_all(css).into_iter().next()?;
+            match self.try_call(
+                "GET",
+                &format!("/session/{session}/element/{id}/text"),
+                None,
+            ) {
+                Ok(value) => Some(value.as_str().expect("text").to_owned()),
+                Err(error) if error.contains("stale element reference") => None,
+                Err(error) => panic!("{error}"),
+            }
+        })
     }
 
     /// An attribute of the one element matching `css` (`None`: the element has none).

@@ -13,7 +13,8 @@ use super::chart::{self, ChartInput, Episode, Limit};
 use super::chart_data;
 use super::chart_marks::{episode_of, limits_of};
 use super::chart_time::{format_time, Precision};
-use super::telemetry::{format_value, step_label};
+use super::numbers::format_value;
+use super::telemetry::step_label;
 use crate::state::AppState;
 
 const AROUND_MS: Millis = 15 * 60_000;

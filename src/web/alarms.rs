@@ -16,9 +16,9 @@ use serde::Deserialize;
 
 use super::alarm_chart::{self, MarkedChart};
 use super::health_common::{answer, asset_names, filled, plain, reader, when, when_or, Head};
+use super::numbers::format_value;
 use super::session::{changer, redirect};
 use super::table::{Table, TableQuery};
-use super::telemetry::format_value;
 use crate::edge::{render, Problem};
 use crate::state::AppState;
 

@@ -20,8 +20,8 @@ use serde_json::{json, Map, Value};
 
 use super::alarms::AlarmRow;
 use super::health_common::{answer, filled, plain, reader, when, with_status, Head, TokenForm};
+use super::numbers::format_value;
 use super::session::{changer, redirect};
-use super::telemetry::format_value;
 use crate::edge::{render, Problem};
 use crate::state::AppState;
 

@@ -15,7 +15,7 @@ use plantd_contracts::telemetry::Bucket;
 use plantd_contracts::time::Millis;
 
 use super::chart_time::{format_time, is_midnight, Precision};
-use super::telemetry::format_value;
+use super::numbers::format_value;
 
 /// The SVG's size in user units and the plot area inside it.
 const WIDTH: f64 = 480.0;

@@ -8,7 +8,7 @@ use plantd_contracts::time::{now_ms, Millis};
 use plantd_contracts::DeviceId;
 
 use super::chart::{Episode, Limit};
-use super::telemetry::format_value;
+use super::numbers::format_value;
 use crate::state::AppState;
 
 /// Alarms of a device read for its charts' episodes at most.

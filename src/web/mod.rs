@@ -26,6 +26,7 @@ mod health_common;
 pub mod local_time;
 pub mod maintenance;
 mod maintenance_calendar;
+pub mod numbers;
 pub mod pages;
 mod plan_form;
 mod qr;

@@ -21,9 +21,9 @@ use super::chart_marks::limits_of;
 use super::health_common::{
     answer, filled, plain, reader, when, when_or, with_status, Head, TokenForm,
 };
+use super::numbers::format_value;
 use super::rule_form::{field_errors, RuleForm, KINDS, OPS};
 use super::session::{changer, forbidden, redirect};
-use super::telemetry::format_value;
 use crate::edge::{render, Problem};
 use crate::state::AppState;
 

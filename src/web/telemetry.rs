@@ -23,6 +23,7 @@ use super::chart_marks::DeviceMarks;
 pub use super::chart_range::RangeQuery as RangeParam;
 use super::chart_range::{self, ChartRange, PresetLink};
 use super::chart_time::{format_time, Precision};
+use super::numbers::format_value;
 use super::{chart_data, session};
 use crate::edge::render;
 use crate::state::AppState;
@@ -69,21 +70,6 @@ pub struct HealthPanel {
     pub disk: String,
     pub layout: String,
     pub last_compaction: String,
-}
-
-/// A reading as pages show it: integers without decimals, others to at most three.
-pub(crate) fn format_value(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.0}")
-    } else {
-        let text = format!("{value:.3}");
-        let text = text.trim_end_matches('0').trim_end_matches('.');
-        if text == "-0" {
-            "0".to_owned()
-        } else {
-            text.to_owned()
-        }
-    }
 }
 
 fn format_bytes(bytes: u64) -> String {
