@@ -303,25 +303,51 @@ impl Settings {
     }
 }
 
+/// Words in a setting's key, or a URL's query parameter, that mark its value secret.
+const SECRET_WORDS: [&str; 4] = ["token", "password", "secret", "key"];
+
+fn is_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|word| name.contains(word))
+}
+
 /// `value` as the Settings page may show it: a secret's value becomes `••••••` (empty
-/// stays empty: unset), a URL's password is masked.
+/// stays empty: unset); a URL keeps all but its password and secret query parameters.
 fn masked(key: &str, value: &str) -> String {
-    let secret = ["token", "password", "secret", "key"]
-        .iter()
-        .any(|word| key.contains(word));
     if value.is_empty() {
         return String::new();
     }
-    if secret {
+    if is_secret(key) {
         return "••••••".to_owned();
     }
-    match url::Url::parse(value)
-        .ok()
-        .and_then(|u| u.password().map(str::to_owned))
-    {
-        Some(password) => value.replacen(&format!(":{password}@"), ":••••••@", 1),
-        None => value.to_owned(),
+    masked_url(value).unwrap_or_else(|| value.to_owned())
+}
+
+/// A URL with its password and secret query parameters (`?password=…`) masked; `None`
+/// when `value` is no URL or holds neither. Rebuilt from the parsed URL, so a password
+/// however it is encoded never shows.
+fn masked_url(value: &str) -> Option<String> {
+    const MARK: &str = "PLANTDMASKED";
+    let mut url = url::Url::parse(value).ok()?;
+    let mut changed = false;
+    if url.password().is_some() {
+        url.set_password(Some(MARK)).ok()?;
+        changed = true;
     }
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if pairs.iter().any(|(k, _)| is_secret(k)) {
+        let mut query = url.query_pairs_mut();
+        query.clear();
+        for (k, v) in &pairs {
+            query.append_pair(k, if is_secret(k) { MARK } else { v });
+        }
+        drop(query);
+        changed = true;
+    }
+    changed.then(|| url.to_string().replace(MARK, "••••••"))
 }
 
 /// A misspelt variable would otherwise be ignored without a word.
@@ -419,6 +445,19 @@ mod tests {
             find("database_url").value,
             "postgres://plantd:••••••@db/plantd"
         );
+        // However the password is written, and wherever: never shown.
+        for (url, shown) in [
+            (
+                "postgres://plantd:p%40ss%7Bw%7D@db/plantd",
+                "postgres://plantd:••••••@db/plantd",
+            ),
+            (
+                "postgres://db/plantd?user=plantd&password=hunter2&sslmode=require",
+                "postgres://db/plantd?user=plantd&password=••••••&sslmode=require",
+            ),
+        ] {
+            assert_eq!(masked("database_url", url), shown);
+        }
         assert_eq!(find("http_addr").origin, Origin::Default);
         assert_eq!(find("admin_password").value, "");
         assert!(Settings::load(

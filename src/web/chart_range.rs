@@ -115,7 +115,7 @@ pub fn resolve(q: &RangeQuery, now: Millis, earliest: Option<Millis>) -> ChartRa
             }
             (Some(from), Some(to)) if from >= to => "'from' must be before 'to'",
             (Some(_), Some(_)) => "a custom range is at most 400 days",
-            _ => "from and to are times such as 2026-12-03T10:00 (UTC)",
+            _ => "from and to are times such as 2026-12-03T10:00 (in the plant time zone)",
         };
         return ChartRange {
             problem: Some(problem.to_owned()),

@@ -1,5 +1,5 @@
-//! How pages write a number: one function every page, chart and readout label uses, so a
-//! reading looks the same everywhere. Pure: touches nothing.
+//! How pages write a number: a reading (every page, chart and readout label) and a size in
+//! bytes, so each looks the same everywhere. Pure: touches nothing.
 
 /// A reading as pages show it: integers without decimals, others to at most three.
 pub(crate) fn format_value(value: f64) -> String {
@@ -13,6 +13,22 @@ pub(crate) fn format_value(value: f64) -> String {
         } else {
             text.to_owned()
         }
+    }
+}
+
+/// Bytes in the largest unit that keeps a number ≥ 1: `812 KiB`, `1.4 GiB`.
+pub fn format_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{n} bytes"),
+        _ if value < 10.0 => format!("{value:.1} {}", UNITS[unit]),
+        _ => format!("{value:.0} {}", UNITS[unit]),
     }
 }
 

@@ -18,6 +18,7 @@ use plantd_storage::{admin, Backend};
 use tracing::Instrument;
 
 use super::local_time::{duration, exact};
+use super::numbers::format_bytes;
 use super::session;
 use crate::edge::render;
 use crate::state::AppState;
@@ -53,22 +54,6 @@ struct SettingsPage {
     config: Vec<ConfigLine>,
 }
 
-/// Bytes in the largest unit that keeps a number ≥ 1: `812 KiB`, `1.4 GiB`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    match unit {
-        0 => format!("{n} bytes"),
-        _ if value < 10.0 => format!("{value:.1} {}", UNITS[unit]),
-        _ => format!("{value:.0} {}", UNITS[unit]),
-    }
-}
-
 pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let current = match session::admin(&req, &state, ADMINS_ONLY).await {
         Ok(current) => current,
@@ -76,7 +61,7 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     };
     let about = &state.about;
     let database_size = match state.db.run(admin::database_size).await {
-        Ok(n) => bytes(n),
+        Ok(n) => format_bytes(n),
         Err(e) => {
             tracing::warn!(error = %e, "cannot measure the database");
             "unknown".to_owned()

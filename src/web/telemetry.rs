@@ -23,7 +23,7 @@ use super::chart_marks::DeviceMarks;
 pub use super::chart_range::RangeQuery as RangeParam;
 use super::chart_range::{self, ChartRange, PresetLink};
 use super::chart_time::{format_time, Precision};
-use super::numbers::format_value;
+use super::numbers::{format_bytes, format_value};
 use super::{chart_data, session};
 use crate::edge::render;
 use crate::state::AppState;
@@ -70,17 +70,6 @@ pub struct HealthPanel {
     pub disk: String,
     pub layout: String,
     pub last_compaction: String,
-}
-
-fn format_bytes(bytes: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < units.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", units[unit])
 }
 
 /// A step as people say it: `500 ms`, `10 s`, `2 min`, `1 h`.

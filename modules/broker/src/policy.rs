@@ -216,8 +216,8 @@ impl Policy {
         if let Some(id) = &assigned_client_id {
             connect.client_id = id.clone();
         } else if let Principal::Integration(token) = &principal {
-            // An empty id without a clean session stays empty: rumqttd answers it (MQTT
-            // 3.1.1 refuses it; MQTT 5 gets an id assigned).
+            // An empty id without a clean session stays empty: rumqttd refuses it, as
+            // MQTT 3.1.1 asks.
             if !connect.client_id.is_empty() {
                 connect.client_id = integration_session_id(token, &connect.client_id);
             }
