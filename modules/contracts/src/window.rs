@@ -5,6 +5,22 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Longest table search text taken (longer is cut: it would match nothing useful anyway).
+pub const MAX_SEARCH_TEXT: usize = 100;
+
+/// A table search as a `LIKE` operand's text: lower case, cut at [`MAX_SEARCH_TEXT`]
+/// characters, with `LIKE`'s `\`, `%` and `_` escaped by `\` (the query says `ESCAPE '\'`).
+pub fn like_text(q: &str) -> String {
+    let mut out = String::with_capacity(q.len());
+    for ch in q.chars().take(MAX_SEARCH_TEXT).flat_map(char::to_lowercase) {
+        if matches!(ch, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// The rows `offset .. offset + limit` of the ordered, filtered list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {

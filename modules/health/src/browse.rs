@@ -4,28 +4,13 @@
 
 use actix::prelude::*;
 use plantd_contracts::health::{Alarm, BrowseAlarms};
-use plantd_contracts::window::Windowed;
+use plantd_contracts::window::{like_text, Windowed};
 use plantd_contracts::DomainError;
 use tracing::Instrument;
 
 use crate::actor::Health;
 use crate::alarm_api::decode;
 use crate::store::{self, AlarmWindow};
-
-/// Longest search text taken.
-const MAX_TEXT: usize = 100;
-
-/// Lower case, with LIKE's `\`, `%` and `_` escaped by `\`.
-fn like_text(q: &str) -> String {
-    let mut out = String::with_capacity(q.len());
-    for ch in q.chars().take(MAX_TEXT).flat_map(char::to_lowercase) {
-        if matches!(ch, '\\' | '%' | '_') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out
-}
 
 impl Handler<BrowseAlarms> for Health {
     type Result = ResponseFuture<Result<Windowed<Alarm>, DomainError>>;

@@ -4,28 +4,13 @@
 
 use actix::prelude::*;
 use chrono::Utc;
-use plantd_contracts::window::Windowed;
+use plantd_contracts::window::{like_text, Windowed};
 use plantd_contracts::workorders::{BrowseWorkOrders, WorkOrder};
 use plantd_contracts::DomainError;
 use tracing::Instrument;
 
 use crate::actor::WorkOrders;
 use crate::store::{self, OrderWindow};
-
-/// Longest search text taken (longer is cut: it would match nothing useful anyway).
-const MAX_TEXT: usize = 100;
-
-/// Lower case, with LIKE's `\`, `%` and `_` escaped by `\`.
-fn like_text(q: &str) -> String {
-    let mut out = String::with_capacity(q.len());
-    for ch in q.chars().take(MAX_TEXT).flat_map(char::to_lowercase) {
-        if matches!(ch, '\\' | '%' | '_') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out
-}
 
 /// `42` or `WO-42` (any case) as an order number.
 fn number_of(q: &str) -> Option<i64> {
@@ -73,7 +58,7 @@ mod tests {
 
     #[test]
     fn search_text_is_escaped_and_numbers_read() {
-        assert_eq!(like_text("Pump_5%\\"), "pump\\_5\\%\\\\");
+        assert_eq!(super::like_text("Pump_5%\\"), "pump\\_5\\%\\\\");
         assert_eq!(number_of("WO-42"), Some(42));
         assert_eq!(number_of("wo-7"), Some(7));
         assert_eq!(number_of("17"), Some(17));
