@@ -244,10 +244,13 @@ impl Handler<ProvisionDevice> for Devices {
     }
 }
 
-impl Handler<BrowseDevices> for Devices {
-    type Result = ResponseActFuture<Self, Result<Windowed<DeviceView>, DomainError>>;
-
-    fn handle(&mut self, msg: BrowseDevices, _: &mut Context<Self>) -> Self::Result {
+impl Devices {
+    /// Answers from the registry once every live device row is in it (rows stored by
+    /// another process since start-up are added, none replaced): the listings' one frame.
+    fn answer_from_loaded_registry<R: 'static>(
+        &mut self,
+        answer: impl FnOnce(&Registry) -> R + 'static,
+    ) -> ResponseActFuture<Self, Result<R, DomainError>> {
         let db = self.db.clone();
         Box::pin(
             async move { db.run(store::load_live).await }
@@ -258,9 +261,17 @@ impl Handler<BrowseDevices> for Devices {
                             act.registry.insert_if_absent(id, row);
                         }
                     }
-                    Ok(act.registry.browse(&msg))
+                    Ok(answer(&act.registry))
                 }),
         )
+    }
+}
+
+impl Handler<BrowseDevices> for Devices {
+    type Result = ResponseActFuture<Self, Result<Windowed<DeviceView>, DomainError>>;
+
+    fn handle(&mut self, msg: BrowseDevices, _: &mut Context<Self>) -> Self::Result {
+        self.answer_from_loaded_registry(move |registry| registry.browse(&msg))
     }
 }
 
@@ -268,19 +279,7 @@ impl Handler<ListDevices> for Devices {
     type Result = ResponseActFuture<Self, Result<DevicePage, DomainError>>;
 
     fn handle(&mut self, msg: ListDevices, _: &mut Context<Self>) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(
-            async move { db.run(store::load_live).await }
-                .into_actor(self)
-                .map(move |rows, act, _| {
-                    for row in rows.map_err(DomainError::from)? {
-                        if let Ok(id) = DeviceId::parse(&row.id) {
-                            act.registry.insert_if_absent(id, row);
-                        }
-                    }
-                    Ok(act.registry.page(&msg))
-                }),
-        )
+        self.answer_from_loaded_registry(move |registry| registry.page(&msg))
     }
 }
 
