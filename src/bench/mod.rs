@@ -180,6 +180,32 @@ fn blocking<T: Send + 'static>(
     async move { task.await.map_err(|e| e.to_string()) }
 }
 
+/// Runs `seed_and_time` against a plantd of its own in a scratch data folder (named after
+/// `name` and this process), on a blocking thread; stops plantd and removes the folder
+/// whatever the outcome. The frame of the benches that time one seeded plantd.
+async fn on_scratch_plantd<A: Send + 'static>(
+    name: &str,
+    args: A,
+    seed_and_time: fn(&A, &Plantd) -> Result<Vec<String>>,
+) -> Result<Vec<String>> {
+    let dir = std::env::temp_dir().join(format!("plantd-bench-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    let outcome = blocking({
+        let dir = dir.clone();
+        move || -> Result<Vec<String>> {
+            let plantd = Arc::new(Plantd::start(&dir)?);
+            let outcome = seed_and_time(&args, &plantd);
+            if let Ok(p) = Arc::try_unwrap(plantd) {
+                p.stop();
+            }
+            outcome
+        }
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome?
+}
+
 async fn bench_plantd(args: &IngestArgs, n: usize, dir: &std::path::Path) -> Result<Vec<Row>> {
     let plantd = Arc::new(match &args.url {
         Some(url) => {

@@ -10,8 +10,6 @@
 //!
 //! Touches nothing but the process it starts.
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -20,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::load::{now_ms, quantile};
 use super::target::{Plantd, Result, ADMIN_PASSWORD};
-use super::{blocking, fmt};
+use super::{fmt, on_scratch_plantd};
 
 #[derive(Debug, Args)]
 pub struct ReportsArgs {
@@ -42,15 +40,7 @@ pub async fn run(args: ReportsArgs) -> Result<()> {
     if args.assets == 0 || args.samples == 0 {
         return Err("--assets and --samples: at least 1".into());
     }
-    let dir = std::env::temp_dir().join(format!("plantd-bench-reports-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let outcome = blocking({
-        let dir = dir.clone();
-        move || measure(&args, &dir)
-    })
-    .await;
-    let _ = std::fs::remove_dir_all(&dir);
-    let rows = outcome??;
+    let rows = on_scratch_plantd("reports", args, seed_and_time).await?;
     println!();
     println!("| request | assets | orders | data | p50 ms | p95 ms | max ms | answer bytes |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -58,15 +48,6 @@ pub async fn run(args: ReportsArgs) -> Result<()> {
         println!("{r}");
     }
     Ok(())
-}
-
-fn measure(args: &ReportsArgs, dir: &Path) -> Result<Vec<String>> {
-    let plantd = Arc::new(Plantd::start(dir)?);
-    let outcome = seed_and_time(args, &plantd);
-    if let Ok(p) = Arc::try_unwrap(plantd) {
-        p.stop();
-    }
-    outcome
 }
 
 fn seed_and_time(args: &ReportsArgs, plantd: &Plantd) -> Result<Vec<String>> {

@@ -7,8 +7,6 @@
 //! and 100 KB. Touches nothing but the process it starts.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -18,7 +16,7 @@ use serde_json::{json, Value};
 use super::load::quantile;
 use super::reports::sign_in;
 use super::target::{Plantd, Result};
-use super::{blocking, fmt};
+use super::{fmt, on_scratch_plantd};
 
 #[derive(Debug, Args)]
 pub struct UiArgs {
@@ -41,15 +39,7 @@ pub async fn run(args: UiArgs) -> Result<()> {
     if args.devices == 0 || args.samples == 0 {
         return Err("--devices and --samples: at least 1".into());
     }
-    let dir = std::env::temp_dir().join(format!("plantd-bench-ui-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let outcome = blocking({
-        let dir = dir.clone();
-        move || measure(&args, &dir)
-    })
-    .await;
-    let _ = std::fs::remove_dir_all(&dir);
-    let rows = outcome??;
+    let rows = on_scratch_plantd("ui", args, seed_and_time).await?;
     println!();
     println!("| page | devices | orders | p50 ms | p95 ms | max ms | HTML bytes | own JS + CSS bytes | goals (p95 ≤ 50 ms, JS + CSS < 100 KB) |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -57,15 +47,6 @@ pub async fn run(args: UiArgs) -> Result<()> {
         println!("{r}");
     }
     Ok(())
-}
-
-fn measure(args: &UiArgs, dir: &Path) -> Result<Vec<String>> {
-    let plantd = Arc::new(Plantd::start(dir)?);
-    let outcome = seed_and_time(args, &plantd);
-    if let Ok(p) = Arc::try_unwrap(plantd) {
-        p.stop();
-    }
-    outcome
 }
 
 fn id_of(v: &Value, what: &str) -> Result<String> {
