@@ -336,7 +336,9 @@ impl LinkRx {
             router_tx,
             router_rx,
             send_buffer: outgoing_data_buffer,
-            cache: VecDeque::with_capacity(100),
+            // plantd patch: grown on demand (a remote link never uses this cache: it
+            // drains through `exchange`; 100 notifications were ~25 KB per connection).
+            cache: VecDeque::new(),
         }
     }
 
