@@ -149,7 +149,13 @@ pub async fn list(
         Err(refusal) => return refusal,
     };
     let f = filter.into_inner();
-    let table = Table::new("/alarms", &f.table, &SORT_KEYS, ("raised", SortDir::Desc))
+    let table = Table::new(
+        "/alarms",
+        &f.table,
+        &SORT_KEYS,
+        ("raised", SortDir::Desc),
+        state.ui_page_size,
+    )
         .keep("state", &f.state)
         .keep("severity", &f.severity)
         .keep("asset_id", &f.asset_id);

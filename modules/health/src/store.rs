@@ -43,6 +43,9 @@ pub struct AlarmRow {
     pub raised_at: Millis,
     pub updated_at: Millis,
     pub doc: String,
+    /// What the alarm table searches: the words a person sees (rule, device, metric,
+    /// severity, state, asset), lower case (`window::search_text`).
+    pub search_text: String,
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -256,8 +259,6 @@ pub struct AlarmWindow {
     pub limit: i64,
 }
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
 macro_rules! alarms_matching {
     ($w:expr) => {{
         let mut query = health_alarms::table.into_boxed();
@@ -275,7 +276,7 @@ macro_rules! alarms_matching {
         }
         if let Some(text) = &$w.text {
             query = query.filter(
-                lower(health_alarms::doc)
+                health_alarms::search_text
                     .like(format!("%{text}%"))
                     .escape('\\'),
             );
