@@ -326,7 +326,12 @@ fn searches_match_what_people_see_not_the_stored_json() {
                "kind": "threshold", "op": ">", "value": 5.0, "severity": "major"}),
     );
     assert_eq!(status, 201, "{rule}");
-    ingest(&server, "kessel-1", &password, json!({"values": {"bar": 9.0}}));
+    ingest(
+        &server,
+        "kessel-1",
+        &password,
+        json!({"values": {"bar": 9.0}}),
+    );
     crate::support::eventually(std::time::Duration::from_secs(20), "the alarm", || {
         let (_, page) = api(&server).get("/api/v1/alarms");
         (page["items"].as_array().map(Vec::len) == Some(1)).then_some(())
@@ -351,7 +356,11 @@ fn searches_match_what_people_see_not_the_stored_json() {
         ["Überdruck im Kessel"],
         "any case"
     );
-    assert_eq!(titles("/work-orders?q=%C3%A6rling").len(), 2, "the assignee");
+    assert_eq!(
+        titles("/work-orders?q=%C3%A6rling").len(),
+        2,
+        "the assignee"
+    );
     assert_eq!(titles("/work-orders?q=wo-2"), ["Fan check"], "the number");
     for key in ["status", "%22title%22", "created_by", "null"] {
         assert!(
@@ -363,7 +372,12 @@ fn searches_match_what_people_see_not_the_stored_json() {
     let alarms = |path: &str| values(&page(&server, &cookie, path), "data-alarm").len();
     assert_eq!(alarms("/alarms?q=%C3%BCberdruck"), 1, "the rule name");
     assert_eq!(alarms("/alarms?q=KESSEL-1"), 1, "the device");
-    for key in ["peak_severity", "condition_active", "%22rule_name%22", "false"] {
+    for key in [
+        "peak_severity",
+        "condition_active",
+        "%22rule_name%22",
+        "false",
+    ] {
         assert_eq!(alarms(&format!("/alarms?q={key}")), 0, "{key}: JSON only");
     }
 }

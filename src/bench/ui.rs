@@ -274,9 +274,10 @@ fn ingest_all(plantd: &Plantd, ids: &[String], passwords: &[String]) -> Result<(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().map_err(|_| "an ingest thread panicked".to_owned())?)
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .map_err(|_| "an ingest thread panicked".to_owned())?
+        })
     })
 }
 

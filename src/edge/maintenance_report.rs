@@ -15,10 +15,10 @@ use chrono::{Datelike, Months, TimeZone, Utc};
 use plantd_contracts::health::{AlarmStats, Asset, AssetKind, GetAlarmStats, GetAsset, ListAssets};
 use plantd_contracts::telemetry::{Aggregate, LatestValues, QueryAggregate};
 use plantd_contracts::time::{to_datetime, Millis};
-use plantd_contracts::DeviceId;
 use plantd_contracts::workorders::{
     ComputeFigures, FiguresReport, OperatingBasis, OperatingTime, Period,
 };
+use plantd_contracts::DeviceId;
 
 use super::Problem;
 use crate::state::AppState;
@@ -197,7 +197,10 @@ pub async fn build(
     }
     let running = running_devices(
         state,
-        devices_of.iter().flat_map(|(_, d)| d.iter().cloned()).collect(),
+        devices_of
+            .iter()
+            .flat_map(|(_, d)| d.iter().cloned())
+            .collect(),
     )
     .await?;
     for (asset, devices) in devices_of {

@@ -156,9 +156,9 @@ pub async fn list(
         ("raised", SortDir::Desc),
         state.ui_page_size,
     )
-        .keep("state", &f.state)
-        .keep("severity", &f.severity)
-        .keep("asset_id", &f.asset_id);
+    .keep("state", &f.state)
+    .keep("severity", &f.severity)
+    .keep("asset_id", &f.asset_id);
     let (page, error) = match query_of(&f, &table) {
         Ok(q) => match answer(state.health.send(q).await) {
             Ok(page) => (Some(page), None),

@@ -10,8 +10,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use plantd_contracts::health::{
-    Asset, CountOpenAlarmsByAsset, CreateAsset, DeleteAsset, GetAsset, ListAlarms, ListAssets, ListRules,
-    SetAssetMaintenance, UpdateAsset,
+    Asset, CountOpenAlarmsByAsset, CreateAsset, DeleteAsset, GetAsset, ListAlarms, ListAssets,
+    ListRules, SetAssetMaintenance, UpdateAsset,
 };
 use plantd_contracts::identity::SessionView;
 use plantd_contracts::telemetry::LatestValues;

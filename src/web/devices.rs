@@ -211,9 +211,9 @@ async fn list_page(
         ("id", SortDir::Asc),
         state.ui_page_size,
     )
-        .keep("state", &filter_state)
-        .keep("kind", &filter_kind)
-        .keep("label", &filter_label);
+    .keep("state", &filter_state)
+    .keep("kind", &filter_kind)
+    .keep("label", &filter_label);
     let page = match state
         .devices
         .send(BrowseDevices {

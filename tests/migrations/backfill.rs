@@ -47,7 +47,9 @@ fn columns_added_later_are_filled_from_the_stored_documents() {
     let text = |column: &str| -> String {
         let lines = db.lines(
             &format!("SELECT CAST({column} AS TEXT) AS line FROM workorders_orders"),
-            &[&format!("SELECT {column}::text AS line FROM workorders_orders")],
+            &[&format!(
+                "SELECT {column}::text AS line FROM workorders_orders"
+            )],
         );
         assert_eq!(lines.len(), 1, "{column}: {lines:?}");
         lines[0].clone()
@@ -69,7 +71,15 @@ fn columns_added_later_are_filled_from_the_stored_documents() {
     );
     assert_eq!(text("failure_mode"), "vibration");
     let search = text("search_text");
-    for word in ["wo-7", "kessel", "lager", "corrective", "erin", "halle 2", "a1"] {
+    for word in [
+        "wo-7",
+        "kessel",
+        "lager",
+        "corrective",
+        "erin",
+        "halle 2",
+        "a1",
+    ] {
         assert!(search.contains(word), "{word} in {search:?}");
     }
     for json in ["status", "created_by", "\"", "{", "null"] {

@@ -301,25 +301,15 @@ pub fn window_alarms(
             let q = alarms_matching!(w);
             let q = match (w.sort, w.dir) {
                 (AlarmSort::Raised, SortDir::Asc) => q.order((a::raised_at.asc(), a::id.asc())),
-                (AlarmSort::Raised, SortDir::Desc) => {
-                    q.order((a::raised_at.desc(), a::id.desc()))
-                }
+                (AlarmSort::Raised, SortDir::Desc) => q.order((a::raised_at.desc(), a::id.desc())),
                 (AlarmSort::Severity, SortDir::Asc) => q.order((a::severity.asc(), a::id.asc())),
-                (AlarmSort::Severity, SortDir::Desc) => {
-                    q.order((a::severity.desc(), a::id.desc()))
-                }
+                (AlarmSort::Severity, SortDir::Desc) => q.order((a::severity.desc(), a::id.desc())),
                 (AlarmSort::State, SortDir::Asc) => q.order((a::state.asc(), a::id.asc())),
                 (AlarmSort::State, SortDir::Desc) => q.order((a::state.desc(), a::id.desc())),
                 (AlarmSort::Device, SortDir::Asc) => q.order((a::device_id.asc(), a::id.asc())),
-                (AlarmSort::Device, SortDir::Desc) => {
-                    q.order((a::device_id.desc(), a::id.desc()))
-                }
+                (AlarmSort::Device, SortDir::Desc) => q.order((a::device_id.desc(), a::id.desc())),
             };
-            let ids: Vec<String> = q
-                .select(a::id)
-                .offset(w.offset)
-                .limit(w.limit)
-                .load(c)?;
+            let ids: Vec<String> = q.select(a::id).offset(w.offset).limit(w.limit).load(c)?;
             let rows = a::table.filter(a::id.eq_any(&ids)).load(c)?;
             Ok::<_, diesel::result::Error>((rows, ids, total))
         }))?;

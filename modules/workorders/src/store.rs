@@ -512,12 +512,11 @@ pub(crate) fn window_orders(
             let total = searched!(workorders_orders::table.into_boxed(), w)
                 .count()
                 .get_result(c)?;
-            let ids: Vec<String> =
-                sorted!(searched!(workorders_orders::table.into_boxed(), w), w)
-                    .select(workorders_orders::id)
-                    .offset(w.offset)
-                    .limit(w.limit)
-                    .load(c)?;
+            let ids: Vec<String> = sorted!(searched!(workorders_orders::table.into_boxed(), w), w)
+                .select(workorders_orders::id)
+                .offset(w.offset)
+                .limit(w.limit)
+                .load(c)?;
             let rows = workorders_orders::table
                 .filter(workorders_orders::id.eq_any(&ids))
                 .load(c)?;
