@@ -119,6 +119,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn search_text_lowers_every_letter_as_typed_text_is_lowered() {
+        let stored = search_text(&[Some("WO-7"), None, Some(""), Some("Überdruck ΣΑΣ")]);
+        assert_eq!(stored, "wo-7 überdruck σασ");
+        assert!(stored.contains(&like_text("ÜBERDRUCK")));
+        assert!(stored.contains(&like_text("ΣΑΣ")));
+    }
+
+    #[test]
     fn slices_and_counts() {
         let w = Windowed::slice(
             (0..10).collect::<Vec<_>>(),
