@@ -297,6 +297,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         started_at: started,
         about: std::sync::Arc::new(about(&settings)),
         chart_max_points: settings.chart_max_points,
+        ui_page_size: settings.ui_page_size,
     };
     // One live-dashboard hub for every worker: one computation, fanned out.
     let dashboard_hub = crate::web::dashboard_live::LiveHub::new(settings.dashboard);

@@ -73,6 +73,8 @@ pub struct Settings {
     given: Vec<(&'static str, String, Origin)>,
     /// Points one chart draws at most.
     pub chart_max_points: usize,
+    /// Rows on one page of a web UI table.
+    pub ui_page_size: u32,
 }
 
 /// Where a setting's value in force came from, without the file's path.
@@ -197,6 +199,7 @@ impl Settings {
             plant_time_zone: chrono_tz::Tz::UTC,
             given: Vec::new(),
             chart_max_points: 0,
+            ui_page_size: 0,
         };
         for setting in SETTINGS {
             let value = match setting.default {

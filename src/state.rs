@@ -42,6 +42,8 @@ pub struct AppState {
     pub about: Arc<About>,
     /// Points one chart draws at most (`chart_max_points`).
     pub chart_max_points: usize,
+    /// Rows on one page of a table (`ui_page_size`).
+    pub ui_page_size: u32,
 }
 
 /// The configuration as the Settings page shows it, fixed at start-up.

@@ -141,6 +141,10 @@ fn bench_ui_times_every_main_page_and_counts_its_own_scripts_and_styles() {
         "`/reports`",
         "`/settings/users`",
         "`/login`",
+        "`/alarms?sort=device&dir=desc&page=15`",
+        "`/alarms/stats`",
+        "`/work-orders?sort=due&dir=asc&page=100`",
+        "`/settings`",
     ] {
         let cells = row(&stdout, &[page, "5", "12"]);
         let p95: f64 = cells[4].parse().expect("p95 ms");

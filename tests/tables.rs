@@ -304,3 +304,80 @@ fn the_user_table_filters_by_role_searches_and_sorts() {
         Some("admin")
     );
 }
+
+/// The order and alarm tables search the words a person sees (kept lower case beside
+/// each row), not their stored JSON: a key like `status` or `peak_severity` finds nothing,
+/// and a title or rule name with a non-ASCII capital is found in lower case on both
+/// backends (SQLite's `lower()` folds ASCII only; the text is lowered in Rust).
+#[test]
+fn searches_match_what_people_see_not_the_stored_json() {
+    let server = Server::start();
+    for title in ["Überdruck im Kessel", "Fan check"] {
+        let (status, made) = api(&server).post(
+            "/api/v1/work-orders",
+            json!({"title": title, "kind": "corrective", "assignee": "Ærling"}),
+        );
+        assert_eq!(status, 201, "{made}");
+    }
+    let password = crate::support::http::provision(&server, "kessel-1");
+    let (status, rule) = api(&server).post(
+        "/api/v1/rules",
+        json!({"name": "Überdruck Dampf", "device_id": "kessel-1", "metric": "bar",
+               "kind": "threshold", "op": ">", "value": 5.0, "severity": "major"}),
+    );
+    assert_eq!(status, 201, "{rule}");
+    ingest(
+        &server,
+        "kessel-1",
+        &password,
+        json!({"values": {"bar": 9.0}}),
+    );
+    crate::support::eventually(std::time::Duration::from_secs(20), "the alarm", || {
+        let (_, page) = api(&server).get("/api/v1/alarms");
+        (page["items"].as_array().map(Vec::len) == Some(1)).then_some(())
+    });
+    let cookie = sign_in(&server, &agent());
+    let titles = |path: &str| -> Vec<String> {
+        values(&page(&server, &cookie, path), "data-order")
+            .iter()
+            .map(|id| {
+                let (_, o) = api(&server).get(&format!("/api/v1/work-orders/{id}"));
+                o["title"].as_str().expect("title").to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(
+        titles("/work-orders?q=%C3%BCberdruck"),
+        ["Überdruck im Kessel"],
+        "\"überdruck\" finds \"Überdruck\""
+    );
+    assert_eq!(
+        titles("/work-orders?q=%C3%9CBERDRUCK+IM"),
+        ["Überdruck im Kessel"],
+        "any case"
+    );
+    assert_eq!(
+        titles("/work-orders?q=%C3%A6rling").len(),
+        2,
+        "the assignee"
+    );
+    assert_eq!(titles("/work-orders?q=wo-2"), ["Fan check"], "the number");
+    for key in ["status", "%22title%22", "created_by", "null"] {
+        assert!(
+            titles(&format!("/work-orders?q={key}")).is_empty(),
+            "{key}: a key or value of the JSON only"
+        );
+    }
+
+    let alarms = |path: &str| values(&page(&server, &cookie, path), "data-alarm").len();
+    assert_eq!(alarms("/alarms?q=%C3%BCberdruck"), 1, "the rule name");
+    assert_eq!(alarms("/alarms?q=KESSEL-1"), 1, "the device");
+    for key in [
+        "peak_severity",
+        "condition_active",
+        "%22rule_name%22",
+        "false",
+    ] {
+        assert_eq!(alarms(&format!("/alarms?q={key}")), 0, "{key}: JSON only");
+    }
+}

@@ -425,6 +425,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "ui_page_size",
+        default: Value("50"),
+        doc: "rows on one page of a web UI table (devices, alarms, work orders, users), 10–500; the rows each page shows are counted in `plantd_web_table_rows`",
+        apply: |s, v| {
+            s.ui_page_size = number(v, 10, 500)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "public_url",
         default: Unset("`http://<http_addr>` (`0.0.0.0` → `127.0.0.1`)"),
         doc: "base URL devices reach plantd's HTTP at: firmware notices carry download URLs under it. **Set it** when devices are on other machines",

@@ -13,11 +13,12 @@ use std::collections::BTreeSet;
 
 use chrono::{Datelike, Months, TimeZone, Utc};
 use plantd_contracts::health::{AlarmStats, Asset, AssetKind, GetAlarmStats, GetAsset, ListAssets};
-use plantd_contracts::telemetry::{Aggregate, ListMetrics, QueryAggregate};
+use plantd_contracts::telemetry::{Aggregate, LatestValues, QueryAggregate};
 use plantd_contracts::time::{to_datetime, Millis};
 use plantd_contracts::workorders::{
     ComputeFigures, FiguresReport, OperatingBasis, OperatingTime, Period,
 };
+use plantd_contracts::DeviceId;
 
 use super::Problem;
 use crate::state::AppState;
@@ -106,26 +107,39 @@ fn scope(all: &[Asset], asset_id: Option<&str>) -> Result<Option<Vec<Asset>>, Pr
     ))
 }
 
-/// Hours of `running` per bucket of `bounds`, from the first device of the asset that
-/// reports it; `None` when none does.
+/// The devices of `devices` that report `running`: one question to telemetry for all
+/// of them (a question per device was a thousand round trips on a plant of that size).
+async fn running_devices(
+    state: &AppState,
+    devices: Vec<DeviceId>,
+) -> Result<BTreeSet<DeviceId>, Problem> {
+    if devices.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let latest = state
+        .telemetry
+        .send(LatestValues {
+            devices: Some(devices),
+        })
+        .await??;
+    Ok(latest
+        .into_iter()
+        .filter(|(_, values)| values.iter().any(|v| v.metric == RUNNING_METRIC))
+        .map(|(device, _)| device)
+        .collect())
+}
+
+/// Hours of `running` per bucket of `bounds`, from the first of the asset's `devices`
+/// that reports it (`running`: those that do); `None` when none does.
 async fn running_hours(
     state: &AppState,
-    asset: &str,
+    devices: &[DeviceId],
+    running: &BTreeSet<DeviceId>,
     from: Millis,
     to: Millis,
     bounds: &[(Millis, Millis)],
 ) -> Result<Option<(f64, Vec<f64>)>, Problem> {
-    let detail = state.health.send(GetAsset(asset.to_owned())).await??;
-    for device in detail.devices {
-        let metrics = state
-            .telemetry
-            .send(ListMetrics {
-                device_id: device.clone(),
-            })
-            .await??;
-        if !metrics.iter().any(|m| m.metric == RUNNING_METRIC) {
-            continue;
-        }
+    if let Some(device) = devices.iter().find(|d| running.contains(*d)).cloned() {
         let step_ms = if to - from <= 2 * DAY_MS {
             60_000
         } else {
@@ -176,8 +190,21 @@ pub async fn build(
     let bounds: Vec<(Millis, Millis)> = series.iter().map(|(a, b, _)| (*a, *b)).collect();
     let mut operating = Vec::new();
     let mut per_bucket: Vec<Vec<OperatingTime>> = vec![Vec::new(); series.len()];
+    let mut devices_of = Vec::new();
     for asset in assets.iter().filter(|a| a.kind == AssetKind::Asset) {
-        match running_hours(state, &asset.id, from, to, &bounds).await? {
+        let detail = state.health.send(GetAsset(asset.id.clone())).await??;
+        devices_of.push((asset, detail.devices));
+    }
+    let running = running_devices(
+        state,
+        devices_of
+            .iter()
+            .flat_map(|(_, d)| d.iter().cloned())
+            .collect(),
+    )
+    .await?;
+    for (asset, devices) in devices_of {
+        match running_hours(state, &devices, &running, from, to, &bounds).await? {
             Some((total, per)) => {
                 operating.push(OperatingTime {
                     asset_id: asset.id.clone(),

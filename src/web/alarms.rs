@@ -149,10 +149,16 @@ pub async fn list(
         Err(refusal) => return refusal,
     };
     let f = filter.into_inner();
-    let table = Table::new("/alarms", &f.table, &SORT_KEYS, ("raised", SortDir::Desc))
-        .keep("state", &f.state)
-        .keep("severity", &f.severity)
-        .keep("asset_id", &f.asset_id);
+    let table = Table::new(
+        "/alarms",
+        &f.table,
+        &SORT_KEYS,
+        ("raised", SortDir::Desc),
+        state.ui_page_size,
+    )
+    .keep("state", &f.state)
+    .keep("severity", &f.severity)
+    .keep("asset_id", &f.asset_id);
     let (page, error) = match query_of(&f, &table) {
         Ok(q) => match answer(state.health.send(q).await) {
             Ok(page) => (Some(page), None),

@@ -10,8 +10,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use plantd_contracts::health::{
-    Asset, CreateAsset, DeleteAsset, GetAsset, ListAlarms, ListAssets, ListRules,
-    SetAssetMaintenance, UpdateAsset,
+    Asset, CountOpenAlarmsByAsset, CreateAsset, DeleteAsset, GetAsset, ListAlarms, ListAssets,
+    ListRules, SetAssetMaintenance, UpdateAsset,
 };
 use plantd_contracts::identity::SessionView;
 use plantd_contracts::telemetry::LatestValues;
@@ -103,24 +103,14 @@ struct TreePage {
     nodes: Vec<Node>,
 }
 
+/// Open alarms per asset, from health's memory (an empty map if it does not answer: the
+/// tree is still shown, without badges).
 async fn open_counts(state: &AppState) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    let page = state
+    state
         .health
-        .send(ListAlarms {
-            open: true,
-            limit: 1000,
-            ..ListAlarms::default()
-        })
-        .await;
-    if let Ok(Ok(page)) = page {
-        for a in page.items {
-            if let Some(asset) = a.asset_id {
-                *counts.entry(asset).or_insert(0) += 1;
-            }
-        }
-    }
-    counts
+        .send(CountOpenAlarmsByAsset)
+        .await
+        .unwrap_or_default()
 }
 
 async fn render_tree(

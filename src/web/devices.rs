@@ -204,10 +204,16 @@ async fn list_page(
     let filter_state = filter_state.unwrap_or_default();
     let filter_kind = filter_kind.unwrap_or_default();
     let filter_label = filter_label.unwrap_or_default();
-    let table = Table::new("/devices", &query.table, &SORT_KEYS, ("id", SortDir::Asc))
-        .keep("state", &filter_state)
-        .keep("kind", &filter_kind)
-        .keep("label", &filter_label);
+    let table = Table::new(
+        "/devices",
+        &query.table,
+        &SORT_KEYS,
+        ("id", SortDir::Asc),
+        state.ui_page_size,
+    )
+    .keep("state", &filter_state)
+    .keep("kind", &filter_kind)
+    .keep("label", &filter_label);
     let page = match state
         .devices
         .send(BrowseDevices {

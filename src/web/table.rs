@@ -7,9 +7,6 @@
 use plantd_contracts::window::{SortDir, Window};
 use serde::Deserialize;
 
-/// Rows on one page of a table.
-pub const PAGE_ROWS: u32 = 50;
-
 /// The table part of a page's query string; unknown or bad values fall back to defaults
 /// (a link someone edited by hand still shows the table).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -36,16 +33,19 @@ pub struct Table {
     /// 1-based.
     pub page: u32,
     pub total: u64,
+    /// Rows on one page (`ui_page_size`).
+    rows: u32,
 }
 
 impl Table {
-    /// The table at `path` for `query`; `sort` is the key asked for if `keys` holds it,
-    /// else `default`.
+    /// The table at `path` for `query`, `rows` to a page (at least one); `sort` is the key
+    /// asked for if `keys` holds it, else `default`.
     pub fn new(
         path: &'static str,
         query: &TableQuery,
         keys: &[&'static str],
         default: (&'static str, SortDir),
+        rows: u32,
     ) -> Table {
         let (sort, dir) = match keys.iter().find(|k| **k == query.sort) {
             Some(key) => (*key, SortDir::parse(&query.dir).unwrap_or(SortDir::Asc)),
@@ -59,6 +59,7 @@ impl Table {
             dir,
             page: query.page.parse().unwrap_or(1).max(1),
             total: 0,
+            rows: rows.max(1),
         }
     }
 
@@ -78,26 +79,31 @@ impl Table {
     /// The rows of this page.
     pub fn window(&self) -> Window {
         Window {
-            offset: (self.page - 1).saturating_mul(PAGE_ROWS),
-            limit: PAGE_ROWS,
+            offset: (self.page - 1).saturating_mul(self.rows),
+            limit: self.rows,
         }
     }
 
     /// Notes the total the module counted; a page past the end shows the last one's number.
     pub fn counted(mut self, total: u64) -> Table {
         self.total = total;
+        let shown = match self.first_row() {
+            0 => 0,
+            first => self.last_row() + 1 - first,
+        };
+        metrics::histogram!("plantd_web_table_rows").record(shown as f64);
         self
     }
 
     pub fn pages(&self) -> u32 {
-        u32::try_from(self.total.div_ceil(u64::from(PAGE_ROWS)))
+        u32::try_from(self.total.div_ceil(u64::from(self.rows)))
             .unwrap_or(u32::MAX)
             .max(1)
     }
 
     /// The first row shown, 1-based (0 when there are none).
     pub fn first_row(&self) -> u64 {
-        let first = u64::from(self.page - 1) * u64::from(PAGE_ROWS) + 1;
+        let first = u64::from(self.page - 1) * u64::from(self.rows) + 1;
         if first > self.total {
             0
         } else {
@@ -106,7 +112,7 @@ impl Table {
     }
 
     pub fn last_row(&self) -> u64 {
-        (u64::from(self.page) * u64::from(PAGE_ROWS)).min(self.total)
+        (u64::from(self.page) * u64::from(self.rows)).min(self.total)
     }
 
     fn href(&self, sort: &str, dir: SortDir, page: u32) -> String {
@@ -200,6 +206,7 @@ mod tests {
             &query("name", "asc", "2", "pump 5"),
             &["id", "name"],
             ("id", SortDir::Asc),
+            50,
         )
         .keep("state", "online")
         .keep("kind", "")
@@ -236,6 +243,7 @@ mod tests {
             &query("password", "sideways", "-3", ""),
             &["id"],
             ("id", SortDir::Desc),
+            50,
         );
         assert_eq!((t.sort, t.dir, t.page), ("id", SortDir::Desc, 1));
         assert!(t.prev_href().is_none());

@@ -120,6 +120,7 @@ async fn render_table(
         &query.table,
         &SORT_KEYS,
         ("username", SortDir::Asc),
+        state.ui_page_size,
     )
     .keep("role", &query.role);
     let browse = BrowseUsers {

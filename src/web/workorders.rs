@@ -126,6 +126,7 @@ pub async fn list(
         &f.table,
         &SORT_KEYS,
         ("created", SortDir::Desc),
+        state.ui_page_size,
     )
     .keep("status", &f.status)
     .keep("kind", &f.kind)

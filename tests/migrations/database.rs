@@ -118,7 +118,7 @@ impl TestDatabase {
     }
 
     /// The first column (named `line`, text) of every row `sqlite` or `postgres` returns.
-    fn lines(&self, sqlite: &str, postgres: &[&str]) -> Vec<String> {
+    pub fn lines(&self, sqlite: &str, postgres: &[&str]) -> Vec<String> {
         let lines: Vec<Line> = match &mut self.connect() {
             Conn::Sqlite(c) => diesel::sql_query(sqlite).load(c).expect(sqlite),
             Conn::Pg(c) => postgres

@@ -4,6 +4,7 @@
 //! the folders; `layout.rs` checks them without a database, `schema.rs` runs `plantd
 //! migrate` on a real one (`database.rs`).
 
+mod backfill;
 mod database;
 mod layout;
 mod schema;

@@ -21,6 +21,21 @@ pub fn like_text(q: &str) -> String {
     out
 }
 
+/// The text a table search matches, stored beside a row: the words a person sees of it
+/// (never a JSON document's keys or escapes), empty ones left out, joined by spaces and
+/// lowered one character at a time as [`like_text`] lowers what is typed, so both sides
+/// agree on every backend (SQLite's `lower()` folds ASCII letters only).
+pub fn search_text(words: &[Option<&str>]) -> String {
+    let mut out = String::new();
+    for word in words.iter().flatten().filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
+}
+
 /// The rows `offset .. offset + limit` of the ordered, filtered list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
@@ -102,6 +117,14 @@ impl<T> Windowed<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_text_lowers_every_letter_as_typed_text_is_lowered() {
+        let stored = search_text(&[Some("WO-7"), None, Some(""), Some("Überdruck ΣΑΣ")]);
+        assert_eq!(stored, "wo-7 überdruck σασ");
+        assert!(stored.contains(&like_text("ÜBERDRUCK")));
+        assert!(stored.contains(&like_text("ΣΑΣ")));
+    }
 
     #[test]
     fn slices_and_counts() {

@@ -170,6 +170,18 @@ impl Handler<GetAsset> for Health {
     }
 }
 
+impl Handler<CountOpenAlarmsByAsset> for Health {
+    type Result = MessageResult<CountOpenAlarmsByAsset>;
+
+    fn handle(&mut self, _: CountOpenAlarmsByAsset, _: &mut Context<Self>) -> Self::Result {
+        let mut counts = std::collections::HashMap::new();
+        for asset in self.open_alarms().filter_map(|a| a.asset_id.as_ref()) {
+            *counts.entry(asset.clone()).or_insert(0) += 1;
+        }
+        MessageResult(counts)
+    }
+}
+
 impl Handler<UpdateAsset> for Health {
     type Result = Reply<Asset>;
 

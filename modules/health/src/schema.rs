@@ -38,6 +38,7 @@ diesel::table! {
         raised_at -> BigInt,
         updated_at -> BigInt,
         doc -> Text,
+        search_text -> Text,
     }
 }
 

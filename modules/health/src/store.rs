@@ -43,6 +43,9 @@ pub struct AlarmRow {
     pub raised_at: Millis,
     pub updated_at: Millis,
     pub doc: String,
+    /// What the alarm table searches: the words a person sees (rule, device, metric,
+    /// severity, state, asset), lower case (`window::search_text`).
+    pub search_text: String,
 }
 
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -256,8 +259,6 @@ pub struct AlarmWindow {
     pub limit: i64,
 }
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
 macro_rules! alarms_matching {
     ($w:expr) => {{
         let mut query = health_alarms::table.into_boxed();
@@ -275,7 +276,7 @@ macro_rules! alarms_matching {
         }
         if let Some(text) = &$w.text {
             query = query.filter(
-                lower(health_alarms::doc)
+                health_alarms::search_text
                     .like(format!("%{text}%"))
                     .escape('\\'),
             );
@@ -284,7 +285,9 @@ macro_rules! alarms_matching {
     }};
 }
 
-/// One window of alarms in the order asked, and how many match in all.
+/// One window of alarms in the order asked, and how many match in all. A deferred join:
+/// the window's ids are paged over the sort key's index, then only those rows are read,
+/// in one read transaction.
 pub fn window_alarms(
     conn: &mut DbConnection,
     w: &AlarmWindow,
@@ -292,23 +295,28 @@ pub fn window_alarms(
     use health_alarms as a;
     use plantd_contracts::health::AlarmSort;
     use plantd_contracts::window::SortDir;
-    with_conn!(conn, |c| {
-        let total: i64 = alarms_matching!(w).count().get_result(c)?;
-        let q = alarms_matching!(w);
-        let q = match (w.sort, w.dir) {
-            (AlarmSort::Raised, SortDir::Asc) => q.order((a::raised_at.asc(), a::id.asc())),
-            (AlarmSort::Raised, SortDir::Desc) => q.order((a::raised_at.desc(), a::id.desc())),
-            (AlarmSort::Severity, SortDir::Asc) => q.order((a::severity.asc(), a::id.asc())),
-            (AlarmSort::Severity, SortDir::Desc) => q.order((a::severity.desc(), a::id.desc())),
-            (AlarmSort::State, SortDir::Asc) => q.order((a::state.asc(), a::id.asc())),
-            (AlarmSort::State, SortDir::Desc) => q.order((a::state.desc(), a::id.desc())),
-            (AlarmSort::Device, SortDir::Asc) => q.order((a::device_id.asc(), a::id.asc())),
-            (AlarmSort::Device, SortDir::Desc) => q.order((a::device_id.desc(), a::id.desc())),
-        };
-        let rows = q.offset(w.offset).limit(w.limit).load(c)?;
-        Ok::<_, diesel::result::Error>((rows, total))
-    })
-    .map_err(DbError::from)
+    let (rows, ids, total): (Vec<AlarmRow>, Vec<String>, i64) = with_conn!(conn, |c| c
+        .transaction(|c| {
+            let total: i64 = alarms_matching!(w).count().get_result(c)?;
+            let q = alarms_matching!(w);
+            let q = match (w.sort, w.dir) {
+                (AlarmSort::Raised, SortDir::Asc) => q.order((a::raised_at.asc(), a::id.asc())),
+                (AlarmSort::Raised, SortDir::Desc) => q.order((a::raised_at.desc(), a::id.desc())),
+                (AlarmSort::Severity, SortDir::Asc) => q.order((a::severity.asc(), a::id.asc())),
+                (AlarmSort::Severity, SortDir::Desc) => q.order((a::severity.desc(), a::id.desc())),
+                (AlarmSort::State, SortDir::Asc) => q.order((a::state.asc(), a::id.asc())),
+                (AlarmSort::State, SortDir::Desc) => q.order((a::state.desc(), a::id.desc())),
+                (AlarmSort::Device, SortDir::Asc) => q.order((a::device_id.asc(), a::id.asc())),
+                (AlarmSort::Device, SortDir::Desc) => q.order((a::device_id.desc(), a::id.desc())),
+            };
+            let ids: Vec<String> = q.select(a::id).offset(w.offset).limit(w.limit).load(c)?;
+            let rows = a::table.filter(a::id.eq_any(&ids)).load(c)?;
+            Ok::<_, diesel::result::Error>((rows, ids, total))
+        }))?;
+    let mut by_id: std::collections::HashMap<String, AlarmRow> =
+        rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+    let rows = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+    Ok((rows, total))
 }
 
 pub fn get_alarm(

@@ -8,6 +8,7 @@
 use actix::prelude::*;
 use plantd_contracts::health::Alarm;
 use plantd_contracts::time::{now_ms, Millis};
+use plantd_contracts::window::search_text;
 use plantd_contracts::{DomainError, Event};
 
 use crate::actor::Health;
@@ -16,6 +17,15 @@ use crate::store::{self, AlarmRow, HistoryRow};
 use crate::write_queue::{PendingWrite, Reply};
 
 fn row_of(a: &Alarm) -> Result<AlarmRow, DomainError> {
+    let device = a.device_id.to_string();
+    let search_text = search_text(&[
+        Some(a.rule_name.as_str()),
+        Some(device.as_str()),
+        a.metric.as_deref(),
+        Some(a.severity.as_str()),
+        Some(a.state.as_str()),
+        a.asset_id.as_deref(),
+    ]);
     Ok(AlarmRow {
         id: a.id.clone(),
         rule_id: a.rule_id.clone(),
@@ -30,6 +40,7 @@ fn row_of(a: &Alarm) -> Result<AlarmRow, DomainError> {
             ..a.clone()
         })
         .map_err(|e| DomainError::Unavailable(e.to_string()))?,
+        search_text,
     })
 }
 

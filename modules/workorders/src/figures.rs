@@ -1,6 +1,6 @@
 //! `ComputeFigures`: the maintenance figures over a period and each of its series
-//! buckets, from one read of the orders that touch the period (`store::orders_touching`)
-//! and the pure computation in `kpi.rs`. Reads only this module's tables.
+//! buckets, from one read of the figures' columns of the orders that touch the period
+//! (`store::orders_touching`: no document is decoded) and the pure computation in `kpi.rs`. Reads only this module's tables.
 
 use actix::prelude::*;
 use plantd_contracts::workorders::{ComputeFigures, FiguresReport};

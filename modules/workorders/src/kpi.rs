@@ -1,5 +1,6 @@
 //! The maintenance figures, computed from orders (EN 15341 / SMRP definitions). Pure: the
-//! caller gives the orders of the assets in question and the operating time it measured;
+//! caller gives the facts of the orders of the assets in question ([`Facts`]: the columns
+//! the store keeps for this, not whole orders) and the operating time it measured;
 //! nothing here reads the database or the clock.
 //!
 //! - failures: corrective orders raised in the period (cancelled ones excluded);
@@ -36,6 +37,53 @@ fn ms_opt(t: &Option<DateTime<Utc>>) -> Option<Millis> {
     t.as_ref().map(ms)
 }
 
+/// What the figures read of one order: its columns in `workorders_orders` (the store
+/// reads only these, never the document), or taken from a whole order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    pub kind: WorkOrderType,
+    pub status: WorkOrderStatus,
+    pub asset_id: Option<String>,
+    pub created_at: Millis,
+    /// When it stopped being open (done or cancelled); `None` while open.
+    pub closed_at: Option<Millis>,
+    pub due_at: Option<Millis>,
+    pub completed_at: Option<Millis>,
+    pub downtime_start: Option<Millis>,
+    pub downtime_end: Option<Millis>,
+    pub estimated_hours: Option<f64>,
+    pub actual_hours: Option<f64>,
+    pub interval_days: Option<f64>,
+    pub repeat_failure: bool,
+    /// The closing code's failure mode.
+    pub failure_mode: Option<String>,
+}
+
+impl From<&WorkOrder> for Facts {
+    fn from(o: &WorkOrder) -> Facts {
+        Facts {
+            kind: o.kind,
+            status: o.status,
+            asset_id: o.asset_id.clone(),
+            created_at: ms(&o.created_at),
+            closed_at: match o.status {
+                WorkOrderStatus::Done => ms_opt(&o.completed_at).or(Some(ms(&o.updated_at))),
+                WorkOrderStatus::Cancelled => Some(ms(&o.updated_at)),
+                _ => None,
+            },
+            due_at: ms_opt(&o.due_at),
+            completed_at: ms_opt(&o.completed_at),
+            downtime_start: ms_opt(&o.downtime_start),
+            downtime_end: ms_opt(&o.downtime_end),
+            estimated_hours: o.estimated_hours,
+            actual_hours: o.actual_hours,
+            interval_days: o.interval_days,
+            repeat_failure: o.repeat_failure,
+            failure_mode: o.closing.as_ref().map(|c| c.failure_mode.clone()),
+        }
+    }
+}
+
 fn in_period(t: Millis, from: Millis, to: Millis) -> bool {
     (from..to).contains(&t)
 }
@@ -44,20 +92,12 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0).then(|| a / b)
 }
 
-/// When an order stopped being open (done or cancelled), if it did.
-fn closed_at(o: &WorkOrder) -> Option<Millis> {
-    if o.status.is_open() {
-        return None;
-    }
-    ms_opt(&o.completed_at).or(Some(ms(&o.updated_at)))
-}
-
 /// The order's downtime inside `[from, to)`, in hours.
-fn downtime_hours(o: &WorkOrder, from: Millis, to: Millis) -> f64 {
-    let Some(start) = ms_opt(&o.downtime_start) else {
+fn downtime_hours(o: &Facts, from: Millis, to: Millis) -> f64 {
+    let Some(start) = o.downtime_start else {
         return 0.0;
     };
-    let end = ms_opt(&o.downtime_end).unwrap_or(to);
+    let end = o.downtime_end.unwrap_or(to);
     let (a, b) = (start.max(from), end.min(to));
     if b > a {
         (b - a) as f64 / HOUR_MS
@@ -67,23 +107,23 @@ fn downtime_hours(o: &WorkOrder, from: Millis, to: Millis) -> f64 {
 }
 
 /// Hours to restore a failure: its downtime, or raised → done without one.
-fn restore_hours(o: &WorkOrder) -> Option<f64> {
-    let done = ms_opt(&o.completed_at)?;
-    let (start, end) = match (ms_opt(&o.downtime_start), ms_opt(&o.downtime_end)) {
+fn restore_hours(o: &Facts) -> Option<f64> {
+    let done = o.completed_at?;
+    let (start, end) = match (o.downtime_start, o.downtime_end) {
         (Some(s), Some(e)) => (s, e),
-        _ => (ms(&o.created_at), done),
+        _ => (o.created_at, done),
     };
     Some((end - start).max(0) as f64 / HOUR_MS)
 }
 
-fn worked_hours(o: &WorkOrder) -> f64 {
+fn worked_hours(o: &Facts) -> f64 {
     o.actual_hours.or(o.estimated_hours).unwrap_or(0.0).max(0.0)
 }
 
 /// A preventive order counts as due in the period by its due time (its creation time
 /// when it has none); on time when done within ±10 % of its interval of that time.
-fn pm_on_time(o: &WorkOrder, due: Millis) -> bool {
-    let Some(done) = ms_opt(&o.completed_at).filter(|_| o.status == WorkOrderStatus::Done) else {
+fn pm_on_time(o: &Facts, due: Millis) -> bool {
+    let Some(done) = o.completed_at.filter(|_| o.status == WorkOrderStatus::Done) else {
         return false;
     };
     let tolerance = o
@@ -99,7 +139,7 @@ fn pm_on_time(o: &WorkOrder, due: Millis) -> bool {
 /// The figures of `orders` over `[from, to)` with the operating time measured per asset.
 /// `calendar` operating time (no `running` metric) is the period less the downtime.
 pub fn compute(
-    orders: &[WorkOrder],
+    orders: &[Facts],
     from: Millis,
     to: Millis,
     operating: &[OperatingTime],
@@ -118,11 +158,11 @@ pub fn compute(
     let mut modes: BTreeMap<&str, u64> = BTreeMap::new();
 
     for o in orders {
-        let created = ms(&o.created_at);
+        let created = o.created_at;
         if created >= to {
             continue;
         }
-        let closed = closed_at(o);
+        let closed = o.closed_at;
         let cancelled = o.status == WorkOrderStatus::Cancelled;
         let d = downtime_hours(o, from, to);
         downtime += d;
@@ -136,15 +176,15 @@ pub fn compute(
             }
         }
         let done_in_period = o.status == WorkOrderStatus::Done
-            && ms_opt(&o.completed_at).is_some_and(|t| in_period(t, from, to));
+            && o.completed_at.is_some_and(|t| in_period(t, from, to));
         if done_in_period {
             if o.kind == WorkOrderType::Corrective {
                 if let Some(h) = restore_hours(o) {
                     restored += 1;
                     restore_total += h;
                 }
-                if let Some(c) = &o.closing {
-                    *modes.entry(c.failure_mode.as_str()).or_default() += 1;
+                if let Some(mode) = &o.failure_mode {
+                    *modes.entry(mode.as_str()).or_default() += 1;
                 }
             }
             let h = worked_hours(o);
@@ -154,7 +194,7 @@ pub fn compute(
             }
         }
         if o.kind == WorkOrderType::Preventive && !cancelled {
-            let due = ms_opt(&o.due_at).unwrap_or(created);
+            let due = o.due_at.unwrap_or(created);
             if in_period(due, from, to) {
                 pm_due += 1;
                 if pm_on_time(o, due) {
@@ -166,7 +206,7 @@ pub fn compute(
         if open_at_end {
             open += 1;
             backlog_hours += o.estimated_hours.unwrap_or(0.0).max(0.0);
-            if ms_opt(&o.due_at).is_some_and(|due| due < to) {
+            if o.due_at.is_some_and(|due| due < to) {
                 overdue += 1;
             }
         }

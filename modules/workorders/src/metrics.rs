@@ -13,4 +13,8 @@ pub fn describe_metrics() {
         "plantd_workorders_open",
         "Work orders open, in progress or on hold"
     );
+    metrics::describe_counter!(
+        "plantd_workorders_figures_rows_skipped_total",
+        "Stored orders left out of the maintenance figures: an unknown type or status in their row"
+    );
 }

@@ -21,6 +21,32 @@ diesel::table! {
     }
 }
 
+// More columns of `workorders_orders`, declared apart (diesel's tables here hold at most
+// 16 columns): what the figures read and the table search matches, written beside the
+// row by `store::row_of`. `id` is the same key. The two may meet in one query only as a
+// subquery (`id IN (SELECT id …)`): joined, their column names would be ambiguous.
+diesel::table! {
+    #[sql_name = "workorders_orders"]
+    workorders_order_facts (id) {
+        id -> Text,
+        kind -> Text,
+        status -> Text,
+        asset_id -> Nullable<Text>,
+        created_at -> BigInt,
+        closed_at -> Nullable<BigInt>,
+        due_at -> Nullable<BigInt>,
+        completed_at -> Nullable<BigInt>,
+        downtime_start -> Nullable<BigInt>,
+        downtime_end -> Nullable<BigInt>,
+        estimated_hours -> Nullable<Double>,
+        actual_hours -> Nullable<Double>,
+        interval_days -> Nullable<Double>,
+        repeat_failure -> Bool,
+        failure_mode -> Nullable<Text>,
+        search_text -> Text,
+    }
+}
+
 diesel::table! {
     workorders_history (order_id, seq) {
         order_id -> Text,
@@ -55,3 +81,5 @@ diesel::table! {
         position -> Integer,
     }
 }
+
+diesel::allow_tables_to_appear_in_same_query!(workorders_orders, workorders_order_facts);

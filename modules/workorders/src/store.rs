@@ -6,16 +6,17 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use plantd_contracts::time::Millis;
-use plantd_contracts::window::SortDir;
+use plantd_contracts::window::{search_text, SortDir};
 use plantd_contracts::workorders::{
     Code, FailureCodes, HistoryEntry, OrderSort, RequestStatus, WorkOrder, WorkOrderFilter,
     WorkOrderStatus, WorkRequest,
 };
 use plantd_storage::{with_conn, DbConnection, DbError};
 
+use crate::kpi::Facts;
 use crate::schema::{
-    workorders_codes, workorders_counters, workorders_history, workorders_orders,
-    workorders_requests,
+    workorders_codes, workorders_counters, workorders_history, workorders_order_facts,
+    workorders_orders, workorders_requests,
 };
 
 /// The statuses of an open order, as stored.
@@ -42,6 +43,22 @@ pub(crate) struct OrderRow {
     pub doc: String,
 }
 
+/// The columns of an order beside [`OrderRow`] (declared apart, see `schema.rs`): what the
+/// figures read and the search text, written after the row in the same transaction.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = workorders_order_facts, treat_none_as_null = true)]
+pub(crate) struct FactsRow {
+    pub completed_at: Option<Millis>,
+    pub downtime_start: Option<Millis>,
+    pub downtime_end: Option<Millis>,
+    pub estimated_hours: Option<f64>,
+    pub actual_hours: Option<f64>,
+    pub interval_days: Option<f64>,
+    pub repeat_failure: bool,
+    pub failure_mode: Option<String>,
+    pub search_text: String,
+}
+
 #[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
 #[diesel(table_name = workorders_requests, treat_none_as_null = true)]
 pub(crate) struct RequestRow {
@@ -64,13 +81,26 @@ fn ms(t: Option<DateTime<Utc>>) -> Option<Millis> {
     t.map(|t| t.timestamp_millis())
 }
 
-fn row_of(o: &WorkOrder) -> Result<OrderRow, DbError> {
-    let closed_at = match o.status {
-        WorkOrderStatus::Done => o.completed_at.map(|t| t.timestamp_millis()),
-        WorkOrderStatus::Cancelled => Some(o.updated_at.timestamp_millis()),
-        _ => None,
-    };
-    Ok(OrderRow {
+/// What the order tables search: the words a person sees of an order (never the JSON
+/// keys or escapes of its document), lower case.
+pub(crate) fn search_text_of(o: &WorkOrder) -> String {
+    let device = o.device_id.as_ref().map(|d| d.to_string());
+    let number = format!("wo-{}", o.number);
+    search_text(&[
+        Some(number.as_str()),
+        Some(o.title.as_str()),
+        Some(o.description.as_str()),
+        Some(o.kind.as_str()),
+        o.assignee.as_deref(),
+        o.location.as_deref(),
+        o.asset_id.as_deref(),
+        device.as_deref(),
+    ])
+}
+
+fn row_of(o: &WorkOrder) -> Result<(OrderRow, FactsRow), DbError> {
+    let facts = Facts::from(o);
+    let row = OrderRow {
         id: o.id.clone(),
         number: o.number,
         kind: o.kind.as_str().to_owned(),
@@ -85,13 +115,35 @@ fn row_of(o: &WorkOrder) -> Result<OrderRow, DbError> {
         plan_id: o.plan_id.clone(),
         occurrence: o.occurrence,
         created_at: o.created_at.timestamp_millis(),
-        closed_at,
+        closed_at: facts.closed_at,
         doc: encode(&WorkOrder {
             history: Vec::new(),
             overdue: false,
             ..o.clone()
         })?,
-    })
+    };
+    let more = FactsRow {
+        completed_at: facts.completed_at,
+        downtime_start: facts.downtime_start,
+        downtime_end: facts.downtime_end,
+        estimated_hours: facts.estimated_hours,
+        actual_hours: facts.actual_hours,
+        interval_days: facts.interval_days,
+        repeat_failure: facts.repeat_failure,
+        failure_mode: facts.failure_mode,
+        search_text: search_text_of(o),
+    };
+    Ok((row, more))
+}
+
+/// Writes the columns beside the row (`FactsRow`) of the order `id`.
+fn write_facts(conn: &mut DbConnection, id: &str, facts: &FactsRow) -> Result<(), DbError> {
+    with_conn!(conn, |c| diesel::update(
+        workorders_order_facts::table.find(id)
+    )
+    .set(facts)
+    .execute(c))?;
+    Ok(())
 }
 
 /// Open and past its due date, now.
@@ -123,23 +175,23 @@ pub(crate) fn next_number(conn: &mut DbConnection) -> Result<i64, DbError> {
 /// Stores a new order; `overdue` is set on it as it is shown now.
 pub(crate) fn insert_order(conn: &mut DbConnection, o: &mut WorkOrder) -> Result<(), DbError> {
     o.overdue = is_overdue(o, Utc::now());
-    let row = row_of(o)?;
+    let (row, facts) = row_of(o)?;
     with_conn!(conn, |c| diesel::insert_into(workorders_orders::table)
         .values(&row)
         .execute(c))?;
-    Ok(())
+    write_facts(conn, &row.id, &facts)
 }
 
 /// Stores a changed order; `overdue` is set on it as it is shown now.
 pub(crate) fn update_order(conn: &mut DbConnection, o: &mut WorkOrder) -> Result<(), DbError> {
     o.overdue = is_overdue(o, Utc::now());
-    let row = row_of(o)?;
+    let (row, facts) = row_of(o)?;
     with_conn!(conn, |c| diesel::update(
         workorders_orders::table.find(&row.id)
     )
     .set(&row)
     .execute(c))?;
-    Ok(())
+    write_facts(conn, &row.id, &facts)
 }
 
 /// Appends entries to an order's history, after the ones it has.
@@ -392,22 +444,25 @@ pub(crate) struct OrderWindow {
     pub limit: i64,
 }
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
-/// The filter and the search text (in the document, or the order's number).
+/// The filter and the search text (in the order's search text, or its number).
 macro_rules! searched {
     ($q:expr, $w:expr) => {{
         let mut q = matching!($q, $w.filter, $w.now);
         if let Some(text) = &$w.text {
-            let pattern = format!("%{text}%");
+            let found = workorders_order_facts::table
+                .filter(
+                    workorders_order_facts::search_text
+                        .like(format!("%{text}%"))
+                        .escape('\\'),
+                )
+                .select(workorders_order_facts::id);
             q = match $w.number {
                 Some(n) => q.filter(
-                    lower(workorders_orders::doc)
-                        .like(pattern)
-                        .escape('\\')
+                    workorders_orders::id
+                        .eq_any(found)
                         .or(workorders_orders::number.eq(n)),
                 ),
-                None => q.filter(lower(workorders_orders::doc).like(pattern).escape('\\')),
+                None => q.filter(workorders_orders::id.eq_any(found)),
             };
         }
         q
@@ -444,47 +499,124 @@ macro_rules! sorted {
     }};
 }
 
-/// One window of orders in the order asked, and the count of all that match.
+/// One window of orders in the order asked, and the count of all that match. A deferred
+/// join: the window's ids are paged over the sort key's index (small records, however
+/// deep the offset), then only those rows are read and decoded; one read transaction,
+/// so the count, the ids and the rows agree.
 pub(crate) fn window_orders(
     conn: &mut DbConnection,
     w: &OrderWindow,
 ) -> Result<(Vec<WorkOrder>, i64), DbError> {
-    let (rows, total): (Vec<OrderRow>, i64) = with_conn!(conn, |c| {
-        let total = searched!(workorders_orders::table.into_boxed(), w)
-            .count()
-            .get_result(c)?;
-        let rows = sorted!(searched!(workorders_orders::table.into_boxed(), w), w)
-            .offset(w.offset)
-            .limit(w.limit)
-            .load(c)?;
-        Ok::<_, diesel::result::Error>((rows, total))
-    })?;
-    Ok((rows.iter().map(order_of).collect::<Result<_, _>>()?, total))
+    let (rows, ids, total): (Vec<OrderRow>, Vec<String>, i64) = with_conn!(conn, |c| c
+        .transaction(|c| {
+            let total = searched!(workorders_orders::table.into_boxed(), w)
+                .count()
+                .get_result(c)?;
+            let ids: Vec<String> = sorted!(searched!(workorders_orders::table.into_boxed(), w), w)
+                .select(workorders_orders::id)
+                .offset(w.offset)
+                .limit(w.limit)
+                .load(c)?;
+            let rows = workorders_orders::table
+                .filter(workorders_orders::id.eq_any(&ids))
+                .load(c)?;
+            Ok::<_, diesel::result::Error>((rows, ids, total))
+        }))?;
+    let mut by_id: std::collections::HashMap<&str, &OrderRow> =
+        rows.iter().map(|r| (r.id.as_str(), r)).collect();
+    let orders = ids
+        .iter()
+        .filter_map(|id| by_id.remove(id.as_str()))
+        .map(order_of)
+        .collect::<Result<_, _>>()?;
+    Ok((orders, total))
 }
 
-/// Orders created before `to` that are open, or were done or cancelled at `from` or
-/// later; on `assets` only when given (the figures over `[from, to)`).
+/// The figures' columns of a row, as stored.
+type FactsColumns = (
+    String,
+    String,
+    Option<String>,
+    Millis,
+    Option<Millis>,
+    Option<Millis>,
+    Option<Millis>,
+    Option<Millis>,
+    Option<Millis>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    bool,
+    Option<String>,
+);
+
+fn facts_of(row: FactsColumns) -> Option<Facts> {
+    let (kind, status, asset_id, created_at, closed_at, due_at, completed_at) =
+        (row.0, row.1, row.2, row.3, row.4, row.5, row.6);
+    let (Some(kind), Some(status)) = (
+        plantd_contracts::workorders::WorkOrderType::parse(&kind),
+        WorkOrderStatus::parse(&status),
+    ) else {
+        tracing::warn!(%kind, %status, "a stored order has an unknown type or status; left out of the figures");
+        metrics::counter!("plantd_workorders_figures_rows_skipped_total").increment(1);
+        return None;
+    };
+    Some(Facts {
+        kind,
+        status,
+        asset_id,
+        created_at,
+        closed_at: closed_at.filter(|_| !status.is_open()),
+        due_at,
+        completed_at,
+        downtime_start: row.7,
+        downtime_end: row.8,
+        estimated_hours: row.9,
+        actual_hours: row.10,
+        interval_days: row.11,
+        repeat_failure: row.12,
+        failure_mode: row.13,
+    })
+}
+
+/// The figures' facts of the orders created before `to` that are open, or were done or
+/// cancelled at `from` or later; on `assets` only when given (the figures over
+/// `[from, to)`). Reads those columns only, never the documents.
 pub(crate) fn orders_touching(
     conn: &mut DbConnection,
     from_ms: Millis,
     to_ms: Millis,
     assets: Option<&[String]>,
-) -> Result<Vec<WorkOrder>, DbError> {
-    let rows: Vec<OrderRow> = with_conn!(conn, |c| {
-        let mut q = workorders_orders::table
-            .filter(workorders_orders::created_at.lt(to_ms))
-            .filter(
-                workorders_orders::closed_at
-                    .is_null()
-                    .or(workorders_orders::closed_at.ge(from_ms)),
-            )
+) -> Result<Vec<Facts>, DbError> {
+    use workorders_order_facts as f;
+    let rows: Vec<FactsColumns> = with_conn!(conn, |c| {
+        let mut q = f::table
+            .filter(f::created_at.lt(to_ms))
+            .filter(f::closed_at.is_null().or(f::closed_at.ge(from_ms)))
             .into_boxed();
         if let Some(assets) = assets {
-            q = q.filter(workorders_orders::asset_id.eq_any(assets.to_vec()));
+            q = q.filter(f::asset_id.eq_any(assets.to_vec()));
         }
-        q.order(workorders_orders::created_at.asc()).load(c)
+        q.order(f::created_at.asc())
+            .select((
+                f::kind,
+                f::status,
+                f::asset_id,
+                f::created_at,
+                f::closed_at,
+                f::due_at,
+                f::completed_at,
+                f::downtime_start,
+                f::downtime_end,
+                f::estimated_hours,
+                f::actual_hours,
+                f::interval_days,
+                f::repeat_failure,
+                f::failure_mode,
+            ))
+            .load(c)
     })?;
-    rows.iter().map(order_of).collect()
+    Ok(rows.into_iter().filter_map(facts_of).collect())
 }
 
 pub(crate) fn load_codes(conn: &mut DbConnection) -> Result<FailureCodes, DbError> {

@@ -111,6 +111,12 @@ pub struct Alarm {
     pub history: Vec<AlarmChange>,
 }
 
+/// How many open alarms (every state but cleared) each asset has, counted from the
+/// module's memory (alarms without an asset are left out): the asset tree's badges.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "std::collections::HashMap<String, usize>")]
+pub struct CountOpenAlarmsByAsset;
+
 #[derive(Debug, Clone, Default, Message)]
 #[rtype(result = "Result<AlarmPage, DomainError>")]
 pub struct ListAlarms {

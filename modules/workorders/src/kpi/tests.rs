@@ -3,7 +3,11 @@
 use chrono::{TimeZone, Utc};
 use plantd_contracts::workorders::*;
 
-use super::compute;
+use super::{compute, Facts};
+
+fn facts(orders: &[WorkOrder]) -> Vec<Facts> {
+    orders.iter().map(Facts::from).collect()
+}
 
 fn at(day: u32, hour: u32) -> chrono::DateTime<Utc> {
     // Day 0 is 2025-12-31; day 32 is 2026-02-01.
@@ -159,7 +163,7 @@ fn a_month_matches_the_hand_calculation() {
         hours: 600.0,
         basis: OperatingBasis::Running,
     }];
-    let f = compute(&january(), from, to, &operating, 40.0);
+    let f = compute(&facts(&january()), from, to, &operating, 40.0);
     // Failures raised in January: c1, c2, c3, c5 (c0 was raised in December, c4 cancelled).
     assert_eq!(f.failures, 4);
     // MTBF = 600 h ÷ 4 = 150 h.
@@ -212,7 +216,7 @@ fn calendar_time_is_the_period_less_downtime() {
         hours: 744.0,
         basis: OperatingBasis::Calendar,
     }];
-    let f = compute(&[o], from, to, &operating, 40.0);
+    let f = compute(&[Facts::from(&o)], from, to, &operating, 40.0);
     // 744 h of January less 24 h down = 720 h; one failure.
     assert_eq!(f.operating_hours, 720.0);
     assert_eq!(f.mtbf_hours, Some(720.0));

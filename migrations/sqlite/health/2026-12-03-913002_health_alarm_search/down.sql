@@ -1,0 +1,1 @@
+ALTER TABLE health_alarms DROP COLUMN search_text;

@@ -1,0 +1,10 @@
+DROP INDEX workorders_orders_status_created;
+ALTER TABLE workorders_orders DROP COLUMN search_text;
+ALTER TABLE workorders_orders DROP COLUMN failure_mode;
+ALTER TABLE workorders_orders DROP COLUMN repeat_failure;
+ALTER TABLE workorders_orders DROP COLUMN interval_days;
+ALTER TABLE workorders_orders DROP COLUMN actual_hours;
+ALTER TABLE workorders_orders DROP COLUMN estimated_hours;
+ALTER TABLE workorders_orders DROP COLUMN downtime_end;
+ALTER TABLE workorders_orders DROP COLUMN downtime_start;
+ALTER TABLE workorders_orders DROP COLUMN completed_at;
