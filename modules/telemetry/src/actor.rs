@@ -402,7 +402,12 @@ impl Telemetry {
                 }
                 Ok((_, Err(e))) => {
                     metrics::counter!("plantd_telemetry_batch_errors_total").increment(1);
-                    tracing::error!(error = %e, samples = items.len(), "telemetry batch not written; kept for the next attempt");
+                    if e.kind() == Some("disk_full") {
+                        tracing::error!(error = %e, samples = items.len(), buffered = act.buffer.len() + items.len(),
+                            "the database's disk is full: telemetry is kept in memory and retried, QoS 1 devices wait unacknowledged; free disk space to recover");
+                    } else {
+                        tracing::error!(error = %e, samples = items.len(), "telemetry batch not written; kept for the next attempt");
+                    }
                     act.write_failed = true;
                     // Nothing accepted is dropped: the batch goes back in front of newer
                     // samples and is retried on the next tick, so a dead database is not hammered.
