@@ -18,9 +18,15 @@ use crate::support::{eventually, Server};
 /// unacknowledged publishes, rumqttc's default) allows.
 const FLAT_OUT: &[(&str, &str)] = &[("PLANTD_MQTT_DEVICE_MAX_MSGS_PER_S", "0")];
 
-/// How long the database stays away in the outage test (the README's manual run and
-/// `plantd bench` cover 30 s).
-const OUTAGE: Duration = Duration::from_secs(5);
+/// How long the database stays away in the outage test: 5 s, or `PLANTD_TEST_OUTAGE_S`
+/// (the README's manual run of 30 s).
+fn outage() -> Duration {
+    let seconds = std::env::var("PLANTD_TEST_OUTAGE_S")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    Duration::from_secs(seconds)
+}
 
 fn start_load(server: &Server, prefix: &str, devices: usize) -> Vec<(String, Loader)> {
     (0..devices)
@@ -140,7 +146,8 @@ fn database_outage_holds_acknowledgements_and_ingest_resumes_alone() {
     // can commit, so nothing more may be acknowledged for as long as the outage lasts.
     let frozen = acked(&loaders);
     let cut_at = Instant::now();
-    while cut_at.elapsed() < OUTAGE {
+    let outage = outage();
+    while cut_at.elapsed() < outage {
         assert_eq!(acked(&loaders), frozen, "a PUBACK while the database was away");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -151,7 +158,7 @@ fn database_outage_holds_acknowledgements_and_ingest_resumes_alone() {
         "kind=\"unavailable\"",
     );
     eprintln!(
-        "outage of {OUTAGE:?}: acknowledged {frozen:?} before it, {waiting} connections waiting, \
+        "outage of {outage:?}: acknowledged {frozen:?} before it, {waiting} connections waiting, \
          {unavailable} storage errors (unavailable)"
     );
     assert!(waiting >= 1.0, "devices wait for their PUBACKs");

@@ -226,3 +226,104 @@ pub fn strip_receipt(props: &mut Option<PublishProperties>) {
         p.user_properties.retain(|(k, _)| k != RECEIPT_PROPERTY);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::{BufMut, BytesMut};
+    use rumqttd::protocol::PubAck;
+
+    /// A QoS 1 publish with packet id `pkid` (rumqttd builds QoS 1 only from bytes).
+    fn qos1(topic: &str, pkid: u16) -> Publish {
+        let mut b = BytesMut::new();
+        b.put_u8(0b0011_0010);
+        b.put_u16(pkid);
+        b.put_u16(topic.len() as u16);
+        b.extend_from_slice(topic.as_bytes());
+        b.extend_from_slice(b"{}");
+        Publish::deserialize(b.freeze())
+    }
+
+    fn puback(pkid: u16) -> Packet {
+        Packet::PubAck(
+            PubAck {
+                pkid,
+                reason: rumqttd::protocol::PubAckReason::Success,
+            },
+            None,
+        )
+    }
+
+    fn pkids(packets: Vec<Packet>) -> Vec<u16> {
+        packets
+            .into_iter()
+            .map(|p| match p {
+                Packet::PubAck(a, _) => a.pkid,
+                _ => 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pubacks_wait_for_their_commit_and_keep_their_order() {
+        let watermarks = Arc::new(Watermarks::default());
+        let mut acks = Acks::new(Some(watermarks.clone()));
+        acks.start(7);
+        let topic = "devices/press-1/telemetry";
+        let mut receipts = Vec::new();
+        for pkid in 1..=3 {
+            let publish = qos1(topic, pkid);
+            assert_eq!(publish.pkid(), pkid);
+            let mut props = None;
+            acks.tag(topic, &publish, &mut props);
+            receipts.push(take_receipt(&mut props).expect("tagged"));
+            assert!(props.is_some_and(|p| p.user_properties.is_empty()));
+        }
+        assert_eq!(receipts[2], IngestReceipt { session: 7, n: 3 });
+        for pkid in 1..=3 {
+            assert!(acks.outgoing(puback(pkid)).is_none(), "held until committed");
+        }
+        // A PUBACK of another topic queues behind them (MQTT: PUBACKs in order).
+        let mut props = None;
+        acks.tag("devices/press-1/state/reported", &qos1("x", 9), &mut props);
+        assert!(props.is_none(), "only telemetry is tagged");
+        assert!(acks.outgoing(puback(9)).is_none());
+        assert!(acks.due().is_empty());
+        watermarks.settled(&[IngestReceipt { session: 7, n: 2 }]);
+        assert_eq!(pkids(acks.due()), vec![1, 2]);
+        watermarks.settled(&[IngestReceipt { session: 7, n: 3 }]);
+        assert_eq!(pkids(acks.due()), vec![3, 9]);
+        // Nothing held: an untagged PUBACK goes out at once.
+        assert!(acks.outgoing(puback(10)).is_some());
+    }
+
+    #[test]
+    fn off_or_for_integrations_pubacks_pass() {
+        let acks = Acks::new(None);
+        assert!(acks.waker().is_none());
+        let mut props = None;
+        acks.tag("devices/a/telemetry", &qos1("devices/a/telemetry", 1), &mut props);
+        assert!(props.is_none());
+        assert!(acks.outgoing(puback(1)).is_some());
+        // Enabled, but no device session started (an integration).
+        let acks = Acks::new(Some(Arc::new(Watermarks::default())));
+        assert!(acks.waker().is_none());
+        assert!(acks.outgoing(puback(1)).is_some());
+    }
+
+    #[test]
+    fn a_clients_own_receipt_property_is_stripped() {
+        let mut props = Some(PublishProperties {
+            user_properties: vec![
+                (RECEIPT_PROPERTY.to_owned(), "1:99".to_owned()),
+                ("k".to_owned(), "v".to_owned()),
+            ],
+            ..Default::default()
+        });
+        strip_receipt(&mut props);
+        assert_eq!(
+            props.map(|p| p.user_properties),
+            Some(vec![("k".to_owned(), "v".to_owned())])
+        );
+    }
+}

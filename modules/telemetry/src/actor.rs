@@ -710,3 +710,40 @@ impl Handler<GetTelemetryHealth> for Telemetry {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(session: u64, n: u64) -> Option<IngestReceipt> {
+        Some(IngestReceipt { session, n })
+    }
+
+    #[test]
+    fn a_receipt_settles_once_every_sample_before_it_committed() {
+        let mut r = Receipts::default();
+        r.payload(3, receipt(1, 1));
+        r.payload(2, receipt(2, 1));
+        r.payload(1, None);
+        // Refused: settled with the payloads before it, not before them.
+        r.payload(0, receipt(1, 2));
+        assert!(r.take().is_empty());
+        r.settled(2);
+        assert!(r.take().is_empty(), "the first payload is not whole yet");
+        r.settled(1);
+        assert_eq!(r.take(), vec![IngestReceipt { session: 1, n: 1 }]);
+        r.settled(3);
+        let mut done = r.take();
+        done.sort_by_key(|d| d.session);
+        assert_eq!(
+            done,
+            vec![
+                IngestReceipt { session: 1, n: 2 },
+                IngestReceipt { session: 2, n: 1 }
+            ]
+        );
+        // Nothing buffered: a refused payload settles at once.
+        r.payload(0, receipt(3, 1));
+        assert_eq!(r.take(), vec![IngestReceipt { session: 3, n: 1 }]);
+    }
+}
