@@ -56,13 +56,21 @@ fn finish(loaders: Vec<(String, Loader)>) -> Vec<(String, u64, BTreeSet<u64>)> {
 
 /// Every acknowledged sample is stored (once: `stored_seqs` checks), and only samples
 /// that were sent (a stored sample whose PUBACK was cut off is allowed).
-fn assert_acknowledged_stored(server: &Server, what: &str, counts: &[(String, u64, BTreeSet<u64>)]) {
+fn assert_acknowledged_stored(
+    server: &Server,
+    what: &str,
+    counts: &[(String, u64, BTreeSet<u64>)],
+) {
     for (id, sent, acknowledged) in counts {
         assert!(!acknowledged.is_empty(), "{id}: the load was flowing");
-        let stored = eventually(Duration::from_secs(60), "acknowledged samples stored", || {
-            let stored = stored_seqs(server, id);
-            acknowledged.is_subset(&stored).then_some(stored)
-        });
+        let stored = eventually(
+            Duration::from_secs(60),
+            "acknowledged samples stored",
+            || {
+                let stored = stored_seqs(server, id);
+                acknowledged.is_subset(&stored).then_some(stored)
+            },
+        );
         eprintln!(
             "{what}: {id}: {sent} sent, {} acknowledged, {} stored",
             acknowledged.len(),
@@ -94,7 +102,10 @@ fn sigterm_drains_and_every_acknowledged_sample_is_stored() {
     // Panics unless plantd exits within 30 s (its drain deadline: the broker's 10 s, then
     // telemetry's flush).
     let status = server.stop();
-    eprintln!("SIGTERM under load: exited {status} after {:?}", asked.elapsed());
+    eprintln!(
+        "SIGTERM under load: exited {status} after {:?}",
+        asked.elapsed()
+    );
     assert!(status.success(), "clean exit under load: {status}");
     let counts = finish(loaders);
     server.restart_stopped();
@@ -148,7 +159,11 @@ fn database_outage_holds_acknowledgements_and_ingest_resumes_alone() {
     let cut_at = Instant::now();
     let outage = outage();
     while cut_at.elapsed() < outage {
-        assert_eq!(acked(&loaders), frozen, "a PUBACK while the database was away");
+        assert_eq!(
+            acked(&loaders),
+            frozen,
+            "a PUBACK while the database was away"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let waiting = metric(&server, "plantd_mqtt_pubacks_waiting_connections", "");
@@ -165,16 +180,22 @@ fn database_outage_holds_acknowledgements_and_ingest_resumes_alone() {
     assert!(unavailable > 0.0, "the failed writes are counted");
 
     proxy.restore();
-    eventually(Duration::from_secs(90), "/readyz to answer 200 again", || {
-        (readyz(&server) == 200).then_some(())
-    });
-    eventually(Duration::from_secs(90), "ingest to resume by itself", || {
-        acked(&loaders)
-            .iter()
-            .zip(&frozen)
-            .all(|(now, before)| *now > before + 100)
-            .then_some(())
-    });
+    eventually(
+        Duration::from_secs(90),
+        "/readyz to answer 200 again",
+        || (readyz(&server) == 200).then_some(()),
+    );
+    eventually(
+        Duration::from_secs(90),
+        "ingest to resume by itself",
+        || {
+            acked(&loaders)
+                .iter()
+                .zip(&frozen)
+                .all(|(now, before)| *now > before + 100)
+                .then_some(())
+        },
+    );
     let counts = finish(loaders);
     assert_acknowledged_stored(&server, "database outage", &counts);
 }
@@ -239,11 +260,16 @@ fn disk_full_holds_acknowledgements_and_recovers_when_space_returns() {
 
     let filler = server.data_dir.join("filler");
     fill(&filler);
-    let full = |server: &Server| metric(server, "plantd_storage_errors_total", "kind=\"disk_full\"");
-    let first = eventually(Duration::from_secs(120), "a write to fail: disk full", || {
-        let n = full(&server);
-        (n > 0.0).then_some(n)
-    });
+    let full =
+        |server: &Server| metric(server, "plantd_storage_errors_total", "kind=\"disk_full\"");
+    let first = eventually(
+        Duration::from_secs(120),
+        "a write to fail: disk full",
+        || {
+            let n = full(&server);
+            (n > 0.0).then_some(n)
+        },
+    );
     // Writes keep failing (telemetry retries each batch interval); no PUBACK goes out
     // meanwhile.
     let frozen = acked(&loaders);
@@ -255,16 +281,23 @@ fn disk_full_holds_acknowledgements_and_recovers_when_space_returns() {
         metric(&server, "plantd_mqtt_pubacks_waiting_connections", "") >= 1.0,
         "devices wait for their PUBACKs"
     );
-    eprintln!("disk full: acknowledged {frozen:?} before it, {} failed writes", full(&server));
+    eprintln!(
+        "disk full: acknowledged {frozen:?} before it, {} failed writes",
+        full(&server)
+    );
 
     std::fs::remove_file(&filler).expect("free the space");
-    eventually(Duration::from_secs(90), "ingest to resume once space returned", || {
-        acked(&loaders)
-            .iter()
-            .zip(&frozen)
-            .all(|(now, before)| *now > before + 100)
-            .then_some(())
-    });
+    eventually(
+        Duration::from_secs(90),
+        "ingest to resume once space returned",
+        || {
+            acked(&loaders)
+                .iter()
+                .zip(&frozen)
+                .all(|(now, before)| *now > before + 100)
+                .then_some(())
+        },
+    );
     let counts = finish(loaders);
     assert_acknowledged_stored(&server, "disk full", &counts);
 }

@@ -123,12 +123,7 @@ impl Acks {
 
     /// Tags a device's QoS 1 telemetry publish (`topic`: its topic, an alias resolved) on
     /// its way to the router.
-    pub fn tag(
-        &self,
-        topic: &str,
-        publish: &Publish,
-        props: &mut Option<PublishProperties>,
-    ) {
+    pub fn tag(&self, topic: &str, publish: &Publish, props: &mut Option<PublishProperties>) {
         let Some((session, _)) = &self.session else {
             return;
         };
@@ -202,7 +197,9 @@ impl Drop for Acks {
 
 /// `devices/{id}/telemetry`, the topic whose PUBACK waits for the commit.
 fn is_telemetry(topic: &str) -> bool {
-    topic.starts_with("devices/") && topic.ends_with("/telemetry") && topic.matches('/').count() == 2
+    topic.starts_with("devices/")
+        && topic.ends_with("/telemetry")
+        && topic.matches('/').count() == 2
 }
 
 /// The receipt a publish carries, taken off its properties (the gateway's side).
@@ -281,7 +278,10 @@ mod tests {
         }
         assert_eq!(receipts[2], IngestReceipt { session: 7, n: 3 });
         for pkid in 1..=3 {
-            assert!(acks.outgoing(puback(pkid)).is_none(), "held until committed");
+            assert!(
+                acks.outgoing(puback(pkid)).is_none(),
+                "held until committed"
+            );
         }
         // A PUBACK of another topic queues behind them (MQTT: PUBACKs in order).
         let mut props = None;
@@ -302,7 +302,11 @@ mod tests {
         let acks = Acks::new(None);
         assert!(acks.waker().is_none());
         let mut props = None;
-        acks.tag("devices/a/telemetry", &qos1("devices/a/telemetry", 1), &mut props);
+        acks.tag(
+            "devices/a/telemetry",
+            &qos1("devices/a/telemetry", 1),
+            &mut props,
+        );
         assert!(props.is_none());
         assert!(acks.outgoing(puback(1)).is_some());
         // Enabled, but no device session started (an integration).
