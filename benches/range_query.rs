@@ -132,6 +132,7 @@ async fn ingest(telemetry: &Addr<Telemetry>, device: &DeviceId, body: Vec<u8>) {
         payload: body,
         received_at: now_ms(),
         source: IngestSource::Http,
+        receipt: None,
     };
     match telemetry.send(msg).await {
         Ok(Ok(_)) => {}

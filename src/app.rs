@@ -91,6 +91,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot start metrics: {e}"))?
         .install_recorder()
         .map_err(|e| format!("cannot start metrics: {e}"))?;
+    plantd_storage::describe_metrics();
     plantd_broker::describe_metrics();
     plantd_telemetry::describe_metrics();
     plantd_devices::describe_metrics();

@@ -111,9 +111,18 @@ impl Loader {
 
     /// Stops publishing; returns how many were sent and the `seq` of each acknowledged one.
     pub(crate) fn finish(self) -> (u64, BTreeSet<u64>) {
-        let _ = self.stop.send(());
-        let sent = self.publisher.join().expect("publisher");
-        let acknowledged = self.counter.join().expect("PUBACK counter");
+        let Loader {
+            stop,
+            publisher,
+            counter,
+            ..
+        } = self;
+        let _ = stop.send(());
+        // The publisher may have taken the message as its signal to stop publishing: it
+        // then waits for the channel to close.
+        drop(stop);
+        let sent = publisher.join().expect("publisher");
+        let acknowledged = counter.join().expect("PUBACK counter");
         (sent, acknowledged)
     }
 }

@@ -221,8 +221,11 @@ fn bad_payloads_are_rejected_whole_counted_and_the_server_keeps_serving() {
 
 #[test]
 fn sigterm_flushes_every_acknowledged_sample() {
-    // Batches that would wait a minute: only the shutdown flush can write them.
+    // Batches that would wait a minute: only the shutdown flush can write them. PUBACK on
+    // entry (the setting off), or the device would wait that minute for each PUBACK: this
+    // is the drain and flush that then keep acknowledged samples (HTTP ingest's too).
     let mut server = Server::start_with(&[
+        ("PLANTD_MQTT_PUBACK_AFTER_COMMIT", "false"),
         ("PLANTD_TELEMETRY_BATCH_INTERVAL_MS", "60000"),
         ("PLANTD_TELEMETRY_BATCH_MIN_AGE_MS", "60000"),
         ("PLANTD_TELEMETRY_BATCH_SIZE", "100000"),

@@ -23,6 +23,7 @@ mod dashboard;
 mod device_pages;
 mod devices;
 mod events;
+mod faults;
 mod firmware;
 mod firmware_quota;
 mod firmware_transfer;

@@ -254,6 +254,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "mqtt_puback_after_commit",
+        default: Value("true"),
+        doc: "a device's QoS 1 telemetry is acknowledged (PUBACK) only once its samples are committed, so a crash loses nothing acknowledged; `false` acknowledges when the broker takes it (faster, a crash loses what was not committed yet)",
+        apply: |s, v| {
+            s.broker.puback_after_commit = boolean(v)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "mqtt_max_topic_bytes",
         default: Value("256"),
         doc: "longest topic or subscription filter a client may use (the contract's longest is about 130)",

@@ -440,6 +440,7 @@ pub async fn ingest(
             payload: body.to_vec(),
             received_at: now_ms(),
             source: IngestSource::Http,
+            receipt: None,
         })
         .await?;
     match result {

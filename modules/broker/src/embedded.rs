@@ -163,7 +163,13 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
         )
         .with_device_rate(settings.device_max_msgs_per_s),
     );
-    let policy = Policy::new(ctx.clone(), pressure.clone());
+    let watermarks = settings
+        .puback_after_commit
+        .then(|| Arc::new(crate::acks::Watermarks::default()));
+    let mut policy = Policy::new(ctx.clone(), pressure.clone());
+    if let Some(watermarks) = &watermarks {
+        policy = policy.with_acks_after_commit(watermarks.clone());
+    }
     let tx = router_tx.clone();
     thread::Builder::new()
         .name("mqtt-server".to_owned())
@@ -212,7 +218,8 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
             .build()
             .map(|(tx, rx, _)| (tx, rx))
             .map_err(|e| format!("cannot open the broker's pacer link: {e}"))?,
-    );
+    )
+    .with_watermarks(watermarks);
     let routes = gateway::Routes {
         telemetry: wiring.telemetry,
         control: wiring.device_control,

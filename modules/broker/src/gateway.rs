@@ -18,9 +18,10 @@ use plantd_contracts::telemetry::{IngestPayload, IngestSource};
 use plantd_contracts::time::now_ms;
 use plantd_contracts::DeviceId;
 use rumqttd::local::{LinkError, LinkRx};
-use rumqttd::protocol::Publish;
+use rumqttd::protocol::{Publish, PublishProperties};
 use rumqttd::Notification;
 
+use crate::acks::take_receipt;
 use crate::pacer::Pacer;
 use crate::pressure::log_size;
 
@@ -104,7 +105,7 @@ pub fn run(
                     continue;
                 }
                 let size = log_size(forward.publish.topic.len(), forward.publish.payload.len());
-                if route(forward.publish, &routes) {
+                if route(forward.publish, forward.properties, &routes) {
                     pacer.handed(size);
                 } else {
                     pacer.done(size);
@@ -133,7 +134,7 @@ pub fn run(
 }
 
 /// Hands a message on; true when it went to telemetry.
-fn route(publish: Publish, routes: &Routes) -> bool {
+fn route(publish: Publish, mut props: Option<PublishProperties>, routes: &Routes) -> bool {
     let Ok(topic) = std::str::from_utf8(&publish.topic) else {
         return false;
     };
@@ -153,6 +154,7 @@ fn route(publish: Publish, routes: &Routes) -> bool {
             payload: publish.payload.to_vec(),
             received_at: now_ms(),
             source: IngestSource::Mqtt,
+            receipt: take_receipt(&mut props),
         });
         return true;
     }

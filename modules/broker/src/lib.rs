@@ -7,6 +7,7 @@
 //! at start, and knows nothing of their internals. Everything rumqttd-specific stays here,
 //! so an external broker can later take its place behind the same messages.
 
+mod acks;
 mod auth;
 mod embedded;
 mod gateway;

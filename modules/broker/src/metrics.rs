@@ -106,6 +106,11 @@ pub fn describe() {
         "device connections holding publishes back"
     );
     describe_gauge!(
+        "plantd_mqtt_pubacks_waiting_connections",
+        Unit::Count,
+        "device connections with QoS 1 telemetry PUBACKs waiting for the commit (mqtt_puback_after_commit)"
+    );
+    describe_gauge!(
         "plantd_mqtt_connections",
         Unit::Count,
         "live MQTT connections, by kind (device, integration)"
@@ -150,6 +155,7 @@ pub fn describe() {
         "plantd_mqtt_backpressure_queued_bytes",
         "plantd_mqtt_backpressure_backlog_samples",
         "plantd_mqtt_backpressure_holding_connections",
+        "plantd_mqtt_pubacks_waiting_connections",
     ] {
         metrics::gauge!(gauge).set(0.0);
     }

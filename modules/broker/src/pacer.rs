@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use actix::{MailboxError, Recipient};
 use futures::FutureExt;
-use plantd_contracts::telemetry::GetIngestBacklog;
+use plantd_contracts::telemetry::{GetIngestBacklog, IngestBacklog};
 use rumqttd::local::{LinkRx, LinkTx};
 
+use crate::acks::Watermarks;
 use crate::pressure::{Pressure, RESUME_TOPIC};
 
 /// How often the pacer looks while something is moving or paused.
@@ -28,7 +29,7 @@ const RETICK: Duration = Duration::from_millis(10);
 /// would forget what it has not appended yet.
 const SETTLE_AFTER: Duration = Duration::from_secs(1);
 
-type Probe = Pin<Box<dyn Future<Output = Result<usize, MailboxError>> + Send>>;
+type Probe = Pin<Box<dyn Future<Output = Result<IngestBacklog, MailboxError>> + Send>>;
 
 pub struct Pacer {
     pressure: Arc<Pressure>,
@@ -49,6 +50,9 @@ pub struct Pacer {
     idle_since: Option<(Instant, u64)>,
     /// Messages and bytes handed on, for the size of messages the log skipped.
     routed: (u64, u64),
+    /// Device sessions waiting for their telemetry's commit to send PUBACKs (`None`:
+    /// PUBACK when the broker takes a message).
+    watermarks: Option<Arc<Watermarks>>,
 }
 
 impl Pacer {
@@ -71,7 +75,14 @@ impl Pacer {
             last_tick: now,
             idle_since: None,
             routed: (0, 0),
+            watermarks: None,
         }
+    }
+
+    /// Hands the receipts telemetry settled to the sessions waiting on them.
+    pub fn with_watermarks(mut self, watermarks: Option<Arc<Watermarks>>) -> Self {
+        self.watermarks = watermarks;
+        self
     }
 
     pub fn appended(&self) -> u64 {
@@ -123,8 +134,11 @@ impl Pacer {
         while let Ok(Some(_)) = self.link_rx.recv_deadline(now) {}
         if let Some((probe, at)) = &mut self.probe {
             match probe.as_mut().now_or_never() {
-                Some(Ok(samples)) => {
-                    self.pressure.set_samples(samples as u64);
+                Some(Ok(backlog)) => {
+                    if let Some(watermarks) = &self.watermarks {
+                        watermarks.settled(&backlog.settled);
+                    }
+                    self.pressure.set_samples(backlog.samples as u64);
                     self.confirmed = self.confirmed.max(*at);
                     self.probe = None;
                 }

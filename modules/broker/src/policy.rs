@@ -14,7 +14,8 @@
 //! - keep MQTT 5 properties away from MQTT 3.1.1 clients;
 //! - report `DeviceConnected` / `DeviceDisconnected`, count each session's messages (for
 //!   presence), and end a session on request;
-//! - hold device PUBLISHes back, unacknowledged, while ingest is paused (`hold.rs`).
+//! - hold device PUBLISHes back, unacknowledged, while ingest is paused (`hold.rs`);
+//! - hold a device's PUBACKs for telemetry until telemetry committed it (`acks.rs`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -37,6 +38,7 @@ use rumqttd::protocol::{
     UnsubAckReason,
 };
 
+use crate::acks::{strip_receipt, Acks, Watermarks};
 use crate::auth::Authenticator;
 use crate::hold::{Hold, Verdict, RESUME_SUBSCRIBE_PKID};
 use crate::limits::{self, Admit, Filters, Limits, Retained};
@@ -122,11 +124,14 @@ pub struct Policy {
     /// MQTT 5 topic aliases this client set: alias → topic (`None`: set by a refused
     /// publish), so a retained publish through an alias is counted on its topic.
     aliases: RefCell<HashMap<u16, Option<String>>>,
+    /// PUBACKs of a device's telemetry held until telemetry committed it.
+    acks: Acks,
 }
 
 impl Policy {
     pub fn new(ctx: Arc<PolicyContext>, pressure: Arc<Pressure>) -> Self {
         Policy {
+            acks: Acks::new(None),
             hold: Hold::new(pressure),
             ctx,
             version: None,
@@ -137,6 +142,12 @@ impl Policy {
             void_unsubscribes: RefCell::new(HashMap::new()),
             aliases: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// Acknowledges device telemetry only after its commit, watched through `watermarks`.
+    pub fn with_acks_after_commit(mut self, watermarks: Arc<Watermarks>) -> Self {
+        self.acks = Acks::new(Some(watermarks));
+        self
     }
 
     fn code(&self, refusal: &Refusal) -> ConnectReturnCode {
@@ -280,6 +291,9 @@ impl Policy {
             username: principal.username().to_owned(),
             password: self.ctx.stamp.clone(),
         });
+        if matches!(principal, Principal::Device(_)) {
+            self.acks.start(session);
+        }
         self.live = Some(Arc::new(Live {
             principal,
             session,
@@ -357,9 +371,11 @@ impl Policy {
     }
 
     fn on_publish(&self, live: &Live, packet: Packet) -> Packet {
-        let Packet::Publish(mut publish, props) = packet else {
+        let Packet::Publish(mut publish, mut props) = packet else {
             return packet;
         };
+        // Only plantd's own receipts travel to the gateway.
+        strip_receipt(&mut props);
         metrics::counter!("plantd_mqtt_messages_in_total").increment(1);
         live.traffic.record(chrono::Utc::now().timestamp_millis());
         let alias = props.as_ref().and_then(|p| p.topic_alias);
@@ -555,7 +571,7 @@ impl Policy {
                 }
             }
             if let Some(packet) = self.hold.release() {
-                return Ok(packet);
+                return Ok(self.tag(packet));
             }
             let packet = self.read_packet(stream, max_size)?;
             let Some(live) = self.live.clone() else {
@@ -565,10 +581,39 @@ impl Policy {
                 return Ok(packet);
             }
             match self.hold.admit(live.principal.username(), packet) {
-                Verdict::Pass(packet) | Verdict::Inject(packet) => return Ok(packet),
+                Verdict::Pass(packet) => return Ok(self.tag(packet)),
+                Verdict::Inject(packet) => return Ok(packet),
                 Verdict::Taken => continue,
                 Verdict::Overflow => return Err(Error::InvalidProtocol),
             }
+        }
+    }
+
+    /// A device publish on its way to the router: its QoS 1 telemetry gets a receipt.
+    fn tag(&self, packet: Packet) -> Packet {
+        let Packet::Publish(publish, mut props) = packet else {
+            return packet;
+        };
+        let aliases = self.aliases.borrow();
+        let topic = match topic_str(&publish.topic) {
+            Some("") => props
+                .as_ref()
+                .and_then(|p| p.topic_alias)
+                .and_then(|a| aliases.get(&a).cloned().flatten()),
+            Some(topic) => Some(topic.to_owned()),
+            None => None,
+        };
+        if let Some(topic) = topic {
+            self.acks.tag(&topic, &publish, &mut props);
+        }
+        Packet::Publish(publish, props)
+    }
+
+    /// Writes a packet in the client's protocol version.
+    fn encode(&self, packet: Packet, write: &mut BytesMut) -> Result<usize, Error> {
+        match self.version {
+            Some(5) => V5.write(packet, write),
+            _ => V4.write(packet, write),
         }
     }
 
@@ -637,13 +682,34 @@ impl Protocol for Policy {
         self.next_packet(stream, max_size)
     }
 
+    fn waker(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.acks.waker()
+    }
+
+    /// The held PUBACKs whose telemetry is committed now.
+    fn flush(&self, write: &mut BytesMut) -> Result<usize, Error> {
+        let mut written = 0;
+        for ack in self.acks.due() {
+            written += self.encode(ack, write)?;
+        }
+        Ok(written)
+    }
+
     fn write(&self, mut packet: Packet, write: &mut BytesMut) -> Result<usize, Error> {
         let device = self
             .live
             .as_ref()
             .is_some_and(|l| matches!(l.principal, Principal::Device(_)));
-        if device && is_resume_traffic(&packet) {
-            return Ok(0);
+        let mut written = 0;
+        if device {
+            written += self.flush(write)?;
+            if is_resume_traffic(&packet) {
+                return Ok(written);
+            }
+            match self.acks.outgoing(packet) {
+                Some(p) => packet = p,
+                None => return Ok(written),
+            }
         }
         if let Packet::SubAck(SubAck { pkid, .. }, _) = &packet {
             let pkid = *pkid;
@@ -692,12 +758,10 @@ impl Protocol for Policy {
             // rumqttd forwards a message with its publisher's MQTT 5 properties, and its v4
             // codec panics on them, ending the subscriber's connection: MQTT 3.1.1 has none.
             Packet::Publish(_, props) if self.version != Some(5) => *props = None,
+            Packet::Publish(_, props) => strip_receipt(props),
             _ => {}
         }
-        match self.version {
-            Some(5) => V5.write(packet, write),
-            _ => V4.write(packet, write),
-        }
+        Ok(written + self.encode(packet, write)?)
     }
 }
 

@@ -50,6 +50,8 @@ pub struct BrokerSettings {
     /// Publishes a second one device session may send on average (bursts of twice as many);
     /// beyond, QoS 0 is dropped and QoS 1/2 held back unacknowledged. 0: no limit.
     pub device_max_msgs_per_s: u32,
+    /// A device's QoS 1 telemetry is acknowledged only once telemetry committed it.
+    pub puback_after_commit: bool,
 }
 
 impl Default for BrokerSettings {
@@ -72,6 +74,7 @@ impl Default for BrokerSettings {
             max_sessions_per_token: 100,
             max_keep_alive_s: 1_200,
             device_max_msgs_per_s: 200,
+            puback_after_commit: true,
         }
     }
 }

@@ -26,6 +26,20 @@ pub struct IngestPayload {
     pub payload: Vec<u8>,
     pub received_at: Millis,
     pub source: IngestSource,
+    /// Set when the sender waits for this payload to be committed before acknowledging
+    /// it (the broker's QoS 1 PUBACK): telemetry hands it back in [`IngestBacklog`] once
+    /// the payload's samples are committed, or at once when it is rejected.
+    #[serde(default)]
+    pub receipt: Option<IngestReceipt>,
+}
+
+/// Names a payload the sender waits on: the `n`-th of a `session`. A session's payloads
+/// reach telemetry in order and are committed in order, so the highest `n` handed back
+/// covers every earlier one of that session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IngestReceipt {
+    pub session: u64,
+    pub n: u64,
 }
 
 /// A payload taken: its samples will be written in a coming batch.
@@ -37,11 +51,22 @@ pub struct IngestAck {
     pub backlog: usize,
 }
 
-/// How many samples telemetry has accepted and not committed yet. The broker asks it to
-/// pace devices (back-pressure) while no payload is flowing to carry the answer.
+/// How many samples telemetry has accepted and not committed yet, and which receipts are
+/// settled since the last ask. The broker asks it to pace devices (back-pressure) and to
+/// send the PUBACKs it holds until their commit.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Message)]
-#[rtype(result = "usize")]
+#[rtype(result = "IngestBacklog")]
 pub struct GetIngestBacklog;
+
+/// The answer to [`GetIngestBacklog`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IngestBacklog {
+    /// Samples accepted (from every source) and not committed.
+    pub samples: usize,
+    /// Per session, the highest receipt whose payload (and every earlier one of the
+    /// session) is committed or was rejected, since the previous answer.
+    pub settled: Vec<IngestReceipt>,
+}
 
 /// Why a payload was not taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -130,12 +130,16 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let mut conn = db.conn()?;
             work(&mut conn)
         })
         .await
-        .map_err(|e| DbError::Task(e.to_string()))?
+        .map_err(|e| DbError::Task(e.to_string()))?;
+        if let Err(e) = &result {
+            e.count();
+        }
+        result
     }
 
     /// Like [`Db::run`], but hands `input` back whatever happens, so a caller can keep data
@@ -151,12 +155,16 @@ impl Db {
         F: FnOnce(&mut DbConnection, &I) -> Result<T, DbError> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let (input, result) = tokio::task::spawn_blocking(move || {
             let result = db.conn().and_then(|mut conn| work(&mut conn, &input));
             (input, result)
         })
         .await
-        .map_err(|e| DbError::Task(e.to_string()))
+        .map_err(|e| DbError::Task(e.to_string()))?;
+        if let Err(e) = &result {
+            e.count();
+        }
+        Ok((input, result))
     }
 
     /// Cheap liveness check for `/readyz`.

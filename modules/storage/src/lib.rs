@@ -18,6 +18,17 @@ pub use migrate::{run_migrations, ModuleMigrations};
 #[cfg(feature = "testing")]
 pub use scratch::{scratch_db, ScratchDb};
 
+/// Declares the storage layer's metrics.
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        "plantd_storage_errors_total",
+        "database calls that failed, by kind: disk_full, unavailable (no connection), io, query"
+    );
+    for kind in ["disk_full", "unavailable", "io", "query"] {
+        metrics::counter!("plantd_storage_errors_total", "kind" => kind).absolute(0);
+    }
+}
+
 /// Runs `$body` with `$c` bound to the concrete connection of either backend, so one query
 /// written once compiles for SQLite and for PostgreSQL.
 #[macro_export]

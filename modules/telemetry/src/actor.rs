@@ -137,6 +137,60 @@ pub struct Telemetry {
     flushed_since_request: usize,
     /// Where committed samples go next (asset health's rule evaluation), in commit order.
     samples_out: Vec<Recipient<SamplesStored>>,
+    /// Receipts of payloads whose sender waits for their commit (see `Receipts`).
+    receipts: Receipts,
+}
+
+/// Payloads a sender waits on (the broker holds their QoS 1 PUBACK until they are
+/// committed). The buffer is a FIFO, also across a failed batch (it goes back in front), so
+/// a payload is committed once every sample accepted up to its last one is: each receipt
+/// waits for that count.
+#[derive(Default)]
+struct Receipts {
+    /// Samples ever buffered.
+    accepted: u64,
+    /// Of those, samples whose batch committed (or that were lost with a failed task).
+    settled: u64,
+    /// (samples that must be settled, receipt), in order.
+    waiting: VecDeque<(u64, IngestReceipt)>,
+    /// Per session, the highest receipt settled since the last `GetIngestBacklog`.
+    done: HashMap<u64, u64>,
+}
+
+impl Receipts {
+    /// A payload's samples were buffered (`count`, maybe 0) or it was refused (0): its
+    /// receipt is settled once everything buffered so far is.
+    fn payload(&mut self, count: usize, receipt: Option<IngestReceipt>) {
+        self.accepted += count as u64;
+        if let Some(receipt) = receipt {
+            self.waiting.push_back((self.accepted, receipt));
+            self.release();
+        }
+    }
+
+    /// `count` samples at the front of the buffer are settled.
+    fn settled(&mut self, count: usize) {
+        self.settled += count as u64;
+        self.release();
+    }
+
+    fn release(&mut self) {
+        while let Some((at, receipt)) = self.waiting.front().copied() {
+            if at > self.settled {
+                break;
+            }
+            self.waiting.pop_front();
+            let n = self.done.entry(receipt.session).or_insert(receipt.n);
+            *n = (*n).max(receipt.n);
+        }
+    }
+
+    fn take(&mut self) -> Vec<IngestReceipt> {
+        self.done
+            .drain()
+            .map(|(session, n)| IngestReceipt { session, n })
+            .collect()
+    }
 }
 
 impl Telemetry {
@@ -214,6 +268,7 @@ impl Telemetry {
             flush_waiters: Vec::new(),
             flushed_since_request: 0,
             samples_out: Vec::new(),
+            receipts: Receipts::default(),
         })
     }
 
@@ -325,6 +380,9 @@ impl Telemetry {
         ctx.spawn(work.into_actor(self).map(|(outcome, items, devices, elapsed), act, ctx| {
             act.in_flight = 0;
             act.write_failed = false;
+            if !matches!(outcome, Ok((_, Err(_)))) {
+                act.receipts.settled(items.len());
+            }
             metrics::histogram!("plantd_telemetry_batch_seconds").record(elapsed.as_secs_f64());
             match outcome {
                 Ok((batch, Ok(kept))) => {
@@ -344,7 +402,12 @@ impl Telemetry {
                 }
                 Ok((_, Err(e))) => {
                     metrics::counter!("plantd_telemetry_batch_errors_total").increment(1);
-                    tracing::error!(error = %e, samples = items.len(), "telemetry batch not written; kept for the next attempt");
+                    if e.kind() == Some("disk_full") {
+                        tracing::error!(error = %e, samples = items.len(), buffered = act.buffer.len() + items.len(),
+                            "the database's disk is full: telemetry is kept in memory and retried, QoS 1 devices wait unacknowledged; free disk space to recover");
+                    } else {
+                        tracing::error!(error = %e, samples = items.len(), "telemetry batch not written; kept for the next attempt");
+                    }
                     act.write_failed = true;
                     // Nothing accepted is dropped: the batch goes back in front of newer
                     // samples and is retried on the next tick, so a dead database is not hammered.
@@ -525,6 +588,9 @@ impl Handler<IngestPayload> for Telemetry {
         let span = tracing::debug_span!("ingest", device = %msg.device_id, source = ?msg.source, bytes = msg.payload.len());
         let _guard = span.enter();
         metrics::counter!("plantd_telemetry_payloads_total").increment(1);
+        // A refused payload is settled too (its sender is told nothing more), once the
+        // payloads before it are.
+        let receipt = msg.receipt;
         let samples = match parse_payload(
             &msg.payload,
             msg.received_at,
@@ -532,6 +598,7 @@ impl Handler<IngestPayload> for Telemetry {
         ) {
             Ok(samples) => samples,
             Err(rejection) => {
+                self.receipts.payload(0, receipt);
                 self.record_rejection(
                     &msg.device_id,
                     rejection.code,
@@ -546,10 +613,12 @@ impl Handler<IngestPayload> for Telemetry {
         };
         if self.backlog() + samples.len() > self.settings.max_buffered_samples {
             let reason = "storage is behind; the payload was refused (not stored)";
+            self.receipts.payload(0, receipt);
             self.record_rejection(&msg.device_id, "overloaded", reason, msg.received_at);
             return Err(IngestError::Unavailable(reason.to_owned()));
         }
         if let Err(reason) = self.register_series(&msg.device_id, &samples) {
+            self.receipts.payload(0, receipt);
             self.record_rejection(&msg.device_id, "series_limit", &reason, msg.received_at);
             return Err(IngestError::Rejected {
                 code: "series_limit".to_owned(),
@@ -565,6 +634,7 @@ impl Handler<IngestPayload> for Telemetry {
             unit: s.unit,
             received_at: msg.received_at,
         }));
+        self.receipts.payload(count, receipt);
         metrics::counter!("plantd_telemetry_samples_accepted_total").increment(count as u64);
         metrics::gauge!("plantd_telemetry_buffered_samples").set(self.buffer.len() as f64);
         self.stats.entry(msg.device_id).or_default().accepted += 1;
@@ -577,10 +647,13 @@ impl Handler<IngestPayload> for Telemetry {
 }
 
 impl Handler<GetIngestBacklog> for Telemetry {
-    type Result = usize;
+    type Result = MessageResult<GetIngestBacklog>;
 
-    fn handle(&mut self, _: GetIngestBacklog, _: &mut Context<Self>) -> usize {
-        self.in_flight + self.buffer.len()
+    fn handle(&mut self, _: GetIngestBacklog, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(IngestBacklog {
+            samples: self.in_flight + self.buffer.len(),
+            settled: self.receipts.take(),
+        })
     }
 }
 
@@ -635,5 +708,42 @@ impl Handler<GetTelemetryHealth> for Telemetry {
             layout: self.layout.to_owned(),
             last_compaction: self.health.last_compaction.map(to_datetime),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(session: u64, n: u64) -> Option<IngestReceipt> {
+        Some(IngestReceipt { session, n })
+    }
+
+    #[test]
+    fn a_receipt_settles_once_every_sample_before_it_committed() {
+        let mut r = Receipts::default();
+        r.payload(3, receipt(1, 1));
+        r.payload(2, receipt(2, 1));
+        r.payload(1, None);
+        // Refused: settled with the payloads before it, not before them.
+        r.payload(0, receipt(1, 2));
+        assert!(r.take().is_empty());
+        r.settled(2);
+        assert!(r.take().is_empty(), "the first payload is not whole yet");
+        r.settled(1);
+        assert_eq!(r.take(), vec![IngestReceipt { session: 1, n: 1 }]);
+        r.settled(3);
+        let mut done = r.take();
+        done.sort_by_key(|d| d.session);
+        assert_eq!(
+            done,
+            vec![
+                IngestReceipt { session: 1, n: 2 },
+                IngestReceipt { session: 2, n: 1 }
+            ]
+        );
+        // Nothing buffered: a refused payload settles at once.
+        r.payload(0, receipt(3, 1));
+        assert_eq!(r.take(), vec![IngestReceipt { session: 3, n: 1 }]);
     }
 }

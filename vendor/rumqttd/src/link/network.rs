@@ -160,6 +160,22 @@ impl<P: Protocol> Network<P> {
         Ok(())
     }
 
+    /// plantd patch: writes what the protocol has of its own to send (see
+    /// [`Protocol::flush`]).
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        Protocol::flush(&self.protocol, &mut self.write)?;
+        if !self.write.is_empty() {
+            self.socket.write_all(&self.write).await?;
+        }
+        self.written();
+        Ok(())
+    }
+
+    /// plantd patch: the protocol's signal that it has packets to write.
+    pub fn waker(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        self.protocol.waker()
+    }
+
     /// plantd patch: empties the write buffer, freeing it once a burst grew it past
     /// SPARE_BYTES, and frees a drained read buffer likewise.
     fn written(&mut self) {

@@ -128,6 +128,9 @@ impl<P: Protocol> RemoteLink<P> {
 
     pub async fn start(&mut self) -> Result<(), Error> {
         self.network.set_keepalive(self.connect.keep_alive);
+        // plantd patch: the protocol may hold packets back and ask for them to be written
+        // later.
+        let waker = self.network.waker();
 
         // Note:
         // Shouldn't result in bounded queue deadlocks because of blocking n/w send
@@ -167,8 +170,20 @@ impl<P: Protocol> RemoteLink<P> {
                         self.link_rx.wake().await?;
                     }
                 }
+                // plantd patch: packets the protocol held back are due.
+                _ = notified(&waker) => {
+                    self.network.flush().await?;
+                }
             }
         }
+    }
+}
+
+/// plantd patch: waits for the protocol's signal; for ever when it has none.
+async fn notified(waker: &Option<Arc<tokio::sync::Notify>>) {
+    match waker {
+        Some(notify) => notify.notified().await,
+        None => std::future::pending().await,
     }
 }
 

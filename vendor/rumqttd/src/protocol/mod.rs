@@ -195,6 +195,17 @@ impl Publish {
         false
     }
 
+    /// plantd patch: the packet id (0 for QoS 0), for a protocol that matches a PUBACK to
+    /// the publish it acknowledges.
+    pub fn pkid(&self) -> u16 {
+        self.pkid
+    }
+
+    /// plantd patch: the QoS the publish was sent with.
+    pub fn qos(&self) -> QoS {
+        self.qos
+    }
+
     /// Approximate length for meter
     pub fn len(&self) -> usize {
         let len = 2 + self.topic.len() + self.payload.len();
@@ -748,4 +759,16 @@ pub enum Error {
 pub trait Protocol {
     fn read_mut(&mut self, stream: &mut BytesMut, max_size: usize) -> Result<Packet, Error>;
     fn write(&self, packet: Packet, write: &mut BytesMut) -> Result<usize, Error>;
+
+    /// plantd patch: a signal the protocol raises when it has packets of its own to write
+    /// (acknowledgements it held back and may send now); the connection then calls
+    /// [`Protocol::flush`]. `None` (the default): never.
+    fn waker(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
+
+    /// plantd patch: writes the packets the protocol has of its own to send now.
+    fn flush(&self, _write: &mut BytesMut) -> Result<usize, Error> {
+        Ok(0)
+    }
 }
