@@ -48,6 +48,9 @@ pub struct Settings {
     /// The dashboard's live figures (`web/dashboard_live.rs`).
     pub dashboard: DashboardSettings,
     pub broker: BrokerSettings,
+    /// The TLS certificate and key (both or neither); `Settings::load` puts them in `broker`.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
     pub telemetry: TelemetrySettings,
     pub public_url: Option<String>,
     pub firmware_max_upload_bytes: u64,
@@ -156,6 +159,19 @@ impl Settings {
         for given in given {
             settings.set(given.key, &given.value, given.from)?;
         }
+        settings.broker.tls = match (&settings.tls_cert_file, &settings.tls_key_file) {
+            (Some(cert), Some(key)) => Some(plantd_broker::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(
+                    "tls_cert_file and tls_key_file: set both (TLS on) or neither (TLS off)"
+                        .to_owned(),
+                )
+            }
+        };
         Ok(settings)
     }
 
@@ -175,6 +191,8 @@ impl Settings {
             secure_cookies: false,
             dashboard: DashboardSettings::default(),
             broker: BrokerSettings::default(),
+            tls_cert_file: None,
+            tls_key_file: None,
             telemetry: TelemetrySettings::default(),
             public_url: None,
             firmware_max_upload_bytes: 0,

@@ -6,6 +6,7 @@ pub mod http;
 pub mod mqtt;
 pub mod raw_mqtt;
 pub mod server;
+pub mod tls;
 pub mod web;
 
 pub use server::Server;

@@ -748,4 +748,13 @@ pub enum Error {
 pub trait Protocol {
     fn read_mut(&mut self, stream: &mut BytesMut, max_size: usize) -> Result<Packet, Error>;
     fn write(&self, packet: Packet, write: &mut BytesMut) -> Result<usize, Error>;
+
+    /// plantd patch: the connection's copy of the protocol learns who the peer proved to
+    /// be in the stream upgrade (e.g. a verified client certificate), before any packet.
+    fn with_peer_identity(self, _identity: Option<String>) -> Self
+    where
+        Self: Sized,
+    {
+        self
+    }
 }

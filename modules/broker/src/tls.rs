@@ -1,0 +1,139 @@
+//! The broker's TLS: the server certificate and key (PEM files), read at start and again
+//! on request (SIGHUP), held as ONE rustls acceptor that every new connection of the TLS
+//! and secure WebSocket listeners shares. A reload builds a new acceptor and swaps it in;
+//! a failed one keeps the old (logged, `plantd_tls_reloads_total{outcome="failed"}`).
+//! Connections already open keep the certificate they started with.
+//!
+//! Touches only the files it is given; the handshake itself runs in rumqttd's connection
+//! task under the connect deadline (vendor patch 5), through [`TlsAcceptorCell::upgrade`].
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use rumqttd::{StreamUpgrade, Upgraded};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::{crypto, ServerConfig};
+use tokio_rustls::TlsAcceptor;
+
+/// Where the broker's certificate and key are (both PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's own certificate first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// The acceptor in use, swapped whole by a reload.
+pub struct TlsAcceptorCell {
+    files: TlsFiles,
+    current: RwLock<TlsAcceptor>,
+}
+
+impl TlsAcceptorCell {
+    /// Reads the files; an error names the file and what is wrong with it.
+    pub fn load(files: TlsFiles) -> Result<Arc<Self>, String> {
+        let acceptor = acceptor(&files)?;
+        Ok(Arc::new(TlsAcceptorCell {
+            files,
+            current: RwLock::new(acceptor),
+        }))
+    }
+
+    /// Reads the files again and, if they make a valid configuration, uses it for every
+    /// new connection; otherwise keeps the old one. Counted either way.
+    pub fn reload(&self) -> Result<(), String> {
+        match acceptor(&self.files) {
+            Ok(acceptor) => {
+                match self.current.write() {
+                    Ok(mut current) => *current = acceptor,
+                    Err(poisoned) => *poisoned.into_inner() = acceptor,
+                }
+                metrics::counter!("plantd_tls_reloads_total", "outcome" => "ok").increment(1);
+                tracing::info!(cert = %self.files.cert.display(), "TLS certificate reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                metrics::counter!("plantd_tls_reloads_total", "outcome" => "failed").increment(1);
+                tracing::error!(
+                    error = %e,
+                    "TLS certificate reload failed; the previous certificate stays in use"
+                );
+                Err(e)
+            }
+        }
+    }
+
+    fn acceptor(&self) -> TlsAcceptor {
+        match self.current.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The upgrade rumqttd runs in each new connection's task: a TLS handshake with the
+    /// acceptor current at the accept.
+    pub fn upgrade(self: &Arc<Self>) -> StreamUpgrade {
+        let cell = self.clone();
+        Arc::new(move |stream: TcpStream| {
+            let acceptor = cell.acceptor();
+            Box::pin(async move {
+                let stream = acceptor.accept(stream).await?;
+                Ok(Upgraded {
+                    stream: Box::new(stream),
+                    tenant_id: None,
+                    peer_identity: None,
+                })
+            })
+        })
+    }
+}
+
+fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
+    let certs = certificates(&files.cert)?;
+    let key = private_key(&files.key)?;
+    let config = ServerConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            format!(
+                "tls_cert_file {} and tls_key_file {}: {e}",
+                files.cert.display(),
+                files.key.display()
+            )
+        })?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+fn read(path: &Path, setting: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{setting} {}: {e}", path.display()))
+}
+
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = read(path, "tls_cert_file")?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("tls_cert_file {}: not PEM: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "tls_cert_file {}: no CERTIFICATE in it",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    let pem = read(path, "tls_key_file")?;
+    // The parser's error is not shown: it could quote a line of the key.
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|_| {
+        format!(
+            "tls_key_file {}: no PEM private key (PKCS#8, PKCS#1 or SEC1) in it",
+            path.display()
+        )
+    })
+}
