@@ -73,7 +73,10 @@ fn silent_connections_are_closed_after_the_deadline_and_delay_no_one() {
     let points = stored_points(&server, "press-1", "temperature_c", 1);
     assert_eq!(points[0].1, 61.0);
 
-    wait_all_closed(&silent, "the 50 silent sockets to be closed after the deadline");
+    wait_all_closed(
+        &silent,
+        "the 50 silent sockets to be closed after the deadline",
+    );
     eventually(Duration::from_secs(10), "the timeouts counted", || {
         let n = metric(
             &server,
@@ -153,7 +156,12 @@ pub fn publish_v5(
     payload: String,
 ) {
     client
-        .publish(topic, rumqttc::v5::mqttbytes::QoS::AtLeastOnce, false, payload)
+        .publish(
+            topic,
+            rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+            false,
+            payload,
+        )
         .expect("publish");
     eventually(Duration::from_secs(10), "the MQTT 5 PUBACK", || {
         packets
@@ -193,10 +201,19 @@ fn devices_publish_over_websocket_with_mqtt_3_1_1_and_5() {
     v311.publish("devices/ws-311/telemetry", sample(40), QoS::AtLeastOnce);
     let (v5, packets) = connect_v5(ws_options_v5(&url, "ws-5", &new)).expect("5 over WebSocket");
     publish_v5(&v5, &packets, "devices/ws-5/telemetry", sample(50));
-    assert!(still_open(&stalled), "both were served while the stalled request hung");
+    assert!(
+        still_open(&stalled),
+        "both were served while the stalled request hung"
+    );
 
-    assert_eq!(stored_points(&server, "ws-311", "temperature_c", 1)[0].1, 40.0);
-    assert_eq!(stored_points(&server, "ws-5", "temperature_c", 1)[0].1, 50.0);
+    assert_eq!(
+        stored_points(&server, "ws-311", "temperature_c", 1)[0].1,
+        40.0
+    );
+    assert_eq!(
+        stored_points(&server, "ws-5", "temperature_c", 1)[0].1,
+        50.0
+    );
 
     wait_all_closed(
         std::slice::from_ref(&stalled),
@@ -233,7 +250,9 @@ fn websocket_refuses_wrong_credentials_and_other_paths() {
         refused.err()
     );
     let refused = connect_v5(ws_options_v5(&url, "ws-dev", "not-the-secret"));
-    let reason = refused.err().expect("5 over WebSocket with a wrong password is refused");
+    let reason = refused
+        .err()
+        .expect("5 over WebSocket with a wrong password is refused");
     assert!(
         reason.contains("BadUserNamePassword") || reason.contains("NotAuthorized"),
         "the refusal: {reason}"

@@ -76,7 +76,8 @@ fn devices_publish_over_tls_while_a_handshake_stalls() {
     let stalled = {
         let mut s = TcpStream::connect(("127.0.0.1", tls.tls_port)).expect("connect");
         // A handshake record of 512 bytes is announced; none follow.
-        s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00]).expect("record header");
+        s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00])
+            .expect("record header");
         s.set_nonblocking(true).expect("non-blocking");
         s
     };
@@ -85,20 +86,42 @@ fn devices_publish_over_tls_while_a_handshake_stalls() {
         .expect("the device connects over TLS while another handshake stalls");
     device.publish("devices/tls-1/telemetry", sample(71), QoS::AtLeastOnce);
 
-    let mut opts = rumqttc::v5::MqttOptions::new(
-        "wss-1",
-        format!("wss://localhost:{}/mqtt", tls.ws_port),
-        0,
-    );
+    let mut opts =
+        rumqttc::v5::MqttOptions::new("wss-1", format!("wss://localhost:{}/mqtt", tls.ws_port), 0);
     opts.set_transport(Transport::wss_with_config(client_tls(&ca)));
     opts.set_credentials("wss-1", ws_password.as_str());
     opts.set_keep_alive(Duration::from_secs(30));
     let (wss, packets) = connect_v5(opts).expect("MQTT 5 over secure WebSocket");
     publish_v5(&wss, &packets, "devices/wss-1/telemetry", sample(72));
-    assert!(still_open(&stalled), "both were served while a handshake stalled");
+    assert!(
+        still_open(&stalled),
+        "both were served while a handshake stalled"
+    );
 
-    assert_eq!(stored_points(server, "tls-1", "temperature_c", 1)[0].1, 71.0);
-    assert_eq!(stored_points(server, "wss-1", "temperature_c", 1)[0].1, 72.0);
+    assert_eq!(
+        stored_points(server, "tls-1", "temperature_c", 1)[0].1,
+        71.0
+    );
+    assert_eq!(
+        stored_points(server, "wss-1", "temperature_c", 1)[0].1,
+        72.0
+    );
+
+    // The Settings page lists the three listeners as they are.
+    let agent = crate::support::web::agent();
+    let session = crate::support::web::sign_in(server, &agent);
+    let settings = crate::health_pages::page(server, &agent, &session, "/settings");
+    for (what, port) in [
+        ("MQTT 3.1.1 and 5 over TCP", server.mqtt_port),
+        ("MQTT 3.1.1 and 5 over TLS", tls.tls_port),
+        (
+            "MQTT 3.1.1 and 5 over secure WebSocket (path /mqtt)",
+            tls.ws_port,
+        ),
+    ] {
+        let listed = format!("<dt>{what}</dt><dd><code>127.0.0.1:{port}</code></dd>");
+        assert!(settings.contains(&listed), "{listed} in {settings}");
+    }
 
     let refused = connect_with(tls_options(tls.tls_port, &ca, "tls-1", "wrong-secret"));
     assert!(
@@ -164,7 +187,10 @@ fn sighup_reloads_the_certificate_and_a_bad_one_keeps_the_old() {
         (n >= 1.0).then_some(())
     });
     let kept = presented_certificate(tls.tls_port, &both).expect("TLS still served");
-    assert_eq!(kept, second.der, "a failed reload keeps the certificate in use");
+    assert_eq!(
+        kept, second.der,
+        "a failed reload keeps the certificate in use"
+    );
 
     // And devices still connect over TLS, trusting only the new CA.
     let password = provision(server, "tls-2");

@@ -39,10 +39,9 @@ impl Ca {
     /// A certificate for `names` (DNS names or IP addresses) with common name `cn`.
     pub fn issue(&self, cn: &str, names: &[&str]) -> Issued {
         let key = KeyPair::generate().expect("key");
-        let mut params = CertificateParams::new(
-            names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-        )
-        .expect("params");
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("params");
         params.distinguished_name.push(DnType::CommonName, cn);
         let cert = params
             .signed_by(&key, &self.cert, &self.key)

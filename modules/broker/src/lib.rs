@@ -25,9 +25,9 @@ mod sniff;
 mod tls;
 
 pub use embedded::{start, BrokerHandle, BrokerWiring};
+pub use listeners::{planned as planned_listeners, Kind as ListenerKind, WS_PATH};
 pub use metrics::describe as describe_metrics;
 pub use publisher::EventPublisher;
-pub use listeners::{planned as planned_listeners, Kind as ListenerKind, WS_PATH};
 pub use settings::BrokerSettings;
 pub use tls::{TlsAcceptorCell, TlsFiles};
 

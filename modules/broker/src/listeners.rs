@@ -10,6 +10,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use plantd_contracts::warn_throttled;
 use rumqttd::{HandshakeFailure, HandshakeObserver, LinkType, Server, ServerSettings};
 
 use crate::policy::Policy;
@@ -82,6 +83,12 @@ fn observer(listener: &'static str) -> HandshakeObserver {
             "reason" => reason
         )
         .increment(1);
+        warn_throttled!(
+            "mqtt_handshake_failed",
+            listener,
+            reason,
+            "MQTT connection closed before its session"
+        );
     })
 }
 

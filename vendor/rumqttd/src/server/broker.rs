@@ -16,7 +16,7 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use tracing::{error, field, info, warn, Instrument};
+use tracing::{debug, error, field, info, warn, Instrument};
 use uuid::Uuid;
 
 #[cfg(feature = "websocket")]
@@ -534,13 +534,15 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                     let (network, tenant_id, peer_identity) =
                         match time::timeout_at(deadline, handshake).await {
                             Ok(Ok(upgraded)) => upgraded,
+                            // plantd patch: debug, not warn: a client causes these, and
+                            // the observer counts (and may log) them.
                             Ok(Err((failure, e))) => {
-                                warn!(error = %e, ?failure, "handshake failed");
+                                debug!(error = %e, ?failure, "handshake failed");
                                 fail(failure);
                                 return;
                             }
                             Err(_) => {
-                                warn!("handshake timed out");
+                                debug!("handshake timed out");
                                 fail(HandshakeFailure::Timeout);
                                 return;
                             }
@@ -664,8 +666,13 @@ async fn remote<P: Protocol>(
     let connect_packet = match mqtt_connect(config, &mut network, deadline).await {
         Ok(p) => p,
         Err(e) => {
-            error!(error=?e, "Error while handling MQTT connect packet");
-            // plantd patch: counted by the embedder.
+            // plantd patch: with an observer (which counts them), at debug level: a client
+            // causes these (a silent socket, a refused login), one line each.
+            if observer.is_some() {
+                debug!(error=?e, "Error while handling MQTT connect packet");
+            } else {
+                error!(error=?e, "Error while handling MQTT connect packet");
+            }
             if let Some(observer) = &observer {
                 // A refused login (a CONNACK with a code) is not a handshake failure.
                 match e {
