@@ -405,6 +405,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn listeners_switch_off_and_tls_needs_both_files() {
+        let flag = |key, value: &str| Given {
+            key,
+            value: value.to_owned(),
+            from: Source::Flag,
+        };
+        let none = Path::new("/dev/null");
+        let s = Settings::load(Some(none), &[]).expect("defaults");
+        assert_eq!(
+            s.broker.ws_listen,
+            Some("0.0.0.0:8083".parse().expect("addr"))
+        );
+        assert_eq!(
+            s.broker.tls_listen,
+            Some("0.0.0.0:8883".parse().expect("addr"))
+        );
+        assert_eq!(s.broker.tls, None, "no certificate: no TLS");
+        let s = Settings::load(
+            Some(none),
+            &[flag("mqtt_ws_addr", "off"), flag("mqtt_tls_addr", "off")],
+        )
+        .expect("off");
+        assert_eq!((s.broker.ws_listen, s.broker.tls_listen), (None, None));
+        let err = Settings::load(
+            Some(none),
+            &[flag("tls_cert_file", "/etc/plantd/broker.crt")],
+        )
+        .expect_err("a certificate without its key");
+        assert!(err.contains("set both"), "{err}");
+        let s = Settings::load(
+            Some(none),
+            &[
+                flag("tls_cert_file", "/etc/plantd/broker.crt"),
+                flag("tls_key_file", "/etc/plantd/broker.key"),
+            ],
+        )
+        .expect("both");
+        assert_eq!(
+            s.broker.tls.map(|t| t.key),
+            Some(PathBuf::from("/etc/plantd/broker.key"))
+        );
+        let err = Settings::load(Some(none), &[flag("mqtt_ws_addr", "8083")]).expect_err("bad");
+        assert!(err.contains("neither an address"), "{err}");
+    }
+
+    #[test]
     fn defaults_and_precedence() {
         let s = Settings::load(Some(Path::new("/nonexistent-plantd.toml")), &[]);
         assert!(

@@ -137,3 +137,45 @@ fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &Path, cert: &str, key: &str) -> TlsFiles {
+        let files = TlsFiles {
+            cert: dir.join("c.pem"),
+            key: dir.join("k.pem"),
+        };
+        std::fs::write(&files.cert, cert).expect("write");
+        std::fs::write(&files.key, key).expect("write");
+        files
+    }
+
+    #[test]
+    fn bad_files_are_refused_naming_the_setting_and_never_quoting_the_key() {
+        let dir = std::env::temp_dir().join(format!("plantd-tls-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let missing = TlsFiles {
+            cert: dir.join("absent.pem"),
+            key: dir.join("absent.key"),
+        };
+        let err = TlsAcceptorCell::load(missing).err().expect("missing");
+        assert!(err.starts_with("tls_cert_file "), "{err}");
+
+        let err = TlsAcceptorCell::load(files(&dir, "not pem", ""))
+            .err()
+            .expect("no certificate");
+        assert!(err.contains("no CERTIFICATE"), "{err}");
+
+        // A syntactically fine certificate block is enough to reach the key.
+        let cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let key = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n";
+        let err = TlsAcceptorCell::load(files(&dir, cert, key))
+            .err()
+            .expect("no key");
+        assert!(err.starts_with("tls_key_file "), "{err}");
+        assert!(!err.contains("c2VjcmV0"), "the key is never quoted: {err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
