@@ -51,6 +51,7 @@ pub struct Settings {
     /// The TLS certificate and key (both or neither); `Settings::load` puts them in `broker`.
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
+    pub tls_client_ca_file: Option<PathBuf>,
     pub telemetry: TelemetrySettings,
     pub public_url: Option<String>,
     pub firmware_max_upload_bytes: u64,
@@ -163,7 +164,13 @@ impl Settings {
             (Some(cert), Some(key)) => Some(plantd_broker::TlsFiles {
                 cert: cert.clone(),
                 key: key.clone(),
+                client_ca: settings.tls_client_ca_file.clone(),
             }),
+            (None, None) if settings.tls_client_ca_file.is_some() => {
+                return Err(
+                    "tls_client_ca_file needs tls_cert_file and tls_key_file (TLS on)".to_owned(),
+                )
+            }
             (None, None) => None,
             _ => {
                 return Err(
@@ -193,6 +200,7 @@ impl Settings {
             broker: BrokerSettings::default(),
             tls_cert_file: None,
             tls_key_file: None,
+            tls_client_ca_file: None,
             telemetry: TelemetrySettings::default(),
             public_url: None,
             firmware_max_upload_bytes: 0,

@@ -28,17 +28,29 @@ struct TlsServer {
 
 /// A plantd with TLS on (certificate signed by `ca`) and secure WebSocket on.
 fn tls_server(ca: &Ca) -> TlsServer {
+    tls_server_with(ca, &[])
+}
+
+fn tls_server_with(ca: &Ca, extra: &[(&str, &str)]) -> TlsServer {
     let (tls_port, ws_port) = (free_port(), free_port());
     let dir = std::env::temp_dir().join(format!("plantd-tls-{}-{tls_port}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("certificate folder");
     let (cert, key) = write(&dir, "server", &ca.server());
-    let server = Server::start_with(&[
-        ("PLANTD_MQTT_TLS_ADDR", &format!("127.0.0.1:{tls_port}")),
-        ("PLANTD_MQTT_WS_ADDR", &format!("127.0.0.1:{ws_port}")),
+    let (tls_addr, ws_addr) = (
+        format!("127.0.0.1:{tls_port}"),
+        format!("127.0.0.1:{ws_port}"),
+    );
+    let server = [
+        ("PLANTD_MQTT_TLS_ADDR", tls_addr.as_str()),
+        ("PLANTD_MQTT_WS_ADDR", ws_addr.as_str()),
         ("PLANTD_TLS_CERT_FILE", cert.to_str().expect("utf-8")),
         ("PLANTD_TLS_KEY_FILE", key.to_str().expect("utf-8")),
         ("PLANTD_MQTT_CONNECT_TIMEOUT_MS", DEADLINE_MS),
-    ]);
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .collect::<Vec<_>>();
+    let server = Server::start_with(&server);
     TlsServer {
         server,
         tls_port,
@@ -198,4 +210,86 @@ fn sighup_reloads_the_certificate_and_a_bad_one_keeps_the_old() {
         .expect("connect after the reloads");
     device.publish("devices/tls-2/telemetry", sample(5), QoS::AtLeastOnce);
     stored_points(server, "tls-2", "temperature_c", 1);
+}
+
+/// With `tls_client_ca_file`, a device whose certificate (signed by that CA) names its id
+/// in the CN or a DNS SAN logs in over TLS without its secret, with or without a username;
+/// the certificate does not let it log in as another device, a certificate of another CA
+/// is refused in the handshake, and a device without a certificate still logs in with its
+/// secret.
+#[test]
+fn a_client_certificate_naming_the_device_is_its_login() {
+    let ca = Ca::new("plantd test CA");
+    let devices_ca = Ca::new("plantd devices CA");
+    let dir = std::env::temp_dir().join(format!("plantd-client-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("folder");
+    let ca_file = dir.join("devices-ca.pem");
+    std::fs::write(&ca_file, &devices_ca.pem).expect("write CA");
+    let tls = tls_server_with(
+        &ca,
+        &[(
+            "PLANTD_TLS_CLIENT_CA_FILE",
+            ca_file.to_str().expect("utf-8"),
+        )],
+    );
+    let server = &tls.server;
+    provision(server, "cert-1");
+    let password_2 = provision(server, "cert-2");
+    let with_cert = |issued: &crate::support::tls::Issued, id: &str, login: Option<&str>| {
+        let mut opts = MqttOptions::new(id, "localhost", tls.tls_port);
+        opts.set_transport(Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Simple {
+                ca: ca.pem.clone().into_bytes(),
+                alpn: None,
+                client_auth: Some((
+                    issued.cert_pem.clone().into_bytes(),
+                    issued.key_pem.clone().into_bytes(),
+                )),
+            },
+        ));
+        if let Some(password) = login {
+            opts.set_credentials(id, password);
+        }
+        opts.set_keep_alive(Duration::from_secs(30));
+        opts
+    };
+
+    let by_cn = devices_ca.issue("cert-1", &[]);
+    let mut device = connect_with(with_cert(&by_cn, "cert-1", Some("not-the-secret")))
+        .expect("the certificate's CN is the device's login");
+    device.publish("devices/cert-1/telemetry", sample(81), QoS::AtLeastOnce);
+    assert_eq!(
+        stored_points(server, "cert-1", "temperature_c", 1)[0].1,
+        81.0
+    );
+
+    let refused = connect_with(with_cert(&by_cn, "cert-2", Some("not-the-secret")));
+    assert!(
+        matches!(refused, Err(rumqttc::ConnectionError::ConnectionRefused(_))),
+        "cert-1's certificate is no login for cert-2: {:?}",
+        refused.err()
+    );
+
+    let by_san = devices_ca.issue("a gateway", &["cert-2"]);
+    let mut device = connect_with(with_cert(&by_san, "cert-2", None))
+        .expect("a DNS SAN naming the device, no username");
+    device.publish("devices/cert-2/telemetry", sample(82), QoS::AtLeastOnce);
+    assert_eq!(
+        stored_points(server, "cert-2", "temperature_c", 1)[0].1,
+        82.0
+    );
+    drop(device);
+
+    let stranger = Ca::new("someone else's CA").issue("cert-1", &[]);
+    let refused = connect_with(with_cert(&stranger, "cert-1", Some("x")));
+    assert!(
+        refused.is_err() && !matches!(refused, Err(rumqttc::ConnectionError::ConnectionRefused(_))),
+        "a certificate of another CA fails the TLS handshake"
+    );
+
+    let mut device = connect_with(tls_options(tls.tls_port, &ca, "cert-2", &password_2))
+        .expect("without a certificate, the secret still works");
+    device.publish("devices/cert-2/telemetry", sample(83), QoS::AtLeastOnce);
+    stored_points(server, "cert-2", "temperature_c", 2);
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -75,6 +75,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "tls_client_ca_file",
+        default: Unset("none: no client certificates"),
+        doc: "PEM CA certificate(s) of device client certificates (optional per device): a device whose certificate's CN or a DNS SAN is its id logs in over TLS without its secret; read again on SIGHUP",
+        apply: |s, v| {
+            s.tls_client_ca_file = optional(v).map(PathBuf::from);
+            Ok(())
+        },
+    },
+    Setting {
         key: "tls_key_file",
         default: Unset("none: no TLS"),
         doc: "PEM private key of `tls_cert_file` (PKCS#8, PKCS#1 or SEC1); read again on SIGHUP",

@@ -8,6 +8,7 @@
 //! so an external broker can later take its place behind the same messages.
 
 mod auth;
+mod cert_names;
 mod embedded;
 mod gateway;
 mod hold;

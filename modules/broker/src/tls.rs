@@ -4,6 +4,10 @@
 //! a failed one keeps the old (logged, `plantd_tls_reloads_total{outcome="failed"}`).
 //! Connections already open keep the certificate they started with.
 //!
+//! With `tls_client_ca_file`, a client may present a certificate (optional); rustls
+//! verifies it, and the device ids its CN and DNS SANs name (`cert_names.rs`) go to the
+//! policy layer as the connection's peer identity.
+//!
 //! Touches only the files it is given; the handshake itself runs in rumqttd's connection
 //! task under the connect deadline (vendor patch 5), through [`TlsAcceptorCell::upgrade`].
 
@@ -11,10 +15,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use rumqttd::{StreamUpgrade, Upgraded};
+
+use crate::cert_names;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::{crypto, ServerConfig};
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::{crypto, RootCertStore, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
 /// Where the broker's certificate and key are (both PEM).
@@ -24,6 +31,9 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     /// The private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+    /// CA certificates of client certificates: when set, a client may present one, and a
+    /// device whose id its CN or a DNS SAN names logs in without its secret.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// The acceptor in use, swapped whole by a reload.
@@ -81,10 +91,20 @@ impl TlsAcceptorCell {
             let acceptor = cell.acceptor();
             Box::pin(async move {
                 let stream = acceptor.accept(stream).await?;
+                // rustls verified a presented certificate against the client CA; the names
+                // go to the policy layer, which matches them with the login.
+                let names = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .map(|cert| cert_names::device_ids(cert))
+                    .filter(|names| !names.is_empty())
+                    .map(|names| names.join(","));
                 Ok(Upgraded {
                     stream: Box::new(stream),
                     tenant_id: None,
-                    peer_identity: None,
+                    peer_identity: names,
                 })
             })
         })
@@ -92,20 +112,36 @@ impl TlsAcceptorCell {
 }
 
 fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
-    let certs = certificates(&files.cert)?;
+    let certs = certificates(&files.cert, "tls_cert_file")?;
     let key = private_key(&files.key)?;
-    let config = ServerConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
+    let provider = Arc::new(crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| {
-            format!(
-                "tls_cert_file {} and tls_key_file {}: {e}",
-                files.cert.display(),
-                files.key.display()
-            )
-        })?;
+        .map_err(|e| format!("TLS: {e}"))?;
+    let builder = match &files.client_ca {
+        None => builder.with_no_client_auth(),
+        Some(path) => {
+            let mut roots = RootCertStore::empty();
+            for ca in certificates(path, "tls_client_ca_file")? {
+                roots
+                    .add(ca)
+                    .map_err(|e| format!("tls_client_ca_file {}: {e}", path.display()))?;
+            }
+            // Optional: devices without a certificate still log in with their secret.
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| format!("tls_client_ca_file {}: {e}", path.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder.with_single_cert(certs, key).map_err(|e| {
+        format!(
+            "tls_cert_file {} and tls_key_file {}: {e}",
+            files.cert.display(),
+            files.key.display()
+        )
+    })?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
@@ -113,14 +149,14 @@ fn read(path: &Path, setting: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("{setting} {}: {e}", path.display()))
 }
 
-fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem = read(path, "tls_cert_file")?;
+fn certificates(path: &Path, setting: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = read(path, setting)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("tls_cert_file {}: not PEM: {e}", path.display()))?;
+        .map_err(|e| format!("{setting} {}: not PEM: {e}", path.display()))?;
     if certs.is_empty() {
         return Err(format!(
-            "tls_cert_file {}: no CERTIFICATE in it",
+            "{setting} {}: no CERTIFICATE in it",
             path.display()
         ));
     }
@@ -146,6 +182,7 @@ mod tests {
         let files = TlsFiles {
             cert: dir.join("c.pem"),
             key: dir.join("k.pem"),
+            client_ca: None,
         };
         std::fs::write(&files.cert, cert).expect("write");
         std::fs::write(&files.key, key).expect("write");
@@ -159,6 +196,7 @@ mod tests {
         let missing = TlsFiles {
             cert: dir.join("absent.pem"),
             key: dir.join("absent.key"),
+            client_ca: None,
         };
         let err = TlsAcceptorCell::load(missing).err().expect("missing");
         assert!(err.starts_with("tls_cert_file "), "{err}");
