@@ -243,6 +243,7 @@ impl Plantd {
             .env("PLANTD_DATA_DIR", &data_dir)
             .env("PLANTD_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
             .env("PLANTD_MQTT_ADDR", format!("127.0.0.1:{mqtt_port}"))
+            .env("PLANTD_MQTT_WS_ADDR", "off")
             .env("PLANTD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("PLANTD_LOG", "warn")
             .current_dir(&data_dir)

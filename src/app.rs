@@ -333,6 +333,7 @@ pub async fn serve(settings: Settings) -> Result<(), String> {
         "plantd is running"
     );
 
+    reload_tls_on_sighup(broker.tls());
     wait_for_stop_signal().await;
     // Live dashboards end at once instead of holding the HTTP stop up.
     dashboard_hub.stop();
@@ -377,6 +378,35 @@ where
         .recv_timeout(Duration::from_secs(5))
         .map_err(|_| "a module's thread did not start".to_owned())?;
     Ok((addr, state_tx))
+}
+
+/// SIGHUP reads the broker's TLS certificate and key again (a failed read keeps the old
+/// ones: logged and counted by the broker). Without TLS it is logged and ignored (rather
+/// than ending the process, SIGHUP's default).
+fn reload_tls_on_sighup(tls: Option<std::sync::Arc<plantd_broker::TlsAcceptorCell>>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hangup) => {
+                actix::spawn(async move {
+                    while hangup.recv().await.is_some() {
+                        match &tls {
+                            // Two small files: read on a blocking thread all the same.
+                            Some(tls) => {
+                                let tls = tls.clone();
+                                let _ = tokio::task::spawn_blocking(move || tls.reload()).await;
+                            }
+                            None => tracing::warn!("SIGHUP: no TLS certificate to reload"),
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP (TLS reload)"),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 /// SIGTERM or SIGINT (Ctrl-C).
@@ -580,10 +610,10 @@ fn about(settings: &Settings) -> crate::state::About {
             .into_iter()
             .map(|e| (e.key, e.value, e.origin.as_str()))
             .collect(),
-        listeners: vec![(
-            "MQTT 3.1.1 and 5 over TCP",
-            settings.broker.listen.to_string(),
-        )],
+        listeners: plantd_broker::planned_listeners(&settings.broker)
+            .into_iter()
+            .map(|(kind, addr)| (kind.describe(), addr.to_string()))
+            .collect(),
         data_dir: settings.data_dir.clone(),
     }
 }

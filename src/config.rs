@@ -48,6 +48,10 @@ pub struct Settings {
     /// The dashboard's live figures (`web/dashboard_live.rs`).
     pub dashboard: DashboardSettings,
     pub broker: BrokerSettings,
+    /// The TLS certificate and key (both or neither); `Settings::load` puts them in `broker`.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    pub tls_client_ca_file: Option<PathBuf>,
     pub telemetry: TelemetrySettings,
     pub public_url: Option<String>,
     pub firmware_max_upload_bytes: u64,
@@ -158,6 +162,25 @@ impl Settings {
         for given in given {
             settings.set(given.key, &given.value, given.from)?;
         }
+        settings.broker.tls = match (&settings.tls_cert_file, &settings.tls_key_file) {
+            (Some(cert), Some(key)) => Some(plantd_broker::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: settings.tls_client_ca_file.clone(),
+            }),
+            (None, None) if settings.tls_client_ca_file.is_some() => {
+                return Err(
+                    "tls_client_ca_file needs tls_cert_file and tls_key_file (TLS on)".to_owned(),
+                )
+            }
+            (None, None) => None,
+            _ => {
+                return Err(
+                    "tls_cert_file and tls_key_file: set both (TLS on) or neither (TLS off)"
+                        .to_owned(),
+                )
+            }
+        };
         Ok(settings)
     }
 
@@ -177,6 +200,9 @@ impl Settings {
             secure_cookies: false,
             dashboard: DashboardSettings::default(),
             broker: BrokerSettings::default(),
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: None,
             telemetry: TelemetrySettings::default(),
             public_url: None,
             firmware_max_upload_bytes: 0,
@@ -388,6 +414,52 @@ impl fmt::Debug for Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listeners_switch_off_and_tls_needs_both_files() {
+        let flag = |key, value: &str| Given {
+            key,
+            value: value.to_owned(),
+            from: Source::Flag,
+        };
+        let none = Path::new("/dev/null");
+        let s = Settings::load(Some(none), &[]).expect("defaults");
+        assert_eq!(
+            s.broker.ws_listen,
+            Some("0.0.0.0:8083".parse().expect("addr"))
+        );
+        assert_eq!(
+            s.broker.tls_listen,
+            Some("0.0.0.0:8883".parse().expect("addr"))
+        );
+        assert_eq!(s.broker.tls, None, "no certificate: no TLS");
+        let s = Settings::load(
+            Some(none),
+            &[flag("mqtt_ws_addr", "off"), flag("mqtt_tls_addr", "off")],
+        )
+        .expect("off");
+        assert_eq!((s.broker.ws_listen, s.broker.tls_listen), (None, None));
+        let err = Settings::load(
+            Some(none),
+            &[flag("tls_cert_file", "/etc/plantd/broker.crt")],
+        )
+        .expect_err("a certificate without its key");
+        assert!(err.contains("set both"), "{err}");
+        let s = Settings::load(
+            Some(none),
+            &[
+                flag("tls_cert_file", "/etc/plantd/broker.crt"),
+                flag("tls_key_file", "/etc/plantd/broker.key"),
+            ],
+        )
+        .expect("both");
+        assert_eq!(
+            s.broker.tls.map(|t| t.key),
+            Some(PathBuf::from("/etc/plantd/broker.key"))
+        );
+        let err = Settings::load(Some(none), &[flag("mqtt_ws_addr", "8083")]).expect_err("bad");
+        assert!(err.contains("neither an address"), "{err}");
+    }
 
     #[test]
     fn defaults_and_precedence() {

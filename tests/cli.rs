@@ -22,6 +22,8 @@ fn plantd(dir: &Path) -> Command {
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("PLANTD_LOG", "warn")
+        // Not the default WebSocket port (8083), which parallel tests would share.
+        .env("PLANTD_MQTT_WS_ADDR", "off")
         .current_dir(dir);
     cmd
 }

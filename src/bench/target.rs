@@ -121,6 +121,8 @@ impl Plantd {
         let exe = std::env::current_exe().map_err(|e| format!("own binary: {e}"))?;
         let mut cmd = Command::new(exe);
         cmd.arg("serve")
+            // Only the TCP listener is measured (unless the environment says otherwise).
+            .env("PLANTD_MQTT_WS_ADDR", "off")
             .envs(std::env::vars().filter(|(k, _)| k.starts_with("PLANTD_")))
             .env("PLANTD_DATA_DIR", &data_dir)
             .env("PLANTD_HTTP_ADDR", format!("127.0.0.1:{http_port}"))

@@ -10,7 +10,8 @@ use std::time::Duration;
 use super::setting::Initial::{Unset, Value};
 use super::setting::Setting;
 use super::values::{
-    addr, base_url, boolean, database_url, days, log_format, millis, number, seconds, secret,
+    addr, addr_or_off, base_url, boolean, database_url, days, log_format, millis, number, optional,
+    seconds, secret,
 };
 
 /// The shortest `admin_token` accepted: it guards the whole API, and a generated one has 40.
@@ -43,6 +44,51 @@ pub static SETTINGS: &[Setting] = &[
         doc: "MQTT broker (3.1.1 and 5 on one port)",
         apply: |s, v| {
             s.broker.listen = addr(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_tls_addr",
+        default: Value("0.0.0.0:8883"),
+        doc: "MQTT over TLS (3.1.1 and 5); listens only when `tls_cert_file` and `tls_key_file` are set; `off`: never",
+        apply: |s, v| {
+            s.broker.tls_listen = addr_or_off(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "mqtt_ws_addr",
+        default: Value("0.0.0.0:8083"),
+        doc: "MQTT over WebSocket, path `/mqtt`, subprotocol `mqtt` (3.1.1 and 5; secure WebSocket when a certificate is set); `off`: none",
+        apply: |s, v| {
+            s.broker.ws_listen = addr_or_off(v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        key: "tls_cert_file",
+        default: Unset("none: no TLS"),
+        doc: "PEM certificate chain (the server's first) of the MQTT TLS and secure WebSocket listeners; read again on SIGHUP",
+        apply: |s, v| {
+            s.tls_cert_file = optional(v).map(PathBuf::from);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "tls_client_ca_file",
+        default: Unset("none: no client certificates"),
+        doc: "PEM CA certificate(s) of device client certificates (optional per device): a device whose certificate's CN or a DNS SAN is its id logs in over TLS without its secret; read again on SIGHUP",
+        apply: |s, v| {
+            s.tls_client_ca_file = optional(v).map(PathBuf::from);
+            Ok(())
+        },
+    },
+    Setting {
+        key: "tls_key_file",
+        default: Unset("none: no TLS"),
+        doc: "PEM private key of `tls_cert_file` (PKCS#8, PKCS#1 or SEC1); read again on SIGHUP",
+        apply: |s, v| {
+            s.tls_key_file = optional(v).map(PathBuf::from);
             Ok(())
         },
     },
@@ -238,7 +284,7 @@ pub static SETTINGS: &[Setting] = &[
     Setting {
         key: "mqtt_connect_timeout_ms",
         default: Value("10000"),
-        doc: "time a new connection has to send CONNECT",
+        doc: "time a new connection has, from its accept, to finish its TLS and WebSocket handshakes and send CONNECT; then it is closed",
         apply: |s, v| {
             s.broker.connect_timeout_ms = number(v, 100, 60_000)?;
             Ok(())

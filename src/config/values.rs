@@ -13,6 +13,17 @@ pub fn addr(value: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("'{value}' is not an address like 0.0.0.0:8080"))
 }
 
+/// An address, or `off` (or empty) for a listener that is switched off.
+pub fn addr_or_off(value: &str) -> Result<Option<SocketAddr>, String> {
+    match value {
+        "" | "off" => Ok(None),
+        _ => value
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("'{value}' is neither an address like 0.0.0.0:8883 nor 'off'")),
+    }
+}
+
 pub fn number<T>(value: &str, min: T, max: T) -> Result<T, String>
 where
     T: std::str::FromStr + PartialOrd + fmt::Display + Copy,

@@ -41,6 +41,7 @@ pub async fn authenticate_device(
         .send(AuthenticateDevice {
             device_id: username.clone(),
             secret,
+            certified: false,
         })
         .await?;
     match (verdict, DeviceId::parse(&username)) {

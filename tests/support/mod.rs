@@ -7,6 +7,7 @@ pub mod mqtt;
 pub mod proxy;
 pub mod raw_mqtt;
 pub mod server;
+pub mod tls;
 pub mod web;
 
 pub use server::Server;

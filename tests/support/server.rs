@@ -113,6 +113,9 @@ impl Server {
             .env("PLANTD_DATA_DIR", &self.data_dir)
             .env("PLANTD_HTTP_ADDR", format!("127.0.0.1:{}", self.http_port))
             .env("PLANTD_MQTT_ADDR", format!("127.0.0.1:{}", self.mqtt_port))
+            // The WebSocket listener is on by default (8083): tests that want it give it a
+            // free port of their own (`extra_env`, applied below).
+            .env("PLANTD_MQTT_WS_ADDR", "off")
             .env("PLANTD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("PLANTD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             // Pages show times in the plant time zone: UTC keeps their text the same
@@ -185,6 +188,11 @@ impl Server {
     /// Starts again after [`Server::stop`], on the same data and ports.
     pub fn restart_stopped(&mut self) {
         self.spawn();
+    }
+
+    /// The plantd process's id (to send it a signal such as SIGHUP).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
     }
 
     pub fn mqtt_addr(&self) -> (&'static str, u16) {

@@ -23,13 +23,15 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// `None` when the module did not answer in time.
-    pub fn device(&self, device_id: &str, secret: &str) -> Option<DeviceAuth> {
+    /// `None` when the module did not answer in time. `certified`: the device proved its
+    /// id with a verified client certificate (the secret is then not checked).
+    pub fn device(&self, device_id: &str, secret: &str, certified: bool) -> Option<DeviceAuth> {
         self.ask(
             self.devices.clone(),
             AuthenticateDevice {
                 device_id: device_id.to_owned(),
                 secret: secret.to_owned(),
+                certified,
             },
         )
     }

@@ -1,5 +1,6 @@
-//! Starting the embedded broker: rumqttd's router, one listener for MQTT 3.1.1 and 5
-//! behind the policy layer, the gateway link, and the event publisher.
+//! Starting the embedded broker: rumqttd's router, its listeners (TCP, TLS, WebSocket; each
+//! MQTT 3.1.1 and 5 behind the policy layer: `listeners.rs`), the gateway link, and the
+//! event publisher.
 
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,17 +15,17 @@ use plantd_contracts::identity::AuthenticateToken;
 use plantd_contracts::telemetry::{GetIngestBacklog, IngestPayload};
 use rumqttd::local::LinkBuilder;
 use rumqttd::protocol::{Disconnect, DisconnectReasonCode, Packet};
-use rumqttd::{
-    ConnectionSettings, LinkType, Router, RouterConfig, SegmentConfig, Server, ServerSettings,
-};
+use rumqttd::{ConnectionSettings, Router, RouterConfig, SegmentConfig, Server, ServerSettings};
 
 use crate::auth::Authenticator;
 use crate::limits::{Filters, Limits, Retained};
+use crate::listeners;
 use crate::pacer::Pacer;
 use crate::policy::{Policy, PolicyContext};
 use crate::pressure::Pressure;
 use crate::publisher::{EventPublisher, PublishDrainMarker};
 use crate::sessions::Sessions;
+use crate::tls::TlsAcceptorCell;
 use crate::{gateway, BrokerSettings};
 
 /// Bytes of device messages queued ahead of telemetry (broker log, gateway, telemetry's
@@ -52,9 +53,21 @@ pub struct BrokerHandle {
     pub publisher: Addr<EventPublisher>,
     ctx: Arc<PolicyContext>,
     drained: Arc<AtomicU64>,
+    tls: Option<Arc<TlsAcceptorCell>>,
 }
 
 impl BrokerHandle {
+    /// Reads the TLS certificate and key again (SIGHUP); new connections use them, open ones
+    /// keep theirs. A failure keeps the old ones (logged, counted). `None`: no TLS.
+    pub fn reload_tls(&self) -> Option<Result<(), String>> {
+        self.tls.as_ref().map(|tls| tls.reload())
+    }
+
+    /// The TLS certificate in use, to reload from another task (SIGHUP); `None`: no TLS.
+    pub fn tls(&self) -> Option<Arc<TlsAcceptorCell>> {
+        self.tls.clone()
+    }
+
     /// Refuses new logins, ends live sessions at their next packet (so nothing more is
     /// acknowledged), then waits until the gateway has handed on every message acknowledged
     /// before: it publishes a marker behind them and waits for the gateway to see it.
@@ -83,8 +96,20 @@ impl BrokerHandle {
 /// Starts the broker; must run inside the actix system (the publisher is an actor).
 pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHandle, String> {
     // Fail start-up with a clear line rather than a dead listener thread.
-    std::net::TcpListener::bind(settings.listen)
-        .map_err(|e| format!("cannot listen for MQTT on {}: {e}", settings.listen))?;
+    let planned = listeners::planned(settings);
+    for (kind, addr) in &planned {
+        std::net::TcpListener::bind(addr).map_err(|e| {
+            format!(
+                "cannot listen for {} on {addr}: {e}",
+                kind.describe().replace("MQTT 3.1.1 and 5", "MQTT")
+            )
+        })?;
+    }
+    let tls = settings
+        .tls
+        .clone()
+        .map(TlsAcceptorCell::load)
+        .transpose()?;
 
     let gateway_log = SegmentConfig {
         max_segment_size: settings.gateway_segment_size,
@@ -142,7 +167,7 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
         },
     );
     let server_settings = ServerSettings {
-        name: "mqtt".to_owned(),
+        name: "tcp".to_owned(),
         listen: settings.listen,
         tls: None,
         next_connection_delay_ms: 0,
@@ -171,6 +196,7 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
         policy = policy.with_acks_after_commit(watermarks.clone());
     }
     let tx = router_tx.clone();
+    let acceptor = tls.clone();
     thread::Builder::new()
         .name("mqtt-server".to_owned())
         .spawn(move || {
@@ -188,9 +214,29 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
                 .build()
             {
                 Ok(runtime) => runtime.block_on(async move {
-                    let mut server = Server::new(server_settings, tx, policy);
-                    if let Err(e) = server.start(LinkType::Remote).await {
-                        tracing::error!(error = ?e, "MQTT listener stopped");
+                    let template = Server::new(server_settings.clone(), tx, policy.clone());
+                    let servers = listeners::servers(
+                        &planned,
+                        &template,
+                        &server_settings,
+                        &policy,
+                        acceptor.as_ref(),
+                    );
+                    let mut running = Vec::new();
+                    for (kind, mut server, link) in servers {
+                        running.push(tokio::spawn(async move {
+                            if let Err(e) = server.start(link).await {
+                                tracing::error!(
+                                    error = ?e,
+                                    listener = kind.label(),
+                                    "MQTT listener stopped"
+                                );
+                            }
+                        }));
+                    }
+                    // The broker is down when its TCP listener (the first) stops.
+                    if let Some(tcp) = running.into_iter().next() {
+                        let _ = tcp.await;
                     }
                 }),
                 Err(e) => tracing::error!(error = %e, "cannot start the MQTT listener's runtime"),
@@ -265,10 +311,13 @@ pub fn start(settings: &BrokerSettings, wiring: BrokerWiring) -> Result<BrokerHa
     // Its own thread: a backed-up router channel blocks its sends, and must not block the
     // modules (logins, API) on the main arbiter.
     let publisher = EventPublisher::start_in_arbiter(&Arbiter::new().handle(), |_| publisher);
-    tracing::info!(listen = %settings.listen, "MQTT broker listening (MQTT 3.1.1 and 5)");
+    for (kind, addr) in listeners::planned(settings) {
+        tracing::info!(listen = %addr, listener = kind.label(), "MQTT broker listening ({})", kind.describe());
+    }
     Ok(BrokerHandle {
         publisher,
         ctx,
         drained,
+        tls,
     })
 }

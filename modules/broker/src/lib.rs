@@ -9,10 +9,12 @@
 
 mod acks;
 mod auth;
+mod cert_names;
 mod embedded;
 mod gateway;
 mod hold;
 mod limits;
+mod listeners;
 mod metrics;
 mod pacer;
 mod policy;
@@ -22,11 +24,14 @@ mod publisher;
 mod sessions;
 mod settings;
 mod sniff;
+mod tls;
 
 pub use embedded::{start, BrokerHandle, BrokerWiring};
+pub use listeners::{planned as planned_listeners, Kind as ListenerKind, WS_PATH};
 pub use metrics::describe as describe_metrics;
 pub use publisher::EventPublisher;
 pub use settings::BrokerSettings;
+pub use tls::{TlsAcceptorCell, TlsFiles};
 
 /// The policy layer and what it is built from, for the fuzz targets in `fuzz/` only (not
 /// part of the module's API: the composition root uses `start`).

@@ -123,6 +123,21 @@ pub fn describe() {
         "plantd_mqtt_device_retain_cleared_total",
         "device publishes whose retain flag was cleared (only plantd retains on device topics)"
     );
+    describe_counter!(
+        "plantd_mqtt_handshake_failures_total",
+        "new connections closed before their MQTT session, by listener (tcp, tls, ws, wss) and reason (timeout: no CONNECT within mqtt_connect_timeout_ms of the accept; tls; websocket; connect: the first packet was no CONNECT)"
+    );
+    describe_counter!(
+        "plantd_tls_reloads_total",
+        "reads of the TLS certificate and key on SIGHUP, by outcome (ok; failed: the previous certificate stays in use)"
+    );
+    for reason in ["timeout", "connect"] {
+        metrics::counter!("plantd_mqtt_handshake_failures_total", "listener" => "tcp", "reason" => reason)
+            .absolute(0);
+    }
+    for outcome in ["ok", "failed"] {
+        metrics::counter!("plantd_tls_reloads_total", "outcome" => outcome).absolute(0);
+    }
     for limit in crate::limits::LIMITS {
         metrics::counter!("plantd_mqtt_limited_total", "limit" => limit).absolute(0);
     }

@@ -126,6 +126,9 @@ pub struct Policy {
     aliases: RefCell<HashMap<u16, Option<String>>>,
     /// PUBACKs of a device's telemetry held until telemetry committed it.
     acks: Acks,
+    /// The names of a verified client certificate this connection presented (TLS with
+    /// `tls_client_ca_file`): a device whose id is one of them logs in without its secret.
+    certificate_names: Option<Arc<[String]>>,
 }
 
 impl Policy {
@@ -141,6 +144,7 @@ impl Policy {
             denied_subscriptions: RefCell::new(HashMap::new()),
             void_unsubscribes: RefCell::new(HashMap::new()),
             aliases: RefCell::new(HashMap::new()),
+            certificate_names: None,
         }
     }
 
@@ -148,6 +152,13 @@ impl Policy {
     pub fn with_acks_after_commit(mut self, watermarks: Arc<Watermarks>) -> Self {
         self.acks = Acks::new(Some(watermarks));
         self
+    }
+
+    /// The connection's verified client certificate names this device id.
+    fn certified(&self, device_id: &str) -> bool {
+        self.certificate_names
+            .as_ref()
+            .is_some_and(|names| names.iter().any(|n| n == device_id))
     }
 
     fn code(&self, refusal: &Refusal) -> ConnectReturnCode {
@@ -171,6 +182,16 @@ impl Policy {
             return Err(Refusal::Unavailable("shutting down"));
         }
         let Some(login) = login else {
+            // A client certificate may stand for the whole login (its client id is then
+            // the device id it names).
+            if self.certified(client_id) {
+                return match self.ctx.auth.device(client_id, "", true) {
+                    Some(DeviceAuth::Accepted) => Ok(Principal::Device(client_id.to_owned())),
+                    Some(DeviceAuth::Disabled) => Err(Refusal::NotAllowed("device is disabled")),
+                    Some(_) => Err(Refusal::BadCredentials),
+                    None => Err(Refusal::Unavailable("devices module did not answer")),
+                };
+            }
             return Err(Refusal::NoCredentials);
         };
         if is_token_id(&login.username) {
@@ -184,7 +205,12 @@ impl Policy {
             }
             return Ok(Principal::Integration(login.username.clone()));
         }
-        match self.ctx.auth.device(&login.username, &login.password) {
+        let certified = self.certified(&login.username);
+        match self
+            .ctx
+            .auth
+            .device(&login.username, &login.password, certified)
+        {
             Some(DeviceAuth::Accepted) if client_id == login.username => {
                 Ok(Principal::Device(login.username.clone()))
             }
@@ -693,6 +719,19 @@ impl Protocol for Policy {
             written += self.encode(ack, write)?;
         }
         Ok(written)
+    }
+
+    /// The TLS upgrade's peer identity: the device ids a verified client certificate names,
+    /// separated by `,` (which no device id holds).
+    fn with_peer_identity(mut self, identity: Option<String>) -> Self {
+        self.certificate_names = identity.map(|names| {
+            names
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect()
+        });
+        self
     }
 
     fn write(&self, mut packet: Packet, write: &mut BytesMut) -> Result<usize, Error> {

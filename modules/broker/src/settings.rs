@@ -9,10 +9,18 @@
 
 use std::net::SocketAddr;
 
+use crate::tls::TlsFiles;
+
 #[derive(Debug, Clone)]
 pub struct BrokerSettings {
     /// MQTT over TCP, 3.1.1 and 5 on the same port.
     pub listen: SocketAddr,
+    /// MQTT over TLS; listens only when `tls` is set. `None`: off.
+    pub tls_listen: Option<SocketAddr>,
+    /// MQTT over WebSocket on path `/mqtt` (over TLS when `tls` is set). `None`: off.
+    pub ws_listen: Option<SocketAddr>,
+    /// The server certificate and key of the TLS and secure WebSocket listeners.
+    pub tls: Option<TlsFiles>,
     /// Connections refused beyond this.
     pub max_connections: usize,
     /// Packets larger than this close the connection (telemetry has its own, lower limit).
@@ -27,7 +35,8 @@ pub struct BrokerSettings {
     pub gateway_segment_size: usize,
     /// Segments kept per gateway filter.
     pub gateway_segment_count: usize,
-    /// How long a new TCP connection may take to send CONNECT.
+    /// How long a new connection may take, from its accept, to finish its TLS and
+    /// WebSocket handshakes and send CONNECT; it is closed after that.
     pub connect_timeout_ms: u16,
     /// Outgoing messages queued per connection before the router pauses it.
     pub max_outgoing_packets: u64,
@@ -58,6 +67,9 @@ impl Default for BrokerSettings {
     fn default() -> Self {
         BrokerSettings {
             listen: SocketAddr::from(([0, 0, 0, 0], 1883)),
+            tls_listen: Some(SocketAddr::from(([0, 0, 0, 0], 8883))),
+            ws_listen: Some(SocketAddr::from(([0, 0, 0, 0], 8083))),
+            tls: None,
             max_connections: 20_000,
             max_packet_bytes: 1024 * 1024,
             read_batch: 100,

@@ -213,6 +213,11 @@ pub struct GetDevice {
 pub struct AuthenticateDevice {
     pub device_id: String,
     pub secret: String,
+    /// The device proved its id with a client certificate the broker verified (TLS with
+    /// `tls_client_ca_file`): the secret is not checked, the device must exist and be
+    /// enabled.
+    #[serde(default)]
+    pub certified: bool,
 }
 
 /// The answer to [`AuthenticateDevice`]; the reasons go to logs and metrics, never to the client.

@@ -305,7 +305,9 @@ impl Handler<AuthenticateDevice> for Devices {
     type Result = ResponseFuture<<AuthenticateDevice as Message>::Result>;
 
     fn handle(&mut self, msg: AuthenticateDevice, _: &mut Context<Self>) -> Self::Result {
-        let answer = self.registry.authenticate(&msg.device_id, &msg.secret);
+        let answer = self
+            .registry
+            .authenticate(&msg.device_id, &msg.secret, msg.certified);
         let hold = self.hold_logins.clone().filter(|f| f.exists());
         Box::pin(async move {
             if let Some(file) = hold {

@@ -214,13 +214,16 @@ impl Registry {
         self.devices.get(id).map(|e| view(id, e))
     }
 
-    pub fn authenticate(&self, device_id: &str, secret: &str) -> DeviceAuth {
+    /// `certified`: the id was proven by a verified client certificate, not the secret.
+    pub fn authenticate(&self, device_id: &str, secret: &str, certified: bool) -> DeviceAuth {
         let Ok(id) = DeviceId::parse(device_id) else {
             return DeviceAuth::UnknownDevice;
         };
         match self.devices.get(&id) {
             None => DeviceAuth::UnknownDevice,
-            Some(e) if !plantd_secrets::digest_matches(secret, &e.row.secret_digest) => {
+            Some(e)
+                if !certified && !plantd_secrets::digest_matches(secret, &e.row.secret_digest) =>
+            {
                 DeviceAuth::BadSecret
             }
             Some(e) if !e.row.enabled => DeviceAuth::Disabled,

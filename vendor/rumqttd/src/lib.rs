@@ -26,6 +26,10 @@ pub use link::meters;
 pub use router::{Alert, Forward, IncomingMeter, Meter, Notification, OutgoingMeter, Router};
 use segments::Storage;
 pub use server::{Broker, LinkType, Server};
+// plantd patch: what an embedder needs to supply its own stream upgrade (TLS) and to count
+// failed handshakes.
+pub use link::network::N;
+pub use server::{HandshakeFailure, HandshakeObserver, StreamUpgrade, Upgraded};
 
 pub use self::router::shared_subs::Strategy;
 

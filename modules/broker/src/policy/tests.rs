@@ -72,7 +72,9 @@ impl Handler<AuthenticateDevice> for Modules {
     type Result = MessageResult<AuthenticateDevice>;
 
     fn handle(&mut self, msg: AuthenticateDevice, _: &mut Context<Self>) -> Self::Result {
-        let right = msg.secret == SECRET;
+        // A verified client certificate stands for the secret (devices then checks only
+        // that the device exists and is enabled).
+        let right = msg.secret == SECRET || msg.certified;
         if msg.device_id == "rotated-1" && right {
             // What `DisconnectClient` does in the broker, run before this answer is read.
             if let Some(ctx) = self.broker.lock().expect("lock").upgrade() {
@@ -468,6 +470,44 @@ fn a_device_with_its_secret_is_let_in_under_its_id_with_the_stamp_not_its_secret
             "the same session ends"
         );
     }
+}
+
+#[test]
+fn a_client_certificate_naming_the_device_stands_for_its_secret_and_for_no_other_device() {
+    use rumqttd::protocol::Protocol;
+    let h = Harness::new();
+    let certified = |names: &str| Conn {
+        policy: Policy::new(h.ctx.clone(), h.pressure.clone())
+            .with_peer_identity(Some(names.to_owned())),
+        v5: false,
+    };
+    let (client_id, _, _, _, login) = router_connect(
+        certified("press-1").send(connect("press-1", Some(("press-1", "no secret")))),
+    );
+    assert_eq!((client_id.as_str(), login), ("press-1", stamped("press-1")));
+    let (client_id, _, _, _, login) =
+        router_connect(certified("gw,press-2").send(connect("press-2", None)));
+    assert_eq!(
+        (client_id.as_str(), login),
+        ("press-2", stamped("press-2")),
+        "no login at all: the client id is the device the certificate names"
+    );
+
+    let mut other = certified("press-1");
+    let refused = other.send(connect("press-2", Some(("press-2", "no secret"))));
+    assert!(
+        !matches!(refused, Ok(Packet::Connect(ref c, ..)) if c.client_id == "press-2"),
+        "press-1's certificate is no login for press-2: {refused:?}"
+    );
+    let wire = other.out(connack(ConnectReturnCode::Success));
+    assert_eq!(wire[3], 4, "bad user name or password");
+    let mut disabled = certified("off-1");
+    let _ = disabled.send(connect("off-1", Some(("off-1", "no secret"))));
+    let wire = disabled.out(connack(ConnectReturnCode::Success));
+    assert_eq!(
+        wire[3], 5,
+        "a disabled device stays out with its certificate"
+    );
 }
 
 #[test]

@@ -192,6 +192,9 @@ async fn notified(waker: &Option<Arc<tokio::sync::Notify>>) {
 pub async fn mqtt_connect<P>(
     config: Arc<ConnectionSettings>,
     network: &mut Network<P>,
+    // plantd patch: the deadline is set at the accept (it covers TLS and WebSocket
+    // handshakes too, which run before this), not `connection_timeout_ms` from here.
+    deadline: time::Instant,
 ) -> Result<Packet, Error>
 where
     P: Protocol,
@@ -199,8 +202,7 @@ where
     // Wait for MQTT connect packet and error out if it's not received in time to prevent
     // DOS attacks by filling total connections that the server can handle with idle open
     // connections which results in server rejecting new connections
-    let connection_timeout_ms = config.connection_timeout_ms.into();
-    let packet = time::timeout(Duration::from_millis(connection_timeout_ms), async {
+    let packet = time::timeout_at(deadline, async {
         let packet = network.read().await?;
         Ok::<_, network::Error>(packet)
     })

@@ -771,4 +771,13 @@ pub trait Protocol {
     fn flush(&self, _write: &mut BytesMut) -> Result<usize, Error> {
         Ok(0)
     }
+
+    /// plantd patch: the connection's copy of the protocol learns who the peer proved to
+    /// be in the stream upgrade (e.g. a verified client certificate), before any packet.
+    fn with_peer_identity(self, _identity: Option<String>) -> Self
+    where
+        Self: Sized,
+    {
+        self
+    }
 }

@@ -12,9 +12,11 @@ use crate::server::tls::{self, TLSAcceptor};
 use crate::{meters, ConnectionSettings, Meter};
 use flume::{RecvError, SendError, Sender};
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use tracing::{error, field, info, warn, Instrument};
+use tracing::{debug, error, field, info, warn, Instrument};
 use uuid::Uuid;
 
 #[cfg(feature = "websocket")]
@@ -24,7 +26,7 @@ use async_tungstenite::tungstenite::handshake::server::{
     Callback, ErrorResponse, Request, Response,
 };
 #[cfg(feature = "websocket")]
-use async_tungstenite::tungstenite::http::HeaderValue;
+use async_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 #[cfg(feature = "websocket")]
 use ws_stream_tungstenite::WsStream;
 
@@ -344,11 +346,49 @@ enum AwaitingWill {
     Fire,
 }
 
+/// plantd patch: what a stream upgrade (TLS, done by the embedder) hands back: the
+/// upgraded stream, the tenant id (as rumqttd's own TLS gives it) and the peer's identity
+/// (e.g. from a client certificate), which is given to the connection's `Protocol`.
+pub struct Upgraded {
+    pub stream: Box<dyn N>,
+    pub tenant_id: Option<String>,
+    pub peer_identity: Option<String>,
+}
+
+/// plantd patch: turns an accepted TCP stream into the stream MQTT (or the WebSocket
+/// handshake) is read from. Called in the connection's own task, under its connect deadline.
+pub type StreamUpgrade = Arc<
+    dyn Fn(TcpStream) -> Pin<Box<dyn Future<Output = io::Result<Upgraded>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// plantd patch: why a new connection never became an MQTT session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeFailure {
+    /// TLS, WebSocket and CONNECT together took longer than `connection_timeout_ms`.
+    Timeout,
+    /// The stream upgrade (TLS) failed.
+    Upgrade,
+    /// The WebSocket handshake failed or asked for another path.
+    WebSocket,
+    /// The first packet was not a valid CONNECT, or the socket failed before it.
+    Connect,
+}
+
+/// plantd patch: told of each [`HandshakeFailure`] (to count them).
+pub type HandshakeObserver = Arc<dyn Fn(HandshakeFailure) + Send + Sync>;
+
 pub struct Server<P> {
     config: ServerSettings,
     router_tx: Sender<(ConnectionId, Event)>,
     protocol: P,
     awaiting_will_handler: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
+    // plantd patch: an embedder's stream upgrade, a failure observer and the one path a
+    // WebSocket listener answers on.
+    upgrade: Option<StreamUpgrade>,
+    observer: Option<HandshakeObserver>,
+    ws_path: Option<Arc<str>>,
 }
 
 impl<P: Protocol + Clone + Send + 'static> Server<P> {
@@ -362,21 +402,67 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             router_tx,
             protocol,
             awaiting_will_handler: Arc::new(Mutex::new(HashMap::default())),
+            upgrade: None,
+            observer: None,
+            ws_path: None,
         }
     }
 
-    // Depending on TLS or not create a new Network
-    async fn tls_accept(&self, stream: TcpStream) -> Result<(Box<dyn N>, Option<String>), Error> {
-        #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
-        match &self.config.tls {
-            Some(c) => {
-                let (tenant_id, network) = TLSAcceptor::new(c)?.accept(stream).await?;
-                Ok((network, tenant_id))
-            }
-            None => Ok((Box::new(stream), None)),
-        }
-        #[cfg(not(any(feature = "use-rustls", feature = "use-native-tls")))]
-        Ok((Box::new(stream), None))
+    /// plantd patch: another listener of the same broker that shares this one's pending
+    /// wills (a client reconnecting through another listener cancels or fires its will).
+    pub fn sibling<Q: Protocol + Clone + Send + 'static>(
+        &self,
+        config: ServerSettings,
+        protocol: Q,
+    ) -> Server<Q> {
+        let mut server = Server::new(config, self.router_tx.clone(), protocol);
+        server.awaiting_will_handler = self.awaiting_will_handler.clone();
+        server
+    }
+
+    /// plantd patch: upgrade each accepted stream with `upgrade` (e.g. the embedder's TLS,
+    /// with one acceptor it can swap) instead of `ServerSettings::tls`.
+    pub fn with_upgrade(mut self, upgrade: StreamUpgrade) -> Self {
+        self.upgrade = Some(upgrade);
+        self
+    }
+
+    /// plantd patch: tell `observer` of every connection that fails before its session.
+    pub fn with_handshake_observer(mut self, observer: HandshakeObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// plantd patch: a WebSocket listener refuses (404) an upgrade to any other path.
+    pub fn with_websocket_path(mut self, path: &str) -> Self {
+        self.ws_path = Some(Arc::from(path));
+        self
+    }
+
+    // plantd patch: rumqttd's own TLS (`ServerSettings::tls`), with ONE acceptor built at
+    // start instead of one per connection. Compiled only with `use-rustls` /
+    // `use-native-tls`, which plantd does not enable (it supplies its own upgrade).
+    #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+    fn settings_upgrade(&self) -> Result<Option<StreamUpgrade>, Error> {
+        let Some(c) = &self.config.tls else {
+            return Ok(None);
+        };
+        let acceptor = Arc::new(TLSAcceptor::new(c)?);
+        let upgrade: StreamUpgrade = Arc::new(move |stream: TcpStream| {
+            let acceptor = acceptor.clone();
+            Box::pin(async move {
+                let (tenant_id, stream) = acceptor
+                    .accept(stream)
+                    .await
+                    .map_err(|e| io::Error::new(io::ErrorKind::Other, e.to_string()))?;
+                Ok(Upgraded {
+                    stream,
+                    tenant_id,
+                    peer_identity: None,
+                })
+            })
+        });
+        Ok(Some(upgrade))
     }
 
     pub async fn start(&mut self, link_type: LinkType) -> Result<(), Error> {
@@ -385,6 +471,14 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
         let mut count: usize = 0;
 
         let config = Arc::new(self.config.connections.clone());
+        // plantd patch: built once, before the first accept.
+        #[cfg(any(feature = "use-rustls", feature = "use-native-tls"))]
+        let upgrade = match self.upgrade.clone() {
+            Some(u) => Some(u),
+            None => self.settings_upgrade()?,
+        };
+        #[cfg(not(any(feature = "use-rustls", feature = "use-native-tls")))]
+        let upgrade = self.upgrade.clone();
         info!(
             config = self.config.name,
             listen_addr = self.config.listen.to_string(),
@@ -400,66 +494,68 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                 }
             };
 
-            let (network, tenant_id) = match self.tls_accept(stream).await {
-                Ok(o) => o,
-                Err(e) => {
-                    error!(error=?e, "Tls accept error");
-                    continue;
-                }
-            };
-
-            info!(
-                name=?self.config.name, ?addr, count, tenant=?tenant_id, "accept"
-            );
+            // plantd patch: the TLS and WebSocket handshakes run in the connection's own
+            // task, under one deadline with the CONNECT (`connection_timeout_ms`), so a
+            // client that stalls in a handshake holds up no one else's accept.
+            info!(name=?self.config.name, ?addr, count, "accept");
 
             let config = config.clone();
             let router_tx = self.router_tx.clone();
             count += 1;
 
             let protocol = self.protocol.clone();
-            match link_type {
+            let upgrade = upgrade.clone();
+            let observer = self.observer.clone();
+            let ws_path = self.ws_path.clone();
+            let wills = self.awaiting_will_handler.clone();
+            let deadline = time::Instant::now()
+                + Duration::from_millis(config.connection_timeout_ms.into());
+            let span = match link_type {
                 #[cfg(feature = "websocket")]
-                LinkType::Websocket => {
-                    let stream = match accept_hdr_async(network, WSCallback).await {
-                        Ok(s) => Box::new(WsStream::new(s)),
-                        Err(e) => {
-                            error!(error=?e, "Websocket failed handshake");
-                            continue;
-                        }
-                    };
-                    task::spawn(
-                        remote(
-                            config,
-                            tenant_id.clone(),
-                            router_tx,
-                            stream,
-                            protocol,
-                            self.awaiting_will_handler.clone(),
-                        )
-                        .instrument(tracing::info_span!(
-                            "websocket_link",
-                            client_id = field::Empty,
-                            connection_id = field::Empty
-                        )),
-                    )
-                }
-                LinkType::Remote => task::spawn(
-                    remote(
-                        config,
-                        tenant_id.clone(),
-                        router_tx,
-                        network,
-                        protocol,
-                        self.awaiting_will_handler.clone(),
-                    )
-                    .instrument(tracing::error_span!(
-                        "remote_link",
-                        ?tenant_id,
-                        client_id = field::Empty,
-                        connection_id = field::Empty,
-                    )),
+                LinkType::Websocket => tracing::info_span!(
+                    "websocket_link",
+                    client_id = field::Empty,
+                    connection_id = field::Empty
+                ),
+                LinkType::Remote => tracing::error_span!(
+                    "remote_link",
+                    client_id = field::Empty,
+                    connection_id = field::Empty,
                 ),
             };
+            task::spawn(
+                async move {
+                    let fail = |failure: HandshakeFailure| {
+                        if let Some(observer) = &observer {
+                            observer(failure);
+                        }
+                    };
+                    let handshake = handshake(stream, upgrade, link_type, ws_path);
+                    let (network, tenant_id, peer_identity) =
+                        match time::timeout_at(deadline, handshake).await {
+                            Ok(Ok(upgraded)) => upgraded,
+                            // plantd patch: debug, not warn: a client causes these, and
+                            // the observer counts (and may log) them.
+                            Ok(Err((failure, e))) => {
+                                debug!(error = %e, ?failure, "handshake failed");
+                                fail(failure);
+                                return;
+                            }
+                            Err(_) => {
+                                debug!("handshake timed out");
+                                fail(HandshakeFailure::Timeout);
+                                return;
+                            }
+                        };
+                    let protocol = protocol.with_peer_identity(peer_identity);
+                    remote(
+                        config, tenant_id, router_tx, network, protocol, wills, deadline,
+                        observer,
+                    )
+                    .await
+                }
+                .instrument(span),
+            );
 
             // plantd patch: a zero delay means none (tokio's sleep still waits for the next
             // timer tick, about 1 ms, which capped accepts at about 1,000 a second).
@@ -470,20 +566,73 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
     }
 }
 
+/// plantd patch: the handshakes before MQTT, in the connection's task: the stream
+/// upgrade (TLS) if any, then the WebSocket handshake on a WebSocket listener.
+async fn handshake(
+    stream: TcpStream,
+    upgrade: Option<StreamUpgrade>,
+    link_type: LinkType,
+    ws_path: Option<Arc<str>>,
+) -> Result<(Box<dyn N>, Option<String>, Option<String>), (HandshakeFailure, String)> {
+    let (network, tenant_id, peer_identity): (Box<dyn N>, _, _) = match upgrade {
+        Some(upgrade) => {
+            let upgraded = upgrade(stream)
+                .await
+                .map_err(|e| (HandshakeFailure::Upgrade, e.to_string()))?;
+            (upgraded.stream, upgraded.tenant_id, upgraded.peer_identity)
+        }
+        None => (Box::new(stream), None, None),
+    };
+    match link_type {
+        #[cfg(feature = "websocket")]
+        LinkType::Websocket => {
+            let ws = accept_hdr_async(network, WSCallback { path: ws_path })
+                .await
+                .map_err(|e| (HandshakeFailure::WebSocket, e.to_string()))?;
+            Ok((Box::new(WsStream::new(ws)), tenant_id, peer_identity))
+        }
+        LinkType::Remote => {
+            let _ = ws_path;
+            Ok((network, tenant_id, peer_identity))
+        }
+    }
+}
+
 /// Configures the Websocket connection to indicate the correct protocol
 /// by adding the "sec-websocket-protocol" with value of "mqtt" to the response header
 #[cfg(feature = "websocket")]
-struct WSCallback;
+struct WSCallback {
+    // plantd patch: the one path answered (any when `None`).
+    path: Option<Arc<str>>,
+}
 #[cfg(feature = "websocket")]
 impl Callback for WSCallback {
     fn on_request(
         self,
-        _request: &Request,
+        request: &Request,
         mut response: Response,
     ) -> Result<Response, ErrorResponse> {
-        response
-            .headers_mut()
-            .insert("sec-websocket-protocol", HeaderValue::from_static("mqtt"));
+        // plantd patch: another path is refused with 404, and the subprotocol is named only
+        // when the client offered `mqtt` (RFC 6455: a server picks one of those offered).
+        if let Some(path) = &self.path {
+            if request.uri().path() != &**path {
+                let mut refusal = ErrorResponse::new(Some("no MQTT endpoint here".to_owned()));
+                *refusal.status_mut() = StatusCode::NOT_FOUND;
+                return Err(refusal);
+            }
+        }
+        let offered = request
+            .headers()
+            .get_all("sec-websocket-protocol")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|p| p.trim().eq_ignore_ascii_case("mqtt"));
+        if offered {
+            response
+                .headers_mut()
+                .insert("sec-websocket-protocol", HeaderValue::from_static("mqtt"));
+        }
         Ok(response)
     }
 }
@@ -500,6 +649,10 @@ async fn remote<P: Protocol>(
     stream: Box<dyn N>,
     protocol: P,
     will_handlers: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
+    // plantd patch: the connect deadline (from the accept, so it covers the handshakes
+    // too) and who is told when the CONNECT never came.
+    deadline: time::Instant,
+    observer: Option<HandshakeObserver>,
 ) {
     let mut network = Network::new(
         stream,
@@ -510,10 +663,26 @@ async fn remote<P: Protocol>(
 
     let dynamic_filters = config.dynamic_filters;
 
-    let connect_packet = match mqtt_connect(config, &mut network).await {
+    let connect_packet = match mqtt_connect(config, &mut network, deadline).await {
         Ok(p) => p,
         Err(e) => {
-            error!(error=?e, "Error while handling MQTT connect packet");
+            // plantd patch: with an observer (which counts them), at debug level: a client
+            // causes these (a silent socket, a refused login), one line each.
+            if observer.is_some() {
+                debug!(error=?e, "Error while handling MQTT connect packet");
+            } else {
+                error!(error=?e, "Error while handling MQTT connect packet");
+            }
+            if let Some(observer) = &observer {
+                // A refused login (a CONNACK with a code) is not a handshake failure.
+                match e {
+                    remote::Error::Timeout(_) => observer(HandshakeFailure::Timeout),
+                    remote::Error::NotConnectPacket(_)
+                    | remote::Error::Network(_)
+                    | remote::Error::Io(_) => observer(HandshakeFailure::Connect),
+                    _ => {}
+                }
+            }
             return;
         }
     };
