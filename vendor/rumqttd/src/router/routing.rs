@@ -914,6 +914,15 @@ impl Router {
         // Prepare AcksRequest in tracker if router is operating in a
         // single node mode or force ack request for subscriptions
         if force_ack {
+            // plantd patch: acknowledgements (PUBACK, SUBACK, PINGRESP...) go out now: a
+            // connection paused because its in-flight window is full (a small MQTT 5
+            // receive maximum) is not rescheduled by fresh data, and would otherwise hold
+            // them until the client acknowledged a message.
+            if let (Some(ackslog), Some(outgoing)) =
+                (self.ackslog.get_mut(id), self.obufs.get_mut(id))
+            {
+                ack_device_data(ackslog, outgoing);
+            }
             self.scheduler.reschedule(id, ScheduleReason::FreshData);
         }
 
