@@ -809,3 +809,121 @@ fn server_keep_alive_is_announced_when_the_client_asks_for_none_or_more() {
     assert_eq!(asks(3_600), Some(1_200));
     assert_eq!(asks(30), None);
 }
+
+/// A bare MQTT 5 session over a socket, for what rumqttc's client cannot send (a
+/// DISCONNECT with properties): packets encoded and decoded with rumqttc's own codec.
+struct RawV5 {
+    stream: std::net::TcpStream,
+    read: tokio_util::bytes::BytesMut,
+}
+
+impl RawV5 {
+    /// Connects as `login` with a session expiry interval; returns the session and
+    /// whether the CONNACK said a session was present.
+    fn connect(
+        server: &Server,
+        login: &(String, String),
+        client_id: &str,
+        clean_start: bool,
+        expiry: u32,
+    ) -> (RawV5, bool) {
+        use rumqttc::v5::mqttbytes::v5::{Connect, Login};
+        let (host, port) = server.mqtt_addr();
+        let stream = std::net::TcpStream::connect((host, port)).expect("connect");
+        stream.set_read_timeout(Some(WAIT)).expect("timeout");
+        let mut raw = RawV5 {
+            stream,
+            read: tokio_util::bytes::BytesMut::new(),
+        };
+        let mut props = ConnectProperties::new();
+        props.session_expiry_interval = Some(expiry);
+        raw.send(Packet::Connect(
+            Connect {
+                keep_alive: 30,
+                client_id: client_id.to_owned(),
+                clean_start,
+                properties: Some(props),
+            },
+            None,
+            Some(Login {
+                username: login.0.clone(),
+                password: login.1.clone(),
+            }),
+        ));
+        match raw.next() {
+            Packet::ConnAck(ack) => {
+                let present = ack.session_present;
+                (raw, present)
+            }
+            other => panic!("expected a CONNACK, got {other:?}"),
+        }
+    }
+
+    fn send(&mut self, packet: Packet) {
+        use std::io::Write;
+        let mut out = tokio_util::bytes::BytesMut::new();
+        packet.write(&mut out).expect("encode");
+        self.stream.write_all(&out).expect("send");
+    }
+
+    /// The next packet from plantd; panics if none comes within `WAIT`.
+    fn next(&mut self) -> Packet {
+        use std::io::Read;
+        loop {
+            match Packet::read(&mut self.read, None) {
+                Ok(packet) => return packet,
+                Err(rumqttc::v5::mqttbytes::Error::InsufficientBytes(_)) => {}
+                Err(e) => panic!("undecodable packet: {e:?}"),
+            }
+            let mut chunk = [0u8; 1024];
+            let n = self.stream.read(&mut chunk).expect("read");
+            assert!(n > 0, "connection closed");
+            self.read.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn subscribe(&mut self, path: &str) {
+        let mut subscribe =
+            rumqttc::v5::mqttbytes::v5::Subscribe::new(Filter::new(path, QoS::AtLeastOnce), None);
+        subscribe.pkid = 1;
+        self.send(Packet::Subscribe(subscribe));
+        match self.next() {
+            Packet::SubAck(ack) => assert_eq!(ack.return_codes, vec![GRANTED_1]),
+            other => panic!("expected a SUBACK, got {other:?}"),
+        }
+    }
+
+    /// Sends DISCONNECT with a new session expiry interval and waits for the close.
+    fn disconnect(mut self, expiry: u32) {
+        use std::io::{Read, Write};
+        // rumqttc does not export its DISCONNECT properties: the packet by hand. Normal
+        // disconnection (0x00), 5 bytes of properties: Session Expiry Interval (0x11).
+        let mut packet = vec![0xE0, 7, 0x00, 5, 0x11];
+        packet.extend_from_slice(&expiry.to_be_bytes());
+        self.stream.write_all(&packet).expect("send");
+        let mut rest = Vec::new();
+        let _ = self.stream.read_to_end(&mut rest);
+    }
+}
+
+#[test]
+fn a_disconnect_changes_the_session_expiry_interval() {
+    let server = Server::start();
+    let login = mqtt_token(&server);
+    // Connected with 1 s, left with 600 s: still there after the first second.
+    let (mut raw, present) = RawV5::connect(&server, &login, "Stretch", true, 1);
+    assert!(!present);
+    raw.subscribe("svc/stretch");
+    raw.disconnect(600);
+    let left = Instant::now();
+    std::thread::sleep(
+        (left + Duration::from_millis(1_500)).saturating_duration_since(Instant::now()),
+    );
+    let (raw, present) = RawV5::connect(&server, &login, "Stretch", false, 600);
+    assert!(present, "the DISCONNECT's 600 s did not hold");
+    // Left with 0: the session ends with the connection.
+    raw.disconnect(0);
+    let (raw, present) = RawV5::connect(&server, &login, "Stretch", false, 600);
+    assert!(!present, "the DISCONNECT's 0 did not end the session");
+    raw.disconnect(0);
+}
