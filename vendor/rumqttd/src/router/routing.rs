@@ -1656,6 +1656,25 @@ fn forward_device_data(
                 properties = Some(props);
             }
 
+            if let Some(max) = max_packet_size {
+                // Sized before any alias is set (an alias adds 3 bytes): a message not sent
+                // must not be the one that tells the client an alias's topic.
+                let alias_bytes = if broker_topic_aliases.is_some() { 3 } else { 0 };
+                let remaining = protocol::v5::publish::len(&publish, &properties) + alias_bytes;
+                // fixed header: 1 byte and 1 to 4 for the remaining length
+                let header = match remaining {
+                    0..=127 => 2,
+                    128..=16_383 => 3,
+                    16_384..=2_097_151 => 4,
+                    _ => 5,
+                };
+                let size = remaining + header;
+                if size > max as usize {
+                    trace!(size, max, "message over the client's maximum packet size skipped");
+                    return None;
+                }
+            }
+
             if let Some(aliases) = broker_topic_aliases.as_mut() {
                 let topic = std::str::from_utf8(&publish.topic).ok().map(str::to_owned);
                 if let Some(topic) = topic {
@@ -1671,22 +1690,6 @@ fn forward_device_data(
                             publish.topic.clear();
                         }
                     }
-                }
-            }
-
-            if let Some(max) = max_packet_size {
-                let remaining = protocol::v5::publish::len(&publish, &properties);
-                // fixed header: 1 byte and 1 to 4 for the remaining length
-                let header = match remaining {
-                    0..=127 => 2,
-                    128..=16_383 => 3,
-                    16_384..=2_097_151 => 4,
-                    _ => 5,
-                };
-                let size = remaining + header;
-                if size > max as usize {
-                    trace!(size, max, "message over the client's maximum packet size skipped");
-                    return None;
                 }
             }
 
