@@ -877,7 +877,7 @@ impl RawV5 {
             }
             let mut chunk = [0u8; 1024];
             let n = self.stream.read(&mut chunk).expect("read");
-            assert!(n > 0, "connection closed");
+            assert!(n > 0, "connection closed; unread: {:?}", &self.read[..]);
             self.read.extend_from_slice(&chunk[..n]);
         }
     }
@@ -926,4 +926,25 @@ fn a_disconnect_changes_the_session_expiry_interval() {
     let (raw, present) = RawV5::connect(&server, &login, "Stretch", false, 600);
     assert!(!present, "the DISCONNECT's 0 did not end the session");
     raw.disconnect(0);
+}
+
+#[test]
+fn a_packet_over_the_servers_maximum_gets_a_packet_too_large_disconnect() {
+    let server = Server::start_with(&[("PLANTD_MQTT_MAX_PACKET_BYTES", "2048")]);
+    let login = mqtt_token(&server);
+    let (mut raw, _) = RawV5::connect(&server, &login, "Big", true, 0);
+    let big = rumqttc::v5::mqttbytes::v5::Publish::new(
+        "svc/big",
+        QoS::AtMostOnce,
+        vec![b'x'; 4096],
+        None,
+    );
+    raw.send(Packet::Publish(big));
+    match raw.next() {
+        Packet::Disconnect(d) => assert_eq!(
+            d.reason_code,
+            rumqttc::v5::mqttbytes::v5::DisconnectReasonCode::PacketTooLarge
+        ),
+        other => panic!("expected a DISCONNECT, got {other:?}"),
+    }
 }

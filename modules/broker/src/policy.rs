@@ -750,6 +750,9 @@ impl Protocol for Policy {
                     }
                 }
             }
+            // MQTT 3.1.1 has no server DISCONNECT (rumqttd sends one with a reason to say
+            // why it closes a connection): a 3.1.1 client just sees the socket close.
+            Packet::Disconnect(..) if self.version != Some(5) => return Ok(0),
             // rumqttd forwards a message with its publisher's MQTT 5 properties, and its v4
             // codec panics on them, ending the subscriber's connection: MQTT 3.1.1 has none.
             Packet::Publish(_, props) if self.version != Some(5) => *props = None,

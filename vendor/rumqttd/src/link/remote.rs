@@ -134,6 +134,15 @@ impl<P: Protocol> RemoteLink<P> {
         })
     }
 
+    /// plantd patch: tells an MQTT 5 client why the connection ends (a DISCONNECT with a
+    /// reason code; plantd's policy layer writes none to 3.1.1 clients). Waits at most a
+    /// second for a slow socket.
+    pub(crate) async fn disconnect_with(&mut self, reason_code: crate::protocol::DisconnectReasonCode) {
+        let packet = Packet::Disconnect(crate::protocol::Disconnect { reason_code }, None);
+        let _ = time::timeout(Duration::from_secs(1), self.network.write(packet)).await;
+        self.network.linger(Duration::from_secs(1)).await;
+    }
+
     pub async fn start(&mut self) -> Result<(), Error> {
         self.network.set_keepalive(self.connect.keep_alive);
 
