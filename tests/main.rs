@@ -36,6 +36,7 @@ mod log_flooding;
 mod login_blocking;
 mod maintenance;
 mod migrations;
+mod mqtt5;
 mod reports;
 mod security;
 mod security_http;

@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod mqtt;
+pub mod mqtt5;
 pub mod proxy;
 pub mod raw_mqtt;
 pub mod server;

@@ -129,6 +129,13 @@ pub struct Policy {
     /// The names of a verified client certificate this connection presented (TLS with
     /// `tls_client_ca_file`): a device whose id is one of them logs in without its secret.
     certificate_names: Option<Arc<[String]>>,
+    /// MQTT 5 topic aliases rumqttd set towards this client (alias → topic), so a message
+    /// sent by alias alone is still recognised (`is_resume_traffic`). At most the client's
+    /// own topic alias maximum.
+    server_aliases: RefCell<HashMap<u16, Bytes>>,
+    /// The largest packet rumqttd reads from a client (told to MQTT 5 clients in the
+    /// CONNACK as the maximum packet size).
+    max_packet: Cell<usize>,
 }
 
 impl Policy {
@@ -145,6 +152,8 @@ impl Policy {
             void_unsubscribes: RefCell::new(HashMap::new()),
             aliases: RefCell::new(HashMap::new()),
             certificate_names: None,
+            server_aliases: RefCell::new(HashMap::new()),
+            max_packet: Cell::new(0),
         }
     }
 
@@ -313,6 +322,18 @@ impl Policy {
                 .filters
                 .begin(&connect.client_id, session, connect.clean_session);
         }
+        // An MQTT 5 CONNECT always reaches rumqttd with properties: that is how its link
+        // tells MQTT 5 (session expiry, receive maximum, maximum packet size) from 3.1.1.
+        let props = match self.version {
+            Some(5) => Some(props.unwrap_or_else(no_connect_properties)),
+            _ => props,
+        };
+        // MQTT 5: the session ends with the connection when its expiry interval is 0 (the
+        // default), whatever the clean start flag; MQTT 3.1.1: when it is clean.
+        let ends_with_connection = match &props {
+            Some(p) => p.session_expiry_interval.unwrap_or(0) == 0,
+            None => connect.clean_session,
+        };
         let login = Some(Login {
             username: principal.username().to_owned(),
             password: self.ctx.stamp.clone(),
@@ -327,7 +348,7 @@ impl Policy {
             traffic,
             assigned_client_id,
             client_id: connect.client_id.clone(),
-            clean_session: connect.clean_session,
+            clean_session: ends_with_connection,
             server_keep_alive,
         }));
         Ok(Packet::Connect(connect, props, will, will_props, login))
@@ -695,16 +716,49 @@ impl Policy {
 /// of the device's business. An integration reading `#` or `plantd/#` gets the ticks as
 /// ordinary messages: rumqttd forwards at the subscription's QoS, and a QoS 1 message
 /// swallowed here would never be acknowledged (rumqttd then drops the connection).
-fn is_resume_traffic(packet: &Packet) -> bool {
+///
+/// An MQTT 5 device that accepts topic aliases gets messages by alias: the alias rumqttd
+/// set with a message's topic is remembered in `aliases`, so a tick sent by alias alone is
+/// still recognised (the client never sees the alias either way).
+fn is_resume_traffic(packet: &Packet, aliases: &RefCell<HashMap<u16, Bytes>>) -> bool {
     match packet {
         Packet::SubAck(ack, _) => ack.pkid == RESUME_SUBSCRIBE_PKID,
-        Packet::Publish(publish, _) => publish.topic == RESUME_TOPIC.as_bytes(),
+        Packet::Publish(publish, props) => {
+            let alias = props.as_ref().and_then(|p| p.topic_alias);
+            match alias {
+                Some(alias) if publish.topic.is_empty() => aliases
+                    .borrow()
+                    .get(&alias)
+                    .is_some_and(|t| t == RESUME_TOPIC.as_bytes()),
+                Some(alias) => {
+                    aliases.borrow_mut().insert(alias, publish.topic.clone());
+                    publish.topic == RESUME_TOPIC.as_bytes()
+                }
+                None => publish.topic == RESUME_TOPIC.as_bytes(),
+            }
+        }
         _ => false,
+    }
+}
+
+/// The properties of an MQTT 5 CONNECT that sent none (every one of them absent).
+fn no_connect_properties() -> ConnectProperties {
+    ConnectProperties {
+        session_expiry_interval: None,
+        receive_maximum: None,
+        max_packet_size: None,
+        topic_alias_max: None,
+        request_response_info: None,
+        request_problem_info: None,
+        user_properties: Vec::new(),
+        authentication_method: None,
+        authentication_data: None,
     }
 }
 
 impl Protocol for Policy {
     fn read_mut(&mut self, stream: &mut BytesMut, max_size: usize) -> Result<Packet, Error> {
+        self.max_packet.set(max_size);
         self.next_packet(stream, max_size)
     }
 
@@ -742,7 +796,7 @@ impl Protocol for Policy {
         let mut written = 0;
         if device {
             written += self.flush(write)?;
-            if is_resume_traffic(&packet) {
+            if is_resume_traffic(&packet, &self.server_aliases) {
                 return Ok(written);
             }
             match self.acks.outgoing(packet) {
@@ -777,6 +831,13 @@ impl Protocol for Policy {
                             props.get_or_insert_with(Default::default).server_keep_alive =
                                 Some(keep_alive);
                         }
+                        // The largest packet plantd reads; a bigger one ends the connection.
+                        if let Ok(max) = u32::try_from(self.max_packet.get()) {
+                            if max > 0 {
+                                props.get_or_insert_with(Default::default).max_packet_size =
+                                    Some(max);
+                            }
+                        }
                     }
                 }
             }
@@ -794,6 +855,9 @@ impl Protocol for Policy {
                     }
                 }
             }
+            // MQTT 3.1.1 has no server DISCONNECT (rumqttd sends one with a reason to say
+            // why it closes a connection): a 3.1.1 client just sees the socket close.
+            Packet::Disconnect(..) if self.version != Some(5) => return Ok(0),
             // rumqttd forwards a message with its publisher's MQTT 5 properties, and its v4
             // codec panics on them, ending the subscriber's connection: MQTT 3.1.1 has none.
             Packet::Publish(_, props) if self.version != Some(5) => *props = None,

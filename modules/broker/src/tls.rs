@@ -9,7 +9,7 @@
 //! policy layer as the connection's peer identity.
 //!
 //! Touches only the files it is given; the handshake itself runs in rumqttd's connection
-//! task under the connect deadline (vendor patch 5), through [`TlsAcceptorCell::upgrade`].
+//! task under the connect deadline (vendor patch 8), through [`TlsAcceptorCell::upgrade`].
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};

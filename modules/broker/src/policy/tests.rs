@@ -533,10 +533,10 @@ fn an_integration_is_let_in_under_any_client_id_in_a_namespace_of_its_token() {
             );
             assert_eq!(session_id, integration_session_id("tok.mqtt", client_id));
             assert_eq!(login, stamped("tok.mqtt"));
-            let expected: &[u8] = if v5 {
-                &[0x20, 3, 1, 0, 0]
+            let expected = if v5 {
+                [[0x20, 8, 1, 0].as_slice(), &max_packet_property()].concat()
             } else {
-                &[0x20, 2, 1, 0]
+                vec![0x20, 2, 1, 0]
             };
             assert_eq!(
                 conn.out(connack(ConnectReturnCode::Success)),
@@ -782,11 +782,15 @@ fn keep_alive_zero_or_above_the_maximum_becomes_the_maximum_and_mqtt5_is_told() 
             let wire = conn.out(connack(ConnectReturnCode::Success));
             let expected = match (v5, asked == sent) {
                 (false, _) => vec![0x20, 2, 1, 0],
-                (true, true) => vec![0x20, 3, 1, 0, 0],
+                (true, true) => [[0x20, 8, 1, 0].as_slice(), &max_packet_property()].concat(),
                 // Server Keep Alive (0x13), two bytes.
-                (true, false) => {
-                    [[0x20, 6, 1, 0, 3, 0x13].as_slice(), &sent.to_be_bytes()].concat()
-                }
+                (true, false) => [
+                    [0x20, 11, 1, 0, 8].as_slice(),
+                    &max_packet_property()[1..],
+                    &[0x13],
+                    &sent.to_be_bytes(),
+                ]
+                .concat(),
             };
             assert_eq!(wire, expected, "keep-alive {asked}, v5: {v5}");
         }
@@ -812,8 +816,10 @@ fn an_empty_client_id_is_named_by_the_layer_and_mqtt5_clients_are_told() {
             property.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
             property.extend_from_slice(client_id.as_bytes());
             assert_eq!(&wire[2..4], [1, 0], "accepted, as rumqttd answered");
-            assert_eq!(usize::from(wire[4]), property.len());
-            assert_eq!(&wire[5..], property, "the CONNACK names {client_id}");
+            let mut properties = max_packet_property()[1..].to_vec();
+            properties.extend(property);
+            assert_eq!(usize::from(wire[4]), properties.len());
+            assert_eq!(&wire[5..], properties, "the CONNACK names {client_id}");
         } else {
             assert_eq!(wire, [0x20, 2, 1, 0], "MQTT 3.1.1 has no way to say it");
         }
@@ -1583,4 +1589,11 @@ fn sessions_without_a_client_id_count_against_the_token_cap() {
         vec![0x20, 3, 0, 0x97, 0],
         "quota exceeded"
     );
+}
+
+/// An MQTT 5 CONNACK's properties length and Maximum Packet Size (0x27), four bytes: the
+/// largest packet the layer reads, which every accepted MQTT 5 client is told.
+fn max_packet_property() -> Vec<u8> {
+    let max = u32::try_from(MAX_PACKET).expect("fits");
+    [[5u8, 0x27].as_slice(), &max.to_be_bytes()].concat()
 }

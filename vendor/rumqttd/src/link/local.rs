@@ -49,6 +49,8 @@ pub struct LinkBuilder<'a> {
     dynamic_filters: bool,
     // default to 0, indicating to not use topic alias
     topic_alias_max: u16,
+    /// plantd patch: MQTT 5 session expiry, receive maximum and maximum packet size.
+    mqtt5: (Option<u32>, Option<u16>, Option<u32>),
 }
 
 impl<'a> LinkBuilder<'a> {
@@ -62,7 +64,21 @@ impl<'a> LinkBuilder<'a> {
             last_will_properties: None,
             dynamic_filters: false,
             topic_alias_max: 0,
+            // plantd patch: MQTT 3.1.1 semantics unless told otherwise.
+            mqtt5: (None, None, None),
         }
+    }
+
+    /// plantd patch: an MQTT 5 client's session expiry interval, receive maximum and
+    /// maximum packet size (from its CONNECT).
+    pub fn mqtt5(
+        mut self,
+        session_expiry: Option<u32>,
+        receive_max: Option<u16>,
+        max_packet_size: Option<u32>,
+    ) -> Self {
+        self.mqtt5 = (session_expiry, receive_max, max_packet_size);
+        self
     }
 
     pub fn tenant_id(mut self, tenant_id: Option<String>) -> Self {
@@ -111,6 +127,12 @@ impl<'a> LinkBuilder<'a> {
         connection
             .last_will(self.last_will, self.last_will_properties)
             .topic_alias_max(self.topic_alias_max);
+        // plantd patch: the MQTT 5 session options.
+        (
+            connection.session_expiry,
+            connection.receive_max,
+            connection.max_packet_size,
+        ) = self.mqtt5;
         let incoming = Incoming::new(connection.client_id.to_owned());
         let (outgoing, link_rx) = Outgoing::new(connection.client_id.to_owned());
         let outgoing_data_buffer = outgoing.buffer();

@@ -139,9 +139,28 @@ impl<P: Protocol> Network<P> {
                     }
                 }
                 Err(protocol::Error::InsufficientBytes(_)) => return Ok(packets.len()),
+                // plantd patch: an oversized packet stays typed, so the client can be told.
+                Err(e @ protocol::Error::PayloadSizeLimitExceeded(_)) => return Err(e.into()),
                 Err(e) => return Err(io::Error::new(ErrorKind::InvalidData, e.to_string()).into()),
             }
         }
+    }
+
+    /// plantd patch: after a last packet to the client, ends the sending side and reads and
+    /// discards whatever the client still sends, for at most `wait`: closing with unread
+    /// input would reset the connection, and the client could lose that last packet.
+    pub async fn linger(&mut self, wait: Duration) {
+        let socket = &mut self.socket;
+        let _ = timeout(wait, async {
+            let _ = socket.shutdown().await;
+            let mut scratch = [0u8; 4096];
+            while let Ok(n) = socket.read(&mut scratch).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 
     pub async fn write(&mut self, packet: Packet) -> Result<(), Error> {

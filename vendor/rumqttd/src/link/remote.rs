@@ -100,6 +100,14 @@ impl<P: Protocol> RemoteLink<P> {
             .last_will_properties(lastwill_props)
             .dynamic_filters(dynamic_filters)
             .topic_alias_max(topic_alias_max.unwrap_or(0))
+            // plantd patch: MQTT 5 session expiry, receive maximum and maximum packet size
+            // reach the router (properties are present on every MQTT 5 CONNECT plantd's
+            // policy layer passes on; absent, this is MQTT 3.1.1).
+            .mqtt5(
+                props.as_ref().map(|p| p.session_expiry_interval.unwrap_or(0)),
+                props.as_ref().and_then(|p| p.receive_maximum),
+                props.as_ref().and_then(|p| p.max_packet_size),
+            )
             .build()?;
 
         let id = link_rx.id();
@@ -124,6 +132,15 @@ impl<P: Protocol> RemoteLink<P> {
             notifications: VecDeque::new(),
             will_delay_interval,
         })
+    }
+
+    /// plantd patch: tells an MQTT 5 client why the connection ends (a DISCONNECT with a
+    /// reason code; plantd's policy layer writes none to 3.1.1 clients). Waits at most a
+    /// second for a slow socket.
+    pub(crate) async fn disconnect_with(&mut self, reason_code: crate::protocol::DisconnectReasonCode) {
+        let packet = Packet::Disconnect(crate::protocol::Disconnect { reason_code }, None);
+        let _ = time::timeout(Duration::from_secs(1), self.network.write(packet)).await;
+        self.network.linger(Duration::from_secs(1)).await;
     }
 
     pub async fn start(&mut self) -> Result<(), Error> {

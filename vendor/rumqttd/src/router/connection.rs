@@ -33,6 +33,15 @@ pub struct Connection {
     pub(crate) broker_topic_aliases: Option<BrokerAliases>,
     /// subscription IDs for a connection
     pub(crate) subscription_ids: HashMap<Filter, usize>,
+    /// plantd patch: MQTT 5 session expiry interval in seconds (`None`: MQTT 3.1.1, where a
+    /// session outlives its connection unless it is clean). A DISCONNECT may change it.
+    pub session_expiry: Option<u32>,
+    /// plantd patch: MQTT 5 receive maximum: the client's limit on unacknowledged QoS 1
+    /// and 2 messages sent to it.
+    pub receive_max: Option<u16>,
+    /// plantd patch: MQTT 5 maximum packet size the client accepts; bigger messages are
+    /// not sent to it.
+    pub max_packet_size: Option<u32>,
 }
 
 impl Connection {
@@ -66,6 +75,19 @@ impl Connection {
             topic_aliases: HashMap::new(),
             broker_topic_aliases: None,
             subscription_ids: HashMap::new(),
+            // plantd patch: set by the link builder for MQTT 5 clients.
+            session_expiry: None,
+            receive_max: None,
+            max_packet_size: None,
+        }
+    }
+
+    /// plantd patch: whether the session outlives this connection (MQTT 5: a session
+    /// expiry interval above 0; MQTT 3.1.1: not clean).
+    pub fn persists(&self) -> bool {
+        match self.session_expiry {
+            Some(interval) => interval > 0,
+            None => !self.clean,
         }
     }
 

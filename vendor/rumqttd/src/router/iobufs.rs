@@ -80,6 +80,9 @@ pub struct Outgoing {
     last_pkid: u16,
     /// Metrics of outgoing messages of this connection
     pub(crate) meter: OutgoingMeter,
+    /// plantd patch: the most unacknowledged QoS 1/2 messages in flight to this client
+    /// (MQTT 5 receive maximum, at most `MAX_INFLIGHT`).
+    inflight_max: usize,
 }
 
 impl Outgoing {
@@ -100,6 +103,7 @@ impl Outgoing {
             handle,
             last_pkid: 0,
             meter: Default::default(),
+            inflight_max: MAX_INFLIGHT,
         };
 
         (outgoing, rx)
@@ -111,7 +115,15 @@ impl Outgoing {
     }
 
     pub fn free_slots(&self) -> usize {
-        MAX_INFLIGHT - self.inflight_buffer.len()
+        // plantd patch: bounded by the client's receive maximum.
+        self.inflight_max.saturating_sub(self.inflight_buffer.len())
+    }
+
+    /// plantd patch: holds this connection to an MQTT 5 client's receive maximum.
+    pub(crate) fn set_receive_max(&mut self, receive_max: Option<u16>) {
+        if let Some(max) = receive_max.filter(|m| *m > 0) {
+            self.inflight_max = usize::from(max).min(MAX_INFLIGHT);
+        }
     }
 
     pub fn push_notification(&mut self, notification: Notification) -> usize {
@@ -144,6 +156,13 @@ impl Outgoing {
         }
 
         for mut p in publishes {
+            // plantd patch: a message sent at QoS 0 (published at QoS 0 to a QoS 1 or 2
+            // subscription) takes no packet id and no place in flight.
+            if p.publish.qos == crate::protocol::QoS::AtMostOnce {
+                self.meter.publish_count += 1;
+                buffer.push_back(Notification::Forward(p));
+                continue;
+            }
             // Index and pkid of current outgoing packet
             self.last_pkid += 1;
             p.publish.pkid = self.last_pkid;

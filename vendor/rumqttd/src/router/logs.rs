@@ -13,6 +13,7 @@ use crate::segments::{CommitLog, Position};
 use crate::Storage;
 use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::sync::Arc;
 use std::time::Instant;
 
 type PubWithProp = (Publish, Option<PublishProperties>);
@@ -22,6 +23,8 @@ pub struct PublishData {
     pub publish: Publish,
     pub properties: Option<PublishProperties>,
     pub timestamp: Instant,
+    /// plantd patch: the client id of the connection that published it (MQTT 5 no-local).
+    pub origin: Option<Arc<str>>,
 }
 
 impl From<PubWithProp> for PublishData {
@@ -30,8 +33,26 @@ impl From<PubWithProp> for PublishData {
             publish,
             properties,
             timestamp: Instant::now(),
+            // plantd patch: no origin unless the publisher's is given.
+            origin: None,
         }
     }
+}
+
+/// plantd patch: what is left of a message's expiry interval after `spent` seconds in the
+/// broker; `None` once it has expired. The stored value is never changed (reading it
+/// twice must not subtract the time twice).
+fn remaining_expiry(pubdata: &PublishData, now: Instant) -> Option<Option<u32>> {
+    let Some(interval) = pubdata
+        .properties
+        .as_ref()
+        .and_then(|p| p.message_expiry_interval)
+    else {
+        return Some(None);
+    };
+    let spent = now.saturating_duration_since(pubdata.timestamp).as_secs();
+    let spent = u32::try_from(spent).unwrap_or(u32::MAX);
+    (spent < interval).then(|| Some(interval - spent))
 }
 
 // TODO: remove this from here
@@ -177,6 +198,8 @@ impl DataLog {
         filter_idx: FilterIdx,
         offset: Offset,
         len: u64,
+        // plantd patch: messages published by this client id are skipped (MQTT 5 no-local).
+        exclude_origin: Option<&str>,
     ) -> io::Result<(Position, Vec<(PubWithProp, Offset)>)> {
         // unwrap to get index of `self.native` is fine here, because when a new subscribe packet
         // arrives in `Router::handle_device_payload`, it first calls the function
@@ -191,35 +214,21 @@ impl DataLog {
         let next = data.log.readv(offset, len, &mut o)?;
 
         let now = Instant::now();
-        o.retain_mut(|(pubdata, _)| {
-            // Keep data if no properties exists, which implies no message expiry!
-            let Some(properties) = pubdata.properties.as_mut() else {
-                return true;
-            };
-
-            // Keep data if there is no message_expiry_interval
-            let Some(message_expiry_interval) = properties.message_expiry_interval.as_mut() else {
-                return true;
-            };
-
-            let time_spent = (now - pubdata.timestamp).as_secs() as u32;
-
-            let is_valid = time_spent < *message_expiry_interval;
-
-            // ignore expired messages
-            if is_valid {
-                // set message_expiry_interval to (original value - time spent waiting in server)
-                // ref: https://docs.oasis-open.org/mqtt/mqtt/v5.0/os/mqtt-v5.0-os.html#_Toc3901112
-                *message_expiry_interval -= time_spent;
-            }
-
-            is_valid
-        });
-
-        // no need to include timestamp when returning
+        // plantd patch: expired messages are skipped and the rest carry what is left of their
+        // expiry interval (rumqttd's code did the same in place); messages of the excluded
+        // origin are skipped.
         let o = o
             .into_iter()
-            .map(|(pubdata, offset)| ((pubdata.publish, pubdata.properties), offset))
+            .filter(|(pubdata, _)| {
+                exclude_origin.is_none() || pubdata.origin.as_deref() != exclude_origin
+            })
+            .filter_map(|(mut pubdata, offset)| {
+                let remaining = remaining_expiry(&pubdata, now)?;
+                if let (Some(props), Some(left)) = (pubdata.properties.as_mut(), remaining) {
+                    props.message_expiry_interval = Some(left);
+                }
+                Some(((pubdata.publish, pubdata.properties), offset))
+            })
             .collect();
 
         Ok((next, o))
@@ -273,37 +282,24 @@ impl DataLog {
         trace!(info = "reading retain msg", filter = &filter);
         let now = Instant::now();
 
-        // discard expired retained messages
-        self.retained_publishes.retain(|_, pubdata| {
-            // Keep data if no properties exists, which implies no message expiry!
-            let Some(properties) = pubdata.properties.as_mut() else {
-                return true;
-            };
+        // plantd patch: expired retained messages are discarded and the rest carry what is
+        // left of their expiry interval, computed from the stored one (rumqttd subtracted the
+        // time spent from the stored value on every read, so each read aged it again).
+        self.retained_publishes
+            .retain(|_, pubdata| remaining_expiry(pubdata, now).is_some());
 
-            // Keep data if there is no message_expiry_interval
-            let Some(message_expiry_interval) = properties.message_expiry_interval.as_mut() else {
-                return true;
-            };
-
-            let time_spent = (now - pubdata.timestamp).as_secs() as u32;
-
-            let is_valid = time_spent < *message_expiry_interval;
-
-            // ignore expired messages
-            if is_valid {
-                // set message_expiry_interval to (original value - time spent waiting in server)
-                // ref: https://docs.oasis-open.org/mqtt/mqtt/v5.0/os/mqtt-v5.0-os.html#_Toc3901112
-                *message_expiry_interval -= time_spent;
-            }
-
-            is_valid
-        });
-
-        // no need to include timestamp when returning
         self.retained_publishes
             .iter()
             .filter(|(topic, _)| matches(topic, filter))
-            .map(|(_, p)| (p.publish.clone(), p.properties.clone()))
+            .map(|(_, p)| {
+                let mut properties = p.properties.clone();
+                if let (Some(props), Some(Some(left))) =
+                    (properties.as_mut(), remaining_expiry(p, now))
+                {
+                    props.message_expiry_interval = Some(left);
+                }
+                (p.publish.clone(), properties)
+            })
             .collect()
     }
 }

@@ -196,6 +196,13 @@ pub struct DataRequest {
     max_count: usize,
     pub(crate) forward_retained: bool,
     pub(crate) group: Option<String>,
+    /// plantd patch: MQTT 5 no-local: the subscriber's own messages are not sent back.
+    #[serde(default)]
+    pub(crate) nolocal: bool,
+    /// plantd patch: MQTT 5 retain-as-published: messages keep the retain flag they were
+    /// published with (otherwise only retained messages sent on subscribing carry it).
+    #[serde(default)]
+    pub(crate) preserve_retain: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 use crate::protocol::{
     ConnAck, ConnAckProperties, ConnectReturnCode, Disconnect, DisconnectReasonCode, LastWill,
     LastWillProperties, Packet, PingResp, PubAck, PubAckReason, PubComp, PubCompReason, PubRec,
-    PubRecReason, PubRel, PubRelReason, Publish, PublishProperties, QoS, SubAck,
+    PubRecReason, PubRel, PubRelReason, Publish, PublishProperties, QoS, RetainForwardRule, SubAck,
     SubscribeReasonCode, UnsubAck, UnsubAckReason,
 };
 use crate::router::alertlog::alert;
@@ -15,13 +15,17 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::str::Utf8Error;
 use std::thread;
 use std::time::SystemTime;
+// plantd patch: session and message expiry.
+use std::time::{Duration, Instant};
 use thiserror::Error;
 use tracing::{debug, error, info, trace, warn};
 
 use super::alertlog::{Alert, AlertLog};
 use super::graveyard::Graveyard;
 use super::iobufs::{Incoming, Outgoing};
-use super::logs::{AckLog, DataLog};
+use super::logs::{AckLog, DataLog, PublishData};
+// plantd patch: a message's publisher is shared by every log it is appended to.
+use std::sync::Arc;
 use super::scheduler::{ScheduleReason, Scheduler};
 use super::shared_subs::SharedGroup;
 use super::{
@@ -304,6 +308,8 @@ impl Router {
         // Retrieve previous connection state from graveyard
         let saved = self.graveyard.retrieve(&client_id);
         let clean_session = connection.clean;
+        // plantd patch: hold the client to its MQTT 5 receive maximum.
+        outgoing.set_receive_max(connection.receive_max);
         let previous_session = saved.as_ref().is_some_and(|s| s.session_state.is_some());
         // for qos2 pending pubrels
         let mut pending_acks = VecDeque::new();
@@ -322,6 +328,8 @@ impl Router {
                 || Tracker::new(client_id.clone()),
                 |session_state| {
                     connection.subscriptions = session_state.subscriptions;
+                    // plantd patch: the subscription identifiers live as long as the session.
+                    connection.subscription_ids = session_state.subscription_ids;
                     // for using in acklog
                     pending_acks.clone_from(&session_state.unacked_pubrels);
                     outgoing.unacked_pubrels = session_state.unacked_pubrels;
@@ -496,7 +504,8 @@ impl Router {
         }
 
         // Save state for persistent sessions
-        if !connection.clean {
+        // plantd patch: MQTT 5 keeps a session while its expiry interval runs.
+        if connection.persists() {
             // Add inflight data requests back to tracker
             inflight_data_requests
                 .into_iter()
@@ -521,6 +530,13 @@ impl Router {
                 connection.subscriptions,
                 connection.events,
                 outgoing.unacked_pubrels,
+                // plantd patch: when the session expires (MQTT 5; never for 3.1.1 or
+                // u32::MAX), and the subscription identifiers it keeps.
+                connection
+                    .session_expiry
+                    .filter(|s| *s != u32::MAX)
+                    .map(|s| Instant::now() + Duration::from_secs(u64::from(s))),
+                connection.subscription_ids,
             );
         } else {
             tracker.pause(PauseReason::Busy);
@@ -867,9 +883,18 @@ impl Router {
 
                     force_ack = true;
                 }
-                Packet::Disconnect(_, _) => {
+                Packet::Disconnect(_, props) => {
                     let span = tracing::info_span!("disconnect");
                     let _guard = span.enter();
+                    // plantd patch: MQTT 5 lets a DISCONNECT change the session expiry
+                    // interval, but not from 0 (a session that was to end stays ended).
+                    if let Some(interval) = props.and_then(|p| p.session_expiry_interval) {
+                        if let Some(connection) = self.connections.get_mut(id) {
+                            if connection.session_expiry.is_some_and(|s| s > 0) {
+                                connection.session_expiry = Some(interval);
+                            }
+                        }
+                    }
                     disconnect = true;
                     // delete the last will message
                     self.last_wills.remove(&client_id);
@@ -889,6 +914,15 @@ impl Router {
         // Prepare AcksRequest in tracker if router is operating in a
         // single node mode or force ack request for subscriptions
         if force_ack {
+            // plantd patch: acknowledgements (PUBACK, SUBACK, PINGRESP...) go out now: a
+            // connection paused because its in-flight window is full (a small MQTT 5
+            // receive maximum) is not rescheduled by fresh data, and would otherwise hold
+            // them until the client acknowledged a message.
+            if let (Some(ackslog), Some(outgoing)) =
+                (self.ackslog.get_mut(id), self.obufs.get_mut(id))
+            {
+                ack_device_data(ackslog, outgoing);
+            }
             self.scheduler.reschedule(id, ScheduleReason::FreshData);
         }
 
@@ -959,12 +993,45 @@ impl Router {
             connection
                 .subscription_ids
                 .insert(filter_path.clone(), subscription_id);
+        } else {
+            // plantd patch: a subscription made again without an identifier has none.
+            connection.subscription_ids.remove(filter_path);
         }
 
         // check is group is None because retained messages aren't sent
         // for shared subscriptions
-        // TODO: use retain forward rules
-        let forward_retained = group.is_none();
+        let is_new = !connection.subscriptions.contains(filter_path);
+        // plantd patch: MQTT 5 retain handling (0: send retained messages on every
+        // subscribe, 1: only on a new subscription, 2: never).
+        let forward_retained = group.is_none()
+            && match filter.retain_forward_rule {
+                RetainForwardRule::OnEverySubscribe => true,
+                RetainForwardRule::OnNewSubscribe => is_new,
+                RetainForwardRule::Never => false,
+            };
+
+        if !is_new {
+            // plantd patch: a subscription made again replaces the options of the one held
+            // (QoS, no-local, retain-as-published) and sends retained messages as its
+            // retain handling says: find its request, parked or scheduled.
+            let parked = self.datalog.remove_waiters_for_id(id, filter_path);
+            let request = parked.or_else(|| {
+                let tracker = self.scheduler.trackers.get_mut(id)?;
+                let at = tracker
+                    .data_requests
+                    .iter()
+                    .position(|r| &r.filter == filter_path)?;
+                tracker.data_requests.remove(at)
+            });
+            if let Some(mut request) = request {
+                request.qos = filter.qos as u8;
+                request.nolocal = filter.nolocal;
+                request.preserve_retain = filter.preserve_retain;
+                request.forward_retained |= forward_retained;
+                self.scheduler.track(id, request);
+                self.scheduler.reschedule(id, ScheduleReason::NewFilter);
+            }
+        }
 
         // call to `insert(_)` returns `true` if it didn't contain the filter_path already
         // i.e. its a new subscription
@@ -979,6 +1046,9 @@ impl Router {
                 // set true for new subscriptions
                 forward_retained,
                 group,
+                // plantd patch: MQTT 5 subscription options.
+                nolocal: filter.nolocal,
+                preserve_retain: filter.preserve_retain,
             };
 
             self.scheduler.track(id, request);
@@ -1237,10 +1307,11 @@ fn append_to_commitlog(
         datalog.insert_to_retained_publishes(publish.clone(), properties.clone(), topic.to_owned());
     }
 
-    // after recording retained message, we also send that message to existing subscribers
-    // as normal publish message. Therefore we are setting retain to false
-    publish.retain = false;
+    // plantd patch: the log keeps the retain flag as published; forwarding clears it
+    // unless the subscription asked for retain-as-published (MQTT 5).
     let pkid = publish.pkid;
+    // plantd patch: the publisher, for subscriptions with no-local (MQTT 5).
+    let origin: Arc<str> = Arc::from(connection.client_id.as_str());
 
     let filter_idxs = datalog.matches(topic);
 
@@ -1258,7 +1329,10 @@ fn append_to_commitlog(
     for filter_idx in filter_idxs {
         let datalog = datalog.native.get_mut(filter_idx).unwrap();
         let publish_data = (publish.clone(), properties.clone());
-        let (offset, filter) = datalog.append(publish_data.into(), notifications);
+        // plantd patch: with its publisher.
+        let mut publish_data: PublishData = publish_data.into();
+        publish_data.origin = Some(origin.clone());
+        let (offset, filter) = datalog.append(publish_data, notifications);
         debug!(
             pkid,
             "Appended to commitlog: {}[{}, {})", filter, offset.0, offset.1,
@@ -1308,9 +1382,7 @@ fn append_will_message(
         datalog.insert_to_retained_publishes(publish.clone(), properties.clone(), topic.to_owned());
     }
 
-    // after recording retained message, we also send that message to existing subscribers
-    // as normal publish message. Therefore we are setting retain to false
-    publish.retain = false;
+    // plantd patch: the log keeps the retain flag as published (see append_to_commitlog).
     let pkid = publish.pkid;
 
     let filter_idxs = datalog.matches(topic);
@@ -1480,7 +1552,13 @@ fn forward_device_data(
     }
 
     let (next, publishes_from_datalog) =
-        match datalog.native_readv(request.filter_idx, request.cursor, inflight_slots) {
+        // plantd patch: no-local skips the subscriber's own messages.
+        match datalog.native_readv(
+            request.filter_idx,
+            request.cursor,
+            inflight_slots,
+            request.nolocal.then_some(outgoing.client_id.as_str()),
+        ) {
             Ok(v) => v,
             Err(e) => {
                 error!(error = ?e, "Failed to read from commitlog {}", e);
@@ -1542,57 +1620,88 @@ fn forward_device_data(
     // println!("{:?} {:?} {}", start, next, request.read_count);
 
     if publishes.is_empty() {
+        // plantd patch: a read whose messages were all skipped (expired, or the
+        // subscriber's own under no-local) is not the end of the log.
+        if !caughtup {
+            return ConsumeStatus::PartialRead;
+        }
         return ConsumeStatus::FilterCaughtup;
     }
 
+    let subscription_id = connection.subscription_ids.get(&request.filter).copied();
+    let preserve_retain = request.preserve_retain;
+    let max_packet_size = connection.max_packet_size;
     let broker_topic_aliases = &mut connection.broker_topic_aliases;
-    let mut topic_alias = broker_topic_aliases
-        .as_ref()
-        .and_then(|aliases| aliases.get_alias(&request.filter));
-
-    let topic_alias_already_exists = topic_alias.is_some();
-
-    // if topic alias doesn't exists, try creating new one!
-    if !topic_alias_already_exists {
-        topic_alias = broker_topic_aliases
-            .as_mut()
-            .and_then(|broker_aliases| broker_aliases.set_new_alias(&request.filter))
-    }
-
-    let subscription_id = connection.subscription_ids.get(&request.filter);
 
     // Fill and notify device data
-    let forwards = publishes
+    // plantd patch: each message goes at the lower of its own QoS and the subscription's;
+    // keeps its retain flag only when it is a retained message sent on subscribing or the
+    // subscription asked for retain-as-published; is not sent to a client whose maximum
+    // packet size it exceeds (MQTT 5: dropped as if delivered); and gets a topic alias
+    // per topic (rumqttd gave one per subscription filter, so a wildcard filter's messages
+    // on different topics shared one alias and reached the client under the wrong topic).
+    let forwards: Vec<Forward> = publishes
         .into_iter()
-        .map(|((mut publish, mut properties), offset)| {
-            publish.qos = protocol::qos(qos).unwrap();
-
-            // if there is some topic alias to use, set it in publish properties
-            if topic_alias.is_some() {
-                let mut props = properties.unwrap_or_default();
-                props.topic_alias = topic_alias;
-                properties = Some(props);
+        .filter_map(|((mut publish, mut properties), offset)| {
+            let sub_qos = protocol::qos(qos).unwrap();
+            publish.qos = std::cmp::min_by_key(publish.qos, sub_qos, |q| *q as u8);
+            if offset.is_some() {
+                publish.retain = publish.retain && preserve_retain;
             }
 
-            // We want to clear topic if we are using an existing alias
-            if topic_alias_already_exists {
-                publish.topic.clear()
-            }
-
-            if let Some(&subscription_id) = subscription_id {
+            if let Some(subscription_id) = subscription_id {
                 // create new props if not already exists
                 let mut props = properties.unwrap_or_default();
                 props.subscription_identifiers.push(subscription_id);
                 properties = Some(props);
             }
 
-            Forward {
+            if let Some(max) = max_packet_size {
+                // Sized before any alias is set (an alias adds 3 bytes): a message not sent
+                // must not be the one that tells the client an alias's topic.
+                let alias_bytes = if broker_topic_aliases.is_some() { 3 } else { 0 };
+                let remaining = protocol::v5::publish::len(&publish, &properties) + alias_bytes;
+                // fixed header: 1 byte and 1 to 4 for the remaining length
+                let header = match remaining {
+                    0..=127 => 2,
+                    128..=16_383 => 3,
+                    16_384..=2_097_151 => 4,
+                    _ => 5,
+                };
+                let size = remaining + header;
+                if size > max as usize {
+                    trace!(size, max, "message over the client's maximum packet size skipped");
+                    return None;
+                }
+            }
+
+            if let Some(aliases) = broker_topic_aliases.as_mut() {
+                let topic = std::str::from_utf8(&publish.topic).ok().map(str::to_owned);
+                if let Some(topic) = topic {
+                    let (alias, known) = match aliases.get_alias(&topic) {
+                        Some(alias) => (Some(alias), true),
+                        None => (aliases.set_new_alias(&topic), false),
+                    };
+                    if let Some(alias) = alias {
+                        let mut props = properties.unwrap_or_default();
+                        props.topic_alias = Some(alias);
+                        properties = Some(props);
+                        if known {
+                            publish.topic.clear();
+                        }
+                    }
+                }
+            }
+
+            Some(Forward {
                 cursor: offset,
                 size: 0,
                 publish,
                 properties,
-            }
-        });
+            })
+        })
+        .collect();
+    let forwards = forwards.into_iter();
 
     let (len, inflight) = outgoing.push_forwards(forwards, qos, filter_idx);
 

@@ -760,6 +760,15 @@ async fn remote<P: Protocol>(
         {
             info!(error=?err, "disconnected");
         }
+        // plantd patch: a packet over the maximum size: the client is told (MQTT 5
+        // DISCONNECT "packet too large") before the connection closes.
+        Err(remote::Error::Network(network::Error::Protocol(
+            crate::protocol::Error::PayloadSizeLimitExceeded(over),
+        ))) => {
+            warn!(over, "packet over the maximum size; disconnecting");
+            link.disconnect_with(crate::protocol::DisconnectReasonCode::PacketTooLarge)
+                .await;
+        }
         // Any other error
         Err(e) => {
             error!(error=?e, "disconnected");

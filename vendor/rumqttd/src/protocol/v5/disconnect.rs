@@ -18,7 +18,9 @@ fn len(disconnect: &Disconnect, properties: &Option<DisconnectProperties>) -> us
         let properties_len_len = len_len(properties_len);
         length += properties_len_len + properties_len;
     } else {
-        length += 1;
+        // plantd patch: the reason code and a property length of 0, as written below
+        // (rumqttd announced 1 and wrote 2 bytes, a malformed packet).
+        length += 2;
     }
 
     length
@@ -69,7 +71,10 @@ pub fn write(
 
     let length = len(disconnect, properties);
 
-    if length == 2 {
+    // plantd patch: the short form only for a normal disconnection without properties (a
+    // reason code without properties now also has a length of 2).
+    if disconnect.reason_code == DisconnectReasonCode::NormalDisconnection && properties.is_none()
+    {
         buffer.put_u8(0x00);
         return Ok(length);
     }

@@ -11,7 +11,8 @@ mod disconnect;
 mod ping;
 mod puback;
 mod pubcomp;
-mod publish;
+// plantd patch: the router sizes a publish against the client's maximum packet size.
+pub(crate) mod publish;
 mod pubrec;
 mod pubrel;
 mod suback;
