@@ -16,7 +16,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use plantd_contracts::telemetry::IngestReceipt;
@@ -30,6 +30,10 @@ pub const RECEIPT_PROPERTY: &str = "plantd-receipt";
 /// How far telemetry has committed one session's tagged publishes.
 pub struct Watermark {
     committed: AtomicU64,
+    /// The last receipt number given out.
+    issued: AtomicU64,
+    /// A message of this session may have been lost unseen: end the session.
+    lost: AtomicBool,
     wake: Arc<Notify>,
 }
 
@@ -50,6 +54,22 @@ impl Watermarks {
     fn unregister(&self, session: u64) {
         if let Ok(mut sessions) = self.sessions.lock() {
             sessions.remove(&session);
+        }
+    }
+
+    /// The broker's log skipped device messages (`gateway.rs`): any session with a receipt
+    /// not settled yet may have lost one, which the next receipt of its session would
+    /// acknowledge. Such sessions are ended instead (their devices send again what was not
+    /// acknowledged; what was stored meanwhile comes back as duplicates, dropped).
+    pub fn messages_lost(&self) {
+        let Ok(sessions) = self.sessions.lock() else {
+            return;
+        };
+        for mark in sessions.values() {
+            if mark.issued.load(Ordering::SeqCst) > mark.committed.load(Ordering::SeqCst) {
+                mark.lost.store(true, Ordering::SeqCst);
+                mark.wake.notify_one();
+            }
         }
     }
 
@@ -115,6 +135,8 @@ impl Acks {
         };
         let mark = Arc::new(Watermark {
             committed: AtomicU64::new(0),
+            issued: AtomicU64::new(0),
+            lost: AtomicBool::new(false),
             wake: self.wake.clone(),
         });
         watermarks.register(session, mark.clone());
@@ -124,7 +146,7 @@ impl Acks {
     /// Tags a device's QoS 1 telemetry publish (`topic`: its topic, an alias resolved) on
     /// its way to the router.
     pub fn tag(&self, topic: &str, publish: &Publish, props: &mut Option<PublishProperties>) {
-        let Some((session, _)) = &self.session else {
+        let Some((session, mark)) = &self.session else {
             return;
         };
         if publish.qos() != QoS::AtLeastOnce || !is_telemetry(topic) {
@@ -132,6 +154,7 @@ impl Acks {
         }
         let n = self.next.get() + 1;
         self.next.set(n);
+        mark.issued.store(n, Ordering::SeqCst);
         self.tagged.borrow_mut().insert(publish.pkid(), n);
         props
             .get_or_insert_with(Default::default)
@@ -160,11 +183,21 @@ impl Acks {
         None
     }
 
+    /// Whether the session may have lost a message it would acknowledge: it must end.
+    pub fn lost(&self) -> bool {
+        self.session
+            .as_ref()
+            .is_some_and(|(_, mark)| mark.lost.load(Ordering::SeqCst))
+    }
+
     /// The held PUBACKs that are due now, in order.
     pub fn due(&self) -> Vec<Packet> {
         let Some((_, mark)) = &self.session else {
             return Vec::new();
         };
+        if mark.lost.load(Ordering::SeqCst) {
+            return Vec::new();
+        }
         let committed = mark.committed.load(Ordering::SeqCst);
         let mut held = self.held.borrow_mut();
         let mut out = Vec::new();
@@ -295,6 +328,17 @@ mod tests {
         assert_eq!(pkids(acks.due()), vec![3, 9]);
         // Nothing held: an untagged PUBACK goes out at once.
         assert!(acks.outgoing(puback(10)).is_some());
+        // All settled: a lost message in the log cuts no one.
+        watermarks.messages_lost();
+        assert!(!acks.lost());
+        // One receipt outstanding when the log lost messages: nothing more is acknowledged.
+        let mut props = None;
+        acks.tag(topic, &qos1(topic, 11), &mut props);
+        assert!(acks.outgoing(puback(11)).is_none());
+        watermarks.messages_lost();
+        watermarks.settled(&[IngestReceipt { session: 7, n: 4 }]);
+        assert!(acks.lost());
+        assert!(acks.due().is_empty());
     }
 
     #[test]

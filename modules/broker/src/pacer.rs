@@ -120,6 +120,9 @@ impl Pacer {
     pub fn skipped(&mut self, count: u64) {
         let average = self.routed.1.checked_div(self.routed.0).unwrap_or(100);
         self.other += count * average;
+        if let Some(watermarks) = &self.watermarks {
+            watermarks.messages_lost();
+        }
     }
 
     /// After a message (`idle: None`, at most every [`BUSY`]) or when the wait ran out

@@ -766,8 +766,21 @@ impl Protocol for Policy {
         self.acks.waker()
     }
 
-    /// The held PUBACKs whose telemetry is committed now.
+    /// The held PUBACKs whose telemetry is committed now. A session that may have lost a
+    /// message it would acknowledge ends here (`Acks::lost`).
     fn flush(&self, write: &mut BytesMut) -> Result<usize, Error> {
+        if self.acks.lost() {
+            tracing::warn!(
+                client = self
+                    .live
+                    .as_ref()
+                    .map(|l| l.principal.username())
+                    .unwrap_or(""),
+                "ending a device session that may have lost a message in the broker's log; \
+                 it sends again what was not acknowledged"
+            );
+            return Err(Error::InvalidProtocol);
+        }
         let mut written = 0;
         for ack in self.acks.due() {
             written += self.encode(ack, write)?;
