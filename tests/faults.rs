@@ -54,6 +54,17 @@ fn finish(loaders: Vec<(String, Loader)>) -> Vec<(String, u64, BTreeSet<u64>)> {
         .collect()
 }
 
+/// Waits until every loader has had 100 more publishes acknowledged than `frozen`.
+fn wait_until_every_device_moves_on(loaders: &[(String, Loader)], frozen: &[u64], what: &str) {
+    eventually(Duration::from_secs(90), what, || {
+        acked(loaders)
+            .iter()
+            .zip(frozen)
+            .all(|(now, before)| *now > before + 100)
+            .then_some(())
+    });
+}
+
 /// Every acknowledged sample is stored (once: `stored_seqs` checks), and only samples
 /// that were sent (a stored sample whose PUBACK was cut off is allowed).
 fn assert_acknowledged_stored(
@@ -185,17 +196,7 @@ fn database_outage_holds_acknowledgements_and_ingest_resumes_alone() {
         "/readyz to answer 200 again",
         || (readyz(&server) == 200).then_some(()),
     );
-    eventually(
-        Duration::from_secs(90),
-        "ingest to resume by itself",
-        || {
-            acked(&loaders)
-                .iter()
-                .zip(&frozen)
-                .all(|(now, before)| *now > before + 100)
-                .then_some(())
-        },
-    );
+    wait_until_every_device_moves_on(&loaders, &frozen, "ingest to resume by itself");
     let counts = finish(loaders);
     assert_acknowledged_stored(&server, "database outage", &counts);
 }
@@ -287,17 +288,7 @@ fn disk_full_holds_acknowledgements_and_recovers_when_space_returns() {
     );
 
     std::fs::remove_file(&filler).expect("free the space");
-    eventually(
-        Duration::from_secs(90),
-        "ingest to resume once space returned",
-        || {
-            acked(&loaders)
-                .iter()
-                .zip(&frozen)
-                .all(|(now, before)| *now > before + 100)
-                .then_some(())
-        },
-    );
+    wait_until_every_device_moves_on(&loaders, &frozen, "ingest to resume once space returned");
     let counts = finish(loaders);
     assert_acknowledged_stored(&server, "disk full", &counts);
 }
