@@ -38,7 +38,7 @@ use rumqttd::protocol::{
     UnsubAckReason,
 };
 
-use crate::acks::{strip_receipt, Acks, Watermarks};
+use crate::acks::{strip_receipt, Acks, Watermarks, RECEIPT_PROPERTY};
 use crate::auth::Authenticator;
 use crate::hold::{Hold, Verdict, RESUME_SUBSCRIBE_PKID};
 use crate::limits::{self, Admit, Filters, Limits, Retained};
@@ -247,7 +247,13 @@ impl Policy {
         let _guard = span.enter();
         // Read before the login is checked: a cut (rotation, revocation) that commits while
         // the answer is on its way finds no session yet, and is caught at registration.
-        let cuts_at_login = self.ctx.sessions.cuts(&username);
+        // Sessions are registered under the principal's name: with a certificate and no
+        // username, that is the device id the client id must equal.
+        let cuts_at_login = self.ctx.sessions.cuts(if username.is_empty() {
+            &connect.client_id
+        } else {
+            &username
+        });
         let principal = match self.authorize(&connect.client_id, login.as_ref()) {
             Ok(principal) => principal,
             Err(refusal) => return Ok(self.refuse(refusal, connect, props)),
@@ -297,6 +303,12 @@ impl Policy {
             limits::hit("keep_alive");
             connect.keep_alive = keep_alive;
         }
+        // A will is published as the client's own message: a receipt property in it would
+        // settle another session's held PUBACKs (receipts are plantd's alone).
+        let will_props = will_props.map(|mut p| {
+            p.user_properties.retain(|(k, _)| k != RECEIPT_PROPERTY);
+            p
+        });
         // Checked once the session is let in: a retained will takes a place of its token's.
         let (will, will_props) = match will {
             Some(w) if !self.will_allowed(&principal, &w) => {
@@ -832,6 +844,13 @@ impl Protocol for Policy {
                     ack.session_present = false;
                 } else if ack.code == ConnectReturnCode::Success && !self.announced.get() {
                     self.announce_connected();
+                    // No session was present (a clean start, or an MQTT 5 session that
+                    // expired): the filters counted for this client id are gone with it.
+                    if !ack.session_present {
+                        if let Some(live) = &self.live {
+                            self.ctx.filters.begin(&live.client_id, live.session, true);
+                        }
+                    }
                     // MQTT 5 tells a client the id it was given and the keep-alive it is
                     // held to (MQTT 3.1.1 has no way to say either).
                     if let Some(live) = self.live.as_ref().filter(|_| self.version == Some(5)) {

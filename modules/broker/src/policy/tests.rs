@@ -908,6 +908,43 @@ fn a_will_outside_the_clients_topics_is_dropped() {
     }
 }
 
+#[test]
+fn a_wills_receipt_property_is_removed_and_its_own_properties_kept() {
+    // A receipt in a will would reach the gateway as the device's own message and settle
+    // another session's held PUBACKs: receipts are plantd's alone.
+    let h = Harness::new();
+    let mut conn = h.connection(true);
+    let props = LastWillProperties {
+        delay_interval: None,
+        payload_format_indicator: None,
+        message_expiry_interval: None,
+        content_type: None,
+        response_topic: None,
+        correlation_data: None,
+        user_properties: vec![
+            (
+                crate::acks::RECEIPT_PROPERTY.to_owned(),
+                "1:18446744073709551615".to_owned(),
+            ),
+            ("site".to_owned(), "north".to_owned()),
+        ],
+    };
+    let Packet::Connect(c, p, _, _, l) = connect("press-1", Some(("press-1", SECRET))) else {
+        unreachable!()
+    };
+    let topic: &[u8] = b"devices/press-1/telemetry";
+    let sent = conn.send(Packet::Connect(c, p, Some(will(topic)), Some(props), l));
+    let Ok(Packet::Connect(_, _, sent_will, sent_props, _)) = sent else {
+        panic!("refused: {sent:?}");
+    };
+    assert_eq!(sent_will, Some(will(topic)), "the will itself is kept");
+    assert_eq!(
+        sent_props.map(|p| p.user_properties),
+        Some(vec![("site".to_owned(), "north".to_owned())]),
+        "only the receipt property is removed"
+    );
+}
+
 // --- PUBLISH ---------------------------------------------------------------------------
 
 #[test]
