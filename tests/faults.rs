@@ -28,15 +28,26 @@ fn outage() -> Duration {
     Duration::from_secs(seconds)
 }
 
-fn start_load(server: &Server, prefix: &str, devices: usize) -> Vec<(String, Loader)> {
-    (0..devices)
+/// Starts `devices` QoS 1 publishers and waits until each has had more than `flowing`
+/// publishes acknowledged.
+fn start_load(
+    server: &Server,
+    prefix: &str,
+    devices: usize,
+    flowing: u64,
+) -> Vec<(String, Loader)> {
+    let loaders: Vec<_> = (0..devices)
         .map(|i| {
             let id = format!("{prefix}-{i}");
             let password = provision(server, &id);
             let loader = Loader::start(server, &id, &password, u64::MAX);
             (id, loader)
         })
-        .collect()
+        .collect();
+    eventually(Duration::from_secs(60), "the load to be flowing", || {
+        acked(&loaders).iter().all(|n| *n > flowing).then_some(())
+    });
+    loaders
 }
 
 fn acked(loaders: &[(String, Loader)]) -> Vec<u64> {
@@ -105,10 +116,7 @@ fn readyz(server: &Server) -> u16 {
 #[test]
 fn sigterm_drains_and_every_acknowledged_sample_is_stored() {
     let mut server = Server::start_with(FLAT_OUT);
-    let loaders = start_load(&server, "term", 6);
-    eventually(Duration::from_secs(60), "the load to be flowing", || {
-        acked(&loaders).iter().all(|n| *n > 300).then_some(())
-    });
+    let loaders = start_load(&server, "term", 6, 300);
     let asked = Instant::now();
     // Panics unless plantd exits within 30 s (its drain deadline: the broker's 10 s, then
     // telemetry's flush).
@@ -126,10 +134,7 @@ fn sigterm_drains_and_every_acknowledged_sample_is_stored() {
 #[test]
 fn kill_9_under_qos1_load_loses_no_acknowledged_sample() {
     let mut server = Server::start_with(FLAT_OUT);
-    let loaders = start_load(&server, "cut", 6);
-    eventually(Duration::from_secs(60), "the load to be flowing", || {
-        acked(&loaders).iter().all(|n| *n > 300).then_some(())
-    });
+    let loaders = start_load(&server, "cut", 6, 300);
     // A power cut as far as plantd can tell: no drain, no flush.
     server.kill();
     let counts = finish(loaders);
@@ -155,10 +160,7 @@ fn database_outage_holds_acknowledgements_and_ingest_resumes_alone() {
         .spawn()
         .expect("start plantd");
     server.adopt(child);
-    let loaders = start_load(&server, "outage", 4);
-    eventually(Duration::from_secs(60), "the load to be flowing", || {
-        acked(&loaders).iter().all(|n| *n > 200).then_some(())
-    });
+    let loaders = start_load(&server, "outage", 4, 200);
 
     proxy.cut();
     eventually(Duration::from_secs(90), "/readyz to answer 503", || {
@@ -254,10 +256,7 @@ fn disk_full_holds_acknowledgements_and_recovers_when_space_returns() {
         .spawn()
         .expect("start plantd");
     server.adopt(child);
-    let loaders = start_load(&server, "full", 3);
-    eventually(Duration::from_secs(60), "the load to be flowing", || {
-        acked(&loaders).iter().all(|n| *n > 200).then_some(())
-    });
+    let loaders = start_load(&server, "full", 3, 200);
 
     let filler = server.data_dir.join("filler");
     fill(&filler);
