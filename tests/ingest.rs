@@ -269,10 +269,13 @@ fn chrono_like_now_ms() -> i64 {
 #[test]
 fn every_acknowledged_sample_is_stored_or_counted_as_dropped() {
     // A deliberately tiny broker log (one 4 KiB segment): a burst overruns the gateway, and
-    // rumqttd skips it forward. No message may vanish without being counted.
+    // rumqttd skips it forward. No message may vanish without being counted. PUBACK on
+    // entry: with PUBACK after commit a skip ends every session waiting for a PUBACK (its
+    // device resends, tests/faults.rs), which would end this one while the marker waits.
     let server = Server::start_with(&[
         ("PLANTD_MQTT_GATEWAY_SEGMENT_BYTES", "4096"),
         ("PLANTD_MQTT_GATEWAY_SEGMENT_COUNT", "1"),
+        ("PLANTD_MQTT_PUBACK_AFTER_COMMIT", "false"),
     ]);
     let password = provision(&server, "burst-1");
     let mut mqtt = device(&server, "burst-1", &password);
