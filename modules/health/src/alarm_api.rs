@@ -214,7 +214,7 @@ impl Handler<GetAlarmStats> for Health {
                 let rows = db.run(move |c| store::raised_between(c, from, to)).await?;
                 let raised = rows
                     .iter()
-                    .map(|r| decode(r, &[]))
+                    .map(stats::Raised::try_from)
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(stats::compute(
                     from,

@@ -22,7 +22,7 @@ const OOS: Overlay = Overlay {
     suppressed: false,
 };
 
-fn alarm(latching: bool) -> Alarm {
+pub(crate) fn alarm(latching: bool) -> Alarm {
     let now = Utc::now();
     Alarm {
         id: "a1".into(),

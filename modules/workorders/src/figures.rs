@@ -1,6 +1,7 @@
 //! `ComputeFigures`: the maintenance figures over a period and each of its series
 //! buckets, from one read of the figures' columns of the orders that touch the period
-//! (`store::orders_touching`: no document is decoded) and the pure computation in `kpi.rs`. Reads only this module's tables.
+//! (`store::orders_touching`: no document is decoded) and the pure computation in `kpi.rs` (one pass for the whole
+//! series, `kpi::series`). Reads only this module's tables.
 
 use actix::prelude::*;
 use plantd_contracts::workorders::{ComputeFigures, FiguresReport};
@@ -34,18 +35,15 @@ impl Handler<ComputeFigures> for WorkOrders {
             let orders = db
                 .run(move |conn| store::orders_touching(conn, from, to, assets.as_deref()))
                 .await?;
-            let figures = |p: &plantd_contracts::workorders::Period| {
-                kpi::compute(
-                    &orders,
-                    p.from.timestamp_millis(),
-                    p.to.timestamp_millis(),
-                    &p.operating,
-                    crew,
-                )
-            };
             Ok(FiguresReport {
-                total: figures(period),
-                series: msg.series.iter().map(figures).collect(),
+                total: kpi::compute(
+                    &orders,
+                    period.from.timestamp_millis(),
+                    period.to.timestamp_millis(),
+                    &period.operating,
+                    crew,
+                ),
+                series: kpi::series(&orders, &msg.series, crew),
             })
         })
     }

@@ -122,6 +122,10 @@ fn worked_hours(o: &Facts) -> f64 {
 
 /// A preventive order counts as due in the period by its due time (its creation time
 /// when it has none); on time when done within ±10 % of its interval of that time.
+fn pm_due_at(o: &Facts) -> Millis {
+    o.due_at.unwrap_or(o.created_at)
+}
+
 fn pm_on_time(o: &Facts, due: Millis) -> bool {
     let Some(done) = o.completed_at.filter(|_| o.status == WorkOrderStatus::Done) else {
         return false;
@@ -145,34 +149,50 @@ pub fn compute(
     operating: &[OperatingTime],
     crew_hours_per_week: f64,
 ) -> MaintenanceFigures {
-    let mut failures = 0u64;
-    let mut repeats = 0u64;
-    let mut restored = 0u64;
-    let mut restore_total = 0.0;
-    let mut downtime = 0.0;
-    let mut downtime_by_asset: BTreeMap<&str, f64> = BTreeMap::new();
-    let (mut pm_due, mut pm_on) = (0u64, 0u64);
-    let (mut planned, mut worked) = (0.0, 0.0);
-    let mut backlog_hours = 0.0;
-    let (mut open, mut overdue) = (0u64, 0u64);
-    let mut modes: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut tally = Tally::default();
+    for o in orders.iter().filter(|o| o.created_at < to) {
+        tally.events(o, from, to);
+        tally.open_at(o, to);
+    }
+    tally.finish(from, to, operating, crew_hours_per_week)
+}
 
-    for o in orders {
+/// The running sums of one period's figures. An order is added in two parts, so that
+/// [`series`] can add each part only to the periods it touches: what happened inside the
+/// period ([`Tally::events`]) and whether it was still open at the period's end
+/// ([`Tally::open_at`]). Both expect an order raised before the period's end.
+#[derive(Default)]
+struct Tally<'a> {
+    failures: u64,
+    repeats: u64,
+    restored: u64,
+    restore_total: f64,
+    downtime: f64,
+    downtime_by_asset: BTreeMap<&'a str, f64>,
+    pm_due: u64,
+    pm_on: u64,
+    planned: f64,
+    worked: f64,
+    backlog_hours: f64,
+    open: u64,
+    overdue: u64,
+    modes: BTreeMap<&'a str, u64>,
+}
+
+impl<'a> Tally<'a> {
+    /// Downtime, failures raised, work done and preventive orders due inside `[from, to)`.
+    fn events(&mut self, o: &'a Facts, from: Millis, to: Millis) {
         let created = o.created_at;
-        if created >= to {
-            continue;
-        }
-        let closed = o.closed_at;
         let cancelled = o.status == WorkOrderStatus::Cancelled;
         let d = downtime_hours(o, from, to);
-        downtime += d;
+        self.downtime += d;
         if let Some(asset) = &o.asset_id {
-            *downtime_by_asset.entry(asset.as_str()).or_default() += d;
+            *self.downtime_by_asset.entry(asset.as_str()).or_default() += d;
         }
         if o.kind == WorkOrderType::Corrective && !cancelled && in_period(created, from, to) {
-            failures += 1;
+            self.failures += 1;
             if o.repeat_failure {
-                repeats += 1;
+                self.repeats += 1;
             }
         }
         let done_in_period = o.status == WorkOrderStatus::Done
@@ -180,101 +200,117 @@ pub fn compute(
         if done_in_period {
             if o.kind == WorkOrderType::Corrective {
                 if let Some(h) = restore_hours(o) {
-                    restored += 1;
-                    restore_total += h;
+                    self.restored += 1;
+                    self.restore_total += h;
                 }
                 if let Some(mode) = &o.failure_mode {
-                    *modes.entry(mode.as_str()).or_default() += 1;
+                    *self.modes.entry(mode.as_str()).or_default() += 1;
                 }
             }
             let h = worked_hours(o);
-            worked += h;
+            self.worked += h;
             if o.kind.is_planned() {
-                planned += h;
+                self.planned += h;
             }
         }
         if o.kind == WorkOrderType::Preventive && !cancelled {
-            let due = o.due_at.unwrap_or(created);
+            let due = pm_due_at(o);
             if in_period(due, from, to) {
-                pm_due += 1;
+                self.pm_due += 1;
                 if pm_on_time(o, due) {
-                    pm_on += 1;
+                    self.pm_on += 1;
                 }
             }
         }
-        let open_at_end = closed.is_none_or(|t| t >= to);
-        if open_at_end {
-            open += 1;
-            backlog_hours += o.estimated_hours.unwrap_or(0.0).max(0.0);
+    }
+
+    /// The order's part of the backlog, if it was still open at `to`.
+    fn open_at(&mut self, o: &Facts, to: Millis) {
+        if o.closed_at.is_none_or(|t| t >= to) {
+            self.open += 1;
+            self.backlog_hours += o.estimated_hours.unwrap_or(0.0).max(0.0);
             if o.due_at.is_some_and(|due| due < to) {
-                overdue += 1;
+                self.overdue += 1;
             }
         }
     }
 
-    let period_hours = (to - from).max(0) as f64 / HOUR_MS;
-    let mut operating_hours = 0.0;
-    let (mut measured, mut calendar) = (0, 0);
-    for op in operating {
-        match op.basis {
-            OperatingBasis::Running => {
-                measured += 1;
-                operating_hours += op.hours.max(0.0);
-            }
-            OperatingBasis::Calendar => {
-                calendar += 1;
-                let down = downtime_by_asset
-                    .get(op.asset_id.as_str())
-                    .copied()
-                    .unwrap_or(0.0);
-                operating_hours += (op.hours.min(period_hours) - down).max(0.0);
+    fn finish(
+        self,
+        from: Millis,
+        to: Millis,
+        operating: &[OperatingTime],
+        crew_hours_per_week: f64,
+    ) -> MaintenanceFigures {
+        let period_hours = (to - from).max(0) as f64 / HOUR_MS;
+        let mut operating_hours = 0.0;
+        let (mut measured, mut calendar) = (0, 0);
+        for op in operating {
+            match op.basis {
+                OperatingBasis::Running => {
+                    measured += 1;
+                    operating_hours += op.hours.max(0.0);
+                }
+                OperatingBasis::Calendar => {
+                    calendar += 1;
+                    let down = self
+                        .downtime_by_asset
+                        .get(op.asset_id.as_str())
+                        .copied()
+                        .unwrap_or(0.0);
+                    operating_hours += (op.hours.min(period_hours) - down).max(0.0);
+                }
             }
         }
-    }
-    let operating_basis = match (measured, calendar) {
-        (_, 0) if measured > 0 => "running",
-        (0, _) => "calendar",
-        _ => "mixed",
-    };
-    let mut top: Vec<FailureModeCount> = modes
-        .into_iter()
-        .map(|(m, count)| FailureModeCount {
-            failure_mode: m.to_owned(),
-            count,
-        })
-        .collect();
-    top.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then(a.failure_mode.cmp(&b.failure_mode))
-    });
-    top.truncate(5);
-
-    MaintenanceFigures {
-        from: to_datetime(from),
-        to: to_datetime(to),
-        operating_hours,
-        operating_basis: operating_basis.to_owned(),
-        failures,
-        mtbf_hours: ratio(operating_hours, failures as f64),
-        mttr_hours: ratio(restore_total, restored as f64),
-        downtime_hours: downtime,
-        availability: ratio(operating_hours, operating_hours + downtime),
-        pm_compliance: ratio(pm_on as f64, pm_due as f64),
-        pm_due,
-        pm_on_time: pm_on,
-        planned_share: ratio(planned, worked),
-        backlog_weeks: if crew_hours_per_week > 0.0 {
-            backlog_hours / crew_hours_per_week
-        } else {
-            0.0
-        },
-        repeat_failure_rate: ratio(repeats as f64, failures as f64),
-        top_failure_modes: top,
-        open_orders: open,
-        overdue_orders: overdue,
+        let operating_basis = match (measured, calendar) {
+            (_, 0) if measured > 0 => "running",
+            (0, _) => "calendar",
+            _ => "mixed",
+        };
+        let mut top: Vec<FailureModeCount> = self
+            .modes
+            .into_iter()
+            .map(|(m, count)| FailureModeCount {
+                failure_mode: m.to_owned(),
+                count,
+            })
+            .collect();
+        top.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then(a.failure_mode.cmp(&b.failure_mode))
+        });
+        top.truncate(5);
+        let (failures, downtime) = (self.failures, self.downtime);
+        MaintenanceFigures {
+            from: to_datetime(from),
+            to: to_datetime(to),
+            operating_hours,
+            operating_basis: operating_basis.to_owned(),
+            failures,
+            mtbf_hours: ratio(operating_hours, failures as f64),
+            mttr_hours: ratio(self.restore_total, self.restored as f64),
+            downtime_hours: downtime,
+            availability: ratio(operating_hours, operating_hours + downtime),
+            pm_compliance: ratio(self.pm_on as f64, self.pm_due as f64),
+            pm_due: self.pm_due,
+            pm_on_time: self.pm_on,
+            planned_share: ratio(self.planned, self.worked),
+            backlog_weeks: if crew_hours_per_week > 0.0 {
+                self.backlog_hours / crew_hours_per_week
+            } else {
+                0.0
+            },
+            repeat_failure_rate: ratio(self.repeats as f64, failures as f64),
+            top_failure_modes: top,
+            open_orders: self.open,
+            overdue_orders: self.overdue,
+        }
     }
 }
+
+mod series;
+pub use series::series;
 
 #[cfg(test)]
 mod tests;
