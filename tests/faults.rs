@@ -291,3 +291,183 @@ fn disk_full_holds_acknowledgements_and_recovers_when_space_returns() {
     let counts = finish(loaders);
     assert_acknowledged_stored(&server, "disk full", &counts);
 }
+
+/// Storage's write lock, taken from outside plantd until released: an IMMEDIATE
+/// transaction on the SQLite file (plantd's writes fail busy and are retried), or on
+/// PostgreSQL an exclusive lock on the telemetry table (plantd's batch waits).
+enum StorageHold {
+    Sqlite(diesel::SqliteConnection),
+    Pg(diesel::PgConnection),
+}
+
+impl StorageHold {
+    fn take(server: &Server) -> StorageHold {
+        use diesel::{Connection, RunQueryDsl};
+        match &server.database_url {
+            Some(url) => {
+                let mut c = diesel::PgConnection::establish(url).expect("PostgreSQL");
+                diesel::sql_query("BEGIN").execute(&mut c).expect("begin");
+                diesel::sql_query("LOCK TABLE telemetry_recent IN ACCESS EXCLUSIVE MODE")
+                    .execute(&mut c)
+                    .expect("lock");
+                StorageHold::Pg(c)
+            }
+            None => {
+                let path = server.data_dir.join("plantd.db");
+                let mut c = diesel::SqliteConnection::establish(&path.display().to_string())
+                    .expect("SQLite");
+                diesel::sql_query("PRAGMA busy_timeout = 10000")
+                    .execute(&mut c)
+                    .expect("busy_timeout");
+                diesel::sql_query("BEGIN IMMEDIATE")
+                    .execute(&mut c)
+                    .expect("write lock");
+                StorageHold::Sqlite(c)
+            }
+        }
+    }
+
+    fn release(self) {
+        use diesel::RunQueryDsl;
+        let done = match self {
+            StorageHold::Sqlite(mut c) => diesel::sql_query("COMMIT").execute(&mut c),
+            StorageHold::Pg(mut c) => diesel::sql_query("COMMIT").execute(&mut c),
+        };
+        done.expect("release the lock");
+    }
+}
+
+/// A payload refused because `telemetry_max_buffered_samples` wait for storage was
+/// acknowledged and lost before; now its session ends without a PUBACK, the device sends
+/// it again after reconnecting, and it is stored once storage catches up.
+#[test]
+fn a_qos1_payload_refused_while_storage_is_behind_is_sent_again_not_acknowledged() {
+    use rumqttc::{Client, Event, Packet, QoS};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let server = Server::start_with(&[
+        ("PLANTD_MQTT_DEVICE_MAX_MSGS_PER_S", "0"),
+        ("PLANTD_TELEMETRY_MAX_BUFFERED_SAMPLES", "1000"),
+    ]);
+    let filler_password = provision(&server, "filler-1");
+    let mut filler = crate::support::mqtt::device(&server, "filler-1", &filler_password);
+    let password = provision(&server, "press-1");
+    // press-1 records each PUBACK, each end of its connection, and whether storage was
+    // released when the PUBACK came; rumqttc reconnects and sends unacknowledged
+    // publishes again by itself.
+    let (client, mut connection) = Client::new(
+        crate::support::mqtt::options(&server, "press-1", Some(("press-1", &password))),
+        10,
+    );
+    let acked = Arc::new(AtomicU64::new(0));
+    let acked_while_held = Arc::new(AtomicU64::new(0));
+    let closed = Arc::new(AtomicU64::new(0));
+    let connected = Arc::new(AtomicU64::new(0));
+    let held = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let events = {
+        let (acked, acked_while_held, closed, connected, held, stop) = (
+            acked.clone(),
+            acked_while_held.clone(),
+            closed.clone(),
+            connected.clone(),
+            held.clone(),
+            stop.clone(),
+        );
+        std::thread::spawn(move || {
+            for event in connection.iter() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                match event {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        connected.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(_))) => {
+                        acked.fetch_add(1, Ordering::SeqCst);
+                        if held.load(Ordering::SeqCst) {
+                            acked_while_held.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        closed.fetch_add(1, Ordering::SeqCst);
+                        // A pause before rumqttc's next attempt, not a wait for a result.
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                }
+            }
+        })
+    };
+    eventually(Duration::from_secs(15), "press-1 connected", || {
+        (connected.load(Ordering::SeqCst) > 0).then_some(())
+    });
+
+    held.store(true, Ordering::SeqCst);
+    let hold = StorageHold::take(&server);
+    // 1,000 samples (four payloads of 250 metrics) fill the ingest buffer.
+    let accepted_before = metric(&server, "plantd_telemetry_samples_accepted_total", "");
+    for ts in 0..4 {
+        let values: Vec<String> = (0..250).map(|m| format!("\"m{m}\": {ts}")).collect();
+        let payload = format!(
+            r#"{{"ts": {}, "values": {{{}}}}}"#,
+            5_000_000 + ts,
+            values.join(",")
+        );
+        filler.publish("devices/filler-1/telemetry", payload, QoS::AtMostOnce);
+    }
+    eventually(Duration::from_secs(30), "the buffer full", || {
+        (metric(&server, "plantd_telemetry_samples_accepted_total", "") >= accepted_before + 1000.0)
+            .then_some(())
+    });
+    client
+        .publish(
+            "devices/press-1/telemetry",
+            QoS::AtLeastOnce,
+            false,
+            r#"{"ts": 7000000, "values": {"seq": 42}}"#,
+        )
+        .expect("publish");
+    let overloaded = |s: &Server| {
+        metric(
+            s,
+            "plantd_telemetry_payloads_rejected_total",
+            "reason=\"overloaded\"",
+        )
+    };
+    eventually(
+        Duration::from_secs(30),
+        "the payload refused, the session ended",
+        || (overloaded(&server) >= 1.0 && closed.load(Ordering::SeqCst) >= 1).then_some(()),
+    );
+    assert!(
+        metric(&server, "plantd_mqtt_unacknowledged_session_ends_total", "") >= 1.0,
+        "the session was ended unacknowledged"
+    );
+    assert_eq!(
+        acked_while_held.load(Ordering::SeqCst),
+        0,
+        "a PUBACK for a payload that was not stored"
+    );
+
+    held.store(false, Ordering::SeqCst);
+    hold.release();
+    eventually(Duration::from_secs(60), "the PUBACK after a resend", || {
+        (acked.load(Ordering::SeqCst) >= 1).then_some(())
+    });
+    assert_eq!(acked_while_held.load(Ordering::SeqCst), 0);
+    let stored = eventually(Duration::from_secs(30), "the sample stored", || {
+        let seqs = stored_seqs(&server, "press-1");
+        (!seqs.is_empty()).then_some(seqs)
+    });
+    assert_eq!(stored, BTreeSet::from([42]), "stored once");
+    eprintln!(
+        "overload: {} refusals, {} connections ended, then acknowledged",
+        overloaded(&server),
+        closed.load(Ordering::SeqCst)
+    );
+    stop.store(true, Ordering::SeqCst);
+    let _ = client.disconnect();
+    let _ = events.join();
+}

@@ -73,6 +73,25 @@ impl Watermarks {
         }
     }
 
+    /// Telemetry will not store a payload of each of these sessions (refused while storage
+    /// was behind, or lost with its batch): end them unacknowledged, like [`Self::messages_lost`].
+    /// Call before [`Self::settled`] with the same answer: a later receipt of such a
+    /// session settles too, and would acknowledge the lost one.
+    pub fn not_stored(&self, lost: &[u64]) {
+        if lost.is_empty() {
+            return;
+        }
+        let Ok(sessions) = self.sessions.lock() else {
+            return;
+        };
+        for session in lost {
+            if let Some(mark) = sessions.get(session) {
+                mark.lost.store(true, Ordering::SeqCst);
+                mark.wake.notify_one();
+            }
+        }
+    }
+
     /// Telemetry settled these receipts: raise each session's watermark and wake it.
     pub fn settled(&self, receipts: &[IngestReceipt]) {
         if receipts.is_empty() {
@@ -170,6 +189,10 @@ impl Acks {
         let Packet::PubAck(ack, _) = &packet else {
             return Some(packet);
         };
+        if mark.lost.load(Ordering::SeqCst) {
+            // The session ends unacknowledged (`Policy::flush`): no PUBACK may pass now.
+            return None;
+        }
         let receipt = self.tagged.borrow_mut().remove(&ack.pkid);
         let mut held = self.held.borrow_mut();
         let due = receipt.is_none_or(|n| n <= mark.committed.load(Ordering::SeqCst));

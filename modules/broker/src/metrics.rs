@@ -33,6 +33,10 @@ pub fn describe() {
         "acknowledged device messages lost because the broker's log rotated past the gateway"
     );
     describe_counter!(
+        "plantd_mqtt_unacknowledged_session_ends_total",
+        "device sessions ended without acknowledging a message that may not be stored (the broker's log skipped it, or telemetry refused it while storage was behind, or lost its batch): the device sends it again"
+    );
+    describe_counter!(
         "plantd_device_messages_published_total",
         "messages plantd published to devices (shadow, commands, firmware notices)"
     );

@@ -139,6 +139,7 @@ impl Pacer {
             match probe.as_mut().now_or_never() {
                 Some(Ok(backlog)) => {
                     if let Some(watermarks) = &self.watermarks {
+                        watermarks.not_stored(&backlog.lost);
                         watermarks.settled(&backlog.settled);
                     }
                     self.pressure.set_samples(backlog.samples as u64);

@@ -788,9 +788,11 @@ impl Protocol for Policy {
                     .as_ref()
                     .map(|l| l.principal.username())
                     .unwrap_or(""),
-                "ending a device session that may have lost a message in the broker's log; \
-                 it sends again what was not acknowledged"
+                "ending a device session that may have lost a message (the broker's log \
+                 skipped it, or telemetry could not store it); it sends again what was not \
+                 acknowledged"
             );
+            metrics::counter!("plantd_mqtt_unacknowledged_session_ends_total").increment(1);
             return Err(Error::InvalidProtocol);
         }
         let mut written = 0;

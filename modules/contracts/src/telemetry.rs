@@ -28,7 +28,9 @@ pub struct IngestPayload {
     pub source: IngestSource,
     /// Set when the sender waits for this payload to be committed before acknowledging
     /// it (the broker's QoS 1 PUBACK): telemetry hands it back in [`IngestBacklog`] once
-    /// the payload's samples are committed, or at once when it is rejected.
+    /// the payload's samples are committed, or at once when it is rejected (it breaks the
+    /// contract: sending it again changes nothing); a payload refused because storage is
+    /// behind, or lost with its batch, names its session in `IngestBacklog::lost` instead.
     #[serde(default)]
     pub receipt: Option<IngestReceipt>,
 }
@@ -66,6 +68,11 @@ pub struct IngestBacklog {
     /// Per session, the highest receipt whose payload (and every earlier one of the
     /// session) is committed or was rejected, since the previous answer.
     pub settled: Vec<IngestReceipt>,
+    /// Sessions a payload of which was taken off the broker but will not be stored
+    /// (refused while storage was behind, or its batch was lost), since the previous
+    /// answer: the sender must end them unacknowledged so their devices send again.
+    #[serde(default)]
+    pub lost: Vec<u64>,
 }
 
 /// Why a payload was not taken.

@@ -155,6 +155,8 @@ struct Receipts {
     waiting: VecDeque<(u64, IngestReceipt)>,
     /// Per session, the highest receipt settled since the last `GetIngestBacklog`.
     done: HashMap<u64, u64>,
+    /// Sessions a payload of which will not be stored, since the last `GetIngestBacklog`.
+    lost: BTreeSet<u64>,
 }
 
 impl Receipts {
@@ -185,11 +187,44 @@ impl Receipts {
         }
     }
 
-    fn take(&mut self) -> Vec<IngestReceipt> {
-        self.done
+    /// A payload of `session` will not be stored: the session is to be ended unacknowledged,
+    /// and none of its receipts is settled any more (a later one would acknowledge this
+    /// payload too).
+    fn lose(&mut self, session: u64) {
+        self.lost.insert(session);
+        self.waiting.retain(|(_, r)| r.session != session);
+        self.done.remove(&session);
+    }
+
+    /// The `count` samples at the front of the buffer are lost (their batch's task
+    /// failed): every session with a payload among them is lost, then they count as settled.
+    fn lost_front(&mut self, count: usize) {
+        let end = self.settled + count as u64;
+        let mut sessions = BTreeSet::new();
+        for (at, receipt) in &self.waiting {
+            sessions.insert(receipt.session);
+            // The first payload ending past the lost samples may have started among them.
+            if *at >= end {
+                break;
+            }
+        }
+        for session in sessions {
+            self.lose(session);
+        }
+        self.settled(count);
+    }
+
+    /// What is settled and what is lost since the last call.
+    fn take(&mut self) -> (Vec<IngestReceipt>, Vec<u64>) {
+        let settled = self
+            .done
             .drain()
             .map(|(session, n)| IngestReceipt { session, n })
-            .collect()
+            .collect();
+        (
+            settled,
+            std::mem::take(&mut self.lost).into_iter().collect(),
+        )
     }
 }
 
@@ -380,8 +415,10 @@ impl Telemetry {
         ctx.spawn(work.into_actor(self).map(|(outcome, items, devices, elapsed), act, ctx| {
             act.in_flight = 0;
             act.write_failed = false;
-            if !matches!(outcome, Ok((_, Err(_)))) {
-                act.receipts.settled(items.len());
+            match &outcome {
+                Ok((_, Ok(_))) => act.receipts.settled(items.len()),
+                Ok((_, Err(_))) => {}
+                Err(_) => act.receipts.lost_front(items.len()),
             }
             metrics::histogram!("plantd_telemetry_batch_seconds").record(elapsed.as_secs_f64());
             match outcome {
@@ -613,7 +650,11 @@ impl Handler<IngestPayload> for Telemetry {
         };
         if self.backlog() + samples.len() > self.settings.max_buffered_samples {
             let reason = "storage is behind; the payload was refused (not stored)";
-            self.receipts.payload(0, receipt);
+            // Not settled: its sender's session ends unacknowledged and sends it again.
+            match receipt {
+                Some(r) => self.receipts.lose(r.session),
+                None => self.receipts.payload(0, None),
+            }
             self.record_rejection(&msg.device_id, "overloaded", reason, msg.received_at);
             return Err(IngestError::Unavailable(reason.to_owned()));
         }
@@ -650,9 +691,11 @@ impl Handler<GetIngestBacklog> for Telemetry {
     type Result = MessageResult<GetIngestBacklog>;
 
     fn handle(&mut self, _: GetIngestBacklog, _: &mut Context<Self>) -> Self::Result {
+        let (settled, lost) = self.receipts.take();
         MessageResult(IngestBacklog {
             samples: self.in_flight + self.buffer.len(),
-            settled: self.receipts.take(),
+            settled,
+            lost,
         })
     }
 }
@@ -725,15 +768,19 @@ mod tests {
         r.payload(3, receipt(1, 1));
         r.payload(2, receipt(2, 1));
         r.payload(1, None);
-        // Refused: settled with the payloads before it, not before them.
+        // Rejected: settled with the payloads before it, not before them.
         r.payload(0, receipt(1, 2));
-        assert!(r.take().is_empty());
+        assert_eq!(r.take(), (vec![], vec![]));
         r.settled(2);
-        assert!(r.take().is_empty(), "the first payload is not whole yet");
+        assert_eq!(
+            r.take(),
+            (vec![], vec![]),
+            "the first payload is not whole yet"
+        );
         r.settled(1);
-        assert_eq!(r.take(), vec![IngestReceipt { session: 1, n: 1 }]);
+        assert_eq!(r.take().0, vec![IngestReceipt { session: 1, n: 1 }]);
         r.settled(3);
-        let mut done = r.take();
+        let (mut done, lost) = r.take();
         done.sort_by_key(|d| d.session);
         assert_eq!(
             done,
@@ -742,8 +789,44 @@ mod tests {
                 IngestReceipt { session: 2, n: 1 }
             ]
         );
-        // Nothing buffered: a refused payload settles at once.
+        assert!(lost.is_empty());
+        // Nothing buffered: a rejected payload settles at once.
         r.payload(0, receipt(3, 1));
-        assert_eq!(r.take(), vec![IngestReceipt { session: 3, n: 1 }]);
+        assert_eq!(r.take().0, vec![IngestReceipt { session: 3, n: 1 }]);
+    }
+
+    #[test]
+    fn a_session_whose_payload_is_not_stored_is_lost_and_never_settled_again() {
+        let mut r = Receipts::default();
+        r.payload(2, receipt(1, 1));
+        r.payload(2, receipt(2, 1));
+        // Session 1's next payload is refused (storage behind): its first one, still
+        // waiting, must not be acknowledged either, nor a later one that would cover it.
+        r.lose(1);
+        r.payload(1, receipt(1, 3));
+        r.settled(5);
+        let (done, lost) = r.take();
+        assert_eq!(lost, vec![1]);
+        assert!(done.contains(&IngestReceipt { session: 2, n: 1 }));
+        assert!(
+            done.contains(&IngestReceipt { session: 1, n: 3 }),
+            "a payload after the loss settles; the broker ends the session first"
+        );
+        assert_eq!(r.take(), (vec![], vec![]), "each loss is told once");
+    }
+
+    #[test]
+    fn a_lost_batch_loses_the_sessions_of_the_payloads_in_it_only() {
+        let mut r = Receipts::default();
+        r.payload(2, receipt(1, 1)); // samples 1-2
+        r.payload(3, receipt(2, 1)); // samples 3-5, cut by the lost batch of 4
+        r.payload(2, receipt(3, 1)); // samples 6-7, after it
+        r.lost_front(4);
+        let (done, mut lost) = r.take();
+        lost.sort_unstable();
+        assert_eq!(lost, vec![1, 2]);
+        assert!(done.is_empty());
+        r.settled(3);
+        assert_eq!(r.take(), (vec![IngestReceipt { session: 3, n: 1 }], vec![]));
     }
 }
