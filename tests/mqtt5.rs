@@ -176,7 +176,7 @@ fn message_expiry_counts_down_and_expired_messages_are_not_delivered() {
 }
 
 #[test]
-fn subscription_identifiers_are_attached_to_deliveries_and_open_no_topic() {
+fn overlapping_subscriptions_get_one_copy_with_every_identifier_and_open_no_topic() {
     let server = Server::start();
     let login = mqtt_token(&server);
     let mut sub = integration(&server, &login, "Ids");
@@ -185,30 +185,57 @@ fn subscription_identifiers_are_attached_to_deliveries_and_open_no_topic() {
         vec![GRANTED_1]
     );
     assert_eq!(
-        sub.subscribe_filter(Filter::new("svc/sid/#", QoS::AtLeastOnce), Some(3)),
-        vec![GRANTED_1]
+        sub.subscribe_filter(Filter::new("svc/sid/#", QoS::ExactlyOnce), Some(3)),
+        vec![GRANTED_2]
     );
     assert_eq!(
         sub.subscribe("svc/plain", QoS::AtLeastOnce),
         vec![GRANTED_1]
     );
+    let mut own = Filter::new("own/x", QoS::AtLeastOnce);
+    own.nolocal = true;
+    assert_eq!(sub.subscribe_filter(own, Some(10)), vec![GRANTED_1]);
+    assert_eq!(
+        sub.subscribe_filter(Filter::new("own/+", QoS::AtLeastOnce), Some(11)),
+        vec![GRANTED_1]
+    );
+    // Its own message (QoS 0: the helper's publish waits for no PUBACK, so it misses
+    // nothing that arrives): no-local takes "own/x" out, "own/+" still matches.
+    sub.publish("own/x", QoS::AtMostOnce, false, "mine");
+    let mine: Vec<(QoS, Vec<usize>)> = sub
+        .until("mine")
+        .iter()
+        .map(|p| (p.qos, props(p).subscription_identifiers))
+        .collect();
+    assert_eq!(mine, vec![(QoS::AtMostOnce, vec![11])]);
     let mut publisher = integration(&server, &login, "Publisher");
-    publisher.publish("svc/sid", QoS::AtLeastOnce, false, "both");
+    publisher.publish("own/x", QoS::AtLeastOnce, false, "theirs");
+    publisher.publish("svc/sid", QoS::ExactlyOnce, false, "both");
     publisher.publish("svc/plain", QoS::AtLeastOnce, false, "none");
 
     let got = sub.until("none");
-    // One copy per matching subscription, each with its own identifier (MQTT 5 §3.3.4).
-    let ids: BTreeSet<Vec<usize>> = got
-        .iter()
-        .filter(|p| text(p) == "both")
-        .map(|p| props(p).subscription_identifiers)
-        .collect();
-    assert_eq!(ids, BTreeSet::from([vec![3], vec![456_789]]));
-    let plain = got.last().expect("the plain message");
-    assert!(
-        props(plain).subscription_identifiers.is_empty(),
-        "{plain:?}"
+    // One copy of a message matching several subscriptions, at the highest of their QoS,
+    // with every matching subscription's identifier (MQTT 5 §3.3.4).
+    let copies = |payload: &str| -> Vec<(QoS, BTreeSet<usize>)> {
+        got.iter()
+            .filter(|p| text(p) == payload)
+            .map(|p| {
+                let ids = props(p).subscription_identifiers.into_iter().collect();
+                (p.qos, ids)
+            })
+            .collect()
+    };
+    assert_eq!(
+        copies("both"),
+        vec![(QoS::ExactlyOnce, BTreeSet::from([3, 456_789]))],
+        "{got:?}"
     );
+    assert_eq!(
+        copies("theirs"),
+        vec![(QoS::AtLeastOnce, BTreeSet::from([10, 11]))],
+        "{got:?}"
+    );
+    assert_eq!(copies("none"), vec![(QoS::AtLeastOnce, BTreeSet::new())]);
 
     // A device: an identifier on a refused filter delivers nothing from it.
     let p1 = provision(&server, "press-1");
