@@ -664,3 +664,56 @@ fn a_packet_over_the_servers_maximum_gets_a_packet_too_large_disconnect() {
         other => panic!("expected a DISCONNECT, got {other:?}"),
     }
 }
+
+#[test]
+fn the_servers_receive_maximum_is_announced_and_a_publish_over_it_ends_the_connection() {
+    use rumqttc::v5::mqttbytes::v5::{DisconnectReasonCode, Publish as RawPublish};
+    let server = Server::start_with(&[("PLANTD_MQTT_RECEIVE_MAX", "3")]);
+    let login = mqtt_token(&server);
+    let mut watcher = integration(&server, &login, "Watcher");
+    assert_eq!(
+        watcher.subscribe("svc/flow", QoS::AtLeastOnce),
+        vec![GRANTED_1]
+    );
+    let (mut raw, _) = RawV5::connect(&server, &login, "Flow", true, 0);
+    assert_eq!(raw.receive_max, Some(3), "the CONNACK announces it");
+    let publish = |pkid: u16, qos: QoS, payload: &str| {
+        let mut p = RawPublish::new("svc/flow", qos, payload.to_owned(), None);
+        p.pkid = pkid;
+        Packet::Publish(p)
+    };
+    // Acknowledged publishes free their place: six QoS 1 ones, one after the other.
+    for pkid in 1..=6 {
+        raw.send(publish(pkid, QoS::AtLeastOnce, &format!("q1 {pkid}")));
+        match raw.next() {
+            Packet::PubAck(ack) => assert_eq!(ack.pkid, pkid),
+            other => panic!("expected a PUBACK, got {other:?}"),
+        }
+    }
+    // QoS 2 publishes stay in flight until their PUBCOMP: with no PUBREL sent, three fill
+    // the window and a fourth is one too many.
+    for pkid in 7..=9 {
+        raw.send(publish(pkid, QoS::ExactlyOnce, &format!("q2 {pkid}")));
+        match raw.next() {
+            Packet::PubRec(rec) => assert_eq!(rec.pkid, pkid),
+            other => panic!("expected a PUBREC, got {other:?}"),
+        }
+    }
+    raw.send(publish(10, QoS::ExactlyOnce, "one too many"));
+    match raw.next() {
+        Packet::Disconnect(d) => {
+            assert_eq!(d.reason_code, DisconnectReasonCode::ReceiveMaximumExceeded)
+        }
+        other => panic!("expected a DISCONNECT, got {other:?}"),
+    }
+    let got: Vec<String> = watcher.until("q1 6").iter().map(text).collect();
+    assert_eq!(got, (1..=6).map(|n| format!("q1 {n}")).collect::<Vec<_>>());
+    assert_eq!(
+        crate::support::http::metric(
+            &server,
+            "plantd_mqtt_limited_total",
+            "limit=\"receive_maximum\""
+        ),
+        1.0
+    );
+}
