@@ -10,6 +10,7 @@
 # time limit: some tests wait for a message in a loop with no deadline, and one hung
 # test must not stop the run. plantd runs with a fresh SQLite data dir and an
 # integration token (username = token id, password = secret, given by paho_login.py).
+# PAHO_ONLY (test names, space-separated) runs only those tests.
 set -euo pipefail
 SUITE=$(cd "${1:?usage: bench/paho.sh PATH/TO/paho.mqtt.testing/interoperability [plantd]}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -37,7 +38,8 @@ wait_port "$MOSQ_PORT"
 HTTP_PORT=$(free_port); MQTT_PORT=$(free_port)
 ADMIN=$(python3 -c 'import secrets; print("paho-admin-" + secrets.token_hex(16))')
 mkdir -p "$WORK/plantd"
-(cd "$WORK/plantd" && env PLANTD_DATA_DIR="$WORK/plantd" PLANTD_HTTP_ADDR="127.0.0.1:$HTTP_PORT" \
+# exec: the pid kept is plantd's own, so the trap ends plantd and not just a subshell.
+(cd "$WORK/plantd" && exec env PLANTD_DATA_DIR="$WORK/plantd" PLANTD_HTTP_ADDR="127.0.0.1:$HTTP_PORT" \
   PLANTD_MQTT_ADDR="127.0.0.1:$MQTT_PORT" PLANTD_MQTT_WS_ADDR=off PLANTD_MQTT_TLS_ADDR=off \
   PLANTD_ADMIN_TOKEN="$ADMIN" PLANTD_LOG=warn "$PLANTD" serve > "$WORK/plantd.log" 2>&1) & PIDS+=($!)
 wait_port "$MQTT_PORT"
@@ -46,7 +48,11 @@ TOKEN=$(curl -sf -X POST "http://127.0.0.1:$HTTP_PORT/api/v1/tokens" -H "Authori
 TOKEN_ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<< "$TOKEN")
 TOKEN_SECRET=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])' <<< "$TOKEN")
 
-tests_of() { grep -oE '^    def (test[A-Za-z0-9_]*)' "$SUITE/$1" | awk '{print $2}'; }
+# PAHO_ONLY="testBasic test_basic" runs only the tests named.
+tests_of() {
+  grep -oE '^    def (test[A-Za-z0-9_]*)' "$SUITE/$1" | awk '{print $2}' |
+    { if [ -n "${PAHO_ONLY:-}" ]; then grep -xF -f <(tr ' ' '\n' <<< "$PAHO_ONLY"); else cat; fi; }
+}
 
 run_suite() { # suite broker port [username password]
   local suite=$1 broker=$2 port=$3 pass=0 total=0
