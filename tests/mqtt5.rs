@@ -176,7 +176,7 @@ fn message_expiry_counts_down_and_expired_messages_are_not_delivered() {
 }
 
 #[test]
-fn subscription_identifiers_are_attached_to_deliveries_and_open_no_topic() {
+fn overlapping_subscriptions_get_one_copy_with_every_identifier_and_open_no_topic() {
     let server = Server::start();
     let login = mqtt_token(&server);
     let mut sub = integration(&server, &login, "Ids");
@@ -185,30 +185,57 @@ fn subscription_identifiers_are_attached_to_deliveries_and_open_no_topic() {
         vec![GRANTED_1]
     );
     assert_eq!(
-        sub.subscribe_filter(Filter::new("svc/sid/#", QoS::AtLeastOnce), Some(3)),
-        vec![GRANTED_1]
+        sub.subscribe_filter(Filter::new("svc/sid/#", QoS::ExactlyOnce), Some(3)),
+        vec![GRANTED_2]
     );
     assert_eq!(
         sub.subscribe("svc/plain", QoS::AtLeastOnce),
         vec![GRANTED_1]
     );
+    let mut own = Filter::new("own/x", QoS::AtLeastOnce);
+    own.nolocal = true;
+    assert_eq!(sub.subscribe_filter(own, Some(10)), vec![GRANTED_1]);
+    assert_eq!(
+        sub.subscribe_filter(Filter::new("own/+", QoS::AtLeastOnce), Some(11)),
+        vec![GRANTED_1]
+    );
+    // Its own message (QoS 0: the helper's publish waits for no PUBACK, so it misses
+    // nothing that arrives): no-local takes "own/x" out, "own/+" still matches.
+    sub.publish("own/x", QoS::AtMostOnce, false, "mine");
+    let mine: Vec<(QoS, Vec<usize>)> = sub
+        .until("mine")
+        .iter()
+        .map(|p| (p.qos, props(p).subscription_identifiers))
+        .collect();
+    assert_eq!(mine, vec![(QoS::AtMostOnce, vec![11])]);
     let mut publisher = integration(&server, &login, "Publisher");
-    publisher.publish("svc/sid", QoS::AtLeastOnce, false, "both");
+    publisher.publish("own/x", QoS::AtLeastOnce, false, "theirs");
+    publisher.publish("svc/sid", QoS::ExactlyOnce, false, "both");
     publisher.publish("svc/plain", QoS::AtLeastOnce, false, "none");
 
     let got = sub.until("none");
-    // One copy per matching subscription, each with its own identifier (MQTT 5 §3.3.4).
-    let ids: BTreeSet<Vec<usize>> = got
-        .iter()
-        .filter(|p| text(p) == "both")
-        .map(|p| props(p).subscription_identifiers)
-        .collect();
-    assert_eq!(ids, BTreeSet::from([vec![3], vec![456_789]]));
-    let plain = got.last().expect("the plain message");
-    assert!(
-        props(plain).subscription_identifiers.is_empty(),
-        "{plain:?}"
+    // One copy of a message matching several subscriptions, at the highest of their QoS,
+    // with every matching subscription's identifier (MQTT 5 §3.3.4).
+    let copies = |payload: &str| -> Vec<(QoS, BTreeSet<usize>)> {
+        got.iter()
+            .filter(|p| text(p) == payload)
+            .map(|p| {
+                let ids = props(p).subscription_identifiers.into_iter().collect();
+                (p.qos, ids)
+            })
+            .collect()
+    };
+    assert_eq!(
+        copies("both"),
+        vec![(QoS::ExactlyOnce, BTreeSet::from([3, 456_789]))],
+        "{got:?}"
     );
+    assert_eq!(
+        copies("theirs"),
+        vec![(QoS::AtLeastOnce, BTreeSet::from([10, 11]))],
+        "{got:?}"
+    );
+    assert_eq!(copies("none"), vec![(QoS::AtLeastOnce, BTreeSet::new())]);
 
     // A device: an identifier on a refused filter delivers nothing from it.
     let p1 = provision(&server, "press-1");
@@ -636,4 +663,57 @@ fn a_packet_over_the_servers_maximum_gets_a_packet_too_large_disconnect() {
         ),
         other => panic!("expected a DISCONNECT, got {other:?}"),
     }
+}
+
+#[test]
+fn the_servers_receive_maximum_is_announced_and_a_publish_over_it_ends_the_connection() {
+    use rumqttc::v5::mqttbytes::v5::{DisconnectReasonCode, Publish as RawPublish};
+    let server = Server::start_with(&[("PLANTD_MQTT_RECEIVE_MAX", "3")]);
+    let login = mqtt_token(&server);
+    let mut watcher = integration(&server, &login, "Watcher");
+    assert_eq!(
+        watcher.subscribe("svc/flow", QoS::AtLeastOnce),
+        vec![GRANTED_1]
+    );
+    let (mut raw, _) = RawV5::connect(&server, &login, "Flow", true, 0);
+    assert_eq!(raw.receive_max, Some(3), "the CONNACK announces it");
+    let publish = |pkid: u16, qos: QoS, payload: &str| {
+        let mut p = RawPublish::new("svc/flow", qos, payload.to_owned(), None);
+        p.pkid = pkid;
+        Packet::Publish(p)
+    };
+    // Acknowledged publishes free their place: six QoS 1 ones, one after the other.
+    for pkid in 1..=6 {
+        raw.send(publish(pkid, QoS::AtLeastOnce, &format!("q1 {pkid}")));
+        match raw.next() {
+            Packet::PubAck(ack) => assert_eq!(ack.pkid, pkid),
+            other => panic!("expected a PUBACK, got {other:?}"),
+        }
+    }
+    // QoS 2 publishes stay in flight until their PUBCOMP: with no PUBREL sent, three fill
+    // the window and a fourth is one too many.
+    for pkid in 7..=9 {
+        raw.send(publish(pkid, QoS::ExactlyOnce, &format!("q2 {pkid}")));
+        match raw.next() {
+            Packet::PubRec(rec) => assert_eq!(rec.pkid, pkid),
+            other => panic!("expected a PUBREC, got {other:?}"),
+        }
+    }
+    raw.send(publish(10, QoS::ExactlyOnce, "one too many"));
+    match raw.next() {
+        Packet::Disconnect(d) => {
+            assert_eq!(d.reason_code, DisconnectReasonCode::ReceiveMaximumExceeded)
+        }
+        other => panic!("expected a DISCONNECT, got {other:?}"),
+    }
+    let got: Vec<String> = watcher.until("q1 6").iter().map(text).collect();
+    assert_eq!(got, (1..=6).map(|n| format!("q1 {n}")).collect::<Vec<_>>());
+    assert_eq!(
+        crate::support::http::metric(
+            &server,
+            "plantd_mqtt_limited_total",
+            "limit=\"receive_maximum\""
+        ),
+        1.0
+    );
 }

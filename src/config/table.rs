@@ -354,6 +354,15 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        key: "mqtt_receive_max",
+        default: Value("100"),
+        doc: "MQTT 5 receive maximum, announced in the CONNACK: QoS 1 and 2 publishes one client may have unacknowledged; one more ends its connection with DISCONNECT \"receive maximum exceeded\" (`plantd_mqtt_limited_total{limit=\"receive_maximum\"}`)",
+        apply: |s, v| {
+            s.broker.receive_max = number(v, 1, 65_535)?;
+            Ok(())
+        },
+    },
+    Setting {
         key: "mqtt_device_max_msgs_per_s",
         default: Value("200"),
         doc: "publishes a second one device session may send (bursts of twice as many); beyond, QoS 0 is dropped (`plantd_mqtt_dropped_total{reason=\"rate\"}`) and QoS 1 held back unacknowledged (`plantd_mqtt_rate_held_total`). 0: no limit",

@@ -240,6 +240,8 @@ pub const GRANTED_1: SubscribeReasonCode = SubscribeReasonCode::Success(QoS::AtL
 pub struct RawV5 {
     stream: std::net::TcpStream,
     read: tokio_util::bytes::BytesMut,
+    /// The receive maximum the CONNACK announced.
+    pub receive_max: Option<u16>,
 }
 
 impl RawV5 {
@@ -259,6 +261,7 @@ impl RawV5 {
         let mut raw = RawV5 {
             stream,
             read: tokio_util::bytes::BytesMut::new(),
+            receive_max: None,
         };
         let mut props = ConnectProperties::new();
         props.session_expiry_interval = Some(expiry);
@@ -278,6 +281,7 @@ impl RawV5 {
         match raw.next() {
             Packet::ConnAck(ack) => {
                 let present = ack.session_present;
+                raw.receive_max = ack.properties.and_then(|p| p.receive_max);
                 (raw, present)
             }
             other => panic!("expected a CONNACK, got {other:?}"),

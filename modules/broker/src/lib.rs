@@ -21,6 +21,7 @@ mod policy;
 mod pressure;
 mod principal;
 mod publisher;
+mod receive_max;
 mod sessions;
 mod settings;
 mod sniff;

@@ -10,12 +10,13 @@ use std::sync::Mutex;
 use crate::BrokerSettings;
 
 /// The label values of `plantd_mqtt_limited_total`.
-pub const LIMITS: [&str; 5] = [
+pub const LIMITS: [&str; 6] = [
     "topic_bytes",
     "filters_per_session",
     "retained_per_token",
     "sessions_per_token",
     "keep_alive",
+    "receive_maximum",
 ];
 
 /// Counts one refusal (or, for `keep_alive`, one clamp) by `limit`.
@@ -30,6 +31,7 @@ pub struct Limits {
     pub retained_per_token: usize,
     pub sessions_per_token: usize,
     pub keep_alive_s: u16,
+    pub receive_max: u16,
 }
 
 impl From<&BrokerSettings> for Limits {
@@ -40,6 +42,7 @@ impl From<&BrokerSettings> for Limits {
             retained_per_token: s.max_retained_per_token,
             sessions_per_token: s.max_sessions_per_token,
             keep_alive_s: s.max_keep_alive_s,
+            receive_max: s.receive_max,
         }
     }
 }

@@ -44,6 +44,7 @@ use crate::hold::{Hold, Verdict, RESUME_SUBSCRIBE_PKID};
 use crate::limits::{self, Admit, Filters, Limits, Retained};
 use crate::pressure::{Pressure, RESUME_TOPIC};
 use crate::principal::Principal;
+use crate::receive_max::Window;
 use crate::sessions::{NotRegistered, Sessions, Traffic};
 use crate::sniff;
 
@@ -136,10 +137,14 @@ pub struct Policy {
     /// The largest packet rumqttd reads from a client (told to MQTT 5 clients in the
     /// CONNACK as the maximum packet size).
     max_packet: Cell<usize>,
+    /// An MQTT 5 client's QoS 1 and 2 publishes not yet acknowledged, held to the receive
+    /// maximum announced in the CONNACK.
+    window: Window,
 }
 
 impl Policy {
     pub fn new(ctx: Arc<PolicyContext>, pressure: Arc<Pressure>) -> Self {
+        let ctx_receive_max = ctx.limits.receive_max;
         Policy {
             acks: Acks::new(None),
             hold: Hold::new(pressure),
@@ -154,6 +159,7 @@ impl Policy {
             certificate_names: None,
             server_aliases: RefCell::new(HashMap::new()),
             max_packet: Cell::new(0),
+            window: Window::new(ctx_receive_max),
         }
     }
 
@@ -711,6 +717,20 @@ impl Policy {
             }
             other => other?,
         };
+        if self.version == Some(5) && self.window.incoming(&packet).is_err() {
+            limits::hit("receive_maximum");
+            warn_throttled!(
+                "mqtt_receive_maximum",
+                client = self
+                    .live
+                    .as_ref()
+                    .map(|l| l.principal.username())
+                    .unwrap_or(""),
+                max = self.window.max(),
+                "MQTT 5 client over its receive maximum; disconnecting"
+            );
+            return Err(Error::ReceiveMaximumExceeded);
+        }
         match (&packet, self.live.clone()) {
             (Packet::Connect(..), None) if self.refusal.is_none() => self.on_connect(packet),
             (Packet::Connect(..), _) => Err(Error::InvalidProtocol),
@@ -797,6 +817,7 @@ impl Protocol for Policy {
         }
         let mut written = 0;
         for ack in self.acks.due() {
+            self.window.outgoing(&ack);
             written += self.encode(ack, write)?;
         }
         Ok(written)
@@ -865,6 +886,9 @@ impl Protocol for Policy {
                             props.get_or_insert_with(Default::default).server_keep_alive =
                                 Some(keep_alive);
                         }
+                        // The QoS 1 and 2 publishes it may have unacknowledged.
+                        props.get_or_insert_with(Default::default).receive_max =
+                            Some(self.window.max());
                         // The largest packet plantd reads; a bigger one ends the connection.
                         if let Ok(max) = u32::try_from(self.max_packet.get()) {
                             if max > 0 {
@@ -898,6 +922,7 @@ impl Protocol for Policy {
             Packet::Publish(_, props) => strip_receipt(props),
             _ => {}
         }
+        self.window.outgoing(&packet);
         Ok(written + self.encode(packet, write)?)
     }
 }

@@ -56,6 +56,9 @@ pub struct BrokerSettings {
     pub max_sessions_per_token: usize,
     /// Keep-alive (seconds) a client is held to at most: 0 ("none") or more becomes this.
     pub max_keep_alive_s: u16,
+    /// MQTT 5 receive maximum: QoS 1 and 2 publishes one client may have unacknowledged;
+    /// one more ends its connection (DISCONNECT "receive maximum exceeded").
+    pub receive_max: u16,
     /// Publishes a second one device session may send on average (bursts of twice as many);
     /// beyond, QoS 0 is dropped and QoS 1/2 held back unacknowledged. 0: no limit.
     pub device_max_msgs_per_s: u32,
@@ -85,6 +88,7 @@ impl Default for BrokerSettings {
             max_retained_per_token: 1_000,
             max_sessions_per_token: 100,
             max_keep_alive_s: 1_200,
+            receive_max: 100,
             device_max_msgs_per_s: 200,
             puback_after_commit: true,
         }

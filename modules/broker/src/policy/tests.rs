@@ -534,7 +534,7 @@ fn an_integration_is_let_in_under_any_client_id_in_a_namespace_of_its_token() {
             assert_eq!(session_id, integration_session_id("tok.mqtt", client_id));
             assert_eq!(login, stamped("tok.mqtt"));
             let expected = if v5 {
-                [[0x20, 8, 1, 0].as_slice(), &max_packet_property()].concat()
+                [[0x20, 11, 1, 0].as_slice(), &connack_properties()].concat()
             } else {
                 vec![0x20, 2, 1, 0]
             };
@@ -782,11 +782,11 @@ fn keep_alive_zero_or_above_the_maximum_becomes_the_maximum_and_mqtt5_is_told() 
             let wire = conn.out(connack(ConnectReturnCode::Success));
             let expected = match (v5, asked == sent) {
                 (false, _) => vec![0x20, 2, 1, 0],
-                (true, true) => [[0x20, 8, 1, 0].as_slice(), &max_packet_property()].concat(),
+                (true, true) => [[0x20, 11, 1, 0].as_slice(), &connack_properties()].concat(),
                 // Server Keep Alive (0x13), two bytes.
                 (true, false) => [
-                    [0x20, 11, 1, 0, 8].as_slice(),
-                    &max_packet_property()[1..],
+                    [0x20, 14, 1, 0, 11].as_slice(),
+                    &connack_properties()[1..],
                     &[0x13],
                     &sent.to_be_bytes(),
                 ]
@@ -816,7 +816,7 @@ fn an_empty_client_id_is_named_by_the_layer_and_mqtt5_clients_are_told() {
             property.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
             property.extend_from_slice(client_id.as_bytes());
             assert_eq!(&wire[2..4], [1, 0], "accepted, as rumqttd answered");
-            let mut properties = max_packet_property()[1..].to_vec();
+            let mut properties = connack_properties()[1..].to_vec();
             properties.extend(property);
             assert_eq!(usize::from(wire[4]), properties.len());
             assert_eq!(&wire[5..], properties, "the CONNACK names {client_id}");
@@ -1385,6 +1385,7 @@ fn small_limits() -> Limits {
         retained_per_token: 2,
         sessions_per_token: 2,
         keep_alive_s: 60,
+        receive_max: 100,
     }
 }
 
@@ -1628,9 +1629,11 @@ fn sessions_without_a_client_id_count_against_the_token_cap() {
     );
 }
 
-/// An MQTT 5 CONNACK's properties length and Maximum Packet Size (0x27), four bytes: the
-/// largest packet the layer reads, which every accepted MQTT 5 client is told.
-fn max_packet_property() -> Vec<u8> {
+/// An MQTT 5 CONNACK's properties length, Receive Maximum (0x21) and Maximum Packet Size
+/// (0x27): what every accepted MQTT 5 client is told (the QoS 1 and 2 publishes it may have
+/// unacknowledged, the largest packet the layer reads).
+fn connack_properties() -> Vec<u8> {
     let max = u32::try_from(MAX_PACKET).expect("fits");
-    [[5u8, 0x27].as_slice(), &max.to_be_bytes()].concat()
+    // Receive Maximum (0x21, `small_limits`' 100), then Maximum Packet Size (0x27).
+    [[8u8, 0x21, 0, 100, 0x27].as_slice(), &max.to_be_bytes()].concat()
 }

@@ -141,6 +141,8 @@ impl<P: Protocol> Network<P> {
                 Err(protocol::Error::InsufficientBytes(_)) => return Ok(packets.len()),
                 // plantd patch: an oversized packet stays typed, so the client can be told.
                 Err(e @ protocol::Error::PayloadSizeLimitExceeded(_)) => return Err(e.into()),
+                // plantd patch: so is a publish over the receive maximum.
+                Err(e @ protocol::Error::ReceiveMaximumExceeded) => return Err(e.into()),
                 Err(e) => return Err(io::Error::new(ErrorKind::InvalidData, e.to_string()).into()),
             }
         }

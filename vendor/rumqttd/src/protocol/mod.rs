@@ -754,6 +754,10 @@ pub enum Error {
     /// proceed further
     #[error("Insufficient number of bytes to frame packet, {0} more bytes required")]
     InsufficientBytes(usize),
+    /// plantd patch: an MQTT 5 client sent more QoS 1 and 2 publishes than the receive
+    /// maximum the server announced (its protocol layer counts them).
+    #[error("Receive maximum exceeded")]
+    ReceiveMaximumExceeded,
 }
 
 pub trait Protocol {

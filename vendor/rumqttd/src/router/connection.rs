@@ -4,6 +4,7 @@ use crate::protocol::LastWillProperties;
 use crate::Filter;
 use crate::{protocol::LastWill, Topic};
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use super::ConnectionEvents;
 
@@ -42,6 +43,19 @@ pub struct Connection {
     /// plantd patch: MQTT 5 maximum packet size the client accepts; bigger messages are
     /// not sent to it.
     pub max_packet_size: Option<u32>,
+    /// plantd patch: the QoS, no-local and start of each of this client's subscriptions
+    /// that is not shared, so that a message matching several of them goes once (MQTT 5).
+    pub(crate) subscription_options: HashMap<Filter, SubscriptionOptions>,
+}
+
+/// plantd patch: what decides which of a client's overlapping subscriptions sends a
+/// message: its QoS, its no-local option, and when it was made (a message that arrived
+/// before a subscription was made is not in that subscription's log).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SubscriptionOptions {
+    pub qos: u8,
+    pub nolocal: bool,
+    pub since: Instant,
 }
 
 impl Connection {
@@ -79,6 +93,7 @@ impl Connection {
             session_expiry: None,
             receive_max: None,
             max_packet_size: None,
+            subscription_options: HashMap::new(),
         }
     }
 

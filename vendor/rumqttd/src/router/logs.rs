@@ -18,6 +18,15 @@ use std::time::Instant;
 
 type PubWithProp = (Publish, Option<PublishProperties>);
 
+/// plantd patch: what a read from a filter's log tells of one message besides its content:
+/// when it arrived and whether the reading client published it (MQTT 5 overlapping
+/// subscriptions: which of a client's subscriptions matched it, see `forward_device_data`).
+#[derive(Debug, Clone, Copy)]
+pub struct LogRead {
+    pub arrived: Instant,
+    pub own: bool,
+}
+
 #[derive(Clone)]
 pub struct PublishData {
     pub publish: Publish,
@@ -200,7 +209,9 @@ impl DataLog {
         len: u64,
         // plantd patch: messages published by this client id are skipped (MQTT 5 no-local).
         exclude_origin: Option<&str>,
-    ) -> io::Result<(Position, Vec<(PubWithProp, Offset)>)> {
+        // plantd patch: the reading client, to tell which messages it published itself.
+        reader: &str,
+    ) -> io::Result<(Position, Vec<(PubWithProp, Offset, LogRead)>)> {
         // unwrap to get index of `self.native` is fine here, because when a new subscribe packet
         // arrives in `Router::handle_device_payload`, it first calls the function
         // `next_native_offset` which creates a new commitlog if one doesn't exist. So any new
@@ -227,7 +238,12 @@ impl DataLog {
                 if let (Some(props), Some(left)) = (pubdata.properties.as_mut(), remaining) {
                     props.message_expiry_interval = Some(left);
                 }
-                Some(((pubdata.publish, pubdata.properties), offset))
+                // plantd patch: when it arrived and whether the reader published it.
+                let read = LogRead {
+                    arrived: pubdata.timestamp,
+                    own: pubdata.origin.as_deref() == Some(reader),
+                };
+                Some(((pubdata.publish, pubdata.properties), offset, read))
             })
             .collect();
 

@@ -23,7 +23,9 @@ use tracing::{debug, error, info, trace, warn};
 use super::alertlog::{Alert, AlertLog};
 use super::graveyard::Graveyard;
 use super::iobufs::{Incoming, Outgoing};
-use super::logs::{AckLog, DataLog, PublishData};
+use super::logs::{AckLog, DataLog, LogRead, PublishData};
+// plantd patch: the options that pick which overlapping subscription sends a message.
+use super::connection::SubscriptionOptions;
 // plantd patch: a message's publisher is shared by every log it is appended to.
 use std::sync::Arc;
 use super::scheduler::{ScheduleReason, Scheduler};
@@ -330,6 +332,23 @@ impl Router {
                     connection.subscriptions = session_state.subscriptions;
                     // plantd patch: the subscription identifiers live as long as the session.
                     connection.subscription_ids = session_state.subscription_ids;
+                    // plantd patch: the options of the session's own (not shared)
+                    // subscriptions, counted from now: messages queued before go once per
+                    // subscription, as before.
+                    connection.subscription_options = session_state
+                        .tracker
+                        .data_requests
+                        .iter()
+                        .filter(|r| r.group.is_none())
+                        .map(|r| {
+                            let options = SubscriptionOptions {
+                                qos: r.qos,
+                                nolocal: r.nolocal,
+                                since: Instant::now(),
+                            };
+                            (r.filter.clone(), options)
+                        })
+                        .collect();
                     // for using in acklog
                     pending_acks.clone_from(&session_state.unacked_pubrels);
                     outgoing.unacked_pubrels = session_state.unacked_pubrels;
@@ -763,6 +782,8 @@ impl Router {
 
                             // remove the subscription id
                             connection.subscription_ids.remove(filter);
+                            // plantd patch: and its options.
+                            connection.subscription_options.remove(filter);
 
                             let unsuback = UnsubAck {
                                 pkid,
@@ -1001,6 +1022,20 @@ impl Router {
         // check is group is None because retained messages aren't sent
         // for shared subscriptions
         let is_new = !connection.subscriptions.contains(filter_path);
+
+        // plantd patch: a subscription's options (a repeated SUBSCRIBE keeps its start).
+        if group.is_none() {
+            let options = connection
+                .subscription_options
+                .entry(filter_path.clone())
+                .or_insert(SubscriptionOptions {
+                    qos: filter.qos as u8,
+                    nolocal: filter.nolocal,
+                    since: Instant::now(),
+                });
+            options.qos = filter.qos as u8;
+            options.nolocal = filter.nolocal;
+        }
         // plantd patch: MQTT 5 retain handling (0: send retained messages on every
         // subscribe, 1: only on a new subscription, 2: never).
         let forward_retained = group.is_none()
@@ -1544,7 +1579,7 @@ fn forward_device_data(
         let mut retained_publishes = datalog.read_retained_messages(&request.filter);
         retained_publishes.truncate(inflight_slots as usize);
 
-        publishes.extend(retained_publishes.into_iter().map(|p| (p, None)));
+        publishes.extend(retained_publishes.into_iter().map(|p| (p, None, None)));
         inflight_slots -= publishes.len() as u64;
 
         // we only want to forward retained messages once
@@ -1558,6 +1593,7 @@ fn forward_device_data(
             request.cursor,
             inflight_slots,
             request.nolocal.then_some(outgoing.client_id.as_str()),
+            &outgoing.client_id,
         ) {
             Ok(v) => v,
             Err(e) => {
@@ -1569,7 +1605,7 @@ fn forward_device_data(
     publishes.extend(
         publishes_from_datalog
             .into_iter()
-            .map(|(p, offset)| (p, Some(offset))),
+            .map(|(p, offset, read)| (p, Some(offset), Some(read))),
     );
 
     let (start, next, caughtup) = match next {
@@ -1629,6 +1665,11 @@ fn forward_device_data(
     }
 
     let subscription_id = connection.subscription_ids.get(&request.filter).copied();
+    // plantd patch: an MQTT 5 client with several subscriptions that are not shared gets
+    // one copy of a message matching more than one of them (MQTT 5 3.3.4).
+    let overlapping = shared_group.is_none()
+        && connection.session_expiry.is_some()
+        && connection.subscription_options.len() > 1;
     let preserve_retain = request.preserve_retain;
     let max_packet_size = connection.max_packet_size;
     let broker_topic_aliases = &mut connection.broker_topic_aliases;
@@ -1642,17 +1683,40 @@ fn forward_device_data(
     // on different topics shared one alias and reached the client under the wrong topic).
     let forwards: Vec<Forward> = publishes
         .into_iter()
-        .filter_map(|((mut publish, mut properties), offset)| {
+        .filter_map(|((mut publish, mut properties), offset, read)| {
             let sub_qos = protocol::qos(qos).unwrap();
             publish.qos = std::cmp::min_by_key(publish.qos, sub_qos, |q| *q as u8);
             if offset.is_some() {
                 publish.retain = publish.retain && preserve_retain;
             }
 
-            if let Some(subscription_id) = subscription_id {
+            // plantd patch: of a client's subscriptions that match a message, the one of
+            // the highest QoS sends it, with every matching subscription's identifier; the
+            // others skip it.
+            let identifiers = match read.filter(|_| overlapping) {
+                Some(read) => {
+                    let topic = std::str::from_utf8(&publish.topic).unwrap_or_default();
+                    let sender = overlapping_sender(
+                        &connection.subscription_options,
+                        &request.filter,
+                        topic,
+                        read,
+                    );
+                    match sender {
+                        OverlapSender::Another => return None,
+                        OverlapSender::This(filters) => filters
+                            .iter()
+                            .filter_map(|f| connection.subscription_ids.get(*f).copied())
+                            .collect(),
+                    }
+                }
+                None => subscription_id.into_iter().collect::<Vec<_>>(),
+            };
+
+            if !identifiers.is_empty() {
                 // create new props if not already exists
                 let mut props = properties.unwrap_or_default();
-                props.subscription_identifiers.push(subscription_id);
+                props.subscription_identifiers.extend(identifiers);
                 properties = Some(props);
             }
 
@@ -1736,6 +1800,45 @@ fn forward_device_data(
     } else {
         ConsumeStatus::PartialRead
     }
+}
+
+/// plantd patch: which of a client's overlapping subscriptions sends a message.
+enum OverlapSender<'a> {
+    /// The reading subscription, for all these matching subscriptions (itself included).
+    This(Vec<&'a Filter>),
+    /// Another matching subscription sends it.
+    Another,
+}
+
+/// plantd patch: decides whether the subscription `reading` sends a message on `topic`
+/// read from its log. The subscriptions that match the message are those whose filter
+/// matches the topic, made before the message arrived (a later one's log lacks it) and
+/// not excluding it by no-local; the one of the highest QoS sends (ties: the first filter
+/// in byte order), so each matching subscription's log read decides the same way.
+fn overlapping_sender<'a>(
+    options: &'a HashMap<Filter, SubscriptionOptions>,
+    reading: &'a Filter,
+    topic: &str,
+    read: LogRead,
+) -> OverlapSender<'a> {
+    let mut matching: Vec<(&'a Filter, u8)> = options
+        .iter()
+        .filter(|(filter, o)| {
+            *filter == reading
+                || (o.since <= read.arrived
+                    && !(o.nolocal && read.own)
+                    && protocol::matches(topic, filter))
+        })
+        .map(|(filter, o)| (filter, o.qos))
+        .collect();
+    if matching.len() < 2 {
+        return OverlapSender::This(vec![reading]);
+    }
+    matching.sort_by(|(fa, qa), (fb, qb)| qb.cmp(qa).then_with(|| fa.cmp(fb)));
+    if matching[0].0 != reading {
+        return OverlapSender::Another;
+    }
+    OverlapSender::This(matching.into_iter().map(|(filter, _)| filter).collect())
 }
 
 fn retrieve_shadow(datalog: &mut DataLog, outgoing: &mut Outgoing, shadow: ShadowRequest) {

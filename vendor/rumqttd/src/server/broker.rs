@@ -769,6 +769,15 @@ async fn remote<P: Protocol>(
             link.disconnect_with(crate::protocol::DisconnectReasonCode::PacketTooLarge)
                 .await;
         }
+        // plantd patch: more publishes in flight than the receive maximum: the client is
+        // told (MQTT 5 DISCONNECT "receive maximum exceeded") before the connection closes.
+        Err(remote::Error::Network(network::Error::Protocol(
+            crate::protocol::Error::ReceiveMaximumExceeded,
+        ))) => {
+            warn!("publishes over the receive maximum; disconnecting");
+            link.disconnect_with(crate::protocol::DisconnectReasonCode::ReceiveMaximumExceeded)
+                .await;
+        }
         // Any other error
         Err(e) => {
             error!(error=?e, "disconnected");
