@@ -55,6 +55,11 @@ pub enum Event {
     DeviceData,
     /// Disconnection request
     Disconnect,
+    /// plantd patch: a remote link ended (its socket closed or failed). It names the
+    /// link by its notification buffer, so the router ends that connection only if the
+    /// connection id still belongs to it: after a takeover the id may already belong to
+    /// a NEW connection (the slab reuses ids), which a bare `Disconnect` would end.
+    LinkClosed(iobufs::LinkIdentity),
     /// Shadow
     Shadow(ShadowRequest),
     /// Collect and send alerts to all alerts links
