@@ -503,7 +503,10 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             let router_tx = self.router_tx.clone();
             count += 1;
 
-            let protocol = self.protocol.clone();
+            // plantd patch: boxed until the network takes it: a future keeps a slot for
+            // each value it captures or takes as an argument even after moving it on, so an
+            // inline protocol took three slots in every connection's task.
+            let protocol = Box::new(self.protocol.clone());
             let upgrade = upgrade.clone();
             let observer = self.observer.clone();
             let ws_path = self.ws_path.clone();
@@ -548,7 +551,7 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                                 return;
                             }
                         };
-                    let protocol = protocol.with_peer_identity(peer_identity);
+                    let protocol = Box::new((*protocol).with_peer_identity(peer_identity));
                     remote(
                         config, tenant_id, router_tx, network, protocol, wills, deadline,
                         observer,
@@ -653,7 +656,8 @@ async fn remote<P: Protocol>(
     tenant_id: Option<String>,
     router_tx: Sender<(ConnectionId, Event)>,
     stream: Box<dyn N>,
-    protocol: P,
+    // plantd patch: boxed (see the accept loop).
+    protocol: Box<P>,
     will_handlers: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
     // plantd patch: the connect deadline (from the accept, so it covers the handshakes
     // too) and who is told when the CONNECT never came.
@@ -664,7 +668,7 @@ async fn remote<P: Protocol>(
         stream,
         config.max_payload_size,
         config.max_inflight_count,
-        protocol,
+        *protocol,
     );
 
     let dynamic_filters = config.dynamic_filters;
