@@ -48,7 +48,11 @@ async fn connect(
     eventloop.set_network_options(net);
     match eventloop.poll().await {
         Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-            assert_eq!(ack.code, rumqttc::ConnectReturnCode::Success, "{id}: {ack:?}")
+            assert_eq!(
+                ack.code,
+                rumqttc::ConnectReturnCode::Success,
+                "{id}: {ack:?}"
+            )
         }
         other => panic!("{id}: expected a CONNACK, got {other:?}"),
     }
@@ -137,7 +141,14 @@ fn a_reconnect_storm_leaves_every_device_connected_once() {
 
     let old_closed = Arc::new(AtomicUsize::new(0));
     let old_subacks = Arc::new(AtomicUsize::new(0));
-    let old = connect_all(&rt, port, &logins, HashMap::new(), &old_closed, &old_subacks);
+    let old = connect_all(
+        &rt,
+        port,
+        &logins,
+        HashMap::new(),
+        &old_closed,
+        &old_subacks,
+    );
     settled(&server, DEVICES, DEVICES);
 
     // The storm: every device reconnects at once (the broker takes each session over) and
@@ -162,7 +173,10 @@ fn a_reconnect_storm_leaves_every_device_connected_once() {
         for device in &new {
             device
                 .client
-                .subscribe(format!("devices/{}/commands/+", device.id), QoS::AtLeastOnce)
+                .subscribe(
+                    format!("devices/{}/commands/+", device.id),
+                    QoS::AtLeastOnce,
+                )
                 .await
                 .expect("queue SUBSCRIBE");
         }
