@@ -4,6 +4,7 @@
 //! cargo bench --bench idle_connections                      # N = 1000 and 10000
 //! cargo bench --bench idle_connections -- 1000 10000 [--subscribe] [--idle 5]
 //!     [--no-mosquitto] [--concurrency 64] [--pause SECS] [--publish K [--topic SUFFIX]]
+//!     [--storm]
 //! ```
 //!
 //! For each N: starts the release plantd on free ports with its own data directory,
@@ -20,6 +21,15 @@
 //! for every PUBACK before idling: the broker's in-memory logs then hold data, which is
 //! what `PLANTD_MQTT_SEGMENT_BYTES` and `PLANTD_MQTT_SEGMENT_COUNT` bound.
 //!
+//! `--storm`: once idle, every device reconnects with the same client id, at most
+//! `--concurrency` at a time, and drops its old connection (the socket closes, no
+//! DISCONNECT) as soon as the new one is acknowledged: the broker's takeover of the old
+//! session and that session's own close race, as when devices come back after a network
+//! outage. The bench reports the time until all are connected again,
+//! how many of the NEW sessions the broker closed while idling afterwards (a late cleanup
+//! of an old session must not end its successor: should be 0), plantd's device connection
+//! gauge against N, and RSS after the storm.
+//!
 //! Devices connect at most `--concurrency` (64) at a time: plantd's MQTT listener has an
 //! accept backlog of 128 and accepts about one connection per millisecond, so a larger
 //! burst overflows the backlog and the connect time then measures SYN retransmits (1 s, 3 s).
@@ -28,8 +38,10 @@
 //! so router settings and allocator tunables can be compared without a rebuild, e.g.
 //! `PLANTD_MQTT_SEGMENT_COUNT=2 MALLOC_ARENA_MAX=2 cargo bench --bench idle_connections`;
 //! `PLANTD_BENCH_LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2` runs plantd on
-//! another malloc (set as its `LD_PRELOAD` only).
+//! another malloc (set as its `LD_PRELOAD` only). `PLANTD_BENCH_BIN=/path/to/plantd` runs
+//! another plantd binary than this build's (e.g. a copy from before a change).
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -41,7 +53,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 const ADMIN_TOKEN: &str = "bench-admin-token-0123456789abcdef0123456789";
 const KEEP_ALIVE: Duration = Duration::from_secs(60);
@@ -59,6 +71,8 @@ struct Options {
     publish: usize,
     /// Topic suffix under `devices/{id}/` of those messages.
     topic: String,
+    /// After idling, every connection drops at once and every device reconnects.
+    storm: bool,
 }
 
 fn options() -> Options {
@@ -71,6 +85,7 @@ fn options() -> Options {
         pause: Duration::ZERO,
         publish: 0,
         topic: "telemetry".to_owned(),
+        storm: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -78,6 +93,7 @@ fn options() -> Options {
             // cargo bench passes --bench to harness = false targets.
             "--bench" => {}
             "--subscribe" => opts.subscribe = true,
+            "--storm" => opts.storm = true,
             "--no-mosquitto" => opts.mosquitto = false,
             "--idle" => {
                 let secs: u64 = args
@@ -112,7 +128,7 @@ fn options() -> Options {
                 _ => panic!(
                     "unknown argument {other:?}; use N... [--subscribe] [--idle SECS] \
                      [--no-mosquitto] [--concurrency C] [--pause SECS] [--publish K] \
-                     [--topic SUFFIX]"
+                     [--topic SUFFIX] [--storm]"
                 ),
             },
         }
@@ -237,7 +253,7 @@ impl Plantd {
         let log_file = std::fs::File::create(&log).expect("create plantd log file");
         let http_port = free_port();
         let mqtt_port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_plantd"));
+        let mut cmd = Command::new(plantd_binary());
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("PLANTD_DATA_DIR", &data_dir)
@@ -311,6 +327,14 @@ impl Plantd {
             eprintln!("  plantd logged {lines} lines to {}", self.log.display());
         }
     }
+}
+
+/// The plantd binary: this build's, or `PLANTD_BENCH_BIN` (to compare two builds, e.g. a
+/// copy of the binary before a change, in one run).
+fn plantd_binary() -> PathBuf {
+    std::env::var_os("PLANTD_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_plantd")))
 }
 
 /// The bench's own settings that plantd gets too (router limits, allocator tunables);
@@ -512,6 +536,20 @@ fn connect_all(
     subscribe: bool,
     concurrency: usize,
 ) -> Clients {
+    connect_replacing(rt, port, devices, subscribe, concurrency, HashMap::new())
+}
+
+/// `connect_all`, where a device with an entry in `old` drops that old connection (its
+/// event loop aborted: the socket closes without a DISCONNECT) as soon as its new one is
+/// acknowledged.
+fn connect_replacing(
+    rt: &Runtime,
+    port: u16,
+    devices: &[(String, String)],
+    subscribe: bool,
+    concurrency: usize,
+    mut old: HashMap<String, AbortHandle>,
+) -> Clients {
     rt.block_on(async {
         let permits = Arc::new(Semaphore::new(concurrency));
         let pubacks = Arc::new(AtomicUsize::new(0));
@@ -522,9 +560,14 @@ fn connect_all(
             .map(|(id, password)| {
                 let permits = permits.clone();
                 let pubacks = pubacks.clone();
+                let old = old.remove(&id);
                 tokio::spawn(async move {
                     let _permit = permits.acquire_owned().await.expect("semaphore open");
-                    connect_one(port, id, password, subscribe, pubacks).await
+                    let new = connect_one(port, id, password, subscribe, pubacks).await;
+                    if let Some(old) = old {
+                        old.abort();
+                    }
+                    new
                 })
             })
             .collect();
@@ -604,6 +647,79 @@ fn disconnect_all(rt: &Runtime, clients: Clients) {
     });
 }
 
+/// What a reconnect storm did (`--storm`).
+struct StormRow {
+    /// Time until every device had its CONNACK again.
+    reconnect: Duration,
+    failures: usize,
+    /// New sessions the broker closed while idling after the storm (should be 0).
+    closed: usize,
+    /// plantd's device connection gauge once settled (N expected); None for Mosquitto.
+    gauge: Option<f64>,
+    /// Memory after the storm, idle again.
+    mem: Mem,
+}
+
+/// Every device reconnects at once with the same client id (the broker takes its session
+/// over) and drops its old connection (the socket closes without a DISCONNECT) as soon as
+/// the new one is acknowledged, so the old session's close races the takeover. Then waits until
+/// `settled` says the broker counts them all (at most 60 s), idles, and counts the new
+/// sessions that ended meanwhile: only the broker closes them.
+fn storm(
+    rt: &Runtime,
+    port: u16,
+    devices: &[(String, String)],
+    old: Clients,
+    opts: &Options,
+    pid: u32,
+    gauge: impl Fn() -> Option<f64>,
+) -> (Clients, StormRow) {
+    let replaced: HashMap<String, AbortHandle> = old
+        .clients
+        .iter()
+        .map(|(id, _, task)| (id.clone(), task.abort_handle()))
+        .collect();
+    let clients = connect_replacing(
+        rt,
+        port,
+        devices,
+        opts.subscribe,
+        opts.concurrency,
+        replaced,
+    );
+    rt.block_on(async {
+        for (_, _, task) in old.clients {
+            task.abort();
+            let _ = task.await;
+        }
+    });
+    report_failures("storm", &clients);
+    let expected = clients.clients.len() as f64;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while gauge().is_some_and(|g| g != expected) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(opts.idle);
+    let closed = clients
+        .clients
+        .iter()
+        .filter(|(_, _, task)| task.is_finished())
+        .count();
+    let row = StormRow {
+        reconnect: clients.elapsed,
+        failures: clients.failures.len(),
+        closed,
+        gauge: gauge(),
+        mem: mem(pid),
+    };
+    eprintln!(
+        "  storm: {} reconnected in {:.2?}; {closed} new sessions closed since",
+        clients.clients.len(),
+        row.reconnect
+    );
+    (clients, row)
+}
+
 // ---------------------------------------------------------------------------------------
 // one run
 
@@ -617,6 +733,9 @@ struct Row {
     failures: usize,
     /// Time to publish and see every PUBACK, and PUBACKs missing (with `--publish`).
     publish: Option<(Duration, usize)>,
+    /// Idle memory before the publish burst (with `--publish`).
+    before_load: Option<Mem>,
+    storm: Option<StormRow>,
     mosquitto: Option<MosquittoRow>,
 }
 
@@ -626,6 +745,7 @@ struct MosquittoRow {
     connect: Duration,
     failures: usize,
     publish: Option<(Duration, usize)>,
+    storm: Option<StormRow>,
 }
 
 /// The `--publish` phase, when asked for.
@@ -685,6 +805,10 @@ fn run(rt: &Runtime, opts: &Options, n: usize, mosquitto: Option<&Path>) -> Row 
         clients.clients.len(),
         clients.elapsed
     );
+    let before_load = (opts.publish > 0).then(|| {
+        std::thread::sleep(opts.idle);
+        mem(pid)
+    });
     let publish = load(rt, opts, &clients, "plantd");
     std::thread::sleep(opts.idle);
     if opts.publish > 0 {
@@ -700,6 +824,13 @@ fn run(rt: &Runtime, opts: &Options, n: usize, mosquitto: Option<&Path>) -> Row 
     let idle = mem(pid);
     let connect = clients.elapsed;
     let failures = clients.failures.len();
+    let (clients, storm_row) = if opts.storm {
+        let gauge = || plantd.counter("plantd_mqtt_connections");
+        let (c, row) = storm(rt, plantd.mqtt_port, &devices, clients, opts, pid, gauge);
+        (c, Some(row))
+    } else {
+        (clients, None)
+    };
     disconnect_all(rt, clients);
     std::thread::sleep(Duration::from_secs(3));
     let after_disconnect = mem(pid);
@@ -717,6 +848,12 @@ fn run(rt: &Runtime, opts: &Options, n: usize, mosquitto: Option<&Path>) -> Row 
         let idle = mem(mpid);
         let connect = clients.elapsed;
         let failures = clients.failures.len();
+        let (clients, storm_row) = if opts.storm {
+            let (c, row) = storm(rt, m.port, &devices, clients, opts, mpid, || None);
+            (c, Some(row))
+        } else {
+            (clients, None)
+        };
         disconnect_all(rt, clients);
         m.stop();
         MosquittoRow {
@@ -725,6 +862,7 @@ fn run(rt: &Runtime, opts: &Options, n: usize, mosquitto: Option<&Path>) -> Row 
             connect,
             failures,
             publish,
+            storm: storm_row,
         }
     });
 
@@ -737,6 +875,8 @@ fn run(rt: &Runtime, opts: &Options, n: usize, mosquitto: Option<&Path>) -> Row 
         connect,
         failures,
         publish,
+        before_load,
+        storm: storm_row,
         mosquitto,
     }
 }
@@ -847,6 +987,38 @@ fn print_table(rows: &[Row], opts: &Options) {
                 None => String::new(),
             }
         );
+        if let Some(b) = &r.before_load {
+            println!(
+                "N = {}: plantd RSS idle before the publish burst {}, idle after it {} \
+                 (peak {})",
+                r.n,
+                mib(b.rss),
+                mib(r.idle.rss),
+                mib(r.idle.hwm)
+            );
+        }
+        if let Some(st) = &r.storm {
+            println!(
+                "N = {}: reconnect storm: plantd {:.2?} ({} failed, {} new sessions closed, \
+                 connection gauge {}, RSS after {}){}",
+                r.n,
+                st.reconnect,
+                st.failures,
+                st.closed,
+                st.gauge.map_or("-".to_owned(), |g| g.to_string()),
+                mib(st.mem.rss),
+                match r.mosquitto.as_ref().and_then(|m| m.storm.as_ref()) {
+                    Some(m) => format!(
+                        ", mosquitto {:.2?} ({} failed, {} new sessions closed, RSS after {})",
+                        m.reconnect,
+                        m.failures,
+                        m.closed,
+                        mib(m.mem.rss)
+                    ),
+                    None => String::new(),
+                }
+            );
+        }
         if let Some((took, missing)) = r.publish {
             println!(
                 "N = {}: publishing took plantd {took:.2?} ({missing} PUBACKs missing){}",

@@ -45,6 +45,7 @@ mod settings_pages;
 mod shadow;
 mod side_channels;
 mod simulate;
+mod storm;
 mod tables;
 mod telemetry;
 mod tls;

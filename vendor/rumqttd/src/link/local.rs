@@ -115,6 +115,24 @@ impl<'a> LinkBuilder<'a> {
     }
 
     pub fn build(self) -> Result<(LinkTx, LinkRx, Notification), LinkError> {
+        let (router_tx, event, registering) = self.registration();
+        router_tx.send((0, event))?;
+        registering.link_rx.recv()?;
+        registering.finish(router_tx)
+    }
+
+    /// plantd patch: `build` for a link in an async task: waits for the router's answer
+    /// without blocking the runtime's thread (`build` blocked it: with plantd's one worker,
+    /// every other connection waited while the router answered a CONNECT).
+    pub async fn build_async(self) -> Result<(LinkTx, LinkRx, Notification), LinkError> {
+        let (router_tx, event, registering) = self.registration();
+        router_tx.send_async((0, event)).await?;
+        registering.link_rx.recv_async().await?;
+        registering.finish(router_tx)
+    }
+
+    /// plantd patch: `build` split in two, the part before the router's answer.
+    fn registration(self) -> (Sender<(ConnectionId, Event)>, Event, Registering) {
         // Connect to router
         // Local connections to the router shall have access to all subscriptions
         let mut connection = Connection::new(
@@ -138,16 +156,44 @@ impl<'a> LinkBuilder<'a> {
         let outgoing_data_buffer = outgoing.buffer();
         let incoming_data_buffer = incoming.buffer();
 
+        // plantd patch: boxed (see `Event::Connect`).
         let event = Event::Connect {
-            connection,
-            incoming,
-            outgoing,
+            connection: Box::new(connection),
+            incoming: Box::new(incoming),
+            outgoing: Box::new(outgoing),
         };
+        let registering = Registering {
+            link_rx,
+            outgoing_data_buffer,
+            incoming_data_buffer,
+        };
+        (self.router_tx, event, registering)
+    }
+}
 
-        self.router_tx.send((0, event))?;
+/// plantd patch: a link whose `Event::Connect` was sent, waiting for the router's answer.
+struct Registering {
+    link_rx: Receiver<()>,
+    outgoing_data_buffer: Arc<Mutex<VecDeque<Notification>>>,
+    incoming_data_buffer: Arc<Mutex<VecDeque<Packet>>>,
+}
 
-        link_rx.recv()?;
-        let notification = outgoing_data_buffer.lock().pop_front().unwrap();
+impl Registering {
+    /// plantd patch: `build`'s part after the router's answer.
+    fn finish(
+        self,
+        router_tx: Sender<(ConnectionId, Event)>,
+    ) -> Result<(LinkTx, LinkRx, Notification), LinkError> {
+        let Registering {
+            link_rx,
+            outgoing_data_buffer,
+            incoming_data_buffer,
+        } = self;
+        // plantd patch: no unwrap: an empty buffer is not the answer expected.
+        let notification = outgoing_data_buffer
+            .lock()
+            .pop_front()
+            .ok_or(LinkError::NotConnectionAck)?;
 
         // Right now link identifies failure with dropped rx in router,
         // which is probably ok. We need this here to get id assigned by router
@@ -156,8 +202,8 @@ impl<'a> LinkBuilder<'a> {
             _message => return Err(LinkError::NotConnectionAck),
         };
 
-        let tx = LinkTx::new(id, self.router_tx.clone(), incoming_data_buffer);
-        let rx = LinkRx::new(id, self.router_tx, link_rx, outgoing_data_buffer);
+        let tx = LinkTx::new(id, router_tx.clone(), incoming_data_buffer);
+        let rx = LinkRx::new(id, router_tx, link_rx, outgoing_data_buffer);
         Ok((tx, rx, notification))
     }
 }
@@ -366,6 +412,12 @@ impl LinkRx {
 
     pub fn id(&self) -> ConnectionId {
         self.connection_id
+    }
+
+    /// plantd patch: names this link's incarnation of its connection id (see
+    /// `Event::LinkClosed`).
+    pub(crate) fn identity(&self) -> crate::router::iobufs::LinkIdentity {
+        crate::router::iobufs::LinkIdentity(self.send_buffer.clone())
     }
 
     pub fn recv(&mut self) -> Result<Option<Notification>, LinkError> {

@@ -108,7 +108,9 @@ impl<P: Protocol> RemoteLink<P> {
                 props.as_ref().and_then(|p| p.receive_maximum),
                 props.as_ref().and_then(|p| p.max_packet_size),
             )
-            .build()?;
+            // plantd patch: without blocking the runtime's thread.
+            .build_async()
+            .await?;
 
         let id = link_rx.id();
         Span::current().record("connection_id", id);
@@ -132,6 +134,11 @@ impl<P: Protocol> RemoteLink<P> {
             notifications: VecDeque::new(),
             will_delay_interval,
         })
+    }
+
+    /// plantd patch: names this link to the router when it ends (`Event::LinkClosed`).
+    pub(crate) fn identity(&self) -> crate::router::iobufs::LinkIdentity {
+        self.link_rx.identity()
     }
 
     /// plantd patch: tells an MQTT 5 client why the connection ends (a DISCONNECT with a

@@ -64,6 +64,11 @@ impl Incoming {
     }
 }
 
+/// plantd patch: what names one link's incarnation of a connection id: its notification
+/// buffer (kept alive by the holder, so its address cannot be reused meanwhile).
+#[derive(Debug, Clone)]
+pub struct LinkIdentity(pub(crate) Arc<Mutex<VecDeque<Notification>>>);
+
 #[derive(Debug)]
 pub struct Outgoing {
     /// Identifier associated with connected client

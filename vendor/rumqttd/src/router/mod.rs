@@ -40,10 +40,12 @@ pub(crate) type FilterIdx = usize;
 #[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// Client id and connection handle
+    // plantd patch: boxed. Every future that sends an `Event` holds one inline, so this
+    // variant sized each connection's task (its `DeviceData` and `Ready` sends) for good.
     Connect {
-        connection: connection::Connection,
-        incoming: iobufs::Incoming,
-        outgoing: iobufs::Outgoing,
+        connection: Box<connection::Connection>,
+        incoming: Box<iobufs::Incoming>,
+        outgoing: Box<iobufs::Outgoing>,
     },
     /// New meter link
     NewMeter(flume::Sender<Vec<Meter>>),
@@ -55,6 +57,11 @@ pub enum Event {
     DeviceData,
     /// Disconnection request
     Disconnect,
+    /// plantd patch: a remote link ended (its socket closed or failed). It names the
+    /// link by its notification buffer, so the router ends that connection only if the
+    /// connection id still belongs to it: after a takeover the id may already belong to
+    /// a NEW connection (the slab reuses ids), which a bare `Disconnect` would end.
+    LinkClosed(iobufs::LinkIdentity),
     /// Shadow
     Shadow(ShadowRequest),
     /// Collect and send alerts to all alerts links

@@ -247,11 +247,24 @@ impl Router {
                 connection,
                 incoming,
                 outgoing,
-            } => self.handle_new_connection(connection, incoming, outgoing),
+            } => self.handle_new_connection(*connection, *incoming, *outgoing),
             Event::NewMeter(tx) => self.handle_new_meter(tx),
             Event::NewAlert(tx) => self.handle_new_alert(tx),
             Event::DeviceData => self.handle_device_payload(id),
             Event::Disconnect => self.handle_disconnection(id, None),
+            // plantd patch: only the link's own connection, never a successor under a
+            // reused id.
+            Event::LinkClosed(link) => {
+                let same = self
+                    .obufs
+                    .get(id)
+                    .is_some_and(|o| Arc::ptr_eq(&o.data_buffer, &link.0));
+                if same {
+                    self.handle_disconnection(id, None)
+                } else {
+                    debug!(connection_id = id, "closed link's connection already replaced");
+                }
+            }
             Event::Ready => self.scheduler.reschedule(id, ScheduleReason::Ready),
             Event::Shadow(request) => {
                 retrieve_shadow(&mut self.datalog, &mut self.obufs[id], request)

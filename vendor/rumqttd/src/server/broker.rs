@@ -503,7 +503,10 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             let router_tx = self.router_tx.clone();
             count += 1;
 
-            let protocol = self.protocol.clone();
+            // plantd patch: boxed until the network takes it: a future keeps a slot for
+            // each value it captures or takes as an argument even after moving it on, so an
+            // inline protocol took three slots in every connection's task.
+            let protocol = Box::new(self.protocol.clone());
             let upgrade = upgrade.clone();
             let observer = self.observer.clone();
             let ws_path = self.ws_path.clone();
@@ -523,14 +526,15 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                     connection_id = field::Empty,
                 ),
             };
-            task::spawn(
-                async move {
+            let task = async move {
                     let fail = |failure: HandshakeFailure| {
                         if let Some(observer) = &observer {
                             observer(failure);
                         }
                     };
-                    let handshake = handshake(stream, upgrade, link_type, ws_path);
+                    // plantd patch: boxed, so the handshake's state (TLS, WebSocket) is
+                    // freed once it is done instead of sizing the connection's task.
+                    let handshake = Box::pin(handshake(stream, upgrade, link_type, ws_path));
                     let (network, tenant_id, peer_identity) =
                         match time::timeout_at(deadline, handshake).await {
                             Ok(Ok(upgraded)) => upgraded,
@@ -547,15 +551,20 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                                 return;
                             }
                         };
-                    let protocol = protocol.with_peer_identity(peer_identity);
+                    let protocol = Box::new((*protocol).with_peer_identity(peer_identity));
                     remote(
                         config, tenant_id, router_tx, network, protocol, wills, deadline,
                         observer,
                     )
                     .await
                 }
-                .instrument(span),
-            );
+                .instrument(span);
+            // plantd patch: what each connection's task holds inline (its future), once
+            // per listener, to keep an eye on the per-connection cost.
+            if count == 1 {
+                debug!(task_bytes = std::mem::size_of_val(&task), "connection task size");
+            }
+            task::spawn(task);
 
             // plantd patch: a zero delay means none (tokio's sleep still waits for the next
             // timer tick, about 1 ms, which capped accepts at about 1,000 a second).
@@ -647,7 +656,8 @@ async fn remote<P: Protocol>(
     tenant_id: Option<String>,
     router_tx: Sender<(ConnectionId, Event)>,
     stream: Box<dyn N>,
-    protocol: P,
+    // plantd patch: boxed (see the accept loop).
+    protocol: Box<P>,
     will_handlers: Arc<Mutex<HashMap<String, Sender<AwaitingWill>>>>,
     // plantd patch: the connect deadline (from the accept, so it covers the handshakes
     // too) and who is told when the CONNECT never came.
@@ -658,12 +668,14 @@ async fn remote<P: Protocol>(
         stream,
         config.max_payload_size,
         config.max_inflight_count,
-        protocol,
+        *protocol,
     );
 
     let dynamic_filters = config.dynamic_filters;
 
-    let connect_packet = match mqtt_connect(config, &mut network, deadline).await {
+    // plantd patch: the CONNECT's state (its packet, the login) is boxed, so it is freed
+    // once the session starts instead of sizing every connection's task for good.
+    let connect_packet = match Box::pin(mqtt_connect(config, &mut network, deadline)).await {
         Ok(p) => p,
         Err(e) => {
             // plantd patch: with an observer (which counts them), at debug level: a client
@@ -724,14 +736,15 @@ async fn remote<P: Protocol>(
         .insert(client_id.clone(), will_tx);
 
     // Start the link
-    let mut link = match RemoteLink::new(
+    // plantd patch: boxed, like the CONNECT above.
+    let mut link = match Box::pin(RemoteLink::new(
         router_tx.clone(),
         tenant_id.clone(),
         network,
         connect_packet,
         dynamic_filters,
         assigned_client_id,
-    )
+    ))
     .await
     {
         Ok(l) => l,
@@ -766,7 +779,9 @@ async fn remote<P: Protocol>(
             crate::protocol::Error::PayloadSizeLimitExceeded(over),
         ))) => {
             warn!(over, "packet over the maximum size; disconnecting");
-            link.disconnect_with(crate::protocol::DisconnectReasonCode::PacketTooLarge)
+            // plantd patch: boxed: its linger buffer would otherwise size every
+            // connection's task.
+            Box::pin(link.disconnect_with(crate::protocol::DisconnectReasonCode::PacketTooLarge))
                 .await;
         }
         // plantd patch: more publishes in flight than the receive maximum: the client is
@@ -785,7 +800,10 @@ async fn remote<P: Protocol>(
     };
 
     if send_disconnect {
-        let disconnect = Event::Disconnect;
+        // plantd patch: named by the link, so a late close cannot end a new connection
+        // that took over the id (a reconnect storm: the router handles the new CONNECT,
+        // ends this one and gives its id to the new one before this event arrives).
+        let disconnect = Event::LinkClosed(link.identity());
         let message = (connection_id, disconnect);
         router_tx.send(message).ok();
     }
