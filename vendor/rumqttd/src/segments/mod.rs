@@ -148,16 +148,24 @@ where
             // Read absolute_offset before applying memory retention, in case there is only 1
             // segment allowed.
             let absolute_offset = self.active_segment().next_offset();
+            // plantd patch: the evicted segment's buffer is reused for the new active one, and
+            // a fresh segment starts with the capacity the full one reached: a busy log no
+            // longer grows each segment by doubling (copying it) into newly faulted pages.
+            let expected = self.active_segment().data.len();
             // If active segment is full and segments are full, apply retention policy.
-            if self.memory_segments_count() >= self.max_mem_segments {
-                self.segments.pop_front();
+            let segment = if self.memory_segments_count() >= self.max_mem_segments {
                 self.head += 1;
+                self.segments
+                    .pop_front()
+                    .map(|old| old.recycle(absolute_offset))
+            } else {
+                None
             }
+            .unwrap_or_else(|| Segment::with_capacity(absolute_offset, expected));
 
             // Pushing a new segment into segments and updating the tail automatically changes
             // the active segment to a new empty one.
-            self.segments
-                .push_back(Segment::with_offset(absolute_offset));
+            self.segments.push_back(segment);
             self.tail += 1;
         }
     }
