@@ -355,6 +355,35 @@ mod tests {
         assert_eq!(log.len(), 2);
     }
 
+    // plantd patch: an evicted segment's buffer is reused, and what is read after several
+    // rounds of eviction is what was appended last.
+    #[test]
+    fn evicted_segment_buffer_is_reused_and_reads_stay_right() {
+        let packet_size = 1024;
+        let mut log: CommitLog<Bytes> = CommitLog::new(1024 * 10, 2).unwrap();
+        for i in 0..20u64 {
+            log.append(random_payload(i as u8, packet_size));
+        }
+        let evicted = log.segments.front().unwrap().data.as_ptr();
+        // Both segments are full: the next append evicts the front one, whose buffer
+        // becomes the active segment.
+        log.append(random_payload(20, packet_size));
+        assert_eq!(log.head, 1);
+        assert_eq!(log.segments.back().unwrap().data.as_ptr(), evicted);
+        for i in 21..95u64 {
+            log.append(random_payload(i as u8, packet_size));
+        }
+        // Kept: packets 80..90 and 90..95.
+        let mut out = Vec::new();
+        let start = (log.head, log.segments.front().unwrap().absolute_offset);
+        log.readv(start, 100, &mut out).unwrap();
+        assert_eq!(log.next_offset(), (log.tail, 95));
+        assert_eq!(out.len(), 15);
+        for (k, item) in out.into_iter().enumerate() {
+            verify(80 + k, packet_size, item);
+        }
+    }
+
     #[test]
     fn active_segment_appends_and_reads_works() {
         let max_segment_size = 1024 * 100; // 100K
