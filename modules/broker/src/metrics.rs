@@ -1,5 +1,5 @@
 //! The broker's metrics, described and set to zero at start so dashboards see every series
-//! before the first event.
+//! before the first event; `hot` keeps the handles of those counted for every message.
 
 pub fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
