@@ -174,7 +174,10 @@ async fn ingest(args: IngestArgs) -> Result<()> {
 fn print_goals(rows: &[Row]) {
     for (qos, goal) in [(QoS::AtMostOnce, 1.0), (QoS::AtLeastOnce, 2.0)] {
         let mode = Mode::Flat(qos).label();
-        for p in rows.iter().filter(|r| r.target == "plantd" && r.mode == mode) {
+        for p in rows
+            .iter()
+            .filter(|r| r.target == "plantd" && r.mode == mode)
+        {
             let peer = rows
                 .iter()
                 .find(|m| m.target == "Mosquitto" && m.mode == mode && m.devices == p.devices)
