@@ -165,7 +165,36 @@ async fn ingest(args: IngestArgs) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     print_table(&rows);
+    print_goals(&rows);
     Ok(())
+}
+
+/// The flat-out ratios issue 13 sets goals for, one line each: plantd's stored/s over
+/// Mosquitto's delivered/s in the same run (QoS 0: at least 1; QoS 1: at least 2).
+fn print_goals(rows: &[Row]) {
+    for (qos, goal) in [(QoS::AtMostOnce, 1.0), (QoS::AtLeastOnce, 2.0)] {
+        let mode = Mode::Flat(qos).label();
+        for p in rows
+            .iter()
+            .filter(|r| r.target == "plantd" && r.mode == mode)
+        {
+            let peer = rows
+                .iter()
+                .find(|m| m.target == "Mosquitto" && m.mode == mode && m.devices == p.devices)
+                .filter(|m| m.done_per_s > 0.0);
+            if let Some(m) = peer {
+                let ratio = p.done_per_s / m.done_per_s;
+                println!(
+                    "{} devices, {mode}: plantd stored {:.0}/s ÷ Mosquitto delivered {:.0}/s = \
+                     {ratio:.2}× (goal ≥ {goal}×: {})",
+                    p.devices,
+                    p.done_per_s,
+                    m.done_per_s,
+                    if ratio >= goal { "met" } else { "NOT met" }
+                );
+            }
+        }
+    }
 }
 
 fn ids(n: usize) -> Vec<String> {

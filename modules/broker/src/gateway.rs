@@ -147,7 +147,7 @@ fn route(publish: Publish, mut props: Option<PublishProperties>, routes: &Routes
     };
     let span = tracing::debug_span!("mqtt_in", device = %device_id, topic = rest, bytes = publish.payload.len());
     let _guard = span.enter();
-    metrics::counter!("plantd_gateway_messages_total").increment(1);
+    crate::metrics::hot::GATEWAY_MESSAGES.increment(1);
     if rest == "telemetry" {
         routes.telemetry.do_send(IngestPayload {
             device_id,

@@ -178,9 +178,7 @@ impl Hold {
                             .increment(1)
                     }
                     (true, false, false) => pressure.dropped_over_rate(client),
-                    (false, true, _) => {
-                        metrics::counter!("plantd_mqtt_backpressure_held_total").increment(1)
-                    }
+                    (false, true, _) => crate::metrics::hot::BACKPRESSURE_HELD.increment(1),
                     (false, false, true) => {
                         metrics::counter!("plantd_mqtt_device_queue_full_total", "qos" => "1")
                             .increment(1)

@@ -441,7 +441,7 @@ impl Policy {
         };
         // Only plantd's own receipts travel to the gateway.
         strip_receipt(&mut props);
-        metrics::counter!("plantd_mqtt_messages_in_total").increment(1);
+        crate::metrics::hot::MESSAGES_IN.increment(1);
         live.traffic.record(chrono::Utc::now().timestamp_millis());
         let alias = props.as_ref().and_then(|p| p.topic_alias);
         let allowed = self.may_publish(&live.principal, &publish, alias);

@@ -240,7 +240,7 @@ impl Pressure {
     /// Counts a QoS 0 publish dropped for being over the device's rate; logs at most once
     /// every 10 s (over all devices).
     pub fn dropped_over_rate(&self, client: &str) {
-        metrics::counter!("plantd_mqtt_dropped_total", "reason" => "rate").increment(1);
+        crate::metrics::hot::DROPPED_RATE.increment(1);
         if self.log_due(&self.last_rate_log) {
             tracing::warn!(
                 client,
@@ -264,8 +264,7 @@ impl Pressure {
 
     /// Counts a QoS 0 publish dropped while paused; logs at most once every 10 s.
     pub fn dropped_qos0(&self, client: &str) {
-        metrics::counter!("plantd_mqtt_dropped_total", "reason" => "backpressure_qos0")
-            .increment(1);
+        crate::metrics::hot::DROPPED_QOS0.increment(1);
         if self.log_due(&self.last_drop_log) {
             tracing::warn!(
                 client,

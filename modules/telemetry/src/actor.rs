@@ -502,8 +502,7 @@ impl Telemetry {
             self.registry.observe(row.series_id, row.ts, row.value);
             let delay = now - row.ts;
             if (0..3_600_000).contains(&delay) {
-                metrics::histogram!("plantd_telemetry_commit_delay_seconds")
-                    .record(delay as f64 / 1000.0);
+                crate::metrics::hot::COMMIT_DELAY.record(delay as f64 / 1000.0);
             }
             newest = newest.max(row.ts);
         }
@@ -624,7 +623,7 @@ impl Handler<IngestPayload> for Telemetry {
     fn handle(&mut self, msg: IngestPayload, ctx: &mut Context<Self>) -> Self::Result {
         let span = tracing::debug_span!("ingest", device = %msg.device_id, source = ?msg.source, bytes = msg.payload.len());
         let _guard = span.enter();
-        metrics::counter!("plantd_telemetry_payloads_total").increment(1);
+        crate::metrics::hot::PAYLOADS.increment(1);
         // A refused payload is settled too (its sender is told nothing more), once the
         // payloads before it are.
         let receipt = msg.receipt;
@@ -676,8 +675,8 @@ impl Handler<IngestPayload> for Telemetry {
             received_at: msg.received_at,
         }));
         self.receipts.payload(count, receipt);
-        metrics::counter!("plantd_telemetry_samples_accepted_total").increment(count as u64);
-        metrics::gauge!("plantd_telemetry_buffered_samples").set(self.buffer.len() as f64);
+        crate::metrics::hot::SAMPLES_ACCEPTED.increment(count as u64);
+        crate::metrics::hot::BUFFERED.set(self.buffer.len() as f64);
         self.stats.entry(msg.device_id).or_default().accepted += 1;
         self.commit_soon(ctx);
         Ok(IngestAck {

@@ -1,4 +1,5 @@
-//! Telemetry's metrics, described and set to zero at start.
+//! Telemetry's metrics, described and set to zero at start; `hot` keeps the handles of those
+//! touched for every payload.
 
 pub fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
@@ -119,4 +120,22 @@ pub fn describe() {
             .absolute(0);
     }
     metrics::gauge!("plantd_telemetry_buffered_samples").set(0.0);
+}
+
+/// Handles of the metrics touched for every payload, looked up once: `counter!` hashes and
+/// finds its key in the recorder's registry on each call. The recorder is installed before
+/// telemetry starts.
+pub mod hot {
+    use std::sync::LazyLock;
+
+    use ::metrics::{Counter, Gauge, Histogram};
+
+    pub static PAYLOADS: LazyLock<Counter> =
+        LazyLock::new(|| ::metrics::counter!("plantd_telemetry_payloads_total"));
+    pub static SAMPLES_ACCEPTED: LazyLock<Counter> =
+        LazyLock::new(|| ::metrics::counter!("plantd_telemetry_samples_accepted_total"));
+    pub static BUFFERED: LazyLock<Gauge> =
+        LazyLock::new(|| ::metrics::gauge!("plantd_telemetry_buffered_samples"));
+    pub static COMMIT_DELAY: LazyLock<Histogram> =
+        LazyLock::new(|| ::metrics::histogram!("plantd_telemetry_commit_delay_seconds"));
 }

@@ -114,6 +114,21 @@ macro_rules! write_txn {
     };
 }
 
+/// Appends the leading rows of `$rest` to `telemetry_recent` in INSERTs of exactly `$n`
+/// rows, leaving fewer than `$n` in `$rest`. A fixed-size array is a statement diesel
+/// prepares once per connection and keeps; a slice of any length was a new statement to
+/// build and prepare on every batch (7.5% of plantd's CPU in the QoS 0 ingest profile).
+macro_rules! insert_recent {
+    ($c:expr, $rest:ident, $n:literal) => {
+        while let Some((head, tail)) = $rest.split_first_chunk::<$n>() {
+            diesel::insert_into(telemetry_recent::table)
+                .values(head)
+                .execute($c)?;
+            $rest = tail;
+        }
+    };
+}
+
 /// The compacted sequence number (0 before the first compaction).
 macro_rules! compacted_seq {
     ($c:expr) => {
@@ -226,11 +241,12 @@ pub fn write_batch(conn: &mut DbConnection, batch: &Batch) -> Result<Vec<bool>, 
             .filter(|(_, k)| **k)
             .map(|(r, _)| *r)
             .collect();
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            diesel::insert_into(telemetry_recent::table)
-                .values(chunk)
-                .execute(c)?;
-        }
+        let mut rest = rows.as_slice();
+        insert_recent!(c, rest, 256);
+        insert_recent!(c, rest, 64);
+        insert_recent!(c, rest, 16);
+        insert_recent!(c, rest, 4);
+        insert_recent!(c, rest, 1);
         Ok::<_, DbError>(kept)
     })
 }

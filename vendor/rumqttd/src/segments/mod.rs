@@ -148,16 +148,24 @@ where
             // Read absolute_offset before applying memory retention, in case there is only 1
             // segment allowed.
             let absolute_offset = self.active_segment().next_offset();
+            // plantd patch: the evicted segment's buffer is reused for the new active one, and
+            // a fresh segment starts with the capacity the full one reached: a busy log no
+            // longer grows each segment by doubling (copying it) into newly faulted pages.
+            let expected = self.active_segment().data.len();
             // If active segment is full and segments are full, apply retention policy.
-            if self.memory_segments_count() >= self.max_mem_segments {
-                self.segments.pop_front();
+            let segment = if self.memory_segments_count() >= self.max_mem_segments {
                 self.head += 1;
+                self.segments
+                    .pop_front()
+                    .map(|old| old.recycle(absolute_offset))
+            } else {
+                None
             }
+            .unwrap_or_else(|| Segment::with_capacity(absolute_offset, expected));
 
             // Pushing a new segment into segments and updating the tail automatically changes
             // the active segment to a new empty one.
-            self.segments
-                .push_back(Segment::with_offset(absolute_offset));
+            self.segments.push_back(segment);
             self.tail += 1;
         }
     }
@@ -345,6 +353,35 @@ mod tests {
         assert_eq!(log.head, 1);
         assert_eq!(log.tail, 2);
         assert_eq!(log.len(), 2);
+    }
+
+    // plantd patch: an evicted segment's buffer is reused, and what is read after several
+    // rounds of eviction is what was appended last.
+    #[test]
+    fn evicted_segment_buffer_is_reused_and_reads_stay_right() {
+        let packet_size = 1024;
+        let mut log: CommitLog<Bytes> = CommitLog::new(1024 * 10, 2).unwrap();
+        for i in 0..20u64 {
+            log.append(random_payload(i as u8, packet_size));
+        }
+        let evicted = log.segments.front().unwrap().data.as_ptr();
+        // Both segments are full: the next append evicts the front one, whose buffer
+        // becomes the active segment.
+        log.append(random_payload(20, packet_size));
+        assert_eq!(log.head, 1);
+        assert_eq!(log.segments.back().unwrap().data.as_ptr(), evicted);
+        for i in 21..95u64 {
+            log.append(random_payload(i as u8, packet_size));
+        }
+        // Kept: packets 80..90 and 90..95.
+        let mut out = Vec::new();
+        let start = (log.head, log.segments.front().unwrap().absolute_offset);
+        log.readv(start, 100, &mut out).unwrap();
+        assert_eq!(log.next_offset(), (log.tail, 95));
+        assert_eq!(out.len(), 15);
+        for (k, item) in out.into_iter().enumerate() {
+            verify(80 + k, packet_size, item);
+        }
     }
 
     #[test]

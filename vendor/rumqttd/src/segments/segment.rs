@@ -34,6 +34,25 @@ where
             total_size: 0,
         }
     }
+    /// plantd patch: a segment starting at `absolute_offset` with room for `entries` (at
+    /// least 1024).
+    pub(crate) fn with_capacity(absolute_offset: u64, entries: usize) -> Self {
+        Self {
+            data: Vec::with_capacity(entries.max(1024)),
+            absolute_offset,
+            total_size: 0,
+        }
+    }
+
+    /// plantd patch: this segment emptied (its buffer kept) to start again at
+    /// `absolute_offset`.
+    pub(crate) fn recycle(mut self, absolute_offset: u64) -> Self {
+        self.data.clear();
+        self.absolute_offset = absolute_offset;
+        self.total_size = 0;
+        self
+    }
+
     pub(crate) fn new() -> Self {
         Self {
             data: Vec::with_capacity(1024),
