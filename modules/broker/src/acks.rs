@@ -16,7 +16,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use plantd_contracts::telemetry::IngestReceipt;
@@ -27,13 +27,20 @@ use tokio::sync::Notify;
 /// policy layer takes it off every publish on its way out to a client.
 pub const RECEIPT_PROPERTY: &str = "plantd-receipt";
 
+const NOT_LOST: u8 = 0;
+/// The broker's log skipped messages while the session waited for a commit.
+const LOG_SKIPPED: u8 = 1;
+/// Telemetry refused one of its payloads while storage was behind, or lost its batch.
+const NOT_STORED: u8 = 2;
+
 /// How far telemetry has committed one session's tagged publishes.
 pub struct Watermark {
     committed: AtomicU64,
     /// The last receipt number given out.
     issued: AtomicU64,
-    /// A message of this session may have been lost unseen: end the session.
-    lost: AtomicBool,
+    /// A message of this session may have been lost unseen: end the session. Why
+    /// ([`NOT_LOST`], [`LOG_SKIPPED`], [`NOT_STORED`]).
+    lost: AtomicU8,
     wake: Arc<Notify>,
 }
 
@@ -67,7 +74,12 @@ impl Watermarks {
         };
         for mark in sessions.values() {
             if mark.issued.load(Ordering::SeqCst) > mark.committed.load(Ordering::SeqCst) {
-                mark.lost.store(true, Ordering::SeqCst);
+                let _ = mark.lost.compare_exchange(
+                    NOT_LOST,
+                    LOG_SKIPPED,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
                 mark.wake.notify_one();
             }
         }
@@ -86,7 +98,12 @@ impl Watermarks {
         };
         for session in lost {
             if let Some(mark) = sessions.get(session) {
-                mark.lost.store(true, Ordering::SeqCst);
+                let _ = mark.lost.compare_exchange(
+                    NOT_LOST,
+                    NOT_STORED,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
                 mark.wake.notify_one();
             }
         }
@@ -101,7 +118,13 @@ impl Watermarks {
             return;
         };
         for receipt in receipts {
-            if let Some(mark) = sessions.get(&receipt.session) {
+            // A lost session's watermark stays where it was: a connection task that read
+            // `lost` just before `not_stored` set it must not then see a watermark raised
+            // past the payload that was not stored.
+            if let Some(mark) = sessions
+                .get(&receipt.session)
+                .filter(|m| m.lost.load(Ordering::SeqCst) == NOT_LOST)
+            {
                 mark.committed.fetch_max(receipt.n, Ordering::SeqCst);
                 mark.wake.notify_one();
             }
@@ -155,7 +178,7 @@ impl Acks {
         let mark = Arc::new(Watermark {
             committed: AtomicU64::new(0),
             issued: AtomicU64::new(0),
-            lost: AtomicBool::new(false),
+            lost: AtomicU8::new(NOT_LOST),
             wake: self.wake.clone(),
         });
         watermarks.register(session, mark.clone());
@@ -189,7 +212,7 @@ impl Acks {
         let Packet::PubAck(ack, _) = &packet else {
             return Some(packet);
         };
-        if mark.lost.load(Ordering::SeqCst) {
+        if mark.lost.load(Ordering::SeqCst) != NOT_LOST {
             // The session ends unacknowledged (`Policy::flush`): no PUBACK may pass now.
             return None;
         }
@@ -206,11 +229,14 @@ impl Acks {
         None
     }
 
-    /// Whether the session may have lost a message it would acknowledge: it must end.
-    pub fn lost(&self) -> bool {
-        self.session
-            .as_ref()
-            .is_some_and(|(_, mark)| mark.lost.load(Ordering::SeqCst))
+    /// Why the session must end unacknowledged (`log_skipped`, `not_stored`), if it must.
+    pub fn lost(&self) -> Option<&'static str> {
+        let (_, mark) = self.session.as_ref()?;
+        match mark.lost.load(Ordering::SeqCst) {
+            NOT_LOST => None,
+            LOG_SKIPPED => Some("log_skipped"),
+            _ => Some("not_stored"),
+        }
     }
 
     /// The held PUBACKs that are due now, in order.
@@ -218,7 +244,7 @@ impl Acks {
         let Some((_, mark)) = &self.session else {
             return Vec::new();
         };
-        if mark.lost.load(Ordering::SeqCst) {
+        if mark.lost.load(Ordering::SeqCst) != NOT_LOST {
             return Vec::new();
         }
         let committed = mark.committed.load(Ordering::SeqCst);
@@ -353,15 +379,43 @@ mod tests {
         assert!(acks.outgoing(puback(10)).is_some());
         // All settled: a lost message in the log cuts no one.
         watermarks.messages_lost();
-        assert!(!acks.lost());
+        assert_eq!(acks.lost(), None);
         // One receipt outstanding when the log lost messages: nothing more is acknowledged.
         let mut props = None;
         acks.tag(topic, &qos1(topic, 11), &mut props);
         assert!(acks.outgoing(puback(11)).is_none());
         watermarks.messages_lost();
         watermarks.settled(&[IngestReceipt { session: 7, n: 4 }]);
-        assert!(acks.lost());
+        assert_eq!(acks.lost(), Some("log_skipped"));
         assert!(acks.due().is_empty());
+    }
+
+    #[test]
+    fn a_session_telemetry_did_not_store_acknowledges_nothing_more() {
+        let watermarks = Arc::new(Watermarks::default());
+        let mut acks = Acks::new(Some(watermarks.clone()));
+        acks.start(8);
+        let topic = "devices/press-2/telemetry";
+        for pkid in 1..=2 {
+            let mut props = None;
+            acks.tag(topic, &qos1(topic, pkid), &mut props);
+            assert!(acks.outgoing(puback(pkid)).is_none());
+        }
+        // One answer: payload 1 was refused, payload 2 (which would cover it) committed.
+        watermarks.not_stored(&[8]);
+        watermarks.settled(&[IngestReceipt { session: 8, n: 2 }]);
+        assert_eq!(acks.lost(), Some("not_stored"));
+        assert!(acks.due().is_empty(), "no PUBACK once lost");
+        let mark = &acks.session.as_ref().expect("started").1;
+        assert_eq!(
+            mark.committed.load(Ordering::SeqCst),
+            0,
+            "a lost session's watermark is not raised (a connection that read `lost` first \
+             must not see it move)"
+        );
+        let mut props = None;
+        acks.tag(topic, &qos1(topic, 3), &mut props);
+        assert!(acks.outgoing(puback(3)).is_none(), "nor a later one");
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub fn describe() {
     );
     describe_counter!(
         "plantd_mqtt_unacknowledged_session_ends_total",
-        "device sessions ended without acknowledging a message that may not be stored (the broker's log skipped it, or telemetry refused it while storage was behind, or lost its batch): the device sends it again"
+        "device sessions ended without acknowledging a message that may not be stored, by reason: log_skipped (the broker's log skipped it), not_stored (telemetry refused it while storage was behind, or lost its batch); the device sends it again"
     );
     describe_counter!(
         "plantd_device_messages_published_total",

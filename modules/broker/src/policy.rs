@@ -801,8 +801,9 @@ impl Protocol for Policy {
     /// The held PUBACKs whose telemetry is committed now. A session that may have lost a
     /// message it would acknowledge ends here (`Acks::lost`).
     fn flush(&self, write: &mut BytesMut) -> Result<usize, Error> {
-        if self.acks.lost() {
+        if let Some(reason) = self.acks.lost() {
             tracing::warn!(
+                reason,
                 client = self
                     .live
                     .as_ref()
@@ -812,7 +813,8 @@ impl Protocol for Policy {
                  skipped it, or telemetry could not store it); it sends again what was not \
                  acknowledged"
             );
-            metrics::counter!("plantd_mqtt_unacknowledged_session_ends_total").increment(1);
+            metrics::counter!("plantd_mqtt_unacknowledged_session_ends_total", "reason" => reason)
+                .increment(1);
             return Err(Error::InvalidProtocol);
         }
         let mut written = 0;

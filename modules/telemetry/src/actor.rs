@@ -151,8 +151,8 @@ struct Receipts {
     accepted: u64,
     /// Of those, samples whose batch committed (or that were lost with a failed task).
     settled: u64,
-    /// (samples that must be settled, receipt), in order.
-    waiting: VecDeque<(u64, IngestReceipt)>,
+    /// (where its samples start, samples that must be settled, receipt), in order.
+    waiting: VecDeque<(u64, u64, IngestReceipt)>,
     /// Per session, the highest receipt settled since the last `GetIngestBacklog`.
     done: HashMap<u64, u64>,
     /// Sessions a payload of which will not be stored, since the last `GetIngestBacklog`.
@@ -163,9 +163,10 @@ impl Receipts {
     /// A payload's samples were buffered (`count`, maybe 0) or it was refused (0): its
     /// receipt is settled once everything buffered so far is.
     fn payload(&mut self, count: usize, receipt: Option<IngestReceipt>) {
+        let start = self.accepted;
         self.accepted += count as u64;
         if let Some(receipt) = receipt {
-            self.waiting.push_back((self.accepted, receipt));
+            self.waiting.push_back((start, self.accepted, receipt));
             self.release();
         }
     }
@@ -177,7 +178,7 @@ impl Receipts {
     }
 
     fn release(&mut self) {
-        while let Some((at, receipt)) = self.waiting.front().copied() {
+        while let Some((_, at, receipt)) = self.waiting.front().copied() {
             if at > self.settled {
                 break;
             }
@@ -192,22 +193,22 @@ impl Receipts {
     /// payload too).
     fn lose(&mut self, session: u64) {
         self.lost.insert(session);
-        self.waiting.retain(|(_, r)| r.session != session);
+        self.waiting.retain(|(_, _, r)| r.session != session);
         self.done.remove(&session);
     }
 
     /// The `count` samples at the front of the buffer are lost (their batch's task
     /// failed): every session with a payload among them is lost, then they count as settled.
     fn lost_front(&mut self, count: usize) {
-        let end = self.settled + count as u64;
-        let mut sessions = BTreeSet::new();
-        for (at, receipt) in &self.waiting {
-            sessions.insert(receipt.session);
-            // The first payload ending past the lost samples may have started among them.
-            if *at >= end {
-                break;
-            }
-        }
+        let (first, end) = (self.settled, self.settled + count as u64);
+        // The payloads with samples among the lost ones (a rejected payload has none).
+        let sessions: BTreeSet<u64> = self
+            .waiting
+            .iter()
+            .take_while(|(start, _, _)| *start < end)
+            .filter(|(start, at, _)| start < at && *at > first)
+            .map(|(_, _, receipt)| receipt.session)
+            .collect();
         for session in sessions {
             self.lose(session);
         }
@@ -820,12 +821,21 @@ mod tests {
         r.payload(2, receipt(1, 1)); // samples 1-2
         r.payload(3, receipt(2, 1)); // samples 3-5, cut by the lost batch of 4
         r.payload(2, receipt(3, 1)); // samples 6-7, after it
+        r.payload(1, None); // sample 8, no one waits on it
+        r.payload(0, receipt(4, 1)); // rejected, settles with what came before it
+        r.payload(2, receipt(5, 1)); // samples 9-10
         r.lost_front(4);
-        let (done, mut lost) = r.take();
-        lost.sort_unstable();
+        let (done, lost) = r.take();
         assert_eq!(lost, vec![1, 2]);
         assert!(done.is_empty());
         r.settled(3);
         assert_eq!(r.take(), (vec![IngestReceipt { session: 3, n: 1 }], vec![]));
+        r.lost_front(1);
+        let (done, lost) = r.take();
+        assert_eq!(
+            (done, lost),
+            (vec![IngestReceipt { session: 4, n: 1 }], vec![]),
+            "a lost sample no one waited on ends no session, and starts after none"
+        );
     }
 }

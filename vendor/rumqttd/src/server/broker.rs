@@ -790,8 +790,11 @@ async fn remote<P: Protocol>(
             crate::protocol::Error::ReceiveMaximumExceeded,
         ))) => {
             warn!("publishes over the receive maximum; disconnecting");
-            link.disconnect_with(crate::protocol::DisconnectReasonCode::ReceiveMaximumExceeded)
-                .await;
+            // plantd patch: boxed like the arm above (the linger buffer).
+            Box::pin(link.disconnect_with(
+                crate::protocol::DisconnectReasonCode::ReceiveMaximumExceeded,
+            ))
+            .await;
         }
         // Any other error
         Err(e) => {
