@@ -1,7 +1,10 @@
 //! The work-order actor: its settings and handles (database, outbox). It keeps no orders
-//! in memory: each message reads and writes the module's tables.
+//! in memory: each message reads and writes the module's tables (the figures' facts of the
+//! last report period are kept until the next change: `facts_cache.rs`).
 
 use std::time::Duration;
+
+use std::sync::Arc;
 
 use actix::prelude::*;
 use plantd_events::Outbox;
@@ -29,6 +32,7 @@ pub struct WorkOrders {
     pub(crate) db: Db,
     pub(crate) outbox: Outbox,
     pub(crate) settings: WorkOrdersSettings,
+    pub(crate) facts: Arc<crate::facts_cache::FactsCache>,
 }
 
 impl WorkOrders {
@@ -37,6 +41,7 @@ impl WorkOrders {
             db,
             outbox,
             settings,
+            facts: Arc::default(),
         }
     }
 }

@@ -1,13 +1,17 @@
 //! `ComputeFigures`: the maintenance figures over a period and each of its series
 //! buckets, from one read of the figures' columns of the orders that touch the period
-//! (`store::orders_touching`: no document is decoded) and the pure computation in `kpi.rs` (one pass for the whole
+//! (`store::orders_touching`: no document is decoded; kept until the next change by
+//! `facts_cache.rs`) and the pure computation in `kpi.rs` (one pass for the whole
 //! series, `kpi::series`). Reads only this module's tables.
+
+use std::sync::Arc;
 
 use actix::prelude::*;
 use plantd_contracts::workorders::{ComputeFigures, FiguresReport};
 use plantd_contracts::DomainError;
 
 use crate::actor::WorkOrders;
+use crate::facts_cache::FactsKey;
 use crate::{kpi, store};
 
 impl Handler<ComputeFigures> for WorkOrders {
@@ -17,6 +21,7 @@ impl Handler<ComputeFigures> for WorkOrders {
         let _span = tracing::debug_span!("workorders.figures", series = msg.series.len()).entered();
         let db = self.db.clone();
         let crew = self.settings.crew_hours_per_week;
+        let cache = self.facts.clone();
         Box::pin(async move {
             let period = &msg.period;
             let (from, to) = msg.series.iter().fold(
@@ -31,10 +36,26 @@ impl Handler<ComputeFigures> for WorkOrders {
             if from >= to {
                 return Err(DomainError::invalid("from", "must be before to"));
             }
-            let assets = msg.assets.clone();
-            let orders = db
-                .run(move |conn| store::orders_touching(conn, from, to, assets.as_deref()))
-                .await?;
+            let key = FactsKey {
+                from,
+                to,
+                assets: msg.assets.clone(),
+            };
+            let orders = match cache.get(&key) {
+                Some(orders) => orders,
+                None => {
+                    let tag = cache.changes();
+                    let assets = msg.assets.clone();
+                    let orders = Arc::new(
+                        db.run(move |conn| {
+                            store::orders_touching(conn, from, to, assets.as_deref())
+                        })
+                        .await?,
+                    );
+                    cache.put(tag, key, orders.clone());
+                    orders
+                }
+            };
             Ok(FiguresReport {
                 total: kpi::compute(
                     &orders,

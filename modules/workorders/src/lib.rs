@@ -18,6 +18,7 @@ mod browse;
 mod codes;
 mod consumer;
 mod events;
+mod facts_cache;
 mod figures;
 mod handlers;
 mod input;

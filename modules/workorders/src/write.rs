@@ -45,6 +45,7 @@ impl WorkOrders {
         };
         Box::pin(fut::wrap_future::<_, Self>(fut).map(|outcome, act, _| {
             let (value, created, open) = outcome?;
+            act.facts.changed();
             act.outbox.wake();
             for source in created.0 {
                 metrics::counter!("plantd_workorders_created_total", "source" => source)
