@@ -207,6 +207,20 @@ fn maintenance_figures_match_a_hand_calculation() {
         plant["alarms"]["alarms"].is_number(),
         "alarm figures beside: {plant}"
     );
+    // The same report after a new failure: the figures' facts kept from the view before
+    // (`facts_cache.rs`) are not served again.
+    create(
+        &server,
+        "/api/v1/work-orders",
+        json!({"title": "Leak", "kind": "corrective", "asset_id": spare}),
+    );
+    let (_, again) = api(&server).get(&format!("/api/v1/reports/maintenance?{window}"));
+    assert_eq!(again["total"]["failures"], 4, "{again}");
+    assert_eq!(
+        again["total"]["open_orders"].as_u64(),
+        f["open_orders"].as_u64().map(|n| n + 1),
+        "{again}"
+    );
 
     // CSV: a row per day and the total.
     let csv = ureq::get(&server.url(&format!(
