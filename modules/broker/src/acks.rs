@@ -44,6 +44,16 @@ pub struct Watermark {
     wake: Arc<Notify>,
 }
 
+impl Watermark {
+    /// The session must end unacknowledged, for `reason` (the first one given stays).
+    fn end(&self, reason: u8) {
+        let _ = self
+            .lost
+            .compare_exchange(NOT_LOST, reason, Ordering::SeqCst, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+}
+
 /// Every device session's watermark, by session number (shared by the policy layers and
 /// the pacer).
 #[derive(Default)]
@@ -74,13 +84,7 @@ impl Watermarks {
         };
         for mark in sessions.values() {
             if mark.issued.load(Ordering::SeqCst) > mark.committed.load(Ordering::SeqCst) {
-                let _ = mark.lost.compare_exchange(
-                    NOT_LOST,
-                    LOG_SKIPPED,
-                    Ordering::SeqCst,
-                    Ordering::SeqCst,
-                );
-                mark.wake.notify_one();
+                mark.end(LOG_SKIPPED);
             }
         }
     }
@@ -98,13 +102,7 @@ impl Watermarks {
         };
         for session in lost {
             if let Some(mark) = sessions.get(session) {
-                let _ = mark.lost.compare_exchange(
-                    NOT_LOST,
-                    NOT_STORED,
-                    Ordering::SeqCst,
-                    Ordering::SeqCst,
-                );
-                mark.wake.notify_one();
+                mark.end(NOT_STORED);
             }
         }
     }
