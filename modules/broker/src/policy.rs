@@ -143,6 +143,14 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The signed-in username, for log lines (empty before the login).
+    fn username(&self) -> &str {
+        self.live
+            .as_ref()
+            .map(|l| l.principal.username())
+            .unwrap_or("")
+    }
+
     pub fn new(ctx: Arc<PolicyContext>, pressure: Arc<Pressure>) -> Self {
         let ctx_receive_max = ctx.limits.receive_max;
         Policy {
@@ -705,11 +713,7 @@ impl Policy {
                 metrics::counter!("plantd_mqtt_oversized_packets_total").increment(1);
                 warn_throttled!(
                     "mqtt_packet_oversized",
-                    client = self
-                        .live
-                        .as_ref()
-                        .map(|l| l.principal.username())
-                        .unwrap_or(""),
+                    client = self.username(),
                     over_by = over,
                     "MQTT packet over the size limit; closing the connection"
                 );
@@ -721,11 +725,7 @@ impl Policy {
             limits::hit("receive_maximum");
             warn_throttled!(
                 "mqtt_receive_maximum",
-                client = self
-                    .live
-                    .as_ref()
-                    .map(|l| l.principal.username())
-                    .unwrap_or(""),
+                client = self.username(),
                 max = self.window.max(),
                 "MQTT 5 client over its receive maximum; disconnecting"
             );
@@ -804,11 +804,7 @@ impl Protocol for Policy {
         if let Some(reason) = self.acks.lost() {
             tracing::warn!(
                 reason,
-                client = self
-                    .live
-                    .as_ref()
-                    .map(|l| l.principal.username())
-                    .unwrap_or(""),
+                client = self.username(),
                 "ending a device session that may have lost a message (the broker's log \
                  skipped it, or telemetry could not store it); it sends again what was not \
                  acknowledged"
