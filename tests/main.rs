@@ -53,5 +53,6 @@ mod topics;
 mod ui;
 mod users;
 mod webhooks;
+mod wills;
 mod workorder_pages;
 mod workorders;

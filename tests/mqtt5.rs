@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use rumqttc::v5::mqttbytes::v5::{
     ConnectProperties, Filter, Packet, Publish, PublishProperties, RetainForwardRule,
+    SubscribeReasonCode,
 };
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::MqttOptions;
@@ -269,6 +270,63 @@ fn overlapping_subscriptions_get_one_copy_with_every_identifier_and_open_no_topi
         "{got:?}"
     );
     assert_eq!(props(&got[0]).subscription_identifiers, vec![7]);
+}
+
+/// Overlapping subscriptions, one of them dropped while messages wait: none is lost and
+/// none comes twice. The subscriber holds one message in flight (receive maximum 1,
+/// acknowledged by hand); the wildcard subscription is QoS 0, whose reads the in-flight
+/// window did not bound. Then the exact one (QoS 2) is unsubscribed. Before rumqttd patch
+/// 25 was mended, the highest-QoS subscription sent a shared message and the others skipped
+/// it, so what the wildcard had read ahead and skipped was lost when the exact one went
+/// away; now the first to read a message sends it, at the highest QoS of those matching.
+#[test]
+fn a_message_of_overlapping_subscriptions_survives_unsubscribing_one_of_them() {
+    let server = Server::start();
+    let login = mqtt_token(&server);
+    let mut sub = V5::connect(options(&server, "Overlap", (&login.0, &login.1), |o| {
+        o.set_receive_maximum(Some(1));
+        o.set_manual_acks(true);
+    }));
+    assert_eq!(
+        sub.subscribe_filter(Filter::new("ovl/x", QoS::ExactlyOnce), Some(2)),
+        vec![GRANTED_2]
+    );
+    assert_eq!(
+        sub.subscribe_filter(Filter::new("ovl/#", QoS::AtMostOnce), Some(1)),
+        vec![SubscribeReasonCode::Success(QoS::AtMostOnce)]
+    );
+    let mut publisher = integration(&server, &login, "Publisher");
+    let sent: Vec<String> = (0..6).map(|n| format!("m{n}")).collect();
+    for m in &sent {
+        publisher.publish("ovl/x", QoS::ExactlyOnce, false, m);
+    }
+
+    let mut got = Vec::new();
+    let first = sub.next_publishes(1).remove(0);
+    got.push(text(&first));
+    assert_eq!(
+        (
+            first.qos,
+            props(&first)
+                .subscription_identifiers
+                .into_iter()
+                .collect::<BTreeSet<_>>()
+        ),
+        (QoS::ExactlyOnce, BTreeSet::from([1, 2])),
+        "one copy, at the highest QoS, with both identifiers"
+    );
+    sub.client.ack(&first).expect("ack");
+    let second = sub.next_publishes(1).remove(0);
+    got.push(text(&second));
+    sub.client.unsubscribe("ovl/x").expect("unsubscribe");
+    sub.expect("UNSUBACK", |p| matches!(p, Packet::UnsubAck(..)));
+    sub.client.ack(&second).expect("ack");
+    while got.last() != sent.last() {
+        let next = sub.next_publishes(1).remove(0);
+        got.push(text(&next));
+        sub.client.ack(&next).expect("ack");
+    }
+    assert_eq!(got, sent, "every message once, in order");
 }
 
 #[test]

@@ -3,8 +3,7 @@ use slab::Slab;
 use crate::protocol::LastWillProperties;
 use crate::Filter;
 use crate::{protocol::LastWill, Topic};
-use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::ConnectionEvents;
 
@@ -46,16 +45,57 @@ pub struct Connection {
     /// plantd patch: the QoS, no-local and start of each of this client's subscriptions
     /// that is not shared, so that a message matching several of them goes once (MQTT 5).
     pub(crate) subscription_options: HashMap<Filter, SubscriptionOptions>,
+    /// plantd patch: messages of overlapping subscriptions already sent.
+    pub(crate) overlap_sent: OverlapSent,
 }
 
-/// plantd patch: what decides which of a client's overlapping subscriptions sends a
-/// message: its QoS, its no-local option, and when it was made (a message that arrived
-/// before a subscription was made is not in that subscription's log).
+/// plantd patch: what decides which of a client's overlapping subscriptions a message
+/// matches: its QoS, its no-local option, and when it was made (a publish numbered before
+/// the subscription was made, `since`, is not in that subscription's log).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SubscriptionOptions {
     pub qos: u8,
     pub nolocal: bool,
-    pub since: Instant,
+    pub since: u64,
+}
+
+/// plantd patch: the publishes (by `PublishData::serial`) one of a client's overlapping
+/// subscriptions already sent, so the others skip them. Whichever matching subscription
+/// reads a message first sends it; one that was to send it can be dropped before it reads
+/// it without losing it. Bounded: a subscription lagging more than `CAPACITY` such
+/// messages behind another sends one again (MQTT 5 allows a copy per subscription; it
+/// never loses one). Allocated only once a client has overlapping subscriptions.
+#[derive(Debug, Default)]
+pub(crate) struct OverlapSent {
+    order: VecDeque<u64>,
+    sent: HashSet<u64>,
+}
+
+impl OverlapSent {
+    const CAPACITY: usize = 1024;
+
+    /// Whether a message sent for overlapping subscriptions may still be read by
+    /// another of them (one may have been unsubscribed since, leaving a single one).
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    pub fn contains(&self, serial: u64) -> bool {
+        self.sent.contains(&serial)
+    }
+
+    /// Records `serial` as sent, forgetting the oldest past `CAPACITY`.
+    pub fn insert(&mut self, serial: u64) {
+        if !self.sent.insert(serial) {
+            return;
+        }
+        self.order.push_back(serial);
+        if self.order.len() > Self::CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.sent.remove(&old);
+            }
+        }
+    }
 }
 
 impl Connection {
@@ -94,6 +134,7 @@ impl Connection {
             receive_max: None,
             max_packet_size: None,
             subscription_options: HashMap::new(),
+            overlap_sent: OverlapSent::default(),
         }
     }
 

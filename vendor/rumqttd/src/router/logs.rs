@@ -19,11 +19,11 @@ use std::time::Instant;
 type PubWithProp = (Publish, Option<PublishProperties>);
 
 /// plantd patch: what a read from a filter's log tells of one message besides its content:
-/// when it arrived and whether the reading client published it (MQTT 5 overlapping
+/// which publish it is and whether the reading client published it (MQTT 5 overlapping
 /// subscriptions: which of a client's subscriptions matched it, see `forward_device_data`).
 #[derive(Debug, Clone, Copy)]
 pub struct LogRead {
-    pub arrived: Instant,
+    pub serial: u64,
     pub own: bool,
 }
 
@@ -34,6 +34,9 @@ pub struct PublishData {
     pub timestamp: Instant,
     /// plantd patch: the client id of the connection that published it (MQTT 5 no-local).
     pub origin: Option<Arc<str>>,
+    /// plantd patch: the publish's number, the same in every filter log it was appended
+    /// to (`DataLog::next_serial`); 0 when not numbered.
+    pub serial: u64,
 }
 
 impl From<PubWithProp> for PublishData {
@@ -44,6 +47,7 @@ impl From<PubWithProp> for PublishData {
             timestamp: Instant::now(),
             // plantd patch: no origin unless the publisher's is given.
             origin: None,
+            serial: 0,
         }
     }
 }
@@ -91,6 +95,8 @@ pub struct DataLog {
     retained_publishes: HashMap<Topic, PublishData>,
     /// List of filters associated with a topic
     publish_filters: HashMap<Topic, Vec<FilterIdx>>,
+    /// plantd patch: the number the next publish gets (`PublishData::serial`), starting at 1.
+    next_serial: u64,
 }
 
 impl DataLog {
@@ -117,7 +123,22 @@ impl DataLog {
             publish_filters,
             filter_indexes,
             retained_publishes,
+            next_serial: 1,
         })
+    }
+
+    /// plantd patch: numbers a publish; every filter log it is appended to holds it under
+    /// this number.
+    pub fn take_serial(&mut self) -> u64 {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        serial
+    }
+
+    /// plantd patch: the number the next publish gets; a subscription made now matches
+    /// the publishes numbered from it.
+    pub fn next_serial(&self) -> u64 {
+        self.next_serial
     }
 
     pub fn meter(&mut self, filter: &str) -> Option<&mut SubscriptionMeter> {
@@ -240,7 +261,7 @@ impl DataLog {
                 }
                 // plantd patch: when it arrived and whether the reader published it.
                 let read = LogRead {
-                    arrived: pubdata.timestamp,
+                    serial: pubdata.serial,
                     own: pubdata.origin.as_deref() == Some(reader),
                 };
                 Some(((pubdata.publish, pubdata.properties), offset, read))

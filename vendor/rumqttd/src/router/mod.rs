@@ -71,7 +71,9 @@ pub enum Event {
     /// Get metrics of a connection or all connections
     PrintStatus(Print),
     /// Publish Will message
-    PublishWill((String, Option<String>)),
+    /// plantd patch: of the connection the link names (see `LinkClosed`): a client id
+    /// may have a newer connection with a will of its own by then.
+    PublishWill((String, Option<String>), iobufs::LinkIdentity),
 }
 
 /// Notification from router to connection

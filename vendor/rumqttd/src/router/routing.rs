@@ -25,7 +25,7 @@ use super::graveyard::Graveyard;
 use super::iobufs::{Incoming, Outgoing};
 use super::logs::{AckLog, DataLog, LogRead, PublishData};
 // plantd patch: the options that pick which overlapping subscription sends a message.
-use super::connection::SubscriptionOptions;
+use super::connection::{OverlapSent, SubscriptionOptions};
 // plantd patch: a message's publisher is shared by every log it is appended to.
 use std::sync::Arc;
 use super::scheduler::{ScheduleReason, Scheduler};
@@ -107,7 +107,24 @@ pub struct Router {
     /// Shared subscriptions map <group-name, group>
     shared_subscriptions: HashMap<String, SharedGroup>,
     /// Will messages per client_id
-    last_wills: HashMap<String, (LastWill, Option<LastWillProperties>)>,
+    /// plantd patch: per connection of the client id (a taken-over connection's will waits
+    /// for its link while the new connection registers its own).
+    last_wills: HashMap<String, Vec<PendingWill>>,
+}
+
+/// plantd patch: a connection's will, named by its link's notification buffer. A `Weak`
+/// keeps the buffer's allocation (not its contents) alive, so no later link can have the
+/// same address while the will waits.
+struct PendingWill {
+    link: std::sync::Weak<parking_lot::Mutex<VecDeque<Notification>>>,
+    will: LastWill,
+    properties: Option<LastWillProperties>,
+}
+
+impl PendingWill {
+    fn of(&self, link: &Arc<parking_lot::Mutex<VecDeque<Notification>>>) -> bool {
+        std::ptr::eq(self.link.as_ptr(), Arc::as_ptr(link))
+    }
 }
 
 impl Router {
@@ -276,8 +293,9 @@ impl Router {
                 self.send_meters();
             }
             Event::PrintStatus(metrics) => print_status(self, metrics),
-            Event::PublishWill((client_id, _tenant_id)) => self.handle_last_will(
+            Event::PublishWill((client_id, _tenant_id), link) => self.handle_last_will(
                 client_id,
+                link,
                 #[cfg(feature = "validate-tenant-prefix")]
                 _tenant_id,
             ),
@@ -329,6 +347,8 @@ impl Router {
         // for qos2 pending pubrels
         let mut pending_acks = VecDeque::new();
 
+        // plantd patch: a restored subscription matches the publishes numbered from now.
+        let since = self.datalog.next_serial();
         let tracker = if !clean_session {
             // if there was some saved state, restore the metrics
             // and get the session's state if present
@@ -357,7 +377,7 @@ impl Router {
                             let options = SubscriptionOptions {
                                 qos: r.qos,
                                 nolocal: r.nolocal,
-                                since: Instant::now(),
+                                since,
                             };
                             (r.filter.clone(), options)
                         })
@@ -388,11 +408,21 @@ impl Router {
             connection.events.events.pop_front();
         }
 
+        // plantd patch: a session that continues cancels the wills of the client id's
+        // earlier connections (their links are told `Cancel` and publish nothing); a clean
+        // one lets them fire. This connection's will is kept beside them.
+        if !clean_session {
+            self.last_wills.remove(&client_id);
+        }
         if let Some(will) = connection.last_will.take() {
-            self.last_wills.insert(
-                client_id.clone(),
-                (will, connection.last_will_properties.take()),
-            );
+            self.last_wills
+                .entry(client_id.clone())
+                .or_default()
+                .push(PendingWill {
+                    link: Arc::downgrade(&outgoing.data_buffer),
+                    will,
+                    properties: connection.last_will_properties.take(),
+                });
         }
 
         let connection_id = self.connections.insert(connection);
@@ -931,7 +961,14 @@ impl Router {
                     }
                     disconnect = true;
                     // delete the last will message
-                    self.last_wills.remove(&client_id);
+                    // plantd patch: this connection's only.
+                    let link = &self.obufs[id].data_buffer;
+                    if let Some(wills) = self.last_wills.get_mut(&client_id) {
+                        wills.retain(|w| !w.of(link));
+                        if wills.is_empty() {
+                            self.last_wills.remove(&client_id);
+                        }
+                    }
                     break;
                 }
                 incoming => {
@@ -1038,13 +1075,14 @@ impl Router {
 
         // plantd patch: a subscription's options (a repeated SUBSCRIBE keeps its start).
         if group.is_none() {
+            let since = self.datalog.next_serial();
             let options = connection
                 .subscription_options
                 .entry(filter_path.clone())
                 .or_insert(SubscriptionOptions {
                     qos: filter.qos as u8,
                     nolocal: filter.nolocal,
-                    since: Instant::now(),
+                    since,
                 });
             options.qos = filter.qos as u8;
             options.nolocal = filter.nolocal;
@@ -1217,14 +1255,27 @@ impl Router {
     pub fn handle_last_will(
         &mut self,
         client_id: String,
+        link: super::iobufs::LinkIdentity,
         #[cfg(feature = "validate-tenant-prefix")] tenant_id: Option<String>,
     ) {
         #[cfg(feature = "validate-tenant-prefix")]
         let tenant_prefix = tenant_id.map(|id| format!("/tenants/{id}/"));
 
-        let Some((will, will_props)) = self.last_wills.remove(&client_id) else {
+        // plantd patch: the will of the connection that ended, not the client id's newest.
+        let Some(wills) = self.last_wills.get_mut(&client_id) else {
             return;
         };
+        let Some(at) = wills.iter().position(|w| w.of(&link.0)) else {
+            return;
+        };
+        let PendingWill {
+            will,
+            properties: will_props,
+            ..
+        } = wills.remove(at);
+        if wills.is_empty() {
+            self.last_wills.remove(&client_id);
+        }
 
         let publish = Publish {
             dup: false,
@@ -1373,13 +1424,16 @@ fn append_to_commitlog(
         None => return Err(RouterError::NoMatchingFilters(topic.to_owned())),
     };
 
+    // plantd patch: one number for this publish in every filter log it goes to.
+    let serial = datalog.take_serial();
     let mut o = (0, 0);
     for filter_idx in filter_idxs {
         let datalog = datalog.native.get_mut(filter_idx).unwrap();
         let publish_data = (publish.clone(), properties.clone());
-        // plantd patch: with its publisher.
+        // plantd patch: with its publisher and number.
         let mut publish_data: PublishData = publish_data.into();
         publish_data.origin = Some(origin.clone());
+        publish_data.serial = serial;
         let (offset, filter) = datalog.append(publish_data, notifications);
         debug!(
             pkid,
@@ -1440,11 +1494,15 @@ fn append_will_message(
         None => return Err(RouterError::NoMatchingFilters(topic.to_owned())),
     };
 
+    // plantd patch: numbered as any publish (overlapping subscriptions).
+    let serial = datalog.take_serial();
     let mut o = (0, 0);
     for filter_idx in filter_idxs {
         let datalog = datalog.native.get_mut(filter_idx).unwrap();
         let publish_data = (publish.clone(), properties.clone());
-        let (offset, filter) = datalog.append(publish_data.into(), notifications);
+        let mut publish_data: PublishData = publish_data.into();
+        publish_data.serial = serial;
+        let (offset, filter) = datalog.append(publish_data, notifications);
         debug!(
             pkid,
             "Appended to commitlog: {}[{}, {})", filter, offset.0, offset.1,
@@ -1561,7 +1619,24 @@ fn forward_device_data(
         request.cursor.1
     );
 
-    let mut inflight_slots = if request.qos != 0 {
+    // plantd patch: an MQTT 5 client with several subscriptions that are not shared gets
+    // one copy of a message matching more than one of them (MQTT 5 3.3.4), sent by the
+    // first of them to read it at the highest of their QoS: so every read of such a client
+    // is bounded by its in-flight window as for its highest subscription.
+    let overlapping = shared_group.is_none()
+        && connection.session_expiry.is_some()
+        && (connection.subscription_options.len() > 1 || !connection.overlap_sent.is_empty());
+    let read_qos = if overlapping {
+        connection
+            .subscription_options
+            .values()
+            .map(|o| o.qos)
+            .fold(request.qos, u8::max)
+    } else {
+        request.qos
+    };
+
+    let mut inflight_slots = if read_qos != 0 {
         // for qos 1 & 2
         let len = outgoing.free_slots();
         if len == 0 {
@@ -1678,11 +1753,7 @@ fn forward_device_data(
     }
 
     let subscription_id = connection.subscription_ids.get(&request.filter).copied();
-    // plantd patch: an MQTT 5 client with several subscriptions that are not shared gets
-    // one copy of a message matching more than one of them (MQTT 5 3.3.4).
-    let overlapping = shared_group.is_none()
-        && connection.session_expiry.is_some()
-        && connection.subscription_options.len() > 1;
+    let overlap_sent = &mut connection.overlap_sent;
     let preserve_retain = request.preserve_retain;
     let max_packet_size = connection.max_packet_size;
     let broker_topic_aliases = &mut connection.broker_topic_aliases;
@@ -1697,34 +1768,38 @@ fn forward_device_data(
     let forwards: Vec<Forward> = publishes
         .into_iter()
         .filter_map(|((mut publish, mut properties), offset, read)| {
-            let sub_qos = protocol::qos(qos).unwrap();
-            publish.qos = std::cmp::min_by_key(publish.qos, sub_qos, |q| *q as u8);
-            if offset.is_some() {
-                publish.retain = publish.retain && preserve_retain;
-            }
-
-            // plantd patch: of a client's subscriptions that match a message, the one of
-            // the highest QoS sends it, with every matching subscription's identifier; the
-            // others skip it.
-            let identifiers = match read.filter(|_| overlapping) {
+            // plantd patch: of a client's subscriptions that match a message, the first to
+            // read it sends it, at the highest of their QoS and with every matching
+            // subscription's identifier; the others skip it.
+            let (sub_qos, identifiers) = match read.filter(|_| overlapping) {
                 Some(read) => {
                     let topic = std::str::from_utf8(&publish.topic).unwrap_or_default();
                     let sender = overlapping_sender(
                         &connection.subscription_options,
+                        overlap_sent,
                         &request.filter,
+                        qos,
                         topic,
                         read,
                     );
                     match sender {
                         OverlapSender::Another => return None,
-                        OverlapSender::This(filters) => filters
-                            .iter()
-                            .filter_map(|f| connection.subscription_ids.get(*f).copied())
-                            .collect(),
+                        OverlapSender::This { qos, filters } => (
+                            qos,
+                            filters
+                                .iter()
+                                .filter_map(|f| connection.subscription_ids.get(*f).copied())
+                                .collect(),
+                        ),
                     }
                 }
-                None => subscription_id.into_iter().collect::<Vec<_>>(),
+                None => (qos, subscription_id.into_iter().collect::<Vec<_>>()),
             };
+            let sub_qos = protocol::qos(sub_qos).unwrap();
+            publish.qos = std::cmp::min_by_key(publish.qos, sub_qos, |q| *q as u8);
+            if offset.is_some() {
+                publish.retain = publish.retain && preserve_retain;
+            }
 
             if !identifiers.is_empty() {
                 // create new props if not already exists
@@ -1780,7 +1855,8 @@ fn forward_device_data(
         .collect();
     let forwards = forwards.into_iter();
 
-    let (len, inflight) = outgoing.push_forwards(forwards, qos, filter_idx);
+    // plantd patch: at the QoS the read was bounded for (each message keeps its own).
+    let (len, inflight) = outgoing.push_forwards(forwards, read_qos, filter_idx);
 
     debug!(
         inflight_count = inflight,
@@ -1817,41 +1893,48 @@ fn forward_device_data(
 
 /// plantd patch: which of a client's overlapping subscriptions sends a message.
 enum OverlapSender<'a> {
-    /// The reading subscription, for all these matching subscriptions (itself included).
-    This(Vec<&'a Filter>),
-    /// Another matching subscription sends it.
+    /// The reading subscription, at `qos`, for all these matching subscriptions (itself
+    /// included).
+    This { qos: u8, filters: Vec<&'a Filter> },
+    /// Another matching subscription sent it.
     Another,
 }
 
 /// plantd patch: decides whether the subscription `reading` sends a message on `topic`
 /// read from its log. The subscriptions that match the message are those whose filter
-/// matches the topic, made before the message arrived (a later one's log lacks it) and
-/// not excluding it by no-local; the one of the highest QoS sends (ties: the first filter
-/// in byte order), so each matching subscription's log read decides the same way.
+/// matches the topic, made before the message was published (`since`: a later one's log
+/// lacks it) and not excluding it by no-local. Of several, the first to read the message
+/// sends it, at the highest of their QoS, and records it in `sent`; the others skip it.
+/// So none waits on another that may be unsubscribed or downgraded before it reads (a
+/// message then lost for the client). One that matches alone sends it at its own QoS,
+/// unless another already sent it (that one was unsubscribed since).
 fn overlapping_sender<'a>(
     options: &'a HashMap<Filter, SubscriptionOptions>,
+    sent: &mut OverlapSent,
     reading: &'a Filter,
+    reading_qos: u8,
     topic: &str,
     read: LogRead,
 ) -> OverlapSender<'a> {
-    let mut matching: Vec<(&'a Filter, u8)> = options
-        .iter()
-        .filter(|(filter, o)| {
-            *filter == reading
-                || (o.since <= read.arrived
-                    && !(o.nolocal && read.own)
-                    && protocol::matches(topic, filter))
-        })
-        .map(|(filter, o)| (filter, o.qos))
-        .collect();
-    if matching.len() < 2 {
-        return OverlapSender::This(vec![reading]);
-    }
-    matching.sort_by(|(fa, qa), (fb, qb)| qb.cmp(qa).then_with(|| fa.cmp(fb)));
-    if matching[0].0 != reading {
+    if sent.contains(read.serial) {
         return OverlapSender::Another;
     }
-    OverlapSender::This(matching.into_iter().map(|(filter, _)| filter).collect())
+    let mut qos = reading_qos;
+    let mut filters = vec![reading];
+    for (filter, o) in options {
+        if filter != reading
+            && o.since <= read.serial
+            && !(o.nolocal && read.own)
+            && protocol::matches(topic, filter)
+        {
+            qos = qos.max(o.qos);
+            filters.push(filter);
+        }
+    }
+    if filters.len() > 1 {
+        sent.insert(read.serial);
+    }
+    OverlapSender::This { qos, filters }
 }
 
 fn retrieve_shadow(datalog: &mut DataLog, outgoing: &mut Outgoing, shadow: ShadowRequest) {

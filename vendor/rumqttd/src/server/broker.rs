@@ -811,6 +811,9 @@ async fn remote<P: Protocol>(
         router_tx.send(message).ok();
     }
 
+    // plantd patch: the will to publish is this link's (a newer connection with the same
+    // client id may have registered its own by then); the identity keeps the name valid.
+    let identity = link.identity();
     // this is important to stop the connection
     drop(link);
 
@@ -830,7 +833,7 @@ async fn remote<P: Protocol>(
     };
 
     if publish_will {
-        let message = Event::PublishWill((client_id, tenant_id));
+        let message = Event::PublishWill((client_id, tenant_id), identity);
         // is this connection_id really correct at this point?
         // as we have disconnected already, some other connection
         // might be using this connection ID!
