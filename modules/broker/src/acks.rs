@@ -258,6 +258,13 @@ impl Acks {
         }
         if !out.is_empty() && held.is_empty() {
             metrics::gauge!("plantd_mqtt_pubacks_waiting_connections").decrement(1.0);
+            // A burst's held PUBACKs (a packet each) and tags are given back once all
+            // went out, not kept at their peak by an idle connection.
+            *held = VecDeque::new();
+            let mut tagged = self.tagged.borrow_mut();
+            if tagged.is_empty() {
+                *tagged = HashMap::new();
+            }
         }
         out
     }

@@ -133,6 +133,8 @@ impl Hold {
         self.bytes = self.bytes.saturating_sub(packet_size(&packet));
         if self.queue.is_empty() {
             pressure.stop_holding();
+            // What a burst held (a packet each) is given back once released.
+            self.queue = VecDeque::new();
         }
         if let Packet::Publish(publish, props) = &packet {
             self.count_appended(

@@ -404,6 +404,11 @@ impl Telemetry {
         // was away: short transactions keep SQLite's write lock short.
         let take = self.buffer.len().min(self.settings.batch_size);
         let items: Vec<Buffered> = self.buffer.drain(..take).collect();
+        // A burst grows the buffer (to 12 MiB for 40,000 samples); drained, it is given
+        // back rather than kept at its peak for good.
+        if self.buffer.is_empty() && self.buffer.capacity() > self.settings.batch_size {
+            self.buffer = Vec::new();
+        }
         let (batch, devices) = self.build_batch(&items);
         self.in_flight = items.len();
         metrics::gauge!("plantd_telemetry_buffered_samples").set(self.buffer.len() as f64);

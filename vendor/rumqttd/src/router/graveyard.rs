@@ -17,6 +17,17 @@ pub struct Graveyard {
 }
 
 impl Graveyard {
+    /// plantd patch: whether a saved session is subscribed to `filter` (it reads that
+    /// filter's log when it comes back).
+    pub fn subscribed(&self, filter: &str) -> bool {
+        self.connections.values().any(|saved| {
+            saved
+                .session_state
+                .as_ref()
+                .is_some_and(|s| s.subscriptions.contains(filter))
+        })
+    }
+
     pub fn new() -> Graveyard {
         Graveyard {
             connections: HashMap::new(),

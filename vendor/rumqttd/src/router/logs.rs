@@ -346,7 +346,14 @@ pub struct Data<T> {
     pub log: CommitLog<T>,
     pub waiters: Waiters<DataRequest>,
     meter: SubscriptionMeter,
+    /// plantd patch: messages held when freeing them was last tried and refused.
+    release_tried: u64,
 }
+
+/// plantd patch: a log's messages are freed once its readers have all read them, tried
+/// again only after this many more arrived (so a log with a slow reader is not checked on
+/// every read, and what a caught-up log keeps is fewer than twice this).
+const RELEASE_EVERY: u64 = 256;
 
 impl<T> Data<T>
 where
@@ -377,7 +384,41 @@ where
             log,
             waiters,
             meter: metrics,
+            release_tried: 0,
         }
+    }
+
+    /// plantd patch: the number of readers parked at the end of this log when its messages
+    /// are worth freeing (at least `RELEASE_EVERY` held, and as many more since the last
+    /// refused try); `None` otherwise, or when a parked reader is not at the end or reads
+    /// for a shared group.
+    pub fn parked_at_end(&self) -> Option<usize> {
+        let held = self.log.held();
+        if held < self.release_tried + RELEASE_EVERY {
+            return None;
+        }
+        let end = self.log.next_offset();
+        let parked = self.waiters.waiters();
+        parked
+            .iter()
+            .all(|(_, r)| r.cursor == end && r.group.is_none())
+            .then_some(parked.len())
+    }
+
+    /// plantd patch: the filter this log is for.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// plantd patch: every reader has read every message: free them (offsets go on).
+    pub fn release(&mut self) {
+        self.log.release_all();
+        self.release_tried = 0;
+    }
+
+    /// plantd patch: a reader still needs messages; try again after `RELEASE_EVERY` more.
+    pub fn release_refused(&mut self) {
+        self.release_tried = self.log.held();
     }
 
     /// Writes to all the filters that are mapped to this publish topic

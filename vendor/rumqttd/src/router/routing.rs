@@ -1182,6 +1182,8 @@ impl Router {
         // Keep track of temporarily skipped DataRequest
         // NOTE: VecDeque::new() doesn't allocate memory until elements are pushed
         let mut skipped_requests: VecDeque<DataRequest> = VecDeque::new();
+        // plantd patch: logs this connection read to their end (maybe read by all now).
+        let mut caught_up: Vec<FilterIdx> = Vec::new();
 
         // A new connection's tracker is always initialized with acks request.
         // A subscribe will register data request.
@@ -1201,6 +1203,8 @@ impl Router {
                     }
                     // add back the skipped requests!
                     self.scheduler.trackv(id, skipped_requests);
+                    // plantd patch: free what every reader has read.
+                    self.release_read(caught_up);
                     return Some(());
                 }
             };
@@ -1235,6 +1239,8 @@ impl Router {
                     // When all the data in the log is caught up, current request is
                     // registered in waiters and not added back to the tracker. This
                     // ensures that tracker.next() stops when all the requests are done
+                    // plantd patch: remembered, to free what every reader has read.
+                    caught_up.push(request.filter_idx);
                     datalog.park(id, request);
                 }
                 ConsumeStatus::PartialRead => {
@@ -1249,7 +1255,38 @@ impl Router {
         // Add requests back to the tracker if there are any
         requests.extend(skipped_requests);
         self.scheduler.trackv(id, requests);
+        // plantd patch: free what every reader has read.
+        self.release_read(caught_up);
         Some(())
+    }
+
+    /// plantd patch: frees the messages of those filter logs that every reader has read:
+    /// each connection subscribed to the filter is parked at the log's end and no saved
+    /// session is subscribed to it (it would read on from its cursor when it comes back).
+    /// A log otherwise kept every message until newer ones evicted it: after a burst the
+    /// gateway's log held all of them (about 250 bytes each, plus the read buffers their
+    /// topic and payload point into) for good.
+    fn release_read(&mut self, filter_idxs: Vec<FilterIdx>) {
+        for filter_idx in filter_idxs {
+            let Some(data) = self.datalog.native.get_mut(filter_idx) else {
+                continue;
+            };
+            let Some(parked) = data.parked_at_end() else {
+                continue;
+            };
+            let filter = data.filter();
+            let readers = self
+                .connections
+                .iter()
+                .filter(|(_, c)| c.subscriptions.contains(filter))
+                .count();
+            if readers == parked && !self.graveyard.subscribed(filter) {
+                debug!(filter, "every reader read the log; freeing its messages");
+                data.release();
+            } else {
+                data.release_refused();
+            }
+        }
     }
 
     pub fn handle_last_will(
@@ -1357,6 +1394,17 @@ impl Router {
     }
 }
 
+/// plantd patch: the publish's topic and payload copied into one allocation of their own.
+fn compact(publish: &mut Publish) {
+    let topic_len = publish.topic.len();
+    let mut both = Vec::with_capacity(topic_len + publish.payload.len());
+    both.extend_from_slice(&publish.topic);
+    both.extend_from_slice(&publish.payload);
+    let both = bytes::Bytes::from(both);
+    publish.topic = both.slice(..topic_len);
+    publish.payload = both.slice(topic_len..);
+}
+
 fn append_to_commitlog(
     id: ConnectionId,
     mut publish: Publish,
@@ -1386,6 +1434,11 @@ fn append_to_commitlog(
     if let Some(alias) = topic_alias {
         validate_and_set_topic_alias(&mut publish, connection, alias)?;
     };
+
+    // plantd patch: the log keeps its own copy of the topic and payload, in one allocation
+    // of their size: as read, they point into the connection's read buffer, and a logged
+    // message kept that whole buffer (512 bytes or more) alive.
+    compact(&mut publish);
 
     let topic = std::str::from_utf8(&publish.topic)?;
 
@@ -1570,6 +1623,8 @@ fn ack_device_data(ackslog: &mut AckLog, outgoing: &mut Outgoing) -> bool {
         buffer.push_back(message);
         count += 1;
     }
+    // plantd patch: a drained ack log gives a burst's memory back.
+    crate::router::iobufs::release_spare(acks);
 
     debug!(acks_count = count, "Acks sent to device");
     outgoing.handle.try_send(()).ok();

@@ -170,6 +170,22 @@ where
         }
     }
 
+    /// plantd patch: how many messages the log holds in memory.
+    pub fn held(&self) -> u64 {
+        let first = self.segments.front().map_or(0, |s| s.absolute_offset);
+        self.active_segment().next_offset() - first
+    }
+
+    /// plantd patch: drops every message (its memory) and keeps the offsets going: the
+    /// next append gets the offset it would have had, so a reader parked at the end reads
+    /// on as before. For a log every reader has read to its end.
+    pub fn release_all(&mut self) {
+        let next = self.active_segment().next_offset();
+        self.segments.clear();
+        self.segments.push_back(Segment::empty(next));
+        self.head = self.tail;
+    }
+
     #[inline]
     pub fn last(&self) -> Option<T> {
         self.active_segment().last()

@@ -53,6 +53,16 @@ where
         self
     }
 
+    /// plantd patch: an empty segment starting at `absolute_offset` that allocates
+    /// nothing until a message arrives.
+    pub(crate) fn empty(absolute_offset: u64) -> Self {
+        Self {
+            data: Vec::new(),
+            absolute_offset,
+            total_size: 0,
+        }
+    }
+
     pub(crate) fn new() -> Self {
         Self {
             data: Vec::with_capacity(1024),
