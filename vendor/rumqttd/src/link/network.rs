@@ -192,6 +192,12 @@ impl<P: Protocol> Network<P> {
         Ok(())
     }
 
+    /// plantd patch: until when the protocol wants the socket left unread (see
+    /// [`Protocol::defer_reads`]).
+    pub fn defer_reads(&self) -> Option<std::time::Instant> {
+        self.protocol.defer_reads()
+    }
+
     /// plantd patch: the protocol's signal that it has packets to write.
     pub fn waker(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
         self.protocol.waker()
