@@ -159,12 +159,8 @@ impl<P: Protocol> RemoteLink<P> {
         // Note:
         // Shouldn't result in bounded queue deadlocks because of blocking n/w send
         loop {
-            // plantd patch: the protocol may ask for the socket to be left unread for a
-            // while (it holds packets it cannot pass on); the loop then waits for the
-            // router, the waker or that deadline, and asks again.
-            let deferred = self.network.defer_reads();
             select! {
-                o = self.network.read(), if deferred.is_none() => {
+                o = self.network.read() => {
                     let packet = o?;
                     let len = {
                         let mut buffer = self.link_tx.buffer();
@@ -202,18 +198,8 @@ impl<P: Protocol> RemoteLink<P> {
                 _ = notified(&waker) => {
                     self.network.flush().await?;
                 }
-                // plantd patch: the deferral ran out; ask again.
-                _ = deferred_until(deferred), if deferred.is_some() => {}
             }
         }
-    }
-}
-
-/// plantd patch: waits until a deferral of reads runs out; for ever when there is none.
-async fn deferred_until(until: Option<std::time::Instant>) {
-    match until {
-        Some(at) => time::sleep_until(time::Instant::from_std(at)).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -777,9 +777,10 @@ pub trait Protocol {
     }
 
     /// plantd patch: the protocol holds packets it cannot pass on yet and asks the
-    /// connection not to read the socket until this instant (or until the router or the
-    /// waker wakes it, when it asks again); the client is then held back by TCP instead of
-    /// being read and dropped. `None` (the default): read.
+    /// connection not to read the socket until this instant (asked again whenever
+    /// [`Protocol::read_mut`] wants more bytes: after the wait, or once the router or the
+    /// waker woke the connection); the client is then held back by TCP instead of being
+    /// read and dropped. `None` (the default): read.
     fn defer_reads(&self) -> Option<std::time::Instant> {
         None
     }
