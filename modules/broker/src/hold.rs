@@ -6,12 +6,6 @@
 //! Also a device a module asked to hold (`HoldDevice`: its queue there is full) is held
 //! the same way until the module lets it go.
 //!
-//! While ingest is paused the connection also stops reading its socket (for at most
-//! [`MAX_READ_DEFERRAL`], see `defer_reads`): the device is held back by TCP, so a QoS 0
-//! flood is neither read nor dropped, and costs plantd no CPU while storage catches up.
-//! QoS 0 publishes already read then are held like QoS 1 ones; only a pause longer than
-//! that makes the connection read again, answer PINGREQs, and drop QoS 0 (counted).
-//!
 //! Also the device's own rate (`mqtt_device_max_msgs_per_s`, a token bucket per session):
 //! a publish over it is held back the same way (QoS 0 dropped, QoS 1/2 queued
 //! unacknowledged), so one flooding device waits alone instead of filling ingest until
@@ -20,7 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rumqttd::protocol::{Filter, Packet, QoS, RetainForwardRule, Subscribe};
 
@@ -33,11 +27,6 @@ use crate::pressure::{log_size, Pressure, RESUME_TOPIC};
 /// unacknowledged QoS 1 messages and sends them again).
 const MAX_HELD_PACKETS: usize = 10_000;
 const MAX_HELD_BYTES: usize = 16 * 1024 * 1024;
-
-/// How long a paused connection leaves its socket unread. A pause that lasts longer (storage
-/// away, not just behind) reads again, so PINGREQs are answered and a keep-alive of a few
-/// seconds holds; QoS 0 publishes read then are dropped and counted, as before.
-pub const MAX_READ_DEFERRAL: Duration = Duration::from_secs(1);
 
 /// The packet id of the subscription to [`RESUME_TOPIC`] the layer sends on a client's
 /// behalf: 0 is not a valid MQTT packet id, so no client's own SUBACK is ever taken for it.
@@ -100,10 +89,6 @@ pub struct Hold {
     bucket: Option<Bucket>,
     queue: VecDeque<Packet>,
     bytes: usize,
-    /// When the queue last went from empty to holding.
-    held_since: Option<Instant>,
-    /// [`MAX_READ_DEFERRAL`] (shorter in tests).
-    read_deferral: Duration,
     subscribed: bool,
     /// MQTT 5 topic alias → the log size of its topic, when it is a gateway topic.
     aliases: HashMap<u16, Option<usize>>,
@@ -128,8 +113,6 @@ impl Hold {
             client: String::new(),
             queue: VecDeque::new(),
             bytes: 0,
-            held_since: None,
-            read_deferral: MAX_READ_DEFERRAL,
             subscribed: false,
             aliases: HashMap::new(),
         }
@@ -150,7 +133,6 @@ impl Hold {
         self.bytes = self.bytes.saturating_sub(packet_size(&packet));
         if self.queue.is_empty() {
             pressure.stop_holding();
-            self.held_since = None;
         }
         if let Packet::Publish(publish, props) = &packet {
             self.count_appended(
@@ -187,15 +169,9 @@ impl Hold {
                 }
                 // rumqttd keeps the QoS private; its meter length tells it (no packet id).
                 let qos0 = publish.len() == 2 + publish.topic.len() + publish.payload.len();
-                // Paused, and still within the read deferral: this QoS 0 publish was read
-                // before the connection stopped reading; it waits with the rest.
-                let hold_qos0 = qos0 && paused && self.deferring(holding);
                 // Not paused: this device is over its rate (or still sending on the
                 // publishes it has held back for that).
                 match (qos0, paused, full) {
-                    (true, true, _) if hold_qos0 => {
-                        crate::metrics::hot::BACKPRESSURE_HELD.increment(1)
-                    }
                     (true, true, _) => pressure.dropped_qos0(client),
                     (true, false, true) => {
                         metrics::counter!("plantd_mqtt_device_queue_full_total", "qos" => "0")
@@ -211,7 +187,7 @@ impl Hold {
                         metrics::counter!("plantd_mqtt_rate_held_total").increment(1)
                     }
                 }
-                if qos0 && !hold_qos0 {
+                if qos0 {
                     return Verdict::Taken;
                 }
             }
@@ -228,7 +204,6 @@ impl Hold {
         }
         if !holding {
             pressure.start_holding();
-            self.held_since = Some(Instant::now());
         }
         self.bytes += packet_size(&packet);
         self.queue.push_back(packet);
@@ -248,23 +223,6 @@ impl Hold {
         }
         self.subscribed = true;
         Verdict::Inject(resume_subscription())
-    }
-
-    /// Until when the connection should leave its socket unread: while ingest is paused
-    /// and this connection holds packets, for at most [`MAX_READ_DEFERRAL`] from its first
-    /// held one. `None`: read.
-    pub fn defer_reads(&self) -> Option<Instant> {
-        let pressure = self.pressure.as_ref()?;
-        let until = self.held_since? + self.read_deferral;
-        (pressure.is_paused() && Instant::now() < until).then_some(until)
-    }
-
-    /// Whether reads are (or, for a first held packet, will be) deferred.
-    fn deferring(&self, holding: bool) -> bool {
-        !holding
-            || self
-                .held_since
-                .is_some_and(|at| at.elapsed() < self.read_deferral)
     }
 
     /// Whether one more publish fits the session's rate (taking its token).
@@ -295,8 +253,7 @@ impl Hold {
 impl Drop for Hold {
     fn drop(&mut self) {
         if let (Some(pressure), false) = (&self.pressure, self.queue.is_empty()) {
-            // Nothing of it was acknowledged: QoS 1 senders still have it (held QoS 0
-            // publishes are lost, as they would have been dropped).
+            // Nothing of it was acknowledged: QoS 1 senders still have it.
             tracing::debug!(
                 held = self.queue.len(),
                 "connection closed while holding unacknowledged packets"
@@ -381,7 +338,7 @@ mod tests {
     }
 
     #[test]
-    fn while_paused_publishes_are_held_in_order_reads_deferred_and_pings_pass() {
+    fn while_paused_qos1_is_held_in_order_qos0_dropped_and_pings_pass() {
         let pressure = Arc::new(Pressure::new(1 << 20, 10));
         let mut hold = Hold::new(pressure.clone());
         let t = "devices/d1/telemetry";
@@ -398,10 +355,6 @@ mod tests {
             matches!(hold.admit("d1", publish(t, 1, 2)), Verdict::Inject(Packet::Subscribe(s, _)) if s.pkid == RESUME_SUBSCRIBE_PKID),
             "the first held publish subscribes the connection to the resume tick"
         );
-        let until = hold
-            .defer_reads()
-            .expect("a paused, holding connection reads no more");
-        assert!(until <= Instant::now() + MAX_READ_DEFERRAL);
         assert!(matches!(hold.admit("d1", publish(t, 1, 3)), Verdict::Taken));
         assert!(matches!(hold.admit("d1", publish(t, 0, 0)), Verdict::Taken));
         assert!(matches!(
@@ -412,37 +365,14 @@ mod tests {
         assert!(hold.release().is_none(), "still paused");
         pressure.set_samples(0);
         assert!(pressure.update(), "resumed");
-        assert!(hold.defer_reads().is_none(), "resumed: read again");
         let released = std::iter::from_fn(|| hold.release())
             .filter(|p| matches!(p, Packet::Publish(..)))
             .count();
         assert_eq!(
-            released, 3,
-            "both QoS 1 publishes and the QoS 0 one read before reads stopped"
+            released, 2,
+            "both QoS 1 publishes; the QoS 0 one was dropped"
         );
         assert_eq!(pressure.holding(), 0);
-        assert!(hold.defer_reads().is_none());
-    }
-
-    #[test]
-    fn a_pause_longer_than_the_read_deferral_reads_again_and_drops_qos0() {
-        let pressure = Arc::new(Pressure::new(1 << 20, 10));
-        let mut hold = Hold::new(pressure.clone());
-        hold.read_deferral = Duration::ZERO;
-        let t = "devices/d1/telemetry";
-        pressure.set_samples(11);
-        assert!(matches!(
-            hold.admit("d1", publish(t, 1, 1)),
-            Verdict::Inject(_)
-        ));
-        assert!(hold.defer_reads().is_none(), "the deferral ran out");
-        assert!(matches!(hold.admit("d1", publish(t, 0, 0)), Verdict::Taken));
-        pressure.set_samples(0);
-        assert!(pressure.update(), "resumed");
-        let released = std::iter::from_fn(|| hold.release())
-            .filter(|p| matches!(p, Packet::Publish(..)))
-            .count();
-        assert_eq!(released, 1, "the QoS 0 publish read late was dropped");
     }
 
     fn subscribe(path_len: usize) -> Packet {

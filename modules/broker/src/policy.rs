@@ -798,12 +798,6 @@ impl Protocol for Policy {
         self.acks.waker()
     }
 
-    /// While ingest is paused and this connection holds publishes, its socket is left
-    /// unread (TCP holds the device back), for at most `hold::MAX_READ_DEFERRAL`.
-    fn defer_reads(&self) -> Option<std::time::Instant> {
-        self.hold.defer_reads()
-    }
-
     /// The held PUBACKs whose telemetry is committed now. A session that may have lost a
     /// message it would acknowledge ends here (`Acks::lost`).
     fn flush(&self, write: &mut BytesMut) -> Result<usize, Error> {

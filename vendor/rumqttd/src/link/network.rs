@@ -117,14 +117,6 @@ impl<P: Protocol> Network<P> {
                 Err(e) => return Err(e.into()),
             };
 
-            // plantd patch: the protocol holds what it read and asked for the socket to be
-            // left unread for now: wait (the link's other branches, the router and the
-            // protocol's waker, still run and may end this wait), then ask it again.
-            if let Some(until) = self.protocol.defer_reads() {
-                tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
-                continue;
-            }
-
             // read more packets until a frame can be created. This function
             // blocks until a frame can be created. Use this in a select! branch
             timeout(self.keepalive, self.read_bytes(required)).await??;

@@ -776,15 +776,6 @@ pub trait Protocol {
         Ok(0)
     }
 
-    /// plantd patch: the protocol holds packets it cannot pass on yet and asks the
-    /// connection not to read the socket until this instant (asked again whenever
-    /// [`Protocol::read_mut`] wants more bytes: after the wait, or once the router or the
-    /// waker woke the connection); the client is then held back by TCP instead of being
-    /// read and dropped. `None` (the default): read.
-    fn defer_reads(&self) -> Option<std::time::Instant> {
-        None
-    }
-
     /// plantd patch: the connection's copy of the protocol learns who the peer proved to
     /// be in the stream upgrade (e.g. a verified client certificate), before any packet.
     fn with_peer_identity(self, _identity: Option<String>) -> Self
