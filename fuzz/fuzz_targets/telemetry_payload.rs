@@ -38,9 +38,9 @@ fn encode(samples: &[Sample]) -> Vec<u8> {
         .map(|s| {
             let mut sample = Map::new();
             sample.insert("ts".into(), json!(s.ts));
-            sample.insert("values".into(), json!({ s.metric.as_str(): s.value }));
+            sample.insert("values".into(), json!({ &*s.metric: s.value }));
             if let Some(unit) = &s.unit {
-                sample.insert("units".into(), json!({ s.metric.as_str(): unit }));
+                sample.insert("units".into(), json!({ &*s.metric: unit }));
             }
             Value::Object(sample)
         })
@@ -77,7 +77,8 @@ fuzz_target!(|data: &[u8]| {
         );
         assert!(seen.insert((s.metric.clone(), s.ts)), "duplicate {s:?}");
     }
-    let again = parse_payload(&encode(&samples), NOW, usize::MAX).expect("re-encoded samples");
+    let encoded = encode(&samples);
+    let again = parse_payload(&encoded, NOW, usize::MAX).expect("re-encoded samples");
     let (want, got) = (sorted(samples), sorted(again));
     assert_eq!(want.len(), got.len());
     for (w, g) in want.iter().zip(&got) {

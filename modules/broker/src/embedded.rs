@@ -12,7 +12,7 @@ use plantd_contracts::devices::{
     AuthenticateDevice, DeviceConnected, DeviceDisconnected, DeviceMessage, DeviceTraffic,
 };
 use plantd_contracts::identity::AuthenticateToken;
-use plantd_contracts::telemetry::{GetIngestBacklog, IngestPayload};
+use plantd_contracts::telemetry::{GetIngestBacklog, IngestPayloads};
 use rumqttd::local::LinkBuilder;
 use rumqttd::protocol::{Disconnect, DisconnectReasonCode, Packet};
 use rumqttd::{ConnectionSettings, Router, RouterConfig, SegmentConfig, Server, ServerSettings};
@@ -40,7 +40,7 @@ pub struct BrokerWiring {
     pub device_disconnected: Recipient<DeviceDisconnected>,
     /// Per-device message counts, about once a second.
     pub device_traffic: Recipient<DeviceTraffic>,
-    pub telemetry: Recipient<IngestPayload>,
+    pub telemetry: Recipient<IngestPayloads>,
     /// Telemetry's backlog, for back-pressure.
     pub telemetry_backlog: Recipient<GetIngestBacklog>,
     /// Shadow reports and command results.

@@ -7,6 +7,11 @@
 //! as a gap and counts it (`plantd_gateway_dropped_total`) and logs it; none is silent.
 //! Back-pressure (`pressure.rs`, `pacer.rs`) keeps the log from rotating past the gateway
 //! in the first place: the gateway reports what it has taken and resumes paused devices.
+//!
+//! Telemetry payloads go on in batches (`IngestPayloads`): everything the router has handed
+//! over at once, up to [`MAX_BATCH`], in one actor message, sent before the gateway waits
+//! again, reports to the pacer, or confirms a drain marker — so the pacer never counts a
+//! payload as handed to telemetry before it was sent.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,7 +19,7 @@ use std::time::Instant;
 
 use actix::Recipient;
 use plantd_contracts::devices::DeviceMessage;
-use plantd_contracts::telemetry::{IngestPayload, IngestSource};
+use plantd_contracts::telemetry::{IngestPayload, IngestPayloads, IngestSource};
 use plantd_contracts::time::now_ms;
 use plantd_contracts::DeviceId;
 use rumqttd::local::{LinkError, LinkRx};
@@ -36,7 +41,7 @@ pub const FILTERS: &[&str] = &[
 
 /// Where the gateway hands device messages on.
 pub struct Routes {
-    pub telemetry: Recipient<IngestPayload>,
+    pub telemetry: Recipient<IngestPayloads>,
     /// `state/reported` and `commands/{cmd}/result`.
     pub control: Recipient<DeviceMessage>,
     /// `firmware/status`.
@@ -47,6 +52,29 @@ pub struct Routes {
 /// ids): plantd publishes a marker there on shutdown, and once the gateway has seen it,
 /// every message acknowledged before it has been handed on.
 pub const DRAIN_TOPIC: &str = "devices/plantd.drain/telemetry";
+
+/// The most telemetry payloads sent in one message.
+pub const MAX_BATCH: usize = 256;
+
+/// Telemetry payloads taken from the router and not sent on yet, with their log sizes.
+#[derive(Default)]
+struct Batch {
+    payloads: Vec<IngestPayload>,
+    bytes: u64,
+}
+
+impl Batch {
+    /// Sends what is batched to telemetry and tells the pacer it was handed on.
+    fn send(&mut self, routes: &Routes, pacer: &mut Pacer) {
+        if self.payloads.is_empty() {
+            return;
+        }
+        let payloads = std::mem::replace(&mut self.payloads, Vec::with_capacity(MAX_BATCH));
+        let messages = payloads.len() as u64;
+        routes.telemetry.do_send(IngestPayloads { payloads });
+        pacer.handed(messages, std::mem::take(&mut self.bytes));
+    }
+}
 
 /// The next offset expected in each filter's log (logs start at 0 with the broker).
 #[derive(Default)]
@@ -80,9 +108,15 @@ pub fn run(
     drained: Arc<AtomicU64>,
 ) {
     let mut gaps = Gaps::default();
+    let mut batch = Batch::default();
     loop {
         let appended = pacer.appended();
-        match rx.recv_deadline(Instant::now() + pacer.wait()) {
+        // With payloads batched, only look for more that are already there.
+        let deadline = match batch.payloads.is_empty() {
+            true => Instant::now() + pacer.wait(),
+            false => Instant::now(),
+        };
+        match rx.recv_deadline(deadline) {
             Ok(Some(Notification::Forward(forward))) => {
                 if let Some((_, offset)) = forward.cursor {
                     let skipped = gaps.observe(&forward.publish.topic, offset);
@@ -97,6 +131,7 @@ pub fn run(
                     }
                 }
                 if forward.publish.topic == DRAIN_TOPIC.as_bytes() {
+                    batch.send(&routes, &mut pacer);
                     let marker = std::str::from_utf8(&forward.publish.payload)
                         .ok()
                         .and_then(|p| p.parse::<u64>().ok())
@@ -105,12 +140,22 @@ pub fn run(
                     continue;
                 }
                 let size = log_size(forward.publish.topic.len(), forward.publish.payload.len());
-                if route(forward.publish, forward.properties, &routes) {
-                    pacer.handed(size);
+                if route(
+                    forward.publish,
+                    forward.properties,
+                    &routes,
+                    &mut batch.payloads,
+                ) {
+                    batch.bytes += size;
+                    if batch.payloads.len() >= MAX_BATCH {
+                        batch.send(&routes, &mut pacer);
+                    }
                 } else {
                     pacer.done(size);
                 }
-                pacer.tick(None);
+                if batch.payloads.is_empty() {
+                    pacer.tick(None);
+                }
             }
             // The router pauses a link whose queue filled; it must be told to resume, or
             // ingest stalls for good.
@@ -121,10 +166,18 @@ pub fn run(
                 }
             }
             Ok(_) => {}
+            // Nothing more handed over now: the batch goes.
+            Err(LinkError::RecvTimeout(flume::RecvTimeoutError::Timeout))
+                if !batch.payloads.is_empty() =>
+            {
+                batch.send(&routes, &mut pacer);
+                pacer.tick(None);
+            }
             Err(LinkError::RecvTimeout(flume::RecvTimeoutError::Timeout)) => {
                 pacer.tick(Some(appended));
             }
             Err(e) => {
+                batch.send(&routes, &mut pacer);
                 tracing::error!(error = %e, "MQTT gateway link closed");
                 break;
             }
@@ -133,8 +186,13 @@ pub fn run(
     alive.store(false, Ordering::Relaxed);
 }
 
-/// Hands a message on; true when it went to telemetry.
-fn route(publish: Publish, mut props: Option<PublishProperties>, routes: &Routes) -> bool {
+/// Hands a message on; true when it is a telemetry payload (added to `telemetry`).
+fn route(
+    publish: Publish,
+    mut props: Option<PublishProperties>,
+    routes: &Routes,
+    telemetry: &mut Vec<IngestPayload>,
+) -> bool {
     let Ok(topic) = std::str::from_utf8(&publish.topic) else {
         return false;
     };
@@ -149,7 +207,7 @@ fn route(publish: Publish, mut props: Option<PublishProperties>, routes: &Routes
     let _guard = span.enter();
     crate::metrics::hot::GATEWAY_MESSAGES.increment(1);
     if rest == "telemetry" {
-        routes.telemetry.do_send(IngestPayload {
+        telemetry.push(IngestPayload {
             device_id,
             payload: publish.payload.to_vec(),
             received_at: now_ms(),

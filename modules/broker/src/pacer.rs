@@ -106,9 +106,10 @@ impl Pacer {
             || self.pressure.queued_bytes() > 0
     }
 
-    pub fn handed(&mut self, bytes: u64) {
+    /// `messages` of `bytes` in all were sent to telemetry.
+    pub fn handed(&mut self, messages: u64, bytes: u64) {
         self.handed += bytes;
-        self.routed = (self.routed.0 + 1, self.routed.1 + bytes);
+        self.routed = (self.routed.0 + messages, self.routed.1 + bytes);
     }
 
     pub fn done(&mut self, bytes: u64) {

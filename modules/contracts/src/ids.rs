@@ -1,21 +1,25 @@
 //! Identifiers shared across modules, validated once at the edge.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
 
 /// A device id as the MQTT contract defines it: `[a-z0-9][a-z0-9_-]{0,63}`.
+///
+/// Shared, not copied: ingest clones a sample's device id several times on its way to
+/// storage and to the modules that read the stream, so a clone is a reference count.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", example = "press-01"))]
-pub struct DeviceId(String);
+pub struct DeviceId(Arc<str>);
 
 impl DeviceId {
     pub fn parse(value: &str) -> Result<Self, DomainError> {
         if is_valid_device_id(value) {
-            Ok(DeviceId(value.to_owned()))
+            Ok(DeviceId(Arc::from(value)))
         } else {
             Err(DomainError::invalid(
                 "id",
@@ -38,7 +42,7 @@ impl TryFrom<String> for DeviceId {
 
 impl From<DeviceId> for String {
     fn from(value: DeviceId) -> Self {
-        value.0
+        value.0.as_ref().to_owned()
     }
 }
 

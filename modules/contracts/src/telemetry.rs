@@ -35,6 +35,16 @@ pub struct IngestPayload {
     pub receipt: Option<IngestReceipt>,
 }
 
+/// Several payloads in arrival order, handled as if sent one by one (each validated and
+/// refused or taken on its own); the broker's gateway sends what the router handed it at
+/// once in one message, rather than a message per publish. No reply: a refusal is counted
+/// and logged by telemetry, and a payload with a receipt is settled as usual.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct IngestPayloads {
+    pub payloads: Vec<IngestPayload>,
+}
+
 /// Names a payload the sender waits on: the `n`-th of a `session`. A session's payloads
 /// reach telemetry in order and are committed in order, so the highest `n` handed back
 /// covers every earlier one of that session.

@@ -49,10 +49,10 @@ impl Handler<SamplesStored> for Health {
                         Some(l) => l,
                         None => self.latest.entry(t.device_id.clone()).or_default(),
                     };
-                    if let Some(v) = latest.get_mut(&t.metric) {
+                    if let Some(v) = latest.get_mut(&*t.metric) {
                         *v = t.value;
                     } else {
-                        latest.insert(t.metric.clone(), t.value);
+                        latest.insert(t.metric.to_string(), t.value);
                     }
                 }
             }

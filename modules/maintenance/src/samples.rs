@@ -26,7 +26,7 @@ pub(crate) fn count(
     let mut moved: HashSet<&str> = HashSet::new();
     let mut counted = 0u64;
     for s in samples {
-        let Some(ids) = index.get(&s.metric).and_then(|d| d.get(&s.device_id)) else {
+        let Some(ids) = index.get(&*s.metric).and_then(|d| d.get(&s.device_id)) else {
             continue;
         };
         for id in ids {

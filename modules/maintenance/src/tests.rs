@@ -526,7 +526,7 @@ fn counting_1000_meter_plans_from_a_mixed_stream() {
     );
     let unwatched: Vec<StoredSample> = samples
         .into_iter()
-        .filter(|s| s.metric != "running")
+        .filter(|s| &*s.metric != "running")
         .collect();
     let began = std::time::Instant::now();
     let (moved, counted) = count(&index, &mut plans, &unwatched, GAP);

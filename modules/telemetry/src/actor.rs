@@ -83,10 +83,10 @@ pub(crate) struct DeviceStats {
     pub rejections: RejectionStats,
 }
 
-/// An accepted sample waiting for its batch.
+/// An accepted sample waiting for its batch (its series registered at acceptance).
 pub(crate) struct Buffered {
     device: DeviceId,
-    metric: String,
+    series: i64,
     ts: Millis,
     value: f64,
     unit: Option<String>,
@@ -334,7 +334,7 @@ impl Telemetry {
         let mut new_ids = HashSet::new();
         let mut duplicates = 0u64;
         for item in items {
-            let id = self.registry.id_for(&item.device, &item.metric, item.ts);
+            let id = item.series;
             if self.head.contains(id, item.ts) || !seen.insert((id, item.ts)) {
                 duplicates += 1;
                 continue;
@@ -497,7 +497,7 @@ impl Telemetry {
                 if let Some(series) = self.registry.get(row.series_id) {
                     forward.push(StoredSample {
                         device_id: device.clone(),
-                        metric: series.row.metric.clone(),
+                        metric: series.name.clone(),
                         ts: row.ts,
                         value: row.value,
                     });
@@ -567,17 +567,27 @@ impl Telemetry {
         }
     }
 
-    /// Registers the payload's new metrics for the device, or refuses them all (registering
-    /// none) when they would take it past `max_series_per_device`. Registered here, at
-    /// acceptance, so metrics still buffered count against the cap too.
-    fn register_series(&mut self, device: &DeviceId, samples: &[Sample]) -> Result<(), String> {
-        let new: BTreeSet<&str> = samples
-            .iter()
-            .map(|s| s.metric.as_str())
-            .filter(|m| self.registry.find(device, m).is_none())
-            .collect();
+    /// The series id of each sample, registering the payload's new metrics for the device,
+    /// or refuses them all (registering none) when they would take it past
+    /// `max_series_per_device`. Registered here, at acceptance, so metrics still buffered
+    /// count against the cap too.
+    fn register_series(
+        &mut self,
+        device: &DeviceId,
+        samples: &[Sample<'_>],
+    ) -> Result<Vec<i64>, String> {
+        let mut ids = Vec::with_capacity(samples.len());
+        let mut new: BTreeSet<&str> = BTreeSet::new();
+        for sample in samples {
+            match self.registry.find(device, &sample.metric) {
+                Some(id) => ids.push(id),
+                None => {
+                    new.insert(&sample.metric);
+                }
+            }
+        }
         if new.is_empty() {
-            return Ok(());
+            return Ok(ids);
         }
         let have = self.registry.series_count(device);
         let cap = self.settings.max_series_per_device;
@@ -588,10 +598,11 @@ impl Telemetry {
                 new.len()
             ));
         }
+        ids.clear();
         for sample in samples {
-            self.registry.id_for(device, &sample.metric, sample.ts);
+            ids.push(self.registry.id_for(device, &sample.metric, sample.ts));
         }
-        Ok(())
+        Ok(ids)
     }
 
     fn record_rejection(&mut self, device: &DeviceId, code: &'static str, reason: &str, at: i64) {
@@ -627,6 +638,28 @@ impl Handler<IngestPayload> for Telemetry {
     type Result = Result<IngestAck, IngestError>;
 
     fn handle(&mut self, msg: IngestPayload, ctx: &mut Context<Self>) -> Self::Result {
+        let outcome = self.ingest(msg);
+        self.commit_soon(ctx);
+        outcome
+    }
+}
+
+impl Handler<IngestPayloads> for Telemetry {
+    type Result = ();
+
+    /// Each payload as if it came alone; the batch is considered for writing once, after
+    /// the last (group commit decides as it would after that payload).
+    fn handle(&mut self, msg: IngestPayloads, ctx: &mut Context<Self>) {
+        for payload in msg.payloads {
+            let _ = self.ingest(payload);
+        }
+        self.commit_soon(ctx);
+    }
+}
+
+impl Telemetry {
+    /// Validates a payload and buffers its samples (or refuses it whole).
+    fn ingest(&mut self, msg: IngestPayload) -> Result<IngestAck, IngestError> {
         let span = tracing::debug_span!("ingest", device = %msg.device_id, source = ?msg.source, bytes = msg.payload.len());
         let _guard = span.enter();
         crate::metrics::hot::PAYLOADS.increment(1);
@@ -663,28 +696,31 @@ impl Handler<IngestPayload> for Telemetry {
             self.record_rejection(&msg.device_id, "overloaded", reason, msg.received_at);
             return Err(IngestError::Unavailable(reason.to_owned()));
         }
-        if let Err(reason) = self.register_series(&msg.device_id, &samples) {
-            self.receipts.payload(0, receipt);
-            self.record_rejection(&msg.device_id, "series_limit", &reason, msg.received_at);
-            return Err(IngestError::Rejected {
-                code: "series_limit".to_owned(),
-                reason,
-            });
-        }
+        let ids = match self.register_series(&msg.device_id, &samples) {
+            Ok(ids) => ids,
+            Err(reason) => {
+                self.receipts.payload(0, receipt);
+                self.record_rejection(&msg.device_id, "series_limit", &reason, msg.received_at);
+                return Err(IngestError::Rejected {
+                    code: "series_limit".to_owned(),
+                    reason,
+                });
+            }
+        };
         let count = samples.len();
-        self.buffer.extend(samples.into_iter().map(|s| Buffered {
-            device: msg.device_id.clone(),
-            metric: s.metric,
-            ts: s.ts,
-            value: s.value,
-            unit: s.unit,
-            received_at: msg.received_at,
-        }));
+        self.buffer
+            .extend(samples.into_iter().zip(ids).map(|(s, series)| Buffered {
+                device: msg.device_id.clone(),
+                series,
+                ts: s.ts,
+                value: s.value,
+                unit: s.unit,
+                received_at: msg.received_at,
+            }));
         self.receipts.payload(count, receipt);
         crate::metrics::hot::SAMPLES_ACCEPTED.increment(count as u64);
         crate::metrics::hot::BUFFERED.set(self.buffer.len() as f64);
         self.stats.entry(msg.device_id).or_default().accepted += 1;
-        self.commit_soon(ctx);
         Ok(IngestAck {
             accepted: count,
             backlog: self.in_flight + self.buffer.len(),

@@ -3,6 +3,7 @@
 //! Also each device's rejection count. The telemetry actor owns it; no I/O here.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use plantd_contracts::telemetry::{LatestValue, MetricInfo};
 use plantd_contracts::time::{to_datetime, Millis};
@@ -15,6 +16,18 @@ pub struct Series {
     pub row: MetricRow,
     /// The registry row is in the database (false until the batch that first saw it commits).
     pub persisted: bool,
+    /// The metric's name, shared with every stored sample forwarded to other modules.
+    pub name: Arc<str>,
+}
+
+impl Series {
+    fn new(row: MetricRow, persisted: bool) -> Self {
+        Series {
+            name: Arc::from(row.metric.as_str()),
+            row,
+            persisted,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -32,10 +45,7 @@ impl Registry {
         };
         for row in rows {
             registry.next_id = registry.next_id.max(row.id + 1);
-            registry.insert(Series {
-                row,
-                persisted: true,
-            });
+            registry.insert(Series::new(row, true));
         }
         registry
     }
@@ -57,8 +67,8 @@ impl Registry {
         }
         let id = self.next_id;
         self.next_id += 1;
-        self.insert(Series {
-            row: MetricRow {
+        self.insert(Series::new(
+            MetricRow {
                 id,
                 device_id: device.to_string(),
                 metric: metric.to_owned(),
@@ -68,8 +78,8 @@ impl Registry {
                 last_value: 0.0,
                 compacted_to: -1,
             },
-            persisted: false,
-        });
+            false,
+        ));
         id
     }
 

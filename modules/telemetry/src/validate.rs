@@ -4,6 +4,8 @@
 //! `units` object (metric name → unit text, at most 32 characters) is a compatible
 //! extension: it names the unit of metrics in the metric registry.
 
+use std::borrow::Cow;
+
 use plantd_contracts::ids::is_valid_metric_name;
 use plantd_contracts::time::{parse_time, Millis};
 use serde_json::Value;
@@ -12,8 +14,9 @@ use serde_json::Value;
 pub const MAX_FUTURE_MS: i64 = 5 * 60 * 1000;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub metric: String,
+pub struct Sample<'a> {
+    /// Borrowed from the payload when the fast path decoded it.
+    pub metric: Cow<'a, str>,
     pub ts: Millis,
     pub value: f64,
     pub unit: Option<String>,
@@ -40,7 +43,7 @@ pub fn parse_payload(
     payload: &[u8],
     received_at: Millis,
     max_bytes: usize,
-) -> Result<Vec<Sample>, Rejection> {
+) -> Result<Vec<Sample<'_>>, Rejection> {
     if payload.len() > max_bytes {
         return Err(reject(
             "too_large",
@@ -49,6 +52,10 @@ pub fn parse_payload(
                 payload.len()
             ),
         ));
+    }
+    // The common shape, without a `Value` tree; anything else is decided below.
+    if let Some(samples) = fast::decode(payload, received_at) {
+        return Ok(samples);
     }
     let json: Value = serde_json::from_slice(payload)
         .map_err(|e| reject("malformed", format!("payload is not valid JSON: {e}")))?;
@@ -81,7 +88,7 @@ pub fn parse_payload(
     let mut seen = std::collections::HashSet::with_capacity(samples.len());
     if let Some(dup) = samples
         .iter()
-        .find(|s| !seen.insert((s.metric.as_str(), s.ts)))
+        .find(|s| !seen.insert((s.metric.as_ref(), s.ts)))
     {
         return Err(reject(
             "duplicate_sample",
@@ -97,7 +104,7 @@ pub fn parse_payload(
 fn parse_sample(
     object: &Value,
     received_at: Millis,
-    out: &mut Vec<Sample>,
+    out: &mut Vec<Sample<'static>>,
 ) -> Result<(), Rejection> {
     let Value::Object(fields) = object else {
         return Err(reject("malformed", "a sample must be a JSON object"));
@@ -179,7 +186,7 @@ fn parse_sample(
             .and_then(Value::as_str)
             .map(str::to_owned);
         out.push(Sample {
-            metric: metric.clone(),
+            metric: Cow::Owned(metric.clone()),
             ts,
             value,
             unit,
@@ -194,7 +201,7 @@ mod tests {
 
     const NOW: i64 = 1_795_000_000_000;
 
-    fn parse(s: &str) -> Result<Vec<Sample>, Rejection> {
+    fn parse(s: &str) -> Result<Vec<Sample<'_>>, Rejection> {
         parse_payload(s.as_bytes(), NOW, 1024)
     }
 
@@ -261,6 +268,8 @@ mod tests {
         assert_eq!(parse(&big).expect_err("rejected").code, "too_large");
     }
 }
+
+mod fast;
 
 #[cfg(test)]
 mod proptests;

@@ -262,9 +262,27 @@ pub struct AlarmStats {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredSample {
     pub device_id: DeviceId,
-    pub metric: String,
+    /// Shared with telemetry's registry (one allocation per series, not per sample).
+    #[serde(with = "shared_str")]
+    pub metric: std::sync::Arc<str>,
     pub ts: Millis,
     pub value: f64,
+}
+
+/// A shared string as a plain JSON string (serde's own `Arc` support is a feature the
+/// workspace does not turn on).
+mod shared_str {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Arc<str>, D::Error> {
+        String::deserialize(deserializer).map(Arc::from)
+    }
 }
 
 /// Samples of one committed telemetry batch, in commit order; shared (not copied) by the

@@ -105,12 +105,12 @@ fn encode(g: &Gen) -> Value {
     Value::Object(object)
 }
 
-fn expected(g: &Gen) -> Vec<Sample> {
+fn expected(g: &Gen) -> Vec<Sample<'_>> {
     let ts = g.ts.as_ref().map_or(NOW, |(_, ms)| *ms);
     g.values
         .iter()
         .map(|(metric, (_, v))| Sample {
-            metric: metric.clone(),
+            metric: metric.clone().into(),
             ts,
             value: *v,
             unit: g.units.get(metric).cloned(),
@@ -156,13 +156,15 @@ proptest! {
         } else {
             Value::Array(samples.iter().map(encode).collect())
         };
-        let got = parse_payload(payload.to_string().as_bytes(), NOW, 256 * 1024);
+        let text = payload.to_string();
+        let got = parse_payload(text.as_bytes(), NOW, 256 * 1024);
         prop_assert_eq!(got.map(sorted), Ok(sorted(want)));
     }
 
     #[test]
     fn a_single_sample_keeps_its_own_time(s in sample()) {
-        let got = parse_payload(encode(&s).to_string().as_bytes(), NOW, 256 * 1024);
+        let text = encode(&s).to_string();
+        let got = parse_payload(text.as_bytes(), NOW, 256 * 1024);
         prop_assert_eq!(got.map(sorted), Ok(sorted(expected(&s))));
     }
 }
