@@ -3,7 +3,8 @@
 //! ```text
 //! cargo bench --bench idle_connections                      # N = 1000 and 10000
 //! cargo bench --bench idle_connections -- 1000 10000 [--subscribe] [--idle 5]
-//!     [--no-mosquitto] [--concurrency 64] [--pause SECS] [--publish K [--topic SUFFIX]]
+//!     [--no-mosquitto] [--concurrency 64] [--pause SECS] [--publish K [--topic SUFFIX]
+//!     [--bursts B]]
 //!     [--storm]
 //! ```
 //!
@@ -19,7 +20,9 @@
 //! `--publish K` makes every device, once all are connected, publish K small QoS 1 messages
 //! to `devices/{id}/telemetry` (or `devices/{id}/SUFFIX` with `--topic SUFFIX`) and waits
 //! for every PUBACK before idling: the broker's in-memory logs then hold data, which is
-//! what `PLANTD_MQTT_SEGMENT_BYTES` and `PLANTD_MQTT_SEGMENT_COUNT` bound.
+//! what `PLANTD_MQTT_SEGMENT_BYTES` and `PLANTD_MQTT_SEGMENT_COUNT` bound. `--bursts B`
+//! runs that burst B times against plantd and prints its RSS after each (memory after
+//! overload must stay bounded, not grow with every burst).
 //!
 //! `--storm`: once idle, every device reconnects with the same client id, at most
 //! `--concurrency` at a time, and drops its old connection (the socket closes, no
@@ -71,6 +74,9 @@ struct Options {
     publish: usize,
     /// Topic suffix under `devices/{id}/` of those messages.
     topic: String,
+    /// How many times the publish burst runs (RSS is read after each: memory after a
+    /// burst must be bounded, not grow with every one).
+    bursts: usize,
     /// After idling, every connection drops at once and every device reconnects.
     storm: bool,
 }
@@ -85,6 +91,7 @@ fn options() -> Options {
         pause: Duration::ZERO,
         publish: 0,
         topic: "telemetry".to_owned(),
+        bursts: 1,
         storm: false,
     };
     let mut args = std::env::args().skip(1);
@@ -116,6 +123,13 @@ fn options() -> Options {
                     .expect("--publish needs a number of messages per device");
             }
             "--topic" => opts.topic = args.next().expect("--topic needs a topic suffix"),
+            "--bursts" => {
+                opts.bursts = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|&b| b > 0)
+                    .expect("--bursts needs a positive number");
+            }
             "--concurrency" => {
                 opts.concurrency = args
                     .next()
@@ -128,7 +142,7 @@ fn options() -> Options {
                 _ => panic!(
                     "unknown argument {other:?}; use N... [--subscribe] [--idle SECS] \
                      [--no-mosquitto] [--concurrency C] [--pause SECS] [--publish K] \
-                     [--topic SUFFIX] [--storm]"
+                     [--topic SUFFIX] [--bursts B] [--storm]"
                 ),
             },
         }
@@ -822,6 +836,14 @@ fn run(rt: &Runtime, opts: &Options, n: usize, mosquitto: Option<&Path>) -> Row 
         );
     }
     let idle = mem(pid);
+    for burst in 2..=opts.bursts {
+        load(rt, opts, &clients, "plantd");
+        std::thread::sleep(opts.idle);
+        eprintln!(
+            "  plantd RSS idle after burst {burst}: {}",
+            mib(mem(pid).rss)
+        );
+    }
     let connect = clients.elapsed;
     let failures = clients.failures.len();
     let (clients, storm_row) = if opts.storm {
