@@ -662,6 +662,54 @@ fn offline_messages_are_queued_for_a_persistent_session() {
     );
 }
 
+/// A persistent session's unacknowledged messages come again after it reconnects, also
+/// when every reader had read the log to its end (rumqttd patch 33 frees a log's messages
+/// then; it must not while one of them waits for an acknowledgement: the session re-reads
+/// them from the log).
+#[test]
+fn unacknowledged_messages_of_a_persistent_session_come_again_after_the_log_was_read() {
+    let server = Server::start();
+    let login = mqtt_token(&server);
+    let persistent = |o: &mut MqttOptions| {
+        o.set_clean_start(false);
+        o.set_manual_acks(true);
+        let mut props = ConnectProperties::new();
+        props.session_expiry_interval = Some(600);
+        o.set_connect_properties(props);
+    };
+    let mut sub = V5::connect(options(&server, "Keeper", (&login.0, &login.1), persistent));
+    assert_eq!(sub.subscribe("svc/keep", QoS::AtLeastOnce), vec![GRANTED_1]);
+    let mut publisher = integration(&server, &login, "Publisher");
+    // More than patch 33's 256, so the log is worth freeing once its reader is at the end.
+    let sent: Vec<String> = (0..300).map(|n| format!("k{n}")).collect();
+    for m in &sent {
+        publisher.publish("svc/keep", QoS::AtLeastOnce, false, m);
+    }
+    // All read; the last ten left unacknowledged.
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        let p = sub.next_publishes(1).remove(0);
+        if got.len() < 290 {
+            sub.client.ack(&p).expect("ack");
+        }
+        got.push(text(&p));
+    }
+    assert_eq!(got, sent);
+    drop(sub);
+
+    let mut back = V5::connect(options(&server, "Keeper", (&login.0, &login.1), persistent));
+    assert!(back.connack.session_present);
+    // The unacknowledged ten, in order, after any whose acknowledgement was still on its
+    // way when the connection dropped (those may come again too: QoS 1).
+    let again: Vec<String> = back.until("k299").iter().map(text).collect();
+    assert!(again.len() >= 10, "{again:?}");
+    assert_eq!(
+        again[..],
+        sent[sent.len() - again.len()..],
+        "a tail of what was sent"
+    );
+}
+
 #[test]
 fn server_keep_alive_is_announced_when_the_client_asks_for_none_or_more() {
     let server = Server::start();

@@ -239,6 +239,15 @@ impl Outgoing {
 
     // Here we are assuming that the first unique filter_idx we find while iterating will have the
     // least corresponding cursor because of the way we insert into the inflight_buffer
+    /// plantd patch: whether a message read from this filter's log is still
+    /// unacknowledged: a persistent session re-reads it from the log when it comes back,
+    /// so the log must keep it (patch 33).
+    pub fn awaits_ack_from(&self, filter_idx: FilterIdx) -> bool {
+        self.inflight_buffer
+            .iter()
+            .any(|(_, f, cursor)| *f == filter_idx && cursor.is_some())
+    }
+
     pub fn retransmission_map(&self) -> HashMap<FilterIdx, Cursor> {
         let mut o = HashMap::new();
         for (_, filter_idx, cursor) in self.inflight_buffer.iter() {

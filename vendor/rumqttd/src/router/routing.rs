@@ -1275,12 +1275,20 @@ impl Router {
                 continue;
             };
             let filter = data.filter();
-            let readers = self
-                .connections
-                .iter()
-                .filter(|(_, c)| c.subscriptions.contains(filter))
-                .count();
-            if readers == parked && !self.graveyard.subscribed(filter) {
+            // plantd patch: nor while a reader has one of its messages unacknowledged
+            // (a persistent session that drops re-reads those from the log).
+            let mut readers = 0;
+            let mut unacked = false;
+            for (id, c) in self.connections.iter() {
+                if c.subscriptions.contains(filter) {
+                    readers += 1;
+                    unacked |= self
+                        .obufs
+                        .get(id)
+                        .is_some_and(|o| o.awaits_ack_from(filter_idx));
+                }
+            }
+            if readers == parked && !unacked && !self.graveyard.subscribed(filter) {
                 debug!(filter, "every reader read the log; freeing its messages");
                 data.release();
             } else {
