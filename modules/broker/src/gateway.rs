@@ -161,6 +161,7 @@ pub fn run(
             // ingest stalls for good.
             Ok(Some(Notification::Unschedule)) => {
                 if let Err(e) = rx.ready() {
+                    batch.send(&routes, &mut pacer);
                     tracing::error!(error = %e, "MQTT gateway cannot resume its link");
                     break;
                 }
