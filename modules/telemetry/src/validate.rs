@@ -53,10 +53,16 @@ pub fn parse_payload(
             ),
         ));
     }
-    // The common shape, without a `Value` tree; anything else is decided below.
+    // The common shape, without a `Value` tree; anything else is decided by the `Value` path.
     if let Some(samples) = fast::decode(payload, received_at) {
         return Ok(samples);
     }
+    decode_value(payload, received_at)
+}
+
+/// The `Value` path: any payload, with the reason when it is refused (the fast path
+/// must give exactly its samples, in its order, where it answers: a property test).
+fn decode_value(payload: &[u8], received_at: Millis) -> Result<Vec<Sample<'static>>, Rejection> {
     let json: Value = serde_json::from_slice(payload)
         .map_err(|e| reject("malformed", format!("payload is not valid JSON: {e}")))?;
     let objects = match json {

@@ -162,6 +162,23 @@ proptest! {
     }
 
     #[test]
+    fn the_fast_path_gives_what_the_value_path_gives(
+        samples in prop::collection::vec(sample(), 1..4),
+        json in any_json(),
+    ) {
+        let valid = if samples.len() == 1 {
+            encode(&samples[0])
+        } else {
+            Value::Array(samples.iter().map(encode).collect())
+        };
+        for payload in [valid.to_string(), json.to_string()] {
+            if let Some(fast) = fast::decode(payload.as_bytes(), NOW) {
+                prop_assert_eq!(Ok(fast), decode_value(payload.as_bytes(), NOW), "{}", payload);
+            }
+        }
+    }
+
+    #[test]
     fn a_single_sample_keeps_its_own_time(s in sample()) {
         let text = encode(&s).to_string();
         let got = parse_payload(text.as_bytes(), NOW, 256 * 1024);
